@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { loggerOptions } from '@socialnet/config'
+import type { ApiConfig } from './config'
+import swagger from './plugins/external/swagger'
+import rateLimit from './plugins/external/rate-limit'
+import errors from './plugins/errors'
+import readiness from './plugins/readiness'
+import metrics from './plugins/metrics'
+import db from './plugins/db'
+import redis from './plugins/redis'
+import kvStore from './kv/plugin'
+import kvRoutes from './kv/routes'
+import opsRoutes from './ops/routes'
+
+/** Options for the Fastify constructor: logger, HTTPS, limits, proxy trust. */
+export function serverOptions(config: ApiConfig): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
+  return {
+    logger: loggerOptions('api', config.LOG_LEVEL),
+    https: config.TLS_CERT && config.TLS_KEY
+      ? { cert: readFileSync(config.TLS_CERT), key: readFileSync(config.TLS_KEY) }
+      : undefined,
+    // JSON bodies are small; routes that take more (KV values, uploads) raise their own limit.
+    bodyLimit: 64 * 1024,
+    trustProxy: config.TRUST_PROXY ? config.TRUST_PROXY.split(',').map((s) => s.trim()) : false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID()
+    },
+    requestIdHeader: false,
+    routerOptions: { maxParamLength: 8192, ignoreTrailingSlash: false },
+    // Router-level URL errors (broken escapes, over-long params) get the api's error shape too;
+    // on /v1/key/ both mean a bad key, which DESIGN.md answers with 400.
+    frameworkErrors: (err, request, reply) => {
+      const isKey = request.url.startsWith('/v1/key/')
+      const status = isKey ? 400 : (err.statusCode ?? 400)
+      void (reply as FastifyReply).code(status).send({ error: isKey ? 'BAD_KEY' : status === 414 ? 'URI_TOO_LONG' : 'BAD_URL', message: isKey ? 'invalid key: not valid percent-encoded UTF-8 of at most 1024 bytes' : err.message })
+    },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle'
+  }
+}
+
+/**
+ * The api as a plugin (fastify/demo layout): external plugins first, then the
+ * app's services, then routes. server.ts and the tests both register this.
+ */
+export default async function app(fastify: FastifyInstance, opts: { config: ApiConfig }): Promise<void> {
+  const { config } = opts
+  const api = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  api.addHook('onSend', async (request, reply) => { void reply.header('x-request-id', request.id) })
+
+  await api.register(errors)
+  await api.register(swagger, { publicUrl: config.PUBLIC_URL })
+  await api.register(readiness)
+  await api.register(metrics)
+  await api.register(redis, { redisUrl: config.REDIS_URL })
+  await api.register(rateLimit, { rps: config.RATE_LIMIT_RPS })
+  await api.register(db, { databaseUrl: config.DATABASE_URL })
+  await api.register(kvStore, { config })
+
+  await api.register(opsRoutes)
+  await api.register(kvRoutes, { maxValueBytes: config.KV_MAX_VALUE_BYTES })
+}

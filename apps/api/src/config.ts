@@ -1,0 +1,41 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { ConfigError, loadConfig } from '@socialnet/config'
+
+/** Every environment variable the api reads, with its default (see DESIGN.md). */
+export const ApiConfigSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/socialnet' }),
+  REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
+  AMQP_URL: Type.String({ pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
+  PUBLIC_URL: Type.String({ pattern: '^https?://', default: 'http://localhost:3000' }),
+  KV_LOG: Type.Union([Type.Literal('file'), Type.Literal('postgres')], { default: 'file' }),
+  KV_LOG_PATH: Type.String({ minLength: 1, default: './data/kv.log' }),
+  KV_FSYNC: Type.Union([Type.Literal('always'), Type.Literal('batch'), Type.Literal('off')], { default: 'always' }),
+  KV_MAX_VALUE_BYTES: Type.Integer({ minimum: 1, default: 1048576 }),
+  /** Compaction starts once the log is this big and at least KV_COMPACT_RATIO times the live data. */
+  KV_COMPACT_MIN_BYTES: Type.Integer({ minimum: 0, default: 64 * 1048576 }),
+  KV_COMPACT_RATIO: Type.Number({ minimum: 1.1, default: 2 }),
+  UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1, default: 10485760 }),
+  RATE_LIMIT_RPS: Type.Integer({ minimum: 0, default: 50 }),
+  TLS_CERT: Type.Optional(Type.String({ minLength: 1 })),
+  TLS_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  /** Proxies whose X-Forwarded-For is believed (nginx); empty = none. */
+  TRUST_PROXY: Type.String({ default: '' }),
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' }
+  )
+})
+
+export type ApiConfig = Static<typeof ApiConfigSchema>
+
+/** Reads and validates the api's environment; throws ConfigError with one clear line. */
+export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const config = loadConfig(ApiConfigSchema, env)
+  if (Boolean(config.TLS_CERT) !== Boolean(config.TLS_KEY)) {
+    throw new ConfigError('invalid environment: TLS_CERT and TLS_KEY must be set together')
+  }
+  return config
+}

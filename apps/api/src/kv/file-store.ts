@@ -1,0 +1,336 @@
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
+import { mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
+import type { FastifyBaseLogger } from 'fastify'
+import { MAGIC, OP_DELETE, OP_PUT, decodeRecord, encodeRecord, recordSize, type Op } from './record-format'
+import { KvLogCorruptError, KvUnavailableError, type KvObserver, type KvStore } from './store'
+
+export type FsyncPolicy = 'always' | 'batch' | 'off'
+
+export interface FileKvStoreOptions {
+  path: string
+  fsync: FsyncPolicy
+  /** Compaction runs once the log is at least this many bytes ... */
+  compactMinBytes: number
+  /** ... and at least this many times the size of the live data. */
+  compactRatio: number
+  log: FastifyBaseLogger
+  observer?: KvObserver
+}
+
+interface PendingWrite {
+  op: Op
+  key: string
+  record: Buffer
+  value: Buffer
+  resolve: () => void
+  reject: (err: Error) => void
+}
+
+const READ_CHUNK = 16 * 1024 * 1024
+const BATCH_SYNC_MS = 10
+const COMPACT_WRITE_CHUNK = 1024 * 1024
+const COMPACT_YIELD_EVERY = 5000
+
+/**
+ * The key-value store as an append-only log file with an in-memory index,
+ * replayed at start-up (Cloud Native Go ch. 5, with the book's gaps fixed).
+ *
+ * Writes are serialised through one queue: while one batch is being written and
+ * fsynced, new writes collect and go out together in the next batch (group
+ * commit), so concurrent writers share one fsync under `always`. A value is
+ * visible to readers only once its record is in the log under the policy.
+ */
+export class FileKvStore implements KvStore {
+  private readonly data = new Map<string, Buffer>()
+  private pending: PendingWrite[] = []
+  private flushQueued = false
+  private chain: Promise<void> = Promise.resolve()
+  private fh!: FileHandle
+  private logBytes = 0
+  private liveBytes = 0
+  private failure: Error | undefined
+  private batchSyncTimer: NodeJS.Timeout | undefined
+  private compaction: { tail: Buffer[] } | undefined
+  private compactionDone: Promise<void> = Promise.resolve()
+
+  private constructor (private readonly opts: FileKvStoreOptions) {}
+
+  /** Opens (creating if missing) and replays the log. Throws KvLogCorruptError on damage. */
+  static async open(opts: FileKvStoreOptions): Promise<FileKvStore> {
+    const store = new FileKvStore(opts)
+    await store.replay()
+    return store
+  }
+
+  get size(): number { return this.data.size }
+  get bytes(): { log: number; live: number } { return { log: this.logBytes, live: this.liveBytes } }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    return this.data.get(key)
+  }
+
+  put(key: string, value: Buffer): Promise<void> {
+    return this.append(OP_PUT, key, value)
+  }
+
+  delete(key: string): Promise<void> {
+    return this.append(OP_DELETE, key, Buffer.alloc(0))
+  }
+
+  async close(): Promise<void> {
+    await this.compactionDone
+    await this.exclusive(async () => {
+      clearTimeout(this.batchSyncTimer)
+      if (!this.failure) {
+        await this.fh.datasync()
+        this.failure = new KvUnavailableError('store closed')
+      }
+      await this.fh.close()
+    })
+  }
+
+  /** Waits until every write accepted so far has been flushed (and a running compaction finished). */
+  async drain(): Promise<void> {
+    await this.exclusive(async () => {})
+    await this.compactionDone
+  }
+
+  private append(op: Op, key: string, value: Buffer): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure instanceof KvUnavailableError ? this.failure : new KvUnavailableError(this.failure.message))
+    return new Promise((resolve, reject) => {
+      const record = encodeRecord(op, Buffer.from(key, 'utf8'), value)
+      this.pending.push({ op, key, record, value, resolve, reject })
+      if (!this.flushQueued) {
+        this.flushQueued = true
+        void this.exclusive(() => this.flush())
+      }
+    })
+  }
+
+  /** Runs `fn` after everything queued before it: the single writer lane for the file handle. */
+  private exclusive(fn: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(fn)
+    this.chain = run.catch(() => {})
+    return run
+  }
+
+  private async flush(): Promise<void> {
+    this.flushQueued = false
+    const batch = this.pending
+    this.pending = []
+    if (batch.length === 0) return
+    if (this.failure) {
+      for (const w of batch) w.reject(new KvUnavailableError(this.failure.message))
+      return
+    }
+    try {
+      const buffers = batch.map((w) => w.record)
+      await this.writeAll(buffers)
+      if (this.opts.fsync === 'always') await this.sync(batch.length)
+      if (this.compaction) for (const b of buffers) this.compaction.tail.push(b)
+    } catch (err) {
+      // Once a write or fsync failed the kernel may have dropped dirty pages: we can no
+      // longer tell what is on disk, so refuse every further write instead of guessing.
+      this.fail(err as Error)
+      for (const w of batch) w.reject(new KvUnavailableError((err as Error).message))
+      return
+    }
+    for (const w of batch) {
+      this.apply(w.op, w.key, w.value)
+      w.resolve()
+    }
+    if (this.opts.fsync === 'batch' && !this.batchSyncTimer) {
+      this.batchSyncTimer = setTimeout(() => {
+        void this.exclusive(async () => {
+          this.batchSyncTimer = undefined
+          if (!this.failure) await this.sync(0).catch((err: Error) => this.fail(err))
+        })
+      }, BATCH_SYNC_MS)
+    }
+    this.maybeCompact()
+  }
+
+  private async writeAll(buffers: Buffer[]): Promise<void> {
+    let total = 0
+    for (const b of buffers) total += b.length
+    let { bytesWritten } = await this.fh.writev(buffers)
+    if (bytesWritten < total) {
+      // Short writes are rare on regular files but legal; finish the batch byte-exactly.
+      const rest = Buffer.concat(buffers).subarray(bytesWritten)
+      await this.fh.write(rest, 0, rest.length)
+      bytesWritten = total
+    }
+    this.logBytes += total
+  }
+
+  private async sync(records: number): Promise<void> {
+    const started = process.hrtime.bigint()
+    await this.fh.datasync()
+    this.opts.observer?.onSync?.(Number(process.hrtime.bigint() - started) / 1e9, records)
+  }
+
+  private fail(err: Error): void {
+    if (this.failure) return
+    this.failure = err
+    this.opts.log.error({ err, path: this.opts.path }, 'key-value log write failed; refusing further writes until restart')
+  }
+
+  private apply(op: Op, key: string, value: Buffer): void {
+    const old = this.data.get(key)
+    if (old !== undefined) this.liveBytes -= recordSize(Buffer.byteLength(key), old.length)
+    if (op === OP_PUT) {
+      this.data.set(key, value)
+      this.liveBytes += recordSize(Buffer.byteLength(key), value.length)
+    } else {
+      this.data.delete(key)
+    }
+  }
+
+  private async replay(): Promise<void> {
+    const { path, log } = this.opts
+    mkdirSync(dirname(path), { recursive: true })
+    await unlink(`${path}.compact`).catch(() => {})
+    const started = process.hrtime.bigint()
+    this.fh = await open(path, 'a+')
+    const { size } = await this.fh.stat()
+    if (size === 0) {
+      await this.fh.write(MAGIC)
+      await this.fh.datasync()
+      syncDirectory(path)
+      this.logBytes = MAGIC.length
+      return
+    }
+    let buf = Buffer.alloc(0)
+    let fileOffset = 0 // file offset of buf[0]
+    let readPos = 0
+    let records = 0
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, size - readPos))
+      const { bytesRead } = chunk.length > 0 ? await this.fh.read(chunk, 0, chunk.length, readPos) : { bytesRead: 0 }
+      readPos += bytesRead
+      buf = buf.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buf, chunk.subarray(0, bytesRead)])
+      const atEof = readPos >= size
+      let pos = 0
+      if (fileOffset === 0) {
+        if (buf.length < MAGIC.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
+          throw new KvLogCorruptError(path, 0, 'not a key-value log (bad magic)')
+        }
+        pos = MAGIC.length
+      }
+      for (;;) {
+        if (pos === buf.length) break
+        const result = decodeRecord(buf, pos, atEof)
+        if ('incomplete' in result) break
+        if ('problem' in result) {
+          const at = fileOffset + pos
+          if (result.problem.kind === 'corrupt') throw new KvLogCorruptError(path, at, result.problem.reason)
+          log.warn({ path, offset: at, droppedBytes: size - at, reason: result.problem.reason },
+            'key-value log ends in a torn record (crash mid-write); dropping it')
+          await this.fh.truncate(at)
+          await this.fh.datasync()
+          this.logBytes = at
+          this.finishReplay(records, started)
+          return
+        }
+        const { op, key, value } = result.record
+        this.apply(op, key.toString('utf8'), value)
+        pos += result.size
+        records++
+      }
+      fileOffset += pos
+      buf = buf.subarray(pos)
+      if (atEof) break
+    }
+    this.logBytes = size
+    this.finishReplay(records, started)
+  }
+
+  private finishReplay(records: number, started: bigint): void {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    this.opts.log.info({ path: this.opts.path, records, keys: this.data.size, bytes: this.logBytes, seconds },
+      'key-value log replayed')
+  }
+
+  private maybeCompact(): void {
+    const { compactMinBytes, compactRatio } = this.opts
+    if (this.compaction || this.failure) return
+    if (this.logBytes < compactMinBytes || this.logBytes < compactRatio * (this.liveBytes + MAGIC.length)) return
+    void this.compact().catch(() => {})
+  }
+
+  /** Starts a compaction unless one is running; resolves when it finished (errors are logged). */
+  compact(): Promise<void> {
+    if (this.compaction) return this.compactionDone
+    this.compactionDone = this.rewrite().catch((err: Error) => {
+      this.compaction = undefined
+      this.opts.log.error({ err }, 'key-value log compaction failed; the old log stays in use')
+    })
+    return this.compactionDone
+  }
+
+  /**
+   * Rewrites the live set into a new log without stopping writers: the map is
+   * copied in slices (yielding to the event loop), every write flushed meanwhile
+   * is also kept as a tail, and only the final tail-append + rename runs in the
+   * writer lane. Replaying the tail after the snapshot gives exactly the current
+   * state even though the snapshot saw some of those writes already.
+   */
+  private async rewrite(): Promise<void> {
+    const { path, log } = this.opts
+    const tmpPath = `${path}.compact`
+    const started = process.hrtime.bigint()
+    const before = this.logBytes
+    this.compaction = { tail: [] }
+    const tmp = await open(tmpPath, 'w')
+    try {
+      let chunk: Buffer[] = [MAGIC]
+      let chunkBytes = MAGIC.length
+      let written = 0
+      let n = 0
+      for (const [key, value] of this.data) {
+        const rec = encodeRecord(OP_PUT, Buffer.from(key, 'utf8'), value)
+        chunk.push(rec)
+        chunkBytes += rec.length
+        if (chunkBytes >= COMPACT_WRITE_CHUNK) {
+          await tmp.writev(chunk)
+          written += chunkBytes
+          chunk = []
+          chunkBytes = 0
+        }
+        if (++n % COMPACT_YIELD_EVERY === 0) await yieldToEventLoop()
+      }
+      await this.exclusive(async () => {
+        const compaction = this.compaction!
+        for (const b of compaction.tail) {
+          chunk.push(b)
+          chunkBytes += b.length
+        }
+        await tmp.writev(chunk)
+        written += chunkBytes
+        await tmp.datasync()
+        await tmp.close()
+        await rename(tmpPath, path)
+        syncDirectory(path)
+        await this.fh.close()
+        this.fh = await open(path, 'a+')
+        this.logBytes = written
+        this.compaction = undefined
+      })
+    } catch (err) {
+      await tmp.close().catch(() => {})
+      await unlink(tmpPath).catch(() => {})
+      throw err
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    this.opts.observer?.onCompaction?.(seconds, before, this.logBytes)
+    log.info({ path, bytesBefore: before, bytesAfter: this.logBytes, seconds }, 'key-value log compacted')
+  }
+}
+
+/** fsync the directory so a created or renamed log file survives a power loss. */
+function syncDirectory(file: string): void {
+  const fd = openSync(dirname(file), 'r')
+  try { fsyncSync(fd) } finally { closeSync(fd) }
+}

@@ -1,0 +1,90 @@
+import { crc32 } from 'node:zlib'
+
+/**
+ * The on-disk record format of the key-value log.
+ *
+ * A log file starts with the 8-byte magic `SNKVLOG1`, followed by records:
+ *
+ *   u32 payloadLength | u32 crc32(payload) | u32 crc32(first 8 header bytes) | payload
+ *   payload = u8 op (1 put, 2 delete) | u32 keyLength | key bytes | value bytes
+ *
+ * Everything is little-endian. Lengths make any byte legal in keys and values;
+ * the two checksums tell a torn final record (crash mid-write) from corruption.
+ */
+export const MAGIC = Buffer.from('SNKVLOG1', 'latin1')
+export const HEADER_BYTES = 12
+const PAYLOAD_PREFIX = 5
+
+export const OP_PUT = 1
+export const OP_DELETE = 2
+export type Op = typeof OP_PUT | typeof OP_DELETE
+
+/** Bytes a record for this key/value occupies in the log. */
+export function recordSize(keyBytes: number, valueBytes: number): number {
+  return HEADER_BYTES + PAYLOAD_PREFIX + keyBytes + valueBytes
+}
+
+/** Encodes one record; `value` is ignored for deletes. */
+export function encodeRecord(op: Op, key: Buffer, value: Buffer = EMPTY): Buffer {
+  const payloadLength = PAYLOAD_PREFIX + key.length + (op === OP_PUT ? value.length : 0)
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + payloadLength)
+  buf.writeUInt32LE(payloadLength, 0)
+  buf.writeUInt8(op, HEADER_BYTES)
+  buf.writeUInt32LE(key.length, HEADER_BYTES + 1)
+  key.copy(buf, HEADER_BYTES + PAYLOAD_PREFIX)
+  if (op === OP_PUT) value.copy(buf, HEADER_BYTES + PAYLOAD_PREFIX + key.length)
+  buf.writeUInt32LE(crc32(buf.subarray(HEADER_BYTES)), 4)
+  buf.writeUInt32LE(crc32(buf.subarray(0, 8)), 8)
+  return buf
+}
+const EMPTY = Buffer.alloc(0)
+
+/** One decoded record; key and value are views into the read buffer. */
+export interface LogRecord {
+  op: Op
+  key: Buffer
+  value: Buffer
+}
+
+/** Why a record could not be decoded: `torn` may be dropped, `corrupt` must stop start-up. */
+export type DecodeProblem = { kind: 'torn' | 'corrupt'; reason: string }
+
+export type DecodeResult =
+  | { record: LogRecord; size: number }
+  | { incomplete: true }
+  | { problem: DecodeProblem }
+
+/**
+ * Decodes the record at `offset` of `buf`. `atEof` says that `buf` ends where the
+ * file ends, so a record that runs past it is torn rather than merely cut by the
+ * read chunk.
+ */
+export function decodeRecord(buf: Buffer, offset: number, atEof: boolean): DecodeResult {
+  const available = buf.length - offset
+  if (available < HEADER_BYTES) {
+    return atEof ? { problem: { kind: 'torn', reason: `partial record header (${available} bytes)` } } : { incomplete: true }
+  }
+  if (buf.readUInt32LE(offset + 8) !== crc32(buf.subarray(offset, offset + 8))) {
+    // A crash can leave zero-filled blocks at the end of a file; anything else is damage.
+    const zerosToEnd = atEof && buf.subarray(offset).every((b) => b === 0)
+    return { problem: { kind: zerosToEnd ? 'torn' : 'corrupt', reason: 'record header checksum mismatch' } }
+  }
+  const payloadLength = buf.readUInt32LE(offset)
+  const end = offset + HEADER_BYTES + payloadLength
+  if (end > buf.length) {
+    return atEof ? { problem: { kind: 'torn', reason: 'record runs past the end of the log' } } : { incomplete: true }
+  }
+  const payload = buf.subarray(offset + HEADER_BYTES, end)
+  if (buf.readUInt32LE(offset + 4) !== crc32(payload)) {
+    const last = atEof && end === buf.length
+    return { problem: { kind: last ? 'torn' : 'corrupt', reason: 'record payload checksum mismatch' } }
+  }
+  const op = payload[0]
+  const keyLength = payloadLength >= PAYLOAD_PREFIX ? payload.readUInt32LE(1) : -1
+  if ((op !== OP_PUT && op !== OP_DELETE) || keyLength < 0 || PAYLOAD_PREFIX + keyLength > payloadLength) {
+    return { problem: { kind: 'corrupt', reason: 'record fields out of range' } }
+  }
+  const key = payload.subarray(PAYLOAD_PREFIX, PAYLOAD_PREFIX + keyLength)
+  const value = payload.subarray(PAYLOAD_PREFIX + keyLength)
+  return { record: { op, key, value }, size: end - offset }
+}

@@ -1,0 +1,53 @@
+import fp from 'fastify-plugin'
+import { STATUS_CODES } from 'node:http'
+import createError from '@fastify/error'
+
+/** Codes for statuses that have no error of their own: the `error` field is always a stable string. */
+const CODE_BY_STATUS: Record<number, string> = {
+  400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE', 408: 'REQUEST_TIMEOUT', 409: 'CONFLICT', 413: 'PAYLOAD_TOO_LARGE', 414: 'URI_TOO_LONG',
+  415: 'UNSUPPORTED_MEDIA_TYPE', 422: 'UNPROCESSABLE_ENTITY', 429: 'RATE_LIMITED', 431: 'HEADERS_TOO_LARGE',
+  500: 'INTERNAL_ERROR', 502: 'BAD_GATEWAY', 503: 'SERVICE_UNAVAILABLE', 504: 'GATEWAY_TIMEOUT'
+}
+
+/** 404 for routes that do not exist, in the api's error shape. */
+export const RouteNotFoundError = createError<[string, string]>('NOT_FOUND', 'Route %s %s not found', 404)
+
+/** The one error shape: `{ error: code, message }` (DESIGN.md). */
+export interface ErrorBody {
+  error: string
+  message: string
+}
+
+interface HttpishError extends Error {
+  statusCode?: number
+  code?: string
+  validation?: unknown
+}
+
+/**
+ * The one error handler: validation -> 400 with the field at fault, our own
+ * errors keep their code, framework errors get a code from their status, and
+ * 5xx details are logged but never sent to the client.
+ */
+export default fp(async function errors(fastify) {
+  fastify.setErrorHandler((err: HttpishError, request, reply) => {
+    let status = err.validation ? 400 : (err.statusCode ?? 500)
+    if (status < 400 || status > 599) status = 500
+    let body: ErrorBody
+    if (status >= 500) {
+      request.log.error({ err }, 'request failed')
+      const ours = err.code !== undefined && /^[A-Z][A-Z0-9_]+$/.test(err.code) && !err.code.startsWith('FST_')
+      body = { error: ours && status !== 500 ? err.code! : CODE_BY_STATUS[status] ?? 'INTERNAL_ERROR', message: STATUS_CODES[status] ?? 'Error' }
+    } else {
+      const code = err.validation
+        ? 'VALIDATION_FAILED'
+        : err.code && !err.code.startsWith('FST_') ? err.code : CODE_BY_STATUS[status] ?? 'BAD_REQUEST'
+      body = { error: code, message: err.message }
+    }
+    void reply.code(status).type('application/json; charset=utf-8').send(body)
+  })
+  fastify.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: 'NOT_FOUND', message: `Route ${request.method} ${request.url.split('?')[0]} not found` })
+  })
+}, { name: 'errors' })

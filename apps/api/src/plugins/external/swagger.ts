@@ -1,0 +1,14 @@
+import fp from 'fastify-plugin'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+
+/** OpenAPI 3 document built from the route schemas; UI at /docs, JSON at /docs/json. */
+export default fp(async function openapi(fastify, opts: { publicUrl: string }) {
+  await fastify.register(swagger, {
+    openapi: {
+      info: { title: 'Social network API', version: '1.0.0', description: 'Users, sessions, avatars, key-value store, async jobs and ops routes.' },
+      servers: [{ url: opts.publicUrl }]
+    }
+  })
+  await fastify.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
+}, { name: 'openapi' })

@@ -1,0 +1,33 @@
+import Fastify from 'fastify'
+import fp from 'fastify-plugin'
+import closeWithGrace from 'close-with-grace'
+import { ConfigError } from '@socialnet/config'
+import app, { serverOptions } from './app'
+import { loadApiConfig, type ApiConfig } from './config'
+
+/** Entry point: validate env, build the app, listen, and shut down gracefully on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  let config: ApiConfig
+  try {
+    config = loadApiConfig()
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`api: ${err.message}\n`)
+    process.exit(1)
+  }
+  const server = Fastify(serverOptions(config))
+  // A second signal or the deadline exits at once; otherwise in-flight requests finish,
+  // then onClose hooks flush the KV log and release pools.
+  closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+    if (err) server.log.error({ err }, 'shutting down after an uncaught error')
+    else server.log.info({ signal }, 'shutting down gracefully')
+    await server.close()
+  })
+  await server.register(fp(app), { config })
+  await server.listen({ port: config.PORT, host: config.HOST })
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`api: failed to start: ${err.message}\n`)
+  process.exit(1)
+})

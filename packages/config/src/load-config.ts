@@ -1,0 +1,20 @@
+import envSchema from 'env-schema'
+import type { Static, TObject } from '@sinclair/typebox'
+
+/** Raised when the environment does not satisfy an app's schema; the message is one readable line. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID'
+}
+
+/**
+ * Validates `env` (default `process.env`) once against a TypeBox schema, applying
+ * defaults and coercing numbers/booleans. Every app calls this exactly once at start.
+ */
+export function loadConfig<T extends TObject>(schema: T, env: NodeJS.ProcessEnv = process.env): Static<T> {
+  try {
+    return envSchema<Static<T>>({ schema, data: env, dotenv: false })
+  } catch (err) {
+    const message = (err as Error).message.replace(/\s+/g, ' ')
+    throw new ConfigError(`invalid environment: ${message}`)
+  }
+}

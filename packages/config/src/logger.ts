@@ -1,0 +1,26 @@
+import type { LoggerOptions } from 'pino'
+
+/**
+ * The one pino setup every app uses: JSON lines, ISO timestamps, the service
+ * name on every line, and credentials redacted wherever they appear.
+ */
+export function loggerOptions(service: string, level = 'info'): LoggerOptions {
+  return {
+    level,
+    base: { service },
+    timestamp: () => `,"time":"${new Date().toISOString()}"`,
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'password',
+        '*.password',
+        'config.AMQP_URL',
+        'config.DATABASE_URL',
+        'config.SMTP_URL',
+        'config.S3_SECRET_KEY'
+      ],
+      censor: '[redacted]'
+    }
+  }
+}

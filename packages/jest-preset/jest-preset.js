@@ -1,0 +1,21 @@
+'use strict'
+/**
+ * Shared jest preset. SWC strips types (type checking is `npm run check-types`),
+ * tests live in test/ mirroring src/, and every suite talks to the real
+ * Postgres, Redis and RabbitMQ on localhost, so they get generous timeouts.
+ */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', {
+      jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+      module: { type: 'commonjs' }
+    }]
+  },
+  testTimeout: 60000,
+  // Suites own ports, queues and databases; running them one file at a time
+  // keeps a 2-core machine from turning load into flaky timeouts.
+  maxWorkers: 1
+}
