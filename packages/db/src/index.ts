@@ -1,0 +1,80 @@
+import { Client, Pool } from 'pg'
+import { runner } from 'node-pg-migrate'
+import { join } from 'node:path'
+
+/** The subset of a pino logger this package writes to. */
+export interface DbLogger {
+  info(obj: object, msg: string): void
+  warn(obj: object | string, msg?: string): void
+  error(obj: object | string, msg?: string): void
+}
+
+/** Folder of the versioned SQL migrations (node-pg-migrate format, ms-timestamp prefixes). */
+export const MIGRATIONS_DIR = join(__dirname, '..', 'migrations')
+
+/**
+ * Creates the database named in the URL if it does not exist. Several replicas
+ * may race here on a first start; losing the race (42P04) is success.
+ */
+export async function ensureDatabase(databaseUrl: string, log: DbLogger): Promise<void> {
+  const url = new URL(databaseUrl)
+  const name = decodeURIComponent(url.pathname.slice(1))
+  if (!name) return
+  const probe = new Client({ connectionString: databaseUrl })
+  try {
+    await probe.connect()
+    return
+  } catch (err) {
+    if ((err as { code?: string }).code !== '3D000') throw err
+  } finally {
+    await probe.end().catch(() => {})
+  }
+  url.pathname = '/postgres'
+  const admin = new Client({ connectionString: url.toString() })
+  await admin.connect()
+  try {
+    await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`)
+    log.info({ database: name }, 'created database')
+  } catch (err) {
+    if ((err as { code?: string }).code !== '42P04') throw err
+  } finally {
+    await admin.end()
+  }
+}
+
+/** Applies pending migrations; node-pg-migrate's advisory lock keeps concurrent replicas from colliding. */
+export async function migrate(pool: Pool, log: DbLogger): Promise<void> {
+  const client = await pool.connect()
+  try {
+    const applied = await runner({
+      dbClient: client,
+      dir: MIGRATIONS_DIR,
+      direction: 'up',
+      migrationsTable: 'pgmigrations',
+      checkOrder: false,
+      log: () => {},
+      logger: { debug: () => {}, info: () => {}, warn: (m: string) => log.warn(m), error: (m: string) => log.error(m) }
+    })
+    if (applied.length > 0) log.info({ migrations: applied.map((m) => m.name) }, 'database migrated')
+  } finally {
+    client.release()
+  }
+}
+
+/**
+ * Creates (if missing) and migrates the database, then returns a pool with an
+ * error listener attached: an idle client losing its connection emits there,
+ * and without a listener that would crash the process.
+ */
+export async function openDatabase(databaseUrl: string, log: DbLogger, max = 10): Promise<Pool> {
+  await ensureDatabase(databaseUrl, log)
+  const pool = new Pool({ connectionString: databaseUrl, max, connectionTimeoutMillis: 5000 })
+  pool.on('error', (err) => log.error({ err }, 'postgres pool error'))
+  try {
+    await migrate(pool, log)
+  } catch (err) {
+    await pool.end()
+    throw err
+  }
+  return pool
+}
