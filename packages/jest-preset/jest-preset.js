@@ -12,8 +12,13 @@ module.exports = {
     '^.+\\.ts$': ['@swc/jest', {
       jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
       module: { type: 'commonjs' }
-    }]
+    }],
+    '/node_modules/.+\\.js$': ['@swc/jest', { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' } }]
   },
+  // cookie@2 (light-my-request, i.e. inject) and content-disposition@3 (@fastify/static,
+  // i.e. the docs UI) ship ESM only. Node >= 20.19 requires them natively, jest's module
+  // system cannot, so SWC turns just those into CommonJS for the tests.
+  transformIgnorePatterns: ['/node_modules/(?!(cookie|content-disposition)/)'],
   testTimeout: 60000,
   // Suites own ports, queues and databases; running them one file at a time
   // keeps a 2-core machine from turning load into flaky timeouts.
