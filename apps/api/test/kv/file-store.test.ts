@@ -1,0 +1,176 @@
+import { mkdtempSync, rmSync, statSync, truncateSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import pino from 'pino'
+import { FileKvStore, type FileKvStoreOptions } from '../../src/kv/file-store'
+import { KvLogCorruptError } from '../../src/kv/store'
+import { encodeRecord, OP_PUT } from '../../src/kv/record-format'
+
+/** A logger that remembers what it was told, so tests can see the torn-tail warning. */
+function recordingLogger() {
+  const lines: Array<{ level: number; msg: string }> = []
+  const log = pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s)) } })
+  return { log, lines }
+}
+
+describe('FileKvStore', () => {
+  let dir: string
+  let path: string
+  const open = (extra: Partial<FileKvStoreOptions> = {}) => FileKvStore.open({
+    path, fsync: 'always', compactMinBytes: Number.MAX_SAFE_INTEGER, compactRatio: 2, log: pino({ level: 'silent' }), ...extra
+  })
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kv-store-'))
+    path = join(dir, 'nested', 'kv.log')
+  })
+  afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+  test('hostile keys and values survive a restart byte for byte', async () => {
+    const entries: Array<[string, Buffer]> = [
+      ['tab\there', Buffer.from('value\twith\ttabs')],
+      ['new\nline', Buffer.from('line1\nline2\r\n')],
+      ['nul\u0000key', Buffer.from([0, 0, 1, 0])],
+      ['percent %41 %', Buffer.from('100%')],
+      ['emoji 😀🚀', Buffer.from('ünïcödé ✓ 😀')],
+      ['SNKVLOG1', Buffer.concat([Buffer.from('SNKVLOG1'), encodeRecord(OP_PUT, Buffer.from('fake'), Buffer.from('record'))])],
+      ['random', randomBytes(4096)],
+      ['empty', Buffer.alloc(0)]
+    ]
+    const store = await open()
+    for (const [k, v] of entries) await store.put(k, v)
+    await store.put('gone', Buffer.from('x'))
+    await store.delete('gone')
+    await store.close()
+
+    const reopened = await open()
+    for (const [k, v] of entries) expect((await reopened.get(k))?.equals(v)).toBe(true)
+    expect(await reopened.get('gone')).toBeUndefined()
+    expect(reopened.size).toBe(entries.length)
+    await reopened.close()
+  })
+
+  test('concurrent writers share fsyncs (group commit)', async () => {
+    let syncs = 0
+    const store = await open({ observer: { onSync: () => { syncs++ } } })
+    await Promise.all(Array.from({ length: 200 }, (_, i) => store.put(`k${i}`, Buffer.from(`v${i}`))))
+    expect(syncs).toBeGreaterThan(0)
+    expect(syncs).toBeLessThan(200)
+    expect((await store.get('k199'))?.toString()).toBe('v199')
+    await store.close()
+  })
+
+  test('a torn final record is dropped with a warning and the rest is kept', async () => {
+    const store = await open()
+    await store.put('a', Buffer.from('1'))
+    await store.put('b', Buffer.from('2'))
+    await store.close()
+    const full = statSync(path).size
+    appendFileSync(path, encodeRecord(OP_PUT, Buffer.from('c'), Buffer.from('three')).subarray(0, 15))
+    const { log, lines } = recordingLogger()
+    const reopened = await open({ log })
+    expect((await reopened.get('a'))?.toString()).toBe('1')
+    expect((await reopened.get('b'))?.toString()).toBe('2')
+    expect(await reopened.get('c')).toBeUndefined()
+    expect(lines.some((l) => l.level === 40 && /torn record/.test(l.msg))).toBe(true)
+    expect(statSync(path).size).toBe(full) // truncated back to the last good record
+    await reopened.put('c', Buffer.from('after'))
+    await reopened.close()
+    const again = await open()
+    expect((await again.get('c'))?.toString()).toBe('after')
+    await again.close()
+  })
+
+  test('a record whose payload was only partly persisted at the end is torn, not corrupt', async () => {
+    const store = await open()
+    await store.put('a', Buffer.from('1'))
+    await store.put('b', randomBytes(100))
+    await store.close()
+    const bytes = readFileSync(path)
+    bytes[bytes.length - 3]! ^= 0xff // damage inside the final record only
+    writeFileSync(path, bytes)
+    const reopened = await open()
+    expect((await reopened.get('a'))?.toString()).toBe('1')
+    expect(await reopened.get('b')).toBeUndefined()
+    await reopened.close()
+  })
+
+  test('corruption in the middle stops start-up with a clear message', async () => {
+    const store = await open()
+    await store.put('a', Buffer.from('first value'))
+    await store.put('b', Buffer.from('second value'))
+    await store.close()
+    const bytes = readFileSync(path)
+    bytes[8 + 12 + 6]! ^= 0xff // inside the first record's payload
+    writeFileSync(path, bytes)
+    await expect(open()).rejects.toThrow(KvLogCorruptError)
+    await expect(open()).rejects.toThrow(/corrupt at byte 8 .*truncate -s 8/)
+  })
+
+  test('a file that is not a log is refused', async () => {
+    const store = await open()
+    await store.close()
+    writeFileSync(path, 'key\tvalue\n')
+    await expect(open()).rejects.toThrow(/bad magic/)
+  })
+
+  test('compaction rewrites the live set atomically while writes continue', async () => {
+    const store = await open({ fsync: 'off' })
+    const value = randomBytes(512)
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(Array.from({ length: 100 }, (_, i) => store.put(`key-${i}`, Buffer.concat([value, Buffer.from(`${round}`)]))))
+    }
+    for (let i = 50; i < 100; i++) await store.delete(`key-${i}`)
+    const before = statSync(path).size
+    const compaction = store.compact()
+    // Writes that land during the rewrite must survive it.
+    const during = Promise.all(Array.from({ length: 50 }, (_, i) => store.put(`during-${i}`, Buffer.from(`d${i}`))))
+    await Promise.all([compaction, during])
+    await store.delete('key-0')
+    await store.close()
+    const after = statSync(path).size
+    expect(after).toBeLessThan(before / 5)
+
+    const reopened = await open()
+    expect(reopened.size).toBe(49 + 50)
+    expect(await reopened.get('key-0')).toBeUndefined()
+    expect((await reopened.get('key-1'))?.equals(Buffer.concat([value, Buffer.from('19')]))).toBe(true)
+    expect(await reopened.get('key-60')).toBeUndefined()
+    expect((await reopened.get('during-49'))?.toString()).toBe('d49')
+    await reopened.close()
+  })
+
+  test('compaction starts by itself once the log outgrows the data', async () => {
+    let compactions = 0
+    const store = await open({ fsync: 'off', compactMinBytes: 64 * 1024, compactRatio: 2, observer: { onCompaction: () => { compactions++ } } })
+    for (let i = 0; i < 400; i++) await store.put('same-key', randomBytes(1024))
+    await store.drain()
+    expect(compactions).toBeGreaterThan(0)
+    expect(statSync(path).size).toBeLessThan(200 * 1024)
+    await store.close()
+  })
+
+  test('a failed write is never acknowledged and stops further writes', async () => {
+    const store = await open()
+    await store.put('ok', Buffer.from('1'))
+    // Pull the file handle away underneath the store: the next write fails with EBADF,
+    // standing in for a disk that errors on write/fsync.
+    await (store as unknown as { fh: { close(): Promise<void> } }).fh.close()
+    await expect(store.put('lost', Buffer.from('2'))).rejects.toMatchObject({ code: 'KV_UNAVAILABLE', statusCode: 503 })
+    await expect(store.put('later', Buffer.from('3'))).rejects.toMatchObject({ code: 'KV_UNAVAILABLE' })
+    expect(await store.get('lost')).toBeUndefined()
+    expect((await store.get('ok'))?.toString()).toBe('1')
+  })
+
+  test('batch and off policies acknowledge writes that a reopen still sees after close', async () => {
+    for (const fsync of ['batch', 'off'] as const) {
+      const store = await open({ fsync })
+      await Promise.all(Array.from({ length: 50 }, (_, i) => store.put(`${fsync}-${i}`, Buffer.from(String(i)))))
+      await store.close()
+      const reopened = await open()
+      expect((await reopened.get(`${fsync}-49`))?.toString()).toBe('49')
+      await reopened.close()
+    }
+  })
+})
