@@ -1,0 +1,180 @@
+import type Redis from 'ioredis'
+import type { JobType } from './job-types'
+
+/** A job's life: QUEUED -> STARTED -> IN_PROGRESS -> DONE | FAILED (back to QUEUED while a retry waits). */
+export const JOB_STATUSES = ['QUEUED', 'STARTED', 'IN_PROGRESS', 'DONE', 'FAILED'] as const
+export type JobStatus = (typeof JOB_STATUSES)[number]
+
+/** What `GET /v1/jobs/{id}` shows. Times are ISO-8601; `result` is any JSON the worker recorded. */
+export interface JobStatusDoc {
+  id: string
+  type: JobType
+  status: JobStatus
+  /** How many times a worker has started the job (a redelivery after a crash counts). */
+  attempts: number
+  createdAt: string
+  updatedAt: string
+  result?: unknown
+  /** Why the job failed, or why the last attempt failed while a retry is pending. */
+  error?: string
+}
+
+export interface JobStatusStoreOptions {
+  /** Prefix of every key this store writes; tests use their own for isolation. */
+  prefix?: string
+  /** How long a job's status is kept after its last change. */
+  ttlSeconds?: number
+}
+
+/** Outcome of a worker's status write: `applied` is false when the job had already finished. */
+export interface Transition {
+  applied: boolean
+  doc: JobStatusDoc
+}
+
+export const DEFAULT_JOBS_PREFIX = 'socialnet:jobs:'
+export const DEFAULT_JOB_TTL_SECONDS = 24 * 3600
+
+/*
+ * One atomic step of a job's life. Terminal states never move again, so a
+ * redelivered message of a finished job cannot drag it back to STARTED. A
+ * missing hash is recreated: the worker may see a job whose QUEUED write the
+ * api rolled back after an unconfirmed publish that the broker did keep.
+ * KEYS[1] job hash; ARGV: status, now, ttl, type, bumpAttempts, result, error.
+ */
+const TRANSITION_LUA = `
+local current = redis.call('HGET', KEYS[1], 'status')
+if current == 'DONE' or current == 'FAILED' then
+  return {0, redis.call('HGETALL', KEYS[1])}
+end
+if not current then
+  redis.call('HSET', KEYS[1], 'type', ARGV[4], 'createdAt', ARGV[2], 'attempts', 0)
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updatedAt', ARGV[2])
+if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'result', ARGV[6]) end
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[7]) else redis.call('HDEL', KEYS[1], 'error') end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return {1, redis.call('HGETALL', KEYS[1])}
+`
+
+type TransitionCommand = (key: string, ...args: string[]) => Promise<[number, string[]]>
+
+/**
+ * Job status in Redis, shared by the api (creates, reads) and the worker
+ * (moves the job along). Each job is one hash with a TTL refreshed on every
+ * change, so finished jobs disappear on their own.
+ */
+export class JobStatusStore {
+  readonly prefix: string
+  readonly ttlSeconds: number
+  private readonly transitionCommand: TransitionCommand
+
+  constructor(private readonly redis: Redis, opts: JobStatusStoreOptions = {}) {
+    this.prefix = opts.prefix ?? DEFAULT_JOBS_PREFIX
+    this.ttlSeconds = opts.ttlSeconds ?? DEFAULT_JOB_TTL_SECONDS
+    if (!('jobTransition' in redis)) {
+      redis.defineCommand('jobTransition', { numberOfKeys: 1, lua: TRANSITION_LUA })
+    }
+    const command = (redis as unknown as { jobTransition: TransitionCommand }).jobTransition
+    this.transitionCommand = command.bind(redis)
+  }
+
+  private key(id: string): string {
+    return `${this.prefix}status:${id}`
+  }
+
+  /** Records a new job as QUEUED (the api does this before publishing, so a fast worker finds it). */
+  async create(id: string, type: JobType, now = new Date()): Promise<JobStatusDoc> {
+    const at = now.toISOString()
+    await this.redis.multi()
+      .hset(this.key(id), { type, status: 'QUEUED', attempts: 0, createdAt: at, updatedAt: at })
+      .expire(this.key(id), this.ttlSeconds)
+      .exec()
+    return { id, type, status: 'QUEUED', attempts: 0, createdAt: at, updatedAt: at }
+  }
+
+  /** The job's status, or undefined if it never existed or has expired. */
+  async get(id: string): Promise<JobStatusDoc | undefined> {
+    const fields = await this.redis.hgetall(this.key(id))
+    return fields.status ? toDoc(id, fields) : undefined
+  }
+
+  /** Forgets a job the broker never accepted, so its id does not linger as QUEUED. */
+  async remove(id: string): Promise<void> {
+    await this.redis.del(this.key(id))
+  }
+
+  /** A worker took the job (one more attempt). */
+  started(id: string, type: JobType): Promise<Transition> {
+    return this.transition(id, type, 'STARTED', { bumpAttempts: true })
+  }
+
+  /** The job's real work has begun. */
+  inProgress(id: string, type: JobType): Promise<Transition> {
+    return this.transition(id, type, 'IN_PROGRESS', {})
+  }
+
+  /** Finished; `result` is shown to the client. */
+  done(id: string, type: JobType, result: unknown): Promise<Transition> {
+    return this.transition(id, type, 'DONE', { result: JSON.stringify(result ?? null) })
+  }
+
+  /** Given up for good (permanent error or attempts exhausted). */
+  failed(id: string, type: JobType, error: string): Promise<Transition> {
+    return this.transition(id, type, 'FAILED', { error })
+  }
+
+  /** The attempt failed and the broker will redeliver it later: waiting again, with the reason. */
+  retrying(id: string, type: JobType, error: string): Promise<Transition> {
+    return this.transition(id, type, 'QUEUED', { error })
+  }
+
+  /**
+   * Claims an Idempotency-Key for a new job: returns undefined when this call
+   * won it, or the value stored by the request that did (SET NX, same TTL as a job).
+   */
+  async claimIdempotencyKey(keyHash: string, value: string): Promise<string | undefined> {
+    const key = `${this.prefix}idem:${keyHash}`
+    const won = await this.redis.set(key, value, 'EX', this.ttlSeconds, 'NX')
+    if (won === 'OK') return undefined
+    const existing = await this.redis.get(key)
+    // Expired between SET and GET: treat as ours rather than failing the request.
+    if (existing === null) return this.claimIdempotencyKey(keyHash, value)
+    return existing
+  }
+
+  /** Frees a key whose job was never accepted, so the client's retry can succeed. */
+  async releaseIdempotencyKey(keyHash: string): Promise<void> {
+    await this.redis.del(`${this.prefix}idem:${keyHash}`)
+  }
+
+  private async transition(
+    id: string,
+    type: JobType,
+    status: JobStatus,
+    opts: { bumpAttempts?: boolean; result?: string; error?: string }
+  ): Promise<Transition> {
+    const [applied, flat] = await this.transitionCommand(
+      this.key(id), status, new Date().toISOString(), String(this.ttlSeconds), type,
+      opts.bumpAttempts ? '1' : '0', opts.result ?? '', opts.error ?? ''
+    )
+    const fields: Record<string, string> = {}
+    for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!
+    return { applied: applied === 1, doc: toDoc(id, fields) }
+  }
+}
+
+function toDoc(id: string, fields: Record<string, string>): JobStatusDoc {
+  const doc: JobStatusDoc = {
+    id,
+    type: fields.type as JobType,
+    status: fields.status as JobStatus,
+    attempts: Number(fields.attempts ?? 0),
+    createdAt: fields.createdAt ?? '',
+    updatedAt: fields.updatedAt ?? ''
+  }
+  if (fields.result !== undefined) doc.result = JSON.parse(fields.result) as unknown
+  if (fields.error !== undefined) doc.error = fields.error
+  return doc
+}

@@ -1,0 +1,84 @@
+import Redis from 'ioredis'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { JobStatusStore } from '../src'
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+describe('JobStatusStore (real Redis)', () => {
+  const prefix = `test:jobs:${randomBytes(4).toString('hex')}:`
+  let redis: Redis
+  let store: JobStatusStore
+
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL)
+    store = new JobStatusStore(redis, { prefix, ttlSeconds: 120 })
+  })
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}*`)
+    if (keys.length > 0) await redis.del(...keys)
+    await redis.quit()
+  })
+
+  test('a job moves QUEUED -> STARTED -> IN_PROGRESS -> DONE with attempts, times and result', async () => {
+    const id = randomUUID()
+    const created = await store.create(id, 'log')
+    expect(created).toMatchObject({ id, type: 'log', status: 'QUEUED', attempts: 0 })
+    expect((await store.started(id, 'log')).doc).toMatchObject({ status: 'STARTED', attempts: 1 })
+    expect((await store.inProgress(id, 'log')).doc.status).toBe('IN_PROGRESS')
+    const done = await store.done(id, 'log', { rows: 1, list: [] })
+    expect(done.applied).toBe(true)
+    const doc = await store.get(id)
+    expect(doc).toMatchObject({ id, type: 'log', status: 'DONE', attempts: 1, result: { rows: 1, list: [] } })
+    expect(doc!.error).toBeUndefined()
+    expect(Date.parse(doc!.updatedAt)).toBeGreaterThanOrEqual(Date.parse(doc!.createdAt))
+  })
+
+  test('the status is kept with a TTL, refreshed on each change', async () => {
+    const id = randomUUID()
+    await store.create(id, 'email')
+    await store.started(id, 'email')
+    const ttl = await redis.ttl(`${prefix}status:${id}`)
+    expect(ttl).toBeGreaterThan(0)
+    expect(ttl).toBeLessThanOrEqual(120)
+  })
+
+  test('a finished job never moves again (a redelivered message cannot restart it)', async () => {
+    const id = randomUUID()
+    await store.create(id, 'callback')
+    await store.started(id, 'callback')
+    await store.failed(id, 'callback', 'receiver said 410')
+    const again = await store.started(id, 'callback')
+    expect(again.applied).toBe(false)
+    expect(again.doc).toMatchObject({ status: 'FAILED', attempts: 1, error: 'receiver said 410' })
+  })
+
+  test('a failed attempt waits as QUEUED with its reason; the next start counts another attempt', async () => {
+    const id = randomUUID()
+    await store.create(id, 'callback')
+    await store.started(id, 'callback')
+    expect((await store.retrying(id, 'callback', 'connection refused')).doc).toMatchObject({ status: 'QUEUED', error: 'connection refused' })
+    expect((await store.started(id, 'callback')).doc).toMatchObject({ status: 'STARTED', attempts: 2 })
+  })
+
+  test('a worker status write for a job the api forgot recreates it', async () => {
+    const id = randomUUID()
+    const t = await store.started(id, 'log')
+    expect(t.doc).toMatchObject({ id, type: 'log', status: 'STARTED', attempts: 1 })
+  })
+
+  test('unknown and removed jobs read as undefined', async () => {
+    expect(await store.get(randomUUID())).toBeUndefined()
+    const id = randomUUID()
+    await store.create(id, 'log')
+    await store.remove(id)
+    expect(await store.get(id)).toBeUndefined()
+  })
+
+  test('an idempotency key is claimed once; later claims see the first value until released', async () => {
+    const key = randomBytes(8).toString('hex')
+    expect(await store.claimIdempotencyKey(key, 'first')).toBeUndefined()
+    expect(await store.claimIdempotencyKey(key, 'second')).toBe('first')
+    await store.releaseIdempotencyKey(key)
+    expect(await store.claimIdempotencyKey(key, 'third')).toBeUndefined()
+  })
+})
