@@ -14,6 +14,7 @@ import redis from './plugins/redis'
 import kvStore from './kv/plugin'
 import kvRoutes from './kv/routes'
 import opsRoutes from './ops/routes'
+import usersRoutes from './users/routes'
 
 /** Options for the Fastify constructor: logger, HTTPS, limits, proxy trust. */
 export function serverOptions(config: ApiConfig): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
@@ -63,4 +64,9 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
 
   await api.register(opsRoutes)
   await api.register(kvRoutes, { maxValueBytes: config.KV_MAX_VALUE_BYTES })
+  await api.register(usersRoutes, {
+    publicUrl: config.PUBLIC_URL,
+    verificationTtlSeconds: config.EMAIL_VERIFICATION_TTL_SECONDS,
+    mailRoutingKey: 'mail'
+  })
 }

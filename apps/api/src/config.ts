@@ -9,6 +9,14 @@ export const ApiConfigSchema = Type.Object({
   REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
   AMQP_URL: Type.String({ pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
   PUBLIC_URL: Type.String({ pattern: '^https?://', default: 'http://localhost:3000' }),
+  /** Prefix for every exchange and queue name (test isolation, several stacks on one broker). */
+  AMQP_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]*$', default: '' }),
+  /** How long the verification link in the welcome mail stays valid. */
+  EMAIL_VERIFICATION_TTL_SECONDS: Type.Integer({ minimum: 60, default: 48 * 3600 }),
+  /** Outbox relay: safety poll (NOTIFY wakes it at once), claim size, and how long sent rows are kept. */
+  OUTBOX_POLL_MS: Type.Integer({ minimum: 100, default: 5000 }),
+  OUTBOX_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  OUTBOX_RETENTION_HOURS: Type.Number({ minimum: 0, default: 7 * 24 }),
   KV_LOG: Type.Union([Type.Literal('file'), Type.Literal('postgres')], { default: 'file' }),
   KV_LOG_PATH: Type.String({ minLength: 1, default: './data/kv.log' }),
   KV_FSYNC: Type.Union([Type.Literal('always'), Type.Literal('batch'), Type.Literal('off')], { default: 'always' }),

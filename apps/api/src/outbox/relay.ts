@@ -1,0 +1,235 @@
+import { Client, type Pool } from 'pg'
+import type { FastifyBaseLogger } from 'fastify'
+
+/** What the relay needs from the broker: a publish that resolves only once the broker confirmed. */
+export interface ConfirmingPublisher {
+  publish(message: { routingKey: string; type: string; messageId: string; payload: unknown }): Promise<void>
+}
+
+/** Called after each batch so the plugin can count; kept out of the relay to keep it metric-agnostic. */
+export interface RelayObserver {
+  onPublished(count: number): void
+  onFailed(count: number): void
+}
+
+export interface OutboxRelayOptions {
+  pool: Pool
+  /** For the dedicated LISTEN connection (a pooled client cannot hold LISTEN). */
+  databaseUrl: string
+  publisher: ConfirmingPublisher
+  /** While false the relay does not try: the broker's 'connected' event wakes it (see brokerConnected). */
+  isBrokerConnected: () => boolean
+  log: FastifyBaseLogger
+  /** Safety poll: catches anything a missed NOTIFY left behind and rows whose backoff ran out. */
+  pollMs: number
+  batchSize: number
+  /** Published rows older than this are deleted (they only serve debugging once sent). */
+  retentionMs: number
+  observer?: RelayObserver
+}
+
+interface OutboxRow {
+  id: string
+  messageId: string
+  type: string
+  routingKey: string
+  payload: unknown
+}
+
+const LISTEN_RETRY_MAX_MS = 30_000
+/** A row that failed to publish waits 2^attempts seconds, at most this long, before the next try. */
+const ROW_BACKOFF_MAX_SECONDS = 300
+const PRUNE_EVERY_MS = 60 * 60 * 1000
+
+/**
+ * Publishes committed outbox rows to RabbitMQ, at least once, in every api
+ * replica. A batch is claimed with SELECT ... FOR UPDATE SKIP LOCKED, published
+ * with confirms, and marked published in the same transaction, so replicas
+ * never pick the same row while one of them holds it. The only duplicate left
+ * is a crash between the broker's confirm and the COMMIT; the row's message_id
+ * is the AMQP messageId, so consumers dedupe it.
+ *
+ * Wake-ups: NOTIFY 'outbox' (sent by the insert trigger at commit), the
+ * broker's reconnect, and a slow safety poll. Runs never overlap: a wake-up
+ * during a run only asks for one more run.
+ */
+export class OutboxRelay {
+  private readonly opts: OutboxRelayOptions
+  private stopped = false
+  private wanted = false
+  private running: Promise<void> | undefined
+  private listener: Client | undefined
+  private listenAttempt: Promise<void> | undefined
+  private listenRetryMs = 1000
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private lastPrune = 0
+
+  constructor(opts: OutboxRelayOptions) {
+    this.opts = opts
+  }
+
+  /** Starts listening and polling, and drains whatever is already waiting. Never throws for an unreachable database or broker. */
+  async start(): Promise<void> {
+    this.listenAttempt = this.listen()
+    await this.listenAttempt
+    const poll = setInterval(() => { this.prune(); this.wake() }, this.opts.pollMs)
+    poll.unref()
+    this.timers.add(poll)
+    this.wake()
+  }
+
+  /** Asks for a drain; coalesces with a drain already running. */
+  wake(): void {
+    if (this.stopped) return
+    this.wanted = true
+    if (this.running) return
+    this.running = this.drain().finally(() => {
+      this.running = undefined
+      // A wake-up that landed between the loop's last check and here must not be lost.
+      if (this.wanted && this.opts.isBrokerConnected()) this.wake()
+    })
+  }
+
+  /**
+   * The broker is back: rows that failed while it was away are due now rather
+   * than after their backoff (which exists for rows the broker itself refuses).
+   */
+  brokerConnected(): void {
+    if (this.stopped) return
+    this.opts.pool.query('UPDATE outbox SET next_attempt_at = now() WHERE published_at IS NULL AND next_attempt_at > now()')
+      .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'outbox: could not reset backoff'))
+      .finally(() => this.wake())
+  }
+
+  /** Stops waking, waits for the batch in flight (its publishes are bounded by the publisher's timeout), closes the LISTEN connection. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    for (const timer of this.timers) clearTimeout(timer)
+    this.timers.clear()
+    await this.running
+    await this.listenAttempt
+    const listener = this.listener
+    this.listener = undefined
+    await listener?.end().catch(() => {})
+  }
+
+  private async drain(): Promise<void> {
+    while (this.wanted && !this.stopped) {
+      this.wanted = false
+      // Publishing now would only park messages in the publisher's buffer and
+      // hold row locks until they time out; the reconnect wakes us instead.
+      if (!this.opts.isBrokerConnected()) return
+      try {
+        const claimedFullBatch = await this.publishBatch()
+        if (claimedFullBatch) this.wanted = true
+      } catch (err) {
+        // Database trouble: the safety poll tries again; no tight retry loop.
+        this.opts.log.warn({ err: (err as Error).message }, 'outbox: relay batch failed')
+        return
+      }
+    }
+  }
+
+  /** Claims, publishes and marks one batch; true when the batch was full and all went out (more may be waiting). */
+  private async publishBatch(): Promise<boolean> {
+    const { pool, publisher, batchSize, log, observer } = this.opts
+    const client = await pool.connect()
+    let broken: Error | undefined
+    try {
+      await client.query('BEGIN')
+      const { rows } = await client.query<OutboxRow>(
+        `SELECT id, message_id AS "messageId", type, routing_key AS "routingKey", payload FROM outbox
+         WHERE published_at IS NULL AND next_attempt_at <= now()
+         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [batchSize]
+      )
+      const results = await Promise.allSettled(rows.map((row) => publisher.publish({
+        routingKey: row.routingKey, type: row.type, messageId: row.messageId, payload: row.payload
+      })))
+      const sent: string[] = []
+      const failed: Array<{ id: string; messageId: string; error: string }> = []
+      results.forEach((result, i) => {
+        const row = rows[i]!
+        if (result.status === 'fulfilled') sent.push(row.id)
+        else failed.push({ id: row.id, messageId: row.messageId, error: String((result.reason as Error)?.message ?? result.reason) })
+      })
+      if (sent.length > 0) {
+        await client.query('UPDATE outbox SET published_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1::bigint[])', [sent])
+      }
+      for (const f of failed) {
+        log.warn({ messageId: f.messageId, err: f.error }, 'outbox: publish failed, will retry')
+        await client.query(
+          `UPDATE outbox SET attempts = attempts + 1, last_error = left($2, 1000),
+             next_attempt_at = now() + make_interval(secs => least(power(2, attempts), $3))
+           WHERE id = $1`,
+          [f.id, f.error, ROW_BACKOFF_MAX_SECONDS]
+        )
+      }
+      await client.query('COMMIT')
+      if (sent.length > 0) log.debug({ count: sent.length }, 'outbox: published')
+      observer?.onPublished(sent.length)
+      observer?.onFailed(failed.length)
+      return rows.length === batchSize && failed.length === 0
+    } catch (err) {
+      await client.query('ROLLBACK').catch((rollbackErr: Error) => { broken = rollbackErr })
+      throw err
+    } finally {
+      client.release(broken)
+    }
+  }
+
+  /** Opens the LISTEN connection; on failure or loss retries with growing delay while the poll covers the gap. */
+  private async listen(): Promise<void> {
+    if (this.stopped) return
+    const client = new Client({ connectionString: this.opts.databaseUrl, connectionTimeoutMillis: 5000 })
+    let lost = false
+    const onLost = (err?: Error) => {
+      if (lost) return
+      lost = true
+      if (this.listener === client) this.listener = undefined
+      client.end().catch(() => {})
+      if (this.stopped) return
+      this.opts.log.warn({ err: err?.message }, 'outbox: LISTEN connection lost, reconnecting')
+      this.retryListen()
+    }
+    client.on('error', onLost)
+    client.on('end', () => onLost())
+    client.on('notification', () => this.wake())
+    try {
+      await client.connect()
+      await client.query('LISTEN outbox')
+    } catch (err) {
+      onLost(err as Error)
+      return
+    }
+    if (this.stopped) {
+      lost = true
+      await client.end().catch(() => {})
+      return
+    }
+    this.listener = client
+    this.listenRetryMs = 1000
+    // Rows committed while nobody listened sent their NOTIFY into the void.
+    this.wake()
+  }
+
+  private retryListen(): void {
+    const delay = this.listenRetryMs
+    this.listenRetryMs = Math.min(this.listenRetryMs * 2, LISTEN_RETRY_MAX_MS)
+    const timer = setTimeout(() => { this.timers.delete(timer); this.listenAttempt = this.listen() }, delay)
+    timer.unref()
+    this.timers.add(timer)
+  }
+
+  /** Deletes long-published rows, at most hourly and in bounded chunks so it never holds big locks. */
+  private prune(): void {
+    const now = Date.now()
+    if (now - this.lastPrune < PRUNE_EVERY_MS) return
+    this.lastPrune = now
+    this.opts.pool.query(
+      `DELETE FROM outbox WHERE id IN (
+         SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1) LIMIT 10000)`,
+      [this.opts.retentionMs / 1000]
+    ).catch((err: Error) => this.opts.log.warn({ err: err.message }, 'outbox: prune failed'))
+  }
+}

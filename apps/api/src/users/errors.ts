@@ -1,0 +1,6 @@
+import createError from '@fastify/error'
+
+export const EmailTakenError = createError<[]>('EMAIL_TAKEN', 'email: this e-mail address is already registered', 409)
+export const NicknameTakenError = createError<[]>('NICKNAME_TAKEN', 'nickname: this nickname is already taken', 409)
+export const InvalidTokenError = createError<[]>('INVALID_TOKEN', 'token: invalid or expired verification token', 400)
+export const UserNotFoundError = createError<[]>('USER_NOT_FOUND', 'no such user', 404)

@@ -1,0 +1,90 @@
+import type { Pool, PoolClient } from 'pg'
+import { EmailTakenError, NicknameTakenError } from './errors'
+
+type Queryable = Pool | PoolClient
+
+/** A users row in camelCase; the one mapping every users query goes through. */
+export interface User {
+  id: string
+  email: string
+  nickname: string
+  passwordHash: string
+  firstName: string | null
+  lastName: string | null
+  emailVerifiedAt: Date | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface NewUser {
+  email: string
+  nickname: string
+  passwordHash: string
+  firstName?: string
+  lastName?: string
+}
+
+/** The select list for a User, qualified by table alias `t` (UPDATE ... FROM needs it). */
+function userColumns(t = 'users'): string {
+  return `${t}.id, ${t}.email, ${t}.nickname, ${t}.password_hash AS "passwordHash", ${t}.first_name AS "firstName",
+    ${t}.last_name AS "lastName", ${t}.email_verified_at AS "emailVerifiedAt", ${t}.created_at AS "createdAt",
+    ${t}.updated_at AS "updatedAt"`
+}
+
+/** The unique indexes of migration 1763769700000 and the error each one means. */
+const UNIQUE_VIOLATIONS: Record<string, () => Error> = {
+  users_email_key: () => new EmailTakenError(),
+  users_nickname_key: () => new NicknameTakenError()
+}
+
+/**
+ * Inserts a user. The unique indexes on lower(email)/lower(nickname) are the
+ * only check: a pre-check would still let two concurrent registrations race,
+ * so a unique violation is translated to 409 instead.
+ */
+export async function insertUser(db: Queryable, user: NewUser): Promise<User> {
+  try {
+    const { rows } = await db.query<User>(
+      `INSERT INTO users (email, nickname, password_hash, first_name, last_name)
+       VALUES ($1, $2, $3, $4, $5) RETURNING ${userColumns()}`,
+      [user.email, user.nickname, user.passwordHash, user.firstName ?? null, user.lastName ?? null]
+    )
+    return rows[0]!
+  } catch (err) {
+    const { code, constraint } = err as { code?: string; constraint?: string }
+    const taken = code === '23505' && constraint ? UNIQUE_VIOLATIONS[constraint] : undefined
+    throw taken ? taken() : err
+  }
+}
+
+export async function findUserById(db: Queryable, id: string): Promise<User | undefined> {
+  const { rows } = await db.query<User>(`SELECT ${userColumns()} FROM users WHERE id = $1`, [id])
+  return rows[0]
+}
+
+/** Stores the hash of a verification token for `userId`, valid for `ttlSeconds` by the database's clock (the one verify compares with). */
+export async function insertVerification(db: Queryable, userId: string, tokenHash: Buffer, ttlSeconds: number): Promise<void> {
+  await db.query(
+    'INSERT INTO email_verifications (token_hash, user_id, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))',
+    [tokenHash, userId, ttlSeconds]
+  )
+}
+
+/**
+ * Marks the address of the token's user verified and returns the user, or
+ * undefined for an unknown or expired token. Idempotent while the token is
+ * valid: mail scanners often open links before the person does, so a second
+ * click must not fail; the first verification time is kept.
+ */
+export async function verifyEmail(db: Queryable, tokenHash: Buffer): Promise<User | undefined> {
+  const { rows } = await db.query<User>(
+    `UPDATE users u SET
+       email_verified_at = coalesce(u.email_verified_at, now()),
+       updated_at = CASE WHEN u.email_verified_at IS NULL THEN now() ELSE u.updated_at END
+     FROM email_verifications v
+     WHERE v.token_hash = $1 AND v.expires_at > now() AND u.id = v.user_id
+     RETURNING ${userColumns('u')}`,
+    [tokenHash]
+  )
+  return rows[0]
+}

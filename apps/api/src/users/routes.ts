@@ -1,0 +1,71 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { InvalidTokenError, UserNotFoundError } from './errors'
+import { registerUser, type RegistrationOptions } from './registration'
+import { findUserById, verifyEmail, type User } from './repository'
+import { ErrorBody, PublicProfile, RegisterBody, UserCreated, UserParams, Verified, VerifyQuery } from './schemas'
+import { hashVerificationToken } from './verification-tokens'
+
+/**
+ * A registration body is a few hundred bytes; 16 KiB leaves room for long
+ * names yet answers 413 for anything bigger before it is parsed or hashed.
+ */
+export const REGISTER_BODY_LIMIT = 16 * 1024
+
+/** The public view of a user (no e-mail address: that is only for its owner). */
+export function publicProfile(user: User) {
+  return {
+    id: user.id,
+    nickname: user.nickname,
+    firstName: user.firstName,
+    lastName: user.lastName,
+    emailVerified: user.emailVerifiedAt !== null,
+    createdAt: user.createdAt.toISOString()
+  }
+}
+
+/** `/v1/users`: registration, e-mail verification and public profiles. */
+const usersRoutes: FastifyPluginAsyncTypebox<RegistrationOptions> = async (fastify, opts) => {
+  fastify.post('/v1/users', {
+    bodyLimit: REGISTER_BODY_LIMIT,
+    schema: {
+      tags: ['users'],
+      summary: 'Register; queues the welcome mail with the verification link in the same transaction',
+      body: RegisterBody,
+      response: { 201: UserCreated, 400: ErrorBody, 409: ErrorBody, 413: ErrorBody }
+    }
+  }, async (request, reply) => {
+    const user = await registerUser(fastify.db, request.body, opts)
+    request.log.info({ userId: user.id }, 'user registered')
+    return reply.code(201).header('location', `/v1/users/${user.id}`).send({
+      id: user.id, nickname: user.nickname, email: user.email, createdAt: user.createdAt.toISOString()
+    })
+  })
+
+  fastify.get('/v1/users/verify', {
+    schema: {
+      tags: ['users'],
+      summary: 'Verify the e-mail address with the token from the welcome mail (repeatable until the token expires)',
+      querystring: VerifyQuery,
+      response: { 200: Verified, 400: ErrorBody }
+    }
+  }, async (request) => {
+    const user = await verifyEmail(fastify.db, hashVerificationToken(request.query.token))
+    if (!user?.emailVerifiedAt) throw new InvalidTokenError()
+    return { id: user.id, emailVerifiedAt: user.emailVerifiedAt.toISOString() }
+  })
+
+  fastify.get('/v1/users/:id', {
+    schema: {
+      tags: ['users'],
+      summary: 'Public profile of a user (no e-mail address)',
+      params: UserParams,
+      response: { 200: PublicProfile, 400: ErrorBody, 404: ErrorBody }
+    }
+  }, async (request) => {
+    const user = await findUserById(fastify.db, request.params.id)
+    if (!user) throw new UserNotFoundError()
+    return publicProfile(user)
+  })
+}
+
+export default usersRoutes

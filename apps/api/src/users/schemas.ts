@@ -1,0 +1,53 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './passwords'
+
+/** Printable text without control characters (names end up in mails and HTML). */
+const NO_CONTROL_CHARS = '^[^\\u0000-\\u001f\\u007f]*$'
+
+export const Email = Type.String({ format: 'email', maxLength: 254, description: 'unique, case-insensitively' })
+export const Nickname = Type.String({
+  pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{2,31}$',
+  description: '3-32 characters: letters, digits, _ . - (not starting with . or -); unique, case-insensitively'
+})
+export const Password = Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, description: `${PASSWORD_MIN_LENGTH}-${PASSWORD_MAX_LENGTH} characters` })
+export const PersonName = Type.String({ minLength: 1, maxLength: 100, pattern: NO_CONTROL_CHARS })
+export const UserId = Type.String({ format: 'uuid' })
+
+export const RegisterBody = Type.Object({
+  email: Email,
+  nickname: Nickname,
+  password: Password,
+  firstName: Type.Optional(PersonName),
+  lastName: Type.Optional(PersonName)
+}, { additionalProperties: false })
+export type RegisterBody = Static<typeof RegisterBody>
+
+export const UserCreated = Type.Object({
+  id: UserId,
+  nickname: Type.String(),
+  email: Type.String(),
+  createdAt: Type.String({ format: 'date-time' })
+})
+
+/** What anyone may see about a user: no e-mail address (that is for the owner's GET /v1/users/me). */
+export const PublicProfile = Type.Object({
+  id: UserId,
+  nickname: Type.String(),
+  firstName: Type.Union([Type.String(), Type.Null()]),
+  lastName: Type.Union([Type.String(), Type.Null()]),
+  emailVerified: Type.Boolean(),
+  createdAt: Type.String({ format: 'date-time' })
+})
+
+export const UserParams = Type.Object({ id: UserId })
+
+export const VerifyQuery = Type.Object({
+  token: Type.String({ minLength: 1, maxLength: 128, description: 'the token from the welcome mail' })
+})
+
+export const Verified = Type.Object({
+  id: UserId,
+  emailVerifiedAt: Type.String({ format: 'date-time' })
+})
+
+export const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() })
