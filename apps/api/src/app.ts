@@ -66,7 +66,6 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(kvRoutes, { maxValueBytes: config.KV_MAX_VALUE_BYTES })
   await api.register(usersRoutes, {
     publicUrl: config.PUBLIC_URL,
-    verificationTtlSeconds: config.EMAIL_VERIFICATION_TTL_SECONDS,
-    mailRoutingKey: 'mail'
+    verificationTtlSeconds: config.EMAIL_VERIFICATION_TTL_SECONDS
   })
 }

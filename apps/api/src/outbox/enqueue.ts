@@ -1,24 +1,21 @@
 import { randomUUID } from 'node:crypto'
 import type { PoolClient } from 'pg'
-
-/** A message to publish once the caller's transaction commits. */
-export interface OutboxMessage {
-  type: string
-  routingKey: string
-  payload: unknown
-}
+import { validateMessage, type MessagePayload, type MessageType } from '@socialnet/contracts'
 
 /**
  * Adds a message to the outbox on `client`, which must be inside the
  * transaction of the change the message announces: both commit or neither
- * does. The insert's trigger NOTIFYs the relays at commit. Returns the
- * messageId the message will carry on the broker.
+ * does. The insert's trigger NOTIFYs the relays at commit. The payload is
+ * checked against its contract here, so a malformed message fails the request
+ * that made it instead of reaching the queue. The routing key is the type (the
+ * broker's topic bindings route on it). Returns the message's AMQP messageId.
  */
-export async function enqueueMessage(client: PoolClient, message: OutboxMessage): Promise<string> {
+export async function enqueueMessage<T extends MessageType>(client: PoolClient, type: T, payload: MessagePayload<T>): Promise<string> {
+  validateMessage(type, payload)
   const messageId = randomUUID()
   await client.query(
-    'INSERT INTO outbox (message_id, type, routing_key, payload) VALUES ($1, $2, $3, $4)',
-    [messageId, message.type, message.routingKey, JSON.stringify(message.payload)]
+    'INSERT INTO outbox (message_id, type, routing_key, payload) VALUES ($1, $2, $2, $3)',
+    [messageId, type, JSON.stringify(payload)]
   )
   return messageId
 }

@@ -11,8 +11,6 @@ export interface RegistrationOptions {
   publicUrl: string
   /** How long the link in the welcome mail stays valid. */
   verificationTtlSeconds: number
-  /** Where the relay publishes the welcome mail (the mail queue's routing key). */
-  mailRoutingKey: string
 }
 
 /**
@@ -29,10 +27,8 @@ export async function registerUser(pool: Pool, body: RegisterBody, opts: Registr
       email: body.email, nickname: body.nickname, passwordHash, firstName: body.firstName, lastName: body.lastName
     })
     await insertVerification(client, user.id, hash, opts.verificationTtlSeconds)
-    await enqueueMessage(client, {
-      type: 'mail.welcome.v1',
-      routingKey: opts.mailRoutingKey,
-      payload: { to: user.email, nickname: user.nickname, verificationUrl: verificationUrl(opts.publicUrl, token) }
+    await enqueueMessage(client, 'mail.welcome.v1', {
+      to: user.email, nickname: user.nickname, verificationUrl: verificationUrl(opts.publicUrl, token)
     })
     return user
   })

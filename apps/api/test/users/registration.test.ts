@@ -62,6 +62,8 @@ describe('POST /v1/users', () => {
   test.each([
     ['missing email', { nickname: 'bob', password: 'password123' }, 'email'],
     ['bad email', { email: 'not-an-email', nickname: 'bob', password: 'password123' }, 'email'],
+    ['email without a dot in the domain', { email: 'bob@localhost', nickname: 'bob', password: 'password123' }, 'email'],
+    ['email with a display name', { email: 'Bob <bob@example.com>', nickname: 'bob', password: 'password123' }, 'email'],
     ['email of the wrong type', { email: { address: 'a@b.c' }, nickname: 'bob', password: 'password123' }, 'email'],
     ['too short nickname', { email: 'bob@example.com', nickname: 'bo', password: 'password123' }, 'nickname'],
     ['nickname with spaces', { email: 'bob@example.com', nickname: 'bob smith', password: 'password123' }, 'nickname'],
