@@ -1,0 +1,47 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { ConfigError, loadConfig } from '@socialnet/config'
+
+const LogLevel = Type.Union(
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+  { default: 'info' }
+)
+
+/** Every environment variable the worker reads, with its default (see DESIGN.md and docs/jobs.md). */
+export const WorkerConfigSchema = Type.Object({
+  NODE_ENV: Type.String({ default: 'development' }),
+  AMQP_URL: Type.String({ pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
+  /** Prefix for every exchange and queue name (test isolation, several stacks on one broker). */
+  AMQP_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]*$', default: '' }),
+  DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/socialnet' }),
+  REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
+  /** Key prefix and lifetime of job status in Redis; must match the api's. */
+  JOBS_REDIS_PREFIX: Type.String({ default: 'socialnet:jobs:' }),
+  JOB_STATUS_TTL_SECONDS: Type.Integer({ minimum: 60, default: 24 * 3600 }),
+  /** Unacked job messages per worker process, and how many starts a job gets before it is FAILED. */
+  JOBS_PREFETCH: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  JOBS_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 50, default: 5 }),
+  /** Hosts a callback may reach even if they resolve to private addresses (comma list, e.g. 127.0.0.1 in tests). */
+  CALLBACK_ALLOW_HOSTS: Type.String({ default: '' }),
+  /**
+   * HMAC-SHA256 key that signs callbacks (X-Signature). Required when
+   * NODE_ENV=production; in development a random per-process key is used
+   * and a warning says callbacks cannot be verified.
+   */
+  CALLBACK_SECRET: Type.Optional(Type.String({ minLength: 16 })),
+  CALLBACK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000 }),
+  /** Bytes of the receiver's answer we read at most; more is cut off and counts as a failure. */
+  CALLBACK_MAX_RESPONSE_BYTES: Type.Integer({ minimum: 0, maximum: 10485760, default: 65536 }),
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
+  LOG_LEVEL: LogLevel
+})
+
+export type WorkerConfig = Static<typeof WorkerConfigSchema>
+
+/** Reads and validates the worker's environment; throws ConfigError with one clear line. */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const config = loadConfig(WorkerConfigSchema, env)
+  if (config.NODE_ENV === 'production' && !config.CALLBACK_SECRET) {
+    throw new ConfigError('invalid environment: CALLBACK_SECRET (16+ characters) is required when NODE_ENV=production')
+  }
+  return config
+}

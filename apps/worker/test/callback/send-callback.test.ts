@@ -1,0 +1,108 @@
+import { parseAllowHosts, type HostResolver } from '@socialnet/jobs'
+import { CallbackFailedError, sendCallback, type CallbackSenderOptions } from '../../src/callback/send-callback'
+import { signCallback, verifyCallbackSignature } from '../../src/callback/signature'
+import { startReceiver, type Receiver } from './receiver'
+
+const SECRET = 'test-secret-0123456789'
+
+describe('sendCallback against a real local receiver', () => {
+  let receiver: Receiver
+  let opts: CallbackSenderOptions
+
+  beforeAll(async () => {
+    receiver = await startReceiver()
+    opts = { secret: SECRET, timeoutMs: 2000, maxResponseBytes: 1024, allowHosts: parseAllowHosts('127.0.0.1') }
+  })
+  afterEach(() => { receiver.respond = (_req, res) => { res.end('ok') } })
+  afterAll(() => receiver.close())
+
+  test('POSTs the JSON body with a signature the receiver can verify', async () => {
+    const body = JSON.stringify({ id: 'j1', data: { n: 1, s: 'é' } })
+    const seen = receiver.received.length
+    const delivery = await sendCallback(`${receiver.url}/hook?x=1`, body, { 'x-job-id': 'j1' }, opts)
+    expect(delivery).toEqual({ statusCode: 200, address: '127.0.0.1' })
+    const got = await receiver.next(seen)
+    expect(got).toMatchObject({ method: 'POST', url: '/hook?x=1', body })
+    expect(got.headers['content-type']).toBe('application/json')
+    expect(got.headers['x-job-id']).toBe('j1')
+    const signature = got.headers['x-signature'] as string
+    expect(signature).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/)
+    expect(verifyCallbackSignature(SECRET, signature, got.body)).toBe(true)
+    // Any change to body, key or timestamp breaks it.
+    expect(verifyCallbackSignature(SECRET, signature, got.body + ' ')).toBe(false)
+    expect(verifyCallbackSignature('another-secret-000000', signature, got.body)).toBe(false)
+    const t = Number(/t=(\d+)/.exec(signature)![1])
+    expect(verifyCallbackSignature(SECRET, signature.replace(`t=${t}`, `t=${t + 1}`), got.body)).toBe(false)
+  })
+
+  test('an old (replayed) signature is refused by the verifier', () => {
+    const body = '{"a":1}'
+    const old = signCallback(SECRET, body, Math.floor(Date.now() / 1000) - 3600)
+    expect(verifyCallbackSignature(SECRET, old, body)).toBe(false)
+    expect(verifyCallbackSignature(SECRET, 'garbage', body)).toBe(false)
+    expect(verifyCallbackSignature(SECRET, undefined, body)).toBe(false)
+  })
+
+  test('connects to the address that was checked, never resolving the name again (DNS rebinding)', async () => {
+    // "rebind.test" exists only in this resolver: if the socket asked the
+    // system DNS again the request would fail; arriving proves the pinning.
+    let lookups = 0
+    const resolve: HostResolver = async () => { lookups += 1; return [{ address: '127.0.0.1', family: 4 }] }
+    const seen = receiver.received.length
+    const delivery = await sendCallback(`http://rebind.test:${receiver.port}/pinned`, '{}', {}, { ...opts, resolve, allowHosts: parseAllowHosts('rebind.test') })
+    expect(delivery.statusCode).toBe(200)
+    expect(lookups).toBe(1)
+    expect((await receiver.next(seen)).headers.host).toBe(`rebind.test:${receiver.port}`)
+  })
+
+  test('a forbidden target is refused before anything is sent (permanent)', async () => {
+    const seen = receiver.received.length
+    const err = await sendCallback(`${receiver.url}/hook`, '{}', {}, { ...opts, allowHosts: new Set() }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(CallbackFailedError)
+    expect(err).toMatchObject({ permanent: true, message: expect.stringContaining('loopback') })
+    expect(receiver.received.length).toBe(seen)
+  })
+
+  test('a redirect is not followed and fails the callback for good', async () => {
+    receiver.respond = (req, res) => {
+      if (req.url === '/moved') { res.writeHead(302, { location: '/elsewhere' }); res.end() } else res.end('ok')
+    }
+    const seen = receiver.received.length
+    const err = await sendCallback(`${receiver.url}/moved`, '{}', {}, opts).catch((e: unknown) => e)
+    expect(err).toMatchObject({ permanent: true, message: expect.stringContaining('redirects are not followed') })
+    expect(receiver.received.slice(seen).map((r) => r.url)).toEqual(['/moved'])
+  })
+
+  test.each([
+    [500, false], [503, false], [429, false], [408, false], [404, true], [400, true], [410, true]
+  ])('an answer %i fails the attempt (permanent: %s)', async (status, permanent) => {
+    receiver.respond = (_req, res) => { res.statusCode = status; res.end('no') }
+    const err = await sendCallback(`${receiver.url}/s`, '{}', {}, opts).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(CallbackFailedError)
+    expect((err as CallbackFailedError).permanent).toBe(permanent)
+  })
+
+  test('a receiver that never answers times out (retryable)', async () => {
+    receiver.respond = () => { /* hang */ }
+    const err = await sendCallback(`${receiver.url}/hang`, '{}', {}, { ...opts, timeoutMs: 300 }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ permanent: false, message: expect.stringContaining('timed out') })
+  })
+
+  test('an oversized answer is cut off at the cap; its status still counts', async () => {
+    receiver.respond = (_req, res) => {
+      res.writeHead(200)
+      const chunk = Buffer.alloc(64 * 1024, 'x')
+      const write = (): void => { while (res.write(chunk)) { /* keep streaming until back-pressure */ } res.once('drain', write) }
+      write()
+      res.on('error', () => {})
+    }
+    await expect(sendCallback(`${receiver.url}/big`, '{}', {}, opts)).resolves.toMatchObject({ statusCode: 200 })
+  })
+
+  test('a refused connection is retryable', async () => {
+    const dead = await startReceiver()
+    await dead.close()
+    const err = await sendCallback(`${dead.url}/x`, '{}', {}, opts).catch((e: unknown) => e)
+    expect(err).toMatchObject({ permanent: false, message: expect.stringContaining('ECONNREFUSED') })
+  })
+})
