@@ -1,1 +1,42 @@
-export {}
+/**
+ * @socialnet/broker: the one RabbitMQ client of the system.
+ *
+ *   const connection = new BrokerConnection({ ...brokerConfig(), name: 'api', log })
+ *   void connection.connect()                      // retries in the background
+ *   const publisher = new Publisher(connection)
+ *   await publisher.publish({ type: 'mail.welcome.v1', messageId, payload })  // after the broker confirmed
+ *
+ *   const consumer = new Consumer(connection, { queue: 'mail', prefetch: 10, maxAttempts: 5, handler })
+ *   await consumer.start(); ...; await consumer.stop(10_000); await connection.close()
+ *
+ * The routing key of a message defaults to its type; the topology binds
+ * `mail.#` to the mail queue, `job.#` to jobs, `image.#` to thumbnails.
+ */
+export { brokerConfig, parseRetryDelays, BrokerConfigError, DEFAULT_AMQP_URL, DEFAULT_RETRY_DELAYS_MS, type BrokerConfig } from './config'
+export {
+  topology,
+  declareTopology,
+  deleteTopology,
+  WORK_QUEUES,
+  QUEUE_BINDINGS,
+  DELIVERY_LIMIT,
+  type Topology,
+  type TopologyOptions,
+  type QueueNames,
+  type WorkQueue
+} from './topology'
+export { BrokerConnection, type BrokerConnectionOptions, type BrokerLogger } from './connection'
+export { Publisher, type PublishRequest, type PublisherOptions } from './publisher'
+export { Consumer, type ConsumerOptions, type MessageHandler } from './consumer'
+export { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, type ConsumedMessage, type AnyConsumedMessage } from './message'
+export { PUBLISH_ID_HEADER } from './confirmed-channel'
+export {
+  BrokerError,
+  PermanentError,
+  PublishTimeoutError,
+  PublisherBufferFullError,
+  UnroutableMessageError,
+  PublishNackedError,
+  ChannelClosedError,
+  BrokerClosedError
+} from './errors'

@@ -1,1 +1,11 @@
-export {}
+export { MailSendV1, MailWelcomeV1, EmailAddress } from './mail'
+export { JobLogV1, JobCallbackV1, JobEmailV1, JobId, JobData } from './job'
+export {
+  MESSAGE_SCHEMAS,
+  MESSAGE_TYPES,
+  MalformedMessageError,
+  isMessageType,
+  validateMessage,
+  type MessagePayload,
+  type MessageType
+} from './registry'

@@ -15,8 +15,8 @@ export const JobLogV1 = Type.Object(
   {
     jobId: JobId,
     data: JobData,
-    /** The client's clock when it asked (the book's `client_time`), if it said. */
-    clientTime: Type.Optional(Type.String({ format: 'date-time' }))
+    /** The client's clock when it asked (the book's `client_time`), if it said: UTC ISO-8601 as toISOString() writes it. */
+    clientTime: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$' }))
   },
   { $id: 'job.log.v1', title: 'Write a job record to the database', additionalProperties: false }
 )

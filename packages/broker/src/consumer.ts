@@ -1,0 +1,238 @@
+import type { MessageType } from '@socialnet/contracts'
+import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib'
+import type { BrokerConnection } from './connection'
+import { ConfirmedChannel, PUBLISH_ID_HEADER } from './confirmed-channel'
+import { PermanentError, UnroutableMessageError } from './errors'
+import { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, decodeMessage, type AnyConsumedMessage } from './message'
+import type { WorkQueue } from './topology'
+
+/** Handles one message; resolving acks it, throwing retries it (or dead-letters it, see Consumer). */
+export type MessageHandler = (message: AnyConsumedMessage) => Promise<void>
+
+/** Options of a Consumer. */
+export interface ConsumerOptions {
+  queue: WorkQueue
+  handler: MessageHandler
+  /** Deliveries held unacknowledged at once (and so handled concurrently). */
+  prefetch?: number
+  /** The attempt that fails for the maxAttempts-th time goes to the dead-letter queue. */
+  maxAttempts?: number
+  /** Message types this consumer understands; others are dead-lettered as malformed. Default: any known type. */
+  accepts?: readonly MessageType[]
+  /** How long a retry or dead-letter republish may wait for its confirm before the delivery is requeued. */
+  confirmTimeoutMs?: number
+}
+
+type FailureKind = 'malformed' | 'permanent' | 'exhausted'
+
+const MAX_REASON = 1000
+
+/**
+ * Consumes one work queue with manual acks. A message is acked only after
+ * its handler resolved, or after a copy was confirmed in its retry queue or
+ * dead-letter queue, so a crash at any point leaves it in the broker. There
+ * is no requeue-on-error loop: a failed attempt goes to a retry queue whose
+ * TTL is the backoff, and the attempt count travels in a header.
+ */
+export class Consumer {
+  private readonly prefetch: number
+  private readonly maxAttempts: number
+  private readonly confirmTimeoutMs: number
+  private channel: ConfirmedChannel | undefined
+  private consumerTag: string | undefined
+  private opening: Promise<void> | undefined
+  private started = false
+  private stopping = false
+  private readonly inFlight = new Set<Promise<void>>()
+  private readonly onConnected = (): void => void this.open()
+
+  constructor(
+    private readonly connection: BrokerConnection,
+    private readonly options: ConsumerOptions
+  ) {
+    this.prefetch = options.prefetch ?? 10
+    this.maxAttempts = options.maxAttempts ?? 5
+    this.confirmTimeoutMs = options.confirmTimeoutMs ?? 10_000
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 1) throw new RangeError('prefetch must be a positive integer')
+    if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) throw new RangeError('maxAttempts must be a positive integer')
+  }
+
+  /** Messages being handled right now. */
+  get active(): number {
+    return this.inFlight.size
+  }
+
+  /** True while a channel is consuming. */
+  get isConsuming(): boolean {
+    return this.consumerTag !== undefined
+  }
+
+  /** Starts consuming (and again after every reconnect); resolves once consuming, waiting for the broker if needed. */
+  async start(): Promise<void> {
+    if (this.stopping) throw new Error('consumer is stopped')
+    if (!this.started) {
+      this.started = true
+      this.connection.on('connected', this.onConnected)
+    }
+    while (!this.isConsuming && !this.stopping) {
+      await this.connection.waitForConnection()
+      await this.open()
+    }
+  }
+
+  /**
+   * Stops taking messages, waits up to `timeoutMs` for the handlers in
+   * flight, then closes the channel. Messages still unacked then go back to
+   * the queue for another consumer. Idempotent.
+   */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    this.stopping = true
+    this.connection.off('connected', this.onConnected)
+    await this.opening
+    const confirmed = this.channel
+    const tag = this.consumerTag
+    this.consumerTag = undefined
+    if (confirmed && tag) await confirmed.channel.cancel(tag).catch(() => {})
+    if (this.inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))
+      await Promise.race([Promise.allSettled([...this.inFlight]), deadline])
+      clearTimeout(timer)
+      if (this.inFlight.size > 0) this.connection.log.warn({ queue: this.options.queue, unfinished: this.inFlight.size }, 'consumer stop deadline passed; unfinished messages return to the queue')
+    }
+    this.channel = undefined
+    await confirmed?.channel.close().catch(() => {})
+  }
+
+  private open(): Promise<void> {
+    if (this.opening || this.channel || this.stopping || !this.connection.isConnected) return this.opening ?? Promise.resolve()
+    this.opening = this.openChannel()
+      .catch((err: unknown) => this.connection.log.warn({ err, queue: this.options.queue }, 'consumer cannot open its channel'))
+      .finally(() => (this.opening = undefined))
+    return this.opening
+  }
+
+  private async openChannel(): Promise<void> {
+    const channel = await this.connection.createChannel()
+    const confirmed = new ConfirmedChannel(channel)
+    channel.on('error', (err: Error) => this.connection.log.warn({ err, queue: this.options.queue }, 'consumer channel error'))
+    channel.on('close', () => this.drop(confirmed))
+    this.channel = confirmed
+    await channel.prefetch(this.prefetch)
+    const queue = this.connection.topology.queues[this.options.queue].name
+    const { consumerTag } = await channel.consume(queue, (raw) => {
+      // null: the broker cancelled us (queue deleted); consume again later.
+      if (raw === null) return this.drop(confirmed, true)
+      this.track(this.handle(confirmed, raw))
+    })
+    if (this.stopping) await channel.cancel(consumerTag).catch(() => {})
+    else this.consumerTag = consumerTag
+    this.connection.log.info({ queue, prefetch: this.prefetch }, 'consuming')
+  }
+
+  // Forgets a dead channel; unacked deliveries on it are redelivered by the
+  // broker. After a connection loss 'connected' reopens; otherwise (channel
+  // error, cancel) reopen after a pause rather than in a hot loop.
+  private drop(confirmed: ConfirmedChannel, cancelled = false): void {
+    if (this.channel !== confirmed) return
+    this.channel = undefined
+    this.consumerTag = undefined
+    if (cancelled) void confirmed.channel.close().catch(() => {})
+    if (!this.stopping) setTimeout(() => void this.open(), 1000).unref()
+  }
+
+  private track(work: Promise<void>): void {
+    this.inFlight.add(work)
+    void work.finally(() => this.inFlight.delete(work))
+  }
+
+  private async handle(confirmed: ConfirmedChannel, raw: ConsumeMessage): Promise<void> {
+    const decoded = decodeMessage(raw, this.options.accepts)
+    if (!decoded.ok) return this.fail(confirmed, raw, decoded.attempt, 'malformed', decoded.reason)
+    const { message } = decoded
+    try {
+      await this.options.handler(message)
+    } catch (err) {
+      const reason = describe(err)
+      if (err instanceof PermanentError) return this.fail(confirmed, raw, message.attempt, 'permanent', reason)
+      if (message.attempt >= this.maxAttempts) return this.fail(confirmed, raw, message.attempt, 'exhausted', `failed ${message.attempt} attempts, last: ${reason}`)
+      return this.retry(confirmed, raw, message.attempt, reason)
+    }
+    this.settle(confirmed, raw, 'ack')
+  }
+
+  private async retry(confirmed: ConfirmedChannel, raw: ConsumeMessage, attempt: number, reason: string): Promise<void> {
+    const retries = this.connection.topology.queues[this.options.queue].retries
+    const target = retries[Math.min(attempt - 1, retries.length - 1)]!
+    const headers = { ...raw.properties.headers, [ATTEMPT_HEADER]: attempt + 1, [LAST_ERROR_HEADER]: truncate(reason) }
+    this.connection.log.warn({ messageId: raw.properties.messageId, type: raw.properties.type, attempt, delayMs: target.delayMs, reason }, 'message failed, retrying later')
+    await this.republish(confirmed, raw, target.name, headers)
+  }
+
+  private async fail(confirmed: ConfirmedChannel, raw: ConsumeMessage, attempt: number, kind: FailureKind, reason: string): Promise<void> {
+    const q = this.connection.topology.queues[this.options.queue]
+    const headers = {
+      ...raw.properties.headers,
+      [ATTEMPT_HEADER]: attempt,
+      [FAILURE_HEADERS.kind]: kind,
+      [FAILURE_HEADERS.reason]: truncate(reason),
+      [FAILURE_HEADERS.failedAt]: new Date().toISOString(),
+      [FAILURE_HEADERS.queue]: q.name
+    }
+    this.connection.log.error({ messageId: raw.properties.messageId, type: raw.properties.type, attempt, kind, reason, dlq: q.dlq }, 'message dead-lettered')
+    await this.republish(confirmed, raw, q.dlq, headers)
+  }
+
+  // Copies the message, byte for byte, to `queue` through the default
+  // exchange, and acks the original only once the copy is confirmed. If the
+  // copy cannot be confirmed the original is requeued (bounded by the
+  // queue's delivery limit); if its target queue is missing the original is
+  // rejected, so the work queue's own dead-letter exchange keeps it.
+  private async republish(confirmed: ConfirmedChannel, raw: ConsumeMessage, queue: string, headers: Record<string, unknown>): Promise<void> {
+    delete headers[PUBLISH_ID_HEADER]
+    const p = raw.properties
+    const options: Options.Publish = {
+      messageId: p.messageId,
+      type: p.type,
+      contentType: p.contentType,
+      contentEncoding: p.contentEncoding,
+      timestamp: p.timestamp,
+      correlationId: p.correlationId,
+      appId: p.appId,
+      headers
+    }
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no confirm within ${this.confirmTimeoutMs} ms`)), this.confirmTimeoutMs)))
+      await Promise.race([confirmed.send('', queue, raw.content, options).confirmed, timeout])
+    } catch (err) {
+      this.connection.log.error({ err, messageId: p.messageId, queue }, 'could not move the message; handing it back to the broker')
+      return this.settle(confirmed, raw, err instanceof UnroutableMessageError ? 'reject' : 'requeue')
+    } finally {
+      clearTimeout(timer)
+    }
+    this.settle(confirmed, raw, 'ack')
+  }
+
+  // Acks on the channel the message came from (a delivery tag means nothing
+  // on another). If that channel is gone the broker redelivers the message
+  // anyway, and the handler side dedupes on messageId.
+  private settle(confirmed: ConfirmedChannel, raw: ConsumeMessage, how: 'ack' | 'requeue' | 'reject'): void {
+    const channel: ConfirmChannel = confirmed.channel
+    try {
+      if (how === 'ack') channel.ack(raw)
+      else channel.nack(raw, false, how === 'requeue')
+    } catch (err) {
+      this.connection.log.debug({ err, messageId: raw.properties.messageId }, 'channel closed before the ack; the broker will redeliver')
+    }
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name
+  return String(err)
+}
+
+function truncate(text: string): string {
+  return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}…` : text
+}

@@ -1,0 +1,63 @@
+/** Base of every error this package raises; `code` is stable, the message is for people. */
+export class BrokerError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: ErrorOptions
+  ) {
+    super(message, options)
+    this.name = new.target.name
+  }
+}
+
+/** The publish was not confirmed within the publisher's timeout (broker down too long, or blocked). */
+export class PublishTimeoutError extends BrokerError {
+  constructor(ms: number) {
+    super('BROKER_PUBLISH_TIMEOUT', `publish not confirmed within ${ms} ms`)
+  }
+}
+
+/** The publisher already holds its maximum of unconfirmed messages; the caller should back off. */
+export class PublisherBufferFullError extends BrokerError {
+  constructor(max: number) {
+    super('BROKER_BUFFER_FULL', `publisher buffer full (${max} unconfirmed messages)`)
+  }
+}
+
+/** The broker could not route the message to any queue (mandatory publish returned). */
+export class UnroutableMessageError extends BrokerError {
+  constructor(exchange: string, routingKey: string, reason: string) {
+    super('BROKER_UNROUTABLE', `message to ${exchange || '(default exchange)'} with key ${routingKey} was returned: ${reason}`)
+  }
+}
+
+/** The broker refused to take responsibility for the message (basic.nack). */
+export class PublishNackedError extends BrokerError {
+  constructor() {
+    super('BROKER_NACKED', 'broker nacked the message')
+  }
+}
+
+/** The channel closed before the broker confirmed the message; it may or may not have arrived. */
+export class ChannelClosedError extends BrokerError {
+  constructor(reason = 'channel closed before the broker confirmed') {
+    super('BROKER_CHANNEL_CLOSED', reason)
+  }
+}
+
+/** The connection, publisher or consumer was closed by its owner. */
+export class BrokerClosedError extends BrokerError {
+  constructor(what: string) {
+    super('BROKER_CLOSED', `${what} is closed`)
+  }
+}
+
+/**
+ * Thrown by a consumer's handler when retrying cannot help (e.g. SMTP 5xx):
+ * the message goes straight to the dead-letter queue with this reason.
+ */
+export class PermanentError extends BrokerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('PERMANENT_FAILURE', message, options)
+  }
+}
