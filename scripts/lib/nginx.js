@@ -1,0 +1,129 @@
+// @ts-check
+'use strict'
+const { readFileSync, writeFileSync, mkdirSync, readdirSync } = require('node:fs')
+const { execFileSync } = require('node:child_process')
+const { join, resolve } = require('node:path')
+
+const INFRA_NGINX = resolve(__dirname, '../../infra/nginx')
+const NGINX_BIN = process.env.NGINX_BIN ?? 'nginx'
+
+/**
+ * Fills `${NAME}` placeholders (upper case only: lower-case `$names` are nginx's
+ * own variables). Same rule as the nginx image's envsubst step, except that a
+ * missing value is an error here instead of a silently broken config.
+ * @param {string} text @param {Record<string, string>} vars
+ */
+function renderTemplate (text, vars) {
+  return text.replace(/\$\{([A-Z][A-Z0-9_]*)\}/g, (_match, name) => {
+    const value = vars[name]
+    if (value === undefined) throw new Error(`template variable ${name} has no value`)
+    return value
+  })
+}
+
+/**
+ * @typedef {object} LoopbackNginxOptions
+ * @property {string} prefix          directory nginx owns: conf/, logs/, tmp/, nginx.pid
+ * @property {number} httpPort
+ * @property {number} httpsPort
+ * @property {string} tlsCert
+ * @property {string} tlsKey
+ * @property {number[]} upstreamPorts the api replicas on 127.0.0.1
+ * @property {number} rateLimitRps    0 turns nginx's limits off, like the api's RATE_LIMIT_RPS
+ * @property {number} uploadMaxBytes
+ */
+
+/**
+ * The template variables for loopback processes: the same meaning docker compose
+ * gives them in docker-compose.yml (`nginx.environment`).
+ * @param {LoopbackNginxOptions} o
+ */
+function loopbackVariables (o) {
+  const limited = o.rateLimitRps > 0
+  return {
+    NGINX_RESOLVER: '# static loopback upstreams: no resolver needed',
+    NGINX_UPSTREAM_SERVERS: o.upstreamPorts.map((port) => `server 127.0.0.1:${port} max_fails=1 fail_timeout=5s;`).join('\n    '),
+    NGINX_HTTP_LISTEN: `127.0.0.1:${o.httpPort}`,
+    NGINX_HTTPS_LISTEN: `127.0.0.1:${o.httpsPort}`,
+    NGINX_TLS_CERT: o.tlsCert,
+    NGINX_TLS_KEY: o.tlsKey,
+    NGINX_ACCESS_LOG: join(o.prefix, 'logs/access.log'),
+    NGINX_CLIENT_MAX_BODY_SIZE: String(o.uploadMaxBytes),
+    NGINX_RATE_LIMIT: limited ? 'on' : 'off',
+    // nginx wants a positive rate even when the empty key means nothing is counted.
+    NGINX_RATE_RPS: String(limited ? o.rateLimitRps : 1),
+    NGINX_RATE_BURST: String(limited ? o.rateLimitRps * 2 : 1),
+    NGINX_CONN_PER_IP: '200',
+    NGINX_PREFIX: o.prefix,
+    // Debian's nginx started by root would run its workers as nobody, who cannot
+    // write into the stack's private temp dirs.
+    NGINX_USER: process.getuid?.() === 0 ? 'user root;' : ''
+  }
+}
+
+/**
+ * Writes conf/nginx.conf (loopback main) and conf/socialnet.conf (the shared
+ * http context) under the prefix; returns the main config path.
+ * @param {LoopbackNginxOptions} o
+ */
+function renderLoopbackNginx (o) {
+  for (const dir of ['conf', 'logs', 'tmp']) mkdirSync(join(o.prefix, dir), { recursive: true })
+  const vars = loopbackVariables(o)
+  const http = renderTemplate(readFileSync(join(INFRA_NGINX, 'templates/socialnet.conf.template'), 'utf8'), vars)
+  const main = renderTemplate(readFileSync(join(INFRA_NGINX, 'loopback.conf.template'), 'utf8'), vars)
+  writeFileSync(join(o.prefix, 'conf/socialnet.conf'), http)
+  const confPath = join(o.prefix, 'conf/nginx.conf')
+  writeFileSync(confPath, main)
+  return confPath
+}
+
+/** nginx arguments for a prefix: `-e stderr` keeps it away from /var/log/nginx. @param {string} prefix */
+function nginxArgs (prefix) {
+  return ['-p', prefix, '-c', join(prefix, 'conf/nginx.conf'), '-e', 'stderr']
+}
+
+/** Runs `nginx -t`; throws with nginx's own message when the config is bad. @param {string} prefix */
+function testNginxConfig (prefix) {
+  try {
+    return execFileSync(NGINX_BIN, [...nginxArgs(prefix), '-t'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  } catch (err) {
+    const e = /** @type {{ stderr?: string, message: string }} */ (err)
+    throw new Error(`nginx -t failed: ${e.stderr?.trim() || e.message}`)
+  }
+}
+
+/** Worker pids of an nginx master, read from /proc (Linux). @param {number} masterPid */
+function workerPids (masterPid) {
+  const pids = new Set()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      // Field 4 of /proc/<pid>/stat is the parent pid; the name in field 2 may hold spaces.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      if (ppid === masterPid) pids.add(Number(entry))
+    } catch { /* the process ended while we looked */ }
+  }
+  return pids
+}
+
+/**
+ * Reloads a running nginx (SIGHUP) and resolves once every worker of the old
+ * configuration has exited: they finish their in-flight requests first, so
+ * after this no request is on its way to an upstream the new config dropped.
+ * @param {number} masterPid @param {number} [timeoutMs]
+ */
+async function reloadAndDrain (masterPid, timeoutMs = 30000) {
+  const before = workerPids(masterPid)
+  process.kill(masterPid, 'SIGHUP')
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const now = workerPids(masterPid)
+    const oldLeft = [...before].some((pid) => now.has(pid))
+    if (!oldLeft && now.size > 0) return
+    if (Date.now() > deadline) throw new Error(`nginx workers of the old config still running after ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+module.exports = { renderTemplate, renderLoopbackNginx, loopbackVariables, testNginxConfig, nginxArgs, reloadAndDrain, NGINX_BIN }
