@@ -11,10 +11,12 @@ import readiness from './plugins/readiness'
 import metrics from './plugins/metrics'
 import db from './plugins/db'
 import redis from './plugins/redis'
+import broker from './plugins/broker'
 import kvStore from './kv/plugin'
 import kvRoutes from './kv/routes'
 import opsRoutes from './ops/routes'
 import usersRoutes from './users/routes'
+import outboxRelay from './outbox/plugin'
 
 /** Options for the Fastify constructor: logger, HTTPS, limits, proxy trust. */
 export function serverOptions(config: ApiConfig): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
@@ -60,6 +62,13 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(redis, { redisUrl: config.REDIS_URL })
   await api.register(rateLimit, { rps: config.RATE_LIMIT_RPS })
   await api.register(db, { databaseUrl: config.DATABASE_URL })
+  await api.register(broker, { url: config.AMQP_URL, prefix: config.AMQP_PREFIX })
+  await api.register(outboxRelay, {
+    databaseUrl: config.DATABASE_URL,
+    pollMs: config.OUTBOX_POLL_MS,
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    retentionHours: config.OUTBOX_RETENTION_HOURS
+  })
   await api.register(kvStore, { config })
 
   await api.register(opsRoutes)

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 
 /** What the relay needs from the broker: a publish that resolves only once the broker confirmed. */
 export interface ConfirmingPublisher {
-  publish(message: { routingKey: string; type: string; messageId: string; payload: unknown }): Promise<void>
+  publish(message: { routingKey: string; type: string; messageId: string; payload: unknown; timestamp: Date }): Promise<void>
 }
 
 /** Called after each batch so the plugin can count; kept out of the relay to keep it metric-agnostic. */
@@ -34,6 +34,7 @@ interface OutboxRow {
   type: string
   routingKey: string
   payload: unknown
+  createdAt: Date
 }
 
 const LISTEN_RETRY_MAX_MS = 30_000
@@ -138,13 +139,14 @@ export class OutboxRelay {
     try {
       await client.query('BEGIN')
       const { rows } = await client.query<OutboxRow>(
-        `SELECT id, message_id AS "messageId", type, routing_key AS "routingKey", payload FROM outbox
+        `SELECT id, message_id AS "messageId", type, routing_key AS "routingKey", payload,
+           created_at AS "createdAt" FROM outbox
          WHERE published_at IS NULL AND next_attempt_at <= now()
          ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [batchSize]
       )
       const results = await Promise.allSettled(rows.map((row) => publisher.publish({
-        routingKey: row.routingKey, type: row.type, messageId: row.messageId, payload: row.payload
+        routingKey: row.routingKey, type: row.type, messageId: row.messageId, payload: row.payload, timestamp: row.createdAt
       })))
       const sent: string[] = []
       const failed: Array<{ id: string; messageId: string; error: string }> = []
@@ -181,7 +183,7 @@ export class OutboxRelay {
   /** Opens the LISTEN connection; on failure or loss retries with growing delay while the poll covers the gap. */
   private async listen(): Promise<void> {
     if (this.stopped) return
-    const client = new Client({ connectionString: this.opts.databaseUrl, connectionTimeoutMillis: 5000 })
+    const client = new Client({ connectionString: this.opts.databaseUrl, connectionTimeoutMillis: 5000, application_name: 'outbox-relay' })
     let lost = false
     const onLost = (err?: Error) => {
       if (lost) return

@@ -1,16 +1,22 @@
 import type { FastifyInstance } from 'fastify'
 import { buildApp, testEnv, type TestEnv } from '../helper'
+import { MailQueueReader, testPrefix } from '../mail-queue'
 
 describe('POST /v1/users', () => {
   let env: TestEnv
   let app: FastifyInstance
+  // Own exchange and queues: these registrations must not reach a dev mailer.
+  let mail: MailQueueReader
 
   beforeAll(async () => {
-    env = testEnv({ PUBLIC_URL: 'https://social.example/' })
+    const prefix = testPrefix()
+    mail = await MailQueueReader.open(prefix)
+    env = testEnv({ PUBLIC_URL: 'https://social.example/', AMQP_PREFIX: prefix })
     app = await buildApp(env.config)
   })
   afterAll(async () => {
     await app.close()
+    await mail.close()
     await env.cleanup()
   })
 

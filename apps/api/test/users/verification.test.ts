@@ -1,14 +1,19 @@
 import type { FastifyInstance } from 'fastify'
 import { buildApp, testEnv, type TestEnv } from '../helper'
+import { MailQueueReader, testPrefix } from '../mail-queue'
 
 describe('e-mail verification and public profiles', () => {
   let env: TestEnv
   let app: FastifyInstance
+  // Own exchange and queues: these registrations must not reach a dev mailer.
+  let mail: MailQueueReader
   let userId: string
   let verifyPath: string
 
   beforeAll(async () => {
-    env = testEnv()
+    const prefix = testPrefix()
+    mail = await MailQueueReader.open(prefix)
+    env = testEnv({ AMQP_PREFIX: prefix })
     app = await buildApp(env.config)
     const res = await app.inject({ method: 'POST', url: '/v1/users', payload: { email: 'grace@example.com', nickname: 'grace', password: 'password123', firstName: 'Grace' } })
     userId = res.json().id
@@ -19,6 +24,7 @@ describe('e-mail verification and public profiles', () => {
   })
   afterAll(async () => {
     await app.close()
+    await mail.close()
     await env.cleanup()
   })
 

@@ -1,0 +1,42 @@
+import fp from 'fastify-plugin'
+import { hostname } from 'node:os'
+import { BrokerConnection, Publisher } from '@socialnet/broker'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The api's one RabbitMQ connection and its confirming publisher (outbox relay, jobs). */
+    broker: { connection: BrokerConnection; publisher: Publisher }
+  }
+}
+
+export interface BrokerPluginOptions {
+  url: string
+  /** Prefix of every exchange/queue name (AMQP_PREFIX; tests isolate with it). */
+  prefix: string
+}
+
+/**
+ * One BrokerConnection per process, connecting and reconnecting in the
+ * background: the api starts and keeps serving while RabbitMQ is down (the
+ * outbox holds what could not be published), and GET /ready reports it.
+ * onClose closes the publisher (after its pending confirms) and then the connection.
+ */
+export default fp(async function broker(fastify, opts: BrokerPluginOptions) {
+  const connection = new BrokerConnection({
+    url: opts.url,
+    prefix: opts.prefix,
+    name: `api@${hostname()}:${process.pid}`,
+    log: fastify.log.child({ component: 'broker' })
+  })
+  const publisher = new Publisher(connection)
+  // Deliberately not awaited; it only rejects if close() comes first.
+  connection.connect().catch(() => {})
+  fastify.decorate('broker', { connection, publisher })
+  fastify.readiness.add('rabbitmq', async () => {
+    if (!connection.isConnected) throw new Error('not connected')
+  })
+  fastify.addHook('onClose', async () => {
+    await publisher.close()
+    await connection.close()
+  })
+}, { name: 'broker', dependencies: ['readiness'] })
