@@ -1,0 +1,127 @@
+import { Consumer, PermanentError, type AnyConsumedMessage, type BrokerConnection } from '@socialnet/broker'
+import type { Logger } from 'pino'
+import type { DeliveryLog } from './deliveries'
+import type { MailerMetrics } from './metrics'
+import { describeSmtpError, isPermanentSmtpError, type SmtpTransport } from './smtp'
+import { renderMail } from './templates'
+
+/** What a Mailer needs; the service opens and closes each of these in one place. */
+export interface MailerDeps {
+  connection: BrokerConnection
+  transport: SmtpTransport
+  deliveries: DeliveryLog
+  metrics: MailerMetrics
+  log: Logger
+  publicUrl: string
+  prefetch: number
+  maxAttempts: number
+  sendTimeoutMs: number
+}
+
+/** Raised when another mailer holds a live claim on the message; the broker retries it later. */
+class ClaimedElsewhereError extends Error {
+  readonly code = 'MAIL_CLAIMED_ELSEWHERE'
+}
+
+/**
+ * Consumes the mail queue and sends each message as one mail: render,
+ * claim in the delivery log, send through the SMTP pool, mark sent, ack.
+ * Transient SMTP failures throw (the consumer retries with backoff);
+ * permanent ones throw PermanentError (dead-lettered with the reason).
+ */
+export class Mailer {
+  private readonly consumer: Consumer
+
+  constructor(private readonly deps: MailerDeps) {
+    this.consumer = new Consumer(deps.connection, {
+      queue: 'mail',
+      prefetch: deps.prefetch,
+      maxAttempts: deps.maxAttempts,
+      accepts: ['mail.welcome.v1', 'mail.send.v1'],
+      handler: (message) => this.handle(message)
+    })
+  }
+
+  /** Starts consuming; resolves once the consumer is attached (waits for the broker if it is down). */
+  start(): Promise<void> {
+    return this.consumer.start()
+  }
+
+  /** Stops taking messages and waits up to `timeoutMs` for the mails in flight. */
+  stop(timeoutMs: number): Promise<void> {
+    return this.consumer.stop(timeoutMs)
+  }
+
+  /** Mails being sent right now. */
+  get active(): number {
+    return this.consumer.active
+  }
+
+  private async handle(message: AnyConsumedMessage): Promise<void> {
+    const { log, deliveries, metrics } = this.deps
+    const { messageId, type, attempt } = message
+    const context = { messageId, type, attempt, redelivered: message.redelivered }
+    try {
+      const mail = renderMail(message, this.deps.publicUrl)
+      log.info({ ...context, to: mail.to }, 'mail consumed')
+      const claim = await deliveries.claim(messageId, type, mail.to)
+      if (claim.state === 'sent') {
+        metrics.count(type, 'duplicate')
+        log.info({ ...context, to: mail.to }, 'mail already sent, skipping the duplicate')
+        return
+      }
+      if (claim.state === 'busy') throw new ClaimedElsewhereError('another mailer is sending this message right now')
+      const response = await this.send(messageId, mail, claim.owner)
+      await this.markSent(messageId, response)
+      metrics.count(type, 'sent')
+      log.info({ ...context, to: mail.to, response }, 'mail sent')
+    } catch (err) {
+      metrics.count(type, err instanceof PermanentError || attempt >= this.deps.maxAttempts ? 'dead_lettered' : 'retry')
+      throw err
+    }
+  }
+
+  private async send(messageId: string, mail: ReturnType<typeof renderMail>, owner: string): Promise<string> {
+    const stopTimer = this.deps.metrics.timeSend()
+    try {
+      const info = await this.deps.transport.sendMail({
+        to: mail.to,
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+        // Derived from the AMQP messageId: if the duplicate window is ever hit,
+        // receiving systems see the same Message-ID and can fold the two.
+        messageId: `<${messageId.replace(/[^A-Za-z0-9._-]/g, '_')}@socialnet.mailer>`,
+        signal: AbortSignal.timeout(this.deps.sendTimeoutMs)
+      })
+      return String(info.response ?? '')
+    } catch (err) {
+      await this.deps.deliveries.release(messageId, owner).catch((releaseErr: unknown) => {
+        // The lease runs out by itself; the retry just waits for it.
+        this.deps.log.warn({ err: releaseErr, messageId }, 'could not release the delivery claim')
+      })
+      const reason = describeSmtpError(err)
+      if (isPermanentSmtpError(err)) throw new PermanentError(`SMTP refused the mail: ${reason}`)
+      throw new Error(`SMTP send failed: ${reason}`)
+    } finally {
+      stopTimer()
+    }
+  }
+
+  // The SMTP server has the mail: from here on, retrying the message would
+  // send it twice. So a failing sent-mark is retried briefly and then only
+  // logged; the message is acked either way.
+  private async markSent(messageId: string, response: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.deps.deliveries.markSent(messageId, response)
+      } catch (err) {
+        if (attempt >= 3) {
+          this.deps.log.error({ err, messageId }, 'mail sent but not recorded; a redelivery of this message would send it again')
+          return
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt))
+      }
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import { createServer, type Server } from 'node:http'
+import { once } from 'node:events'
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** Outcome of one delivery, as counted in mailer_messages_total. */
+export type Outcome = 'sent' | 'duplicate' | 'retry' | 'dead_lettered'
+
+/** The mailer's Prometheus metrics; one registry per Mailer so several can live in one process (tests, bench). */
+export class MailerMetrics {
+  readonly registry = new Registry()
+  private readonly messages = new Counter({
+    name: 'mailer_messages_total',
+    help: 'Mail messages handled, by type and outcome',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [this.registry]
+  })
+  private readonly sendSeconds = new Histogram({
+    name: 'mailer_smtp_send_seconds',
+    help: 'Time from handing a mail to the SMTP pool until the server accepted or refused it',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry]
+  })
+
+  constructor(defaults = false) {
+    if (defaults) collectDefaultMetrics({ register: this.registry })
+  }
+
+  /** Counts one handled message. */
+  count(type: string, outcome: Outcome): void {
+    this.messages.inc({ type, outcome })
+  }
+
+  /** Starts an SMTP send timer; call the result when the server answered. */
+  timeSend(): () => void {
+    return this.sendSeconds.startTimer()
+  }
+}
+
+/** Serves GET /metrics on `port` (127.0.0.1 is not assumed: scrapers run elsewhere); resolves once listening. */
+export async function serveMetrics(metrics: MailerMetrics, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || req.url !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"NOT_FOUND","message":"only GET /metrics"}')
+      return
+    }
+    metrics.registry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
+      () => res.writeHead(500).end()
+    )
+  })
+  server.listen(port)
+  await once(server, 'listening')
+  return server
+}

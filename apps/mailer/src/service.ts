@@ -1,0 +1,75 @@
+import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import type { Server } from 'node:http'
+import { BrokerConnection } from '@socialnet/broker'
+import { openDatabase } from '@socialnet/db'
+import type { Logger } from 'pino'
+import type { MailerConfig } from './config'
+import { DeliveryLog } from './deliveries'
+import { Mailer } from './mailer'
+import { MailerMetrics, serveMetrics } from './metrics'
+import { createSmtpTransport } from './smtp'
+
+/** A running mailer with everything it opened; `close` releases all of it. */
+export interface MailerService {
+  mailer: Mailer
+  connection: BrokerConnection
+  metrics: MailerMetrics
+  /** Stops consuming, lets in-flight mails finish (up to graceMs), then closes SMTP, broker and Postgres. Idempotent. */
+  close(graceMs: number): Promise<void>
+}
+
+/**
+ * Opens every resource of the mailer in one place (Postgres for the
+ * delivery log, the SMTP pool, the broker connection, the metrics port)
+ * and starts consuming. Used by server.ts, the tests and the benchmark.
+ */
+export async function startMailerService(config: MailerConfig, log: Logger): Promise<MailerService> {
+  const db = await openDatabase(config.DATABASE_URL, log, Math.max(2, Math.min(config.MAIL_PREFETCH, 20)))
+  const transport = createSmtpTransport({
+    url: config.SMTP_URL,
+    from: config.MAIL_FROM,
+    maxConnections: Math.min(config.MAIL_SMTP_POOL, config.MAIL_PREFETCH),
+    timeoutMs: config.MAIL_SEND_TIMEOUT_MS
+  })
+  const connection = new BrokerConnection({
+    url: config.AMQP_URL,
+    name: `mailer@${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    prefix: config.AMQP_PREFIX,
+    retryDelaysMs: config.retryDelaysMs,
+    log
+  })
+  const metrics = new MailerMetrics(config.MAILER_METRICS_PORT > 0)
+  const mailer = new Mailer({
+    connection,
+    transport,
+    deliveries: new DeliveryLog(db, 2 * config.MAIL_SEND_TIMEOUT_MS),
+    metrics,
+    log,
+    publicUrl: config.PUBLIC_URL,
+    prefetch: config.MAIL_PREFETCH,
+    maxAttempts: config.MAIL_MAX_ATTEMPTS,
+    sendTimeoutMs: config.MAIL_SEND_TIMEOUT_MS
+  })
+  let metricsServer: Server | undefined
+  let closing: Promise<void> | undefined
+  const close = (graceMs: number): Promise<void> =>
+    (closing ??= (async () => {
+      await mailer.stop(graceMs)
+      transport.close()
+      await connection.close()
+      await db.end()
+      if (metricsServer) await new Promise((resolve) => metricsServer!.close(resolve))
+      log.info({}, 'mailer stopped')
+    })())
+  try {
+    if (config.MAILER_METRICS_PORT > 0) metricsServer = await serveMetrics(metrics, config.MAILER_METRICS_PORT)
+    void connection.connect().catch(() => {})
+    await mailer.start()
+  } catch (err) {
+    await close(0)
+    throw err
+  }
+  log.info({ queue: connection.topology.queues.mail.name, prefetch: config.MAIL_PREFETCH }, 'mailer started')
+  return { mailer, connection, metrics, close }
+}

@@ -1,0 +1,60 @@
+import nodemailer from 'nodemailer'
+
+/** The one pooled SMTP transport of a mailer process. */
+export type SmtpTransport = ReturnType<typeof createSmtpTransport>
+
+/** Options of the pooled transport. */
+export interface SmtpOptions {
+  url: string
+  from: string
+  maxConnections: number
+  /** Bounds connect, greeting and each socket wait, so a hung server cannot hold a message forever. */
+  timeoutMs: number
+}
+
+/**
+ * Creates the pooled transport: connections are reused across mails, and
+ * `close()` (in the service's shutdown) ends them.
+ */
+export function createSmtpTransport(options: SmtpOptions) {
+  return nodemailer.createTransport(
+    {
+      url: options.url,
+      pool: true,
+      maxConnections: options.maxConnections,
+      maxMessages: 500,
+      connectionTimeout: options.timeoutMs,
+      greetingTimeout: options.timeoutMs,
+      socketTimeout: options.timeoutMs
+    },
+    { from: options.from }
+  )
+}
+
+interface SmtpErrorShape {
+  code?: string
+  responseCode?: number
+  response?: string
+  message?: string
+}
+
+/**
+ * True when the SMTP server refused this particular mail for good: a 5xx
+ * reply to the envelope or the message, or an envelope that cannot be sent.
+ * Everything else (refused or dropped connections, timeouts, 4xx, and also
+ * 5xx to AUTH, which is an operator's problem, not the mail's) is transient.
+ */
+export function isPermanentSmtpError(err: unknown): boolean {
+  const e = (err ?? {}) as SmtpErrorShape
+  if (e.code === 'EENVELOPE' || e.code === 'EMESSAGE' || e.code === 'EMAXRECIPIENTS') {
+    return e.responseCode === undefined || (e.responseCode >= 500 && e.responseCode < 600)
+  }
+  return false
+}
+
+/** One line describing an SMTP failure for logs and dead-letter headers. */
+export function describeSmtpError(err: unknown): string {
+  const e = (err ?? {}) as SmtpErrorShape
+  const reply = e.response ?? e.message ?? String(err)
+  return e.code ? `${e.code}: ${reply}` : reply
+}

@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { promisify } from 'node:util'
+import { connect, type ChannelModel, type GetMessage } from 'amqplib'
+import { BrokerConnection, deleteTopology, type BrokerConnectionOptions, type Topology } from '../src'
+
+const run = promisify(execFile)
+
+/** The local RabbitMQ of DESIGN.md (tests never mock amqplib). */
+export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
+
+/** Short retry delays so a test sees several attempts within a second. */
+export const TEST_RETRY_DELAYS_MS = [50, 100, 200]
+
+/** A random queue/exchange prefix: each test file gets its own topology. */
+export function randomPrefix(): string {
+  return `test-${randomBytes(4).toString('hex')}.`
+}
+
+/** A BrokerConnection on its own prefix, named after it so the test can find it in rabbitmqctl. */
+export function testConnection(prefix: string, options: Partial<BrokerConnectionOptions> = {}): BrokerConnection {
+  return new BrokerConnection({
+    url: AMQP_URL,
+    name: `broker-test:${prefix}${randomBytes(2).toString('hex')}`,
+    prefix,
+    retryDelaysMs: TEST_RETRY_DELAYS_MS,
+    reconnectMinMs: 50,
+    reconnectMaxMs: 500,
+    ...options
+  })
+}
+
+/** A plain amqplib connection for the test's own look at queues (inspect, inject raw messages, clean up). */
+export async function rawConnection(): Promise<ChannelModel> {
+  return connect(AMQP_URL)
+}
+
+/** Deletes every queue and exchange of the prefix. */
+export async function removeTopology(raw: ChannelModel, names: Topology): Promise<void> {
+  const channel = await raw.createChannel()
+  await deleteTopology(channel, names)
+  await channel.close()
+}
+
+/** Reads (and acks) everything currently in a queue. */
+export async function drain(raw: ChannelModel, queue: string): Promise<GetMessage[]> {
+  const channel = await raw.createChannel()
+  const out: GetMessage[] = []
+  for (;;) {
+    const message = await channel.get(queue, { noAck: true })
+    if (message === false) break
+    out.push(message)
+  }
+  await channel.close()
+  return out
+}
+
+/** Number of ready messages in a queue. */
+export async function depth(raw: ChannelModel, queue: string): Promise<number> {
+  const channel = await raw.createChannel()
+  const { messageCount } = await channel.checkQueue(queue)
+  await channel.close()
+  return messageCount
+}
+
+/** Polls until `check` returns true (tests assert outcomes, never timings; the jest timeout bounds this). */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/**
+ * Closes, from the broker's side, every connection whose connection_name is
+ * `name`: what a broker restart or a network cut looks like to the client,
+ * without disturbing other tests' connections.
+ */
+export async function killConnection(name: string): Promise<number> {
+  const { stdout } = await run('rabbitmqctl', ['list_connections', 'pid', 'client_properties', '-q'])
+  const pids = stdout
+    .split('\n')
+    .filter((line) => line.includes(`{"connection_name","${name}"}`))
+    .map((line) => line.split('\t')[0]!)
+  for (const pid of pids) await run('rabbitmqctl', ['close_connection', pid, 'test: simulated broker outage'])
+  return pids.length
+}
