@@ -17,6 +17,9 @@ import kvRoutes from './kv/routes'
 import opsRoutes from './ops/routes'
 import usersRoutes from './users/routes'
 import outboxRelay from './outbox/plugin'
+import jobsService from './jobs/plugin'
+import jobsRoutes from './jobs/routes'
+import bookJobRoutes from './jobs/book-routes'
 
 /** Options for the Fastify constructor: logger, HTTPS, limits, proxy trust. */
 export function serverOptions(config: ApiConfig): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
@@ -70,6 +73,11 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     retentionHours: config.OUTBOX_RETENTION_HOURS
   })
   await api.register(kvStore, { config })
+  await api.register(jobsService, {
+    redisPrefix: config.JOBS_REDIS_PREFIX,
+    ttlSeconds: config.JOB_STATUS_TTL_SECONDS,
+    callbackAllowHosts: config.CALLBACK_ALLOW_HOSTS
+  })
 
   await api.register(opsRoutes)
   await api.register(kvRoutes, { maxValueBytes: config.KV_MAX_VALUE_BYTES })
@@ -77,4 +85,6 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     publicUrl: config.PUBLIC_URL,
     verificationTtlSeconds: config.EMAIL_VERIFICATION_TTL_SECONDS
   })
+  await api.register(jobsRoutes)
+  await api.register(bookJobRoutes)
 }

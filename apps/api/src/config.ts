@@ -17,6 +17,11 @@ export const ApiConfigSchema = Type.Object({
   OUTBOX_POLL_MS: Type.Integer({ minimum: 100, default: 5000 }),
   OUTBOX_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   OUTBOX_RETENTION_HOURS: Type.Number({ minimum: 0, default: 7 * 24 }),
+  /** Async jobs: Redis key prefix and lifetime of a job's status (refreshed on every change); must match the worker's. */
+  JOBS_REDIS_PREFIX: Type.String({ default: 'socialnet:jobs:' }),
+  JOB_STATUS_TTL_SECONDS: Type.Integer({ minimum: 60, default: 24 * 3600 }),
+  /** Callback hosts accepted at submit time even if private (comma list); the worker has its own, authoritative copy. */
+  CALLBACK_ALLOW_HOSTS: Type.String({ default: '' }),
   KV_LOG: Type.Union([Type.Literal('file'), Type.Literal('postgres')], { default: 'file' }),
   KV_LOG_PATH: Type.String({ minLength: 1, default: './data/kv.log' }),
   KV_FSYNC: Type.Union([Type.Literal('always'), Type.Literal('batch'), Type.Literal('off')], { default: 'always' }),

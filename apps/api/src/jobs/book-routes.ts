@@ -1,0 +1,95 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
+import createError from '@fastify/error'
+import { isJobId } from '@socialnet/jobs'
+import { ErrorBody } from './schemas'
+import type { NewJob } from './plugin'
+
+const BadClientTimeError = createError<[]>('BAD_CLIENT_TIME', 'client_time must be a unix time in whole seconds (e.g. 1569174071)', 400)
+const BadUuidError = createError<[]>('BAD_UUID', 'uuid must be a job id (lower-case UUID)', 400)
+const NoSuchJobError = createError<[]>('NO_SUCH_JOB', 'no such job (unknown, or expired)', 404)
+
+/** The book's job document: `{uuid, type, extra_data}` with its type letters (A log, B callback, C mail). */
+const BookJob = Type.Object({ uuid: Type.String(), type: Type.String(), extra_data: Type.Unknown() })
+const BookStatus = Type.Object({ ID: Type.String(), Status: Type.String() })
+
+// 0001-01-01 .. 9999-12-31: what an ISO-8601 timestamp (and the job_log column) can hold.
+const MIN_UNIX = -62135596800
+const MAX_UNIX = 253402300799
+
+/** Parses the book's `client_time` (unix seconds) strictly; anything else is a 400, not a crash. */
+export function parseClientTime(raw: string | undefined): Date {
+  if (raw === undefined || !/^-?\d{1,12}$/.test(raw)) throw new BadClientTimeError()
+  const seconds = Number(raw)
+  if (seconds < MIN_UNIX || seconds > MAX_UNIX) throw new BadClientTimeError()
+  return new Date(seconds * 1000)
+}
+
+/**
+ * Hands-On RESTful Go ch. 9, kept for its readers with the same response
+ * shapes, but answering only once the broker confirmed the job (503
+ * otherwise) and validating input. `/job/callback?callback_url=` and
+ * `/job/mail?email_address=` (the book's CallBack/Mail models) run real
+ * callback/email jobs; without them, like the book's workers, the job is
+ * only logged.
+ */
+const bookJobRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  async function send(reply: FastifyReply, job: NewJob, letter: string, extraData: unknown) {
+    const { doc } = await fastify.jobs.submit(job)
+    return reply.header('location', `/v1/jobs/${doc.id}`).send({ uuid: doc.id, type: letter, extra_data: extraData })
+  }
+  const responses = { 200: BookJob, 400: ErrorBody, 503: ErrorBody }
+
+  fastify.get('/job/database', {
+    schema: {
+      tags: ['jobs (book)'], summary: 'Queue a log job stamped with the client time',
+      querystring: Type.Object({ client_time: Type.Optional(Type.String({ description: 'unix seconds' })) }),
+      response: responses
+    }
+  }, async (request, reply) => {
+    const clientTime = parseClientTime(request.query.client_time).toISOString()
+    return send(reply, { type: 'log', data: { source: '/job/database', client_time: clientTime }, clientTime }, 'A', { client_time: clientTime })
+  })
+
+  fastify.get('/job/callback', {
+    schema: {
+      tags: ['jobs (book)'], summary: 'Queue a callback job (logged only without callback_url)',
+      querystring: Type.Object({ callback_url: Type.Optional(Type.String()) }),
+      response: responses
+    }
+  }, async (request, reply) => {
+    const url = request.query.callback_url
+    if (url === undefined) return send(reply, { type: 'log', data: { source: '/job/callback' } }, 'B', '')
+    return send(reply, { type: 'callback', callbackUrl: url }, 'B', { callback_url: url })
+  })
+
+  fastify.get('/job/mail', {
+    schema: {
+      tags: ['jobs (book)'], summary: 'Queue a mail job (logged only without email_address)',
+      querystring: Type.Object({ email_address: Type.Optional(Type.String()) }),
+      response: responses
+    }
+  }, async (request, reply) => {
+    const to = request.query.email_address
+    if (to === undefined) return send(reply, { type: 'log', data: { source: '/job/mail' } }, 'C', '')
+    const job: NewJob = { type: 'email', to, subject: 'Your job', text: 'This e-mail was sent by an async job (GET /job/mail).' }
+    return send(reply, job, 'C', { email_address: to })
+  })
+
+  fastify.get('/job/status', {
+    schema: {
+      tags: ['jobs (book)'], summary: 'The book\'s status lookup: {ID, Status}',
+      querystring: Type.Object({ uuid: Type.Optional(Type.String()) }),
+      response: { 200: BookStatus, 400: ErrorBody, 404: ErrorBody }
+    }
+  }, async (request) => {
+    const id = request.query.uuid
+    if (id === undefined || !isJobId(id)) throw new BadUuidError()
+    const doc = await fastify.jobs.store.get(id)
+    if (!doc) throw new NoSuchJobError()
+    return { ID: doc.id, Status: doc.status }
+  })
+}
+
+export default bookJobRoutes

@@ -1,0 +1,132 @@
+import fp from 'fastify-plugin'
+import { createHash, randomUUID } from 'node:crypto'
+import createError from '@fastify/error'
+import { Counter } from 'prom-client'
+import { BrokerError } from '@socialnet/broker'
+import { MalformedMessageError, validateMessage } from '@socialnet/contracts'
+import {
+  CallbackUrlError, JOB_MESSAGE_TYPES, JobStatusStore, checkCallbackUrl, parseAllowHosts,
+  type JobStatusDoc, type JobType
+} from '@socialnet/jobs'
+
+export const BrokerUnavailableError = createError<[string]>('BROKER_UNAVAILABLE', 'job not accepted: the message broker is unavailable (%s); retry later', 503)
+export const InvalidJobError = createError<[string]>('INVALID_JOB', '%s', 400)
+export const CallbackUrlRefusedError = createError<[string]>('CALLBACK_URL_REFUSED', '%s', 400)
+export const IdempotencyKeyReusedError = createError<[]>('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', 422)
+export const IdempotencyKeyInFlightError = createError<[]>('IDEMPOTENCY_KEY_IN_FLIGHT', 'a request with this Idempotency-Key is still being accepted; retry shortly', 409)
+
+/** A job as the client described it (the route bodies, plus the book's client time). */
+export type NewJob =
+  | { type: 'log'; data: Record<string, unknown>; clientTime?: string }
+  | { type: 'callback'; callbackUrl: string; data?: Record<string, unknown> }
+  | { type: 'email'; to: string; subject: string; text: string; html?: string }
+
+/** Submitting and reading jobs; the only code that writes a job's first status and publishes it. */
+export interface JobService {
+  store: JobStatusStore
+  /**
+   * Accepts a job: resolves only once the broker confirmed its message.
+   * With an idempotency key, a repeat of the same request returns the first
+   * job (`replayed: true`) instead of creating another.
+   */
+  submit(job: NewJob, idempotencyKey?: string): Promise<{ doc: JobStatusDoc; replayed: boolean }>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    jobs: JobService
+  }
+}
+
+export interface JobsPluginOptions {
+  redisPrefix: string
+  ttlSeconds: number
+  /** CALLBACK_ALLOW_HOSTS: callback hosts accepted even if they are private addresses. */
+  callbackAllowHosts: string
+}
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
+
+/** The job service on `fastify.jobs`: status store (shared Redis client) + the api's one publisher. */
+export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
+  const store = new JobStatusStore(fastify.redis, { prefix: opts.redisPrefix, ttlSeconds: opts.ttlSeconds })
+  const allowHosts = parseAllowHosts(opts.callbackAllowHosts)
+  const { connection, publisher } = fastify.broker
+  const submitted = new Counter({
+    name: 'jobs_submitted_total',
+    help: 'Job submissions by type and outcome (accepted, replayed, unavailable)',
+    labelNames: ['type', 'result'],
+    registers: [fastify.metrics.registry]
+  })
+
+  /** The message payload, checked against its contract so a job the worker would dead-letter is a 400 here. */
+  function messageFor(id: string, job: NewJob): unknown {
+    const { type, ...fields } = job
+    if (type === 'callback') {
+      try {
+        // DNS-free check now (a quick 400 for literal private addresses and bad schemes);
+        // the worker resolves and checks every address again right before sending.
+        checkCallbackUrl(job.callbackUrl, allowHosts)
+      } catch (err) {
+        if (err instanceof CallbackUrlError) throw new CallbackUrlRefusedError(err.message)
+        throw err
+      }
+    }
+    try {
+      return validateMessage(JOB_MESSAGE_TYPES[type], { ...fields, jobId: id })
+    } catch (err) {
+      if (err instanceof MalformedMessageError) throw new InvalidJobError(err.message.replace(/^job\.\w+\.v1: \//, ''))
+      throw err
+    }
+  }
+
+  async function publish(id: string, type: JobType, payload: unknown): Promise<void> {
+    // Fail fast while RabbitMQ is away: the publisher would otherwise hold the
+    // request until its confirm timeout before we could say 503.
+    if (!connection.isConnected) throw new BrokerUnavailableError('not connected')
+    try {
+      await publisher.publish({ type: JOB_MESSAGE_TYPES[type], messageId: id, payload: payload as never })
+    } catch (err) {
+      if (err instanceof BrokerError) throw new BrokerUnavailableError(err.message)
+      throw err
+    }
+  }
+
+  const service: JobService = {
+    store,
+    async submit(job, idempotencyKey) {
+      const id = randomUUID()
+      const payload = messageFor(id, job)
+      let keyHash: string | undefined
+      if (idempotencyKey !== undefined) {
+        keyHash = sha256(idempotencyKey)
+        const fingerprint = sha256(JSON.stringify(job))
+        const claimed = await store.claimIdempotencyKey(keyHash, `${id} ${fingerprint}`)
+        if (claimed !== undefined) {
+          const [firstId, firstFingerprint] = claimed.split(' ')
+          if (firstFingerprint !== fingerprint) throw new IdempotencyKeyReusedError()
+          const doc = await store.get(firstId!)
+          if (!doc) throw new IdempotencyKeyInFlightError()
+          submitted.inc({ type: job.type, result: 'replayed' })
+          return { doc, replayed: true }
+        }
+      }
+      // QUEUED goes in before the publish: a fast worker must find the job.
+      const doc = await store.create(id, job.type)
+      try {
+        await publish(id, job.type, payload)
+      } catch (err) {
+        // Not accepted: forget the job and free the key so the client's retry works.
+        // (After a confirm timeout the message may still arrive; the worker then
+        // recreates the status and runs it: at-least-once, never silently lost.)
+        await store.remove(id).catch(() => {})
+        if (keyHash) await store.releaseIdempotencyKey(keyHash).catch(() => {})
+        submitted.inc({ type: job.type, result: 'unavailable' })
+        throw err
+      }
+      submitted.inc({ type: job.type, result: 'accepted' })
+      return { doc, replayed: false }
+    }
+  }
+  fastify.decorate('jobs', service)
+}, { name: 'jobs', dependencies: ['redis', 'broker', 'metrics'] })
