@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError, loadConfig } from '@socialnet/config'
+import { BrokerConfigError, parseRetryDelays } from '@socialnet/broker'
 
 const LogLevel = Type.Union(
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -12,6 +13,8 @@ export const WorkerConfigSchema = Type.Object({
   AMQP_URL: Type.String({ pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
   /** Prefix for every exchange and queue name (test isolation, several stacks on one broker). */
   AMQP_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]*$', default: '' }),
+  /** Backoff of failed attempts, comma-separated ms ascending (empty: 1 s, 5 s, 30 s, 2 min, 10 min). */
+  AMQP_RETRY_DELAYS_MS: Type.String({ default: '' }),
   DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/socialnet' }),
   REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
   /** Key prefix and lifetime of job status in Redis; must match the api's. */
@@ -42,6 +45,12 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   const config = loadConfig(WorkerConfigSchema, env)
   if (config.NODE_ENV === 'production' && !config.CALLBACK_SECRET) {
     throw new ConfigError('invalid environment: CALLBACK_SECRET (16+ characters) is required when NODE_ENV=production')
+  }
+  try {
+    parseRetryDelays(config.AMQP_RETRY_DELAYS_MS)
+  } catch (err) {
+    if (err instanceof BrokerConfigError) throw new ConfigError(`invalid environment: ${err.message}`)
+    throw err
   }
   return config
 }

@@ -1,1 +1,32 @@
-// replaced by the worker service
+import pino from 'pino'
+import closeWithGrace from 'close-with-grace'
+import { ConfigError, loggerOptions } from '@socialnet/config'
+import { loadWorkerConfig, type WorkerConfig } from './config'
+import { startWorker, type Worker } from './worker'
+
+/** Entry point: validate env, start consuming, and stop gracefully on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  let config: WorkerConfig
+  try {
+    config = loadWorkerConfig()
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`worker: ${err.message}\n`)
+    process.exit(1)
+  }
+  const log = pino(loggerOptions('worker', config.LOG_LEVEL))
+  let worker: Worker | undefined
+  // A second signal or the deadline exits at once; otherwise messages in
+  // hand finish (or return to the queue when the grace runs out).
+  closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS + 2000 }, async ({ signal, err }) => {
+    if (err) log.error({ err }, 'shutting down after an uncaught error')
+    else log.info({ signal }, 'shutting down gracefully')
+    await worker?.stop(config.SHUTDOWN_GRACE_MS)
+  })
+  worker = await startWorker(config, log)
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`worker: failed to start: ${err.message}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,83 @@
+import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import Redis from 'ioredis'
+import type { Logger } from 'pino'
+import { BrokerConnection, Consumer, Publisher, parseRetryDelays } from '@socialnet/broker'
+import { openDatabase } from '@socialnet/db'
+import { JobStatusStore, parseAllowHosts } from '@socialnet/jobs'
+import type { WorkerConfig } from './config'
+import { QUEUES, type WorkerDeps } from './handlers/registry'
+
+/** A running worker: its consumers and the one stop that releases everything. */
+export interface Worker {
+  connection: BrokerConnection
+  consumers: Consumer[]
+  /** Stops taking messages, waits up to `graceMs` for those in hand, then closes every resource. Idempotent. */
+  stop(graceMs: number): Promise<void>
+}
+
+/**
+ * Opens every resource once (Postgres, Redis, one AMQP connection with one
+ * publisher) and starts one Consumer per registered queue. Resolves once
+ * consuming; while RabbitMQ is down it keeps waiting (the connection retries).
+ */
+export async function startWorker(config: WorkerConfig, log: Logger): Promise<Worker> {
+  const db = await openDatabase(config.DATABASE_URL, log)
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, connectTimeout: 5000 })
+  redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'))
+  const connection = new BrokerConnection({
+    url: config.AMQP_URL,
+    prefix: config.AMQP_PREFIX,
+    retryDelaysMs: parseRetryDelays(config.AMQP_RETRY_DELAYS_MS),
+    name: `worker@${hostname()}:${process.pid}`,
+    log: log.child({ component: 'broker' })
+  })
+  const publisher = new Publisher(connection)
+
+  let secret = config.CALLBACK_SECRET
+  if (!secret) {
+    // Development only (config refuses this in production): callbacks still
+    // go out signed, but no receiver can know this key.
+    secret = randomBytes(32).toString('hex')
+    log.warn('CALLBACK_SECRET is not set: callbacks are signed with a random key and cannot be verified')
+  }
+  const deps: WorkerDeps = {
+    config,
+    log,
+    db,
+    redis,
+    store: new JobStatusStore(redis, { prefix: config.JOBS_REDIS_PREFIX, ttlSeconds: config.JOB_STATUS_TTL_SECONDS }),
+    publisher,
+    callback: {
+      secret,
+      timeoutMs: config.CALLBACK_TIMEOUT_MS,
+      maxResponseBytes: config.CALLBACK_MAX_RESPONSE_BYTES,
+      allowHosts: parseAllowHosts(config.CALLBACK_ALLOW_HOSTS)
+    }
+  }
+  const consumers = QUEUES.map((register) => new Consumer(connection, register(deps)))
+
+  let stopped: Promise<void> | undefined
+  const stop = (graceMs: number): Promise<void> => {
+    stopped ??= (async () => {
+      // Consumers first (their handlers may still publish), then the
+      // publisher drains its confirms, then connections close.
+      await Promise.all(consumers.map((c) => c.stop(graceMs)))
+      await publisher.close()
+      await connection.close()
+      await redis.quit().catch(() => redis.disconnect())
+      await db.end()
+    })()
+    return stopped
+  }
+
+  connection.connect().catch(() => {})
+  try {
+    await Promise.all(consumers.map((c) => c.start()))
+  } catch (err) {
+    await stop(0)
+    throw err
+  }
+  log.info({ queues: consumers.length }, 'worker consuming')
+  return { connection, consumers, stop }
+}
