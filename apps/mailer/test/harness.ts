@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto'
+import { connect, type ChannelModel } from 'amqplib'
+import { Client } from 'pg'
+import pino, { type Logger } from 'pino'
+import { Publisher, BrokerConnection, deleteTopology, topology, type Topology } from '@socialnet/broker'
+import { loggerOptions } from '@socialnet/config'
+import { loadMailerConfig, type MailerConfig } from '../src/config'
+import { startMailerService, type MailerService } from '../src/service'
+
+export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
+export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+
+/** Everything one test file shares: its own database, queue prefix, broker connection and publisher. */
+export interface MailerTestbed {
+  env: Record<string, string>
+  names: Topology
+  raw: ChannelModel
+  publisher: Publisher
+  log: Logger
+  /** Starts a mailer (as server.ts would) on this testbed, with env overrides. */
+  startMailer(overrides?: Record<string, string>): Promise<MailerService>
+  config(overrides?: Record<string, string>): MailerConfig
+  /** Publishes a welcome message; returns its messageId. */
+  publishWelcome(to: string, messageId?: string, verificationUrl?: string): Promise<string>
+  /** Stops every mailer started here, drops the database and the queues. */
+  cleanup(): Promise<void>
+}
+
+/** Sets up a testbed for a mailer sending to `smtpUrl`, with links under `publicUrl`. */
+export async function mailerTestbed(smtpUrl: string, publicUrl = 'http://localhost:3000'): Promise<MailerTestbed> {
+  const tag = randomBytes(4).toString('hex')
+  const database = new URL(PG_ADMIN_URL)
+  database.pathname = `/socialnet_test_mailer_${tag}`
+  const env: Record<string, string> = {
+    AMQP_URL,
+    AMQP_PREFIX: `test-mailer-${tag}.`,
+    AMQP_RETRY_DELAYS_MS: '50,100,200,400',
+    DATABASE_URL: database.toString(),
+    SMTP_URL: smtpUrl,
+    PUBLIC_URL: publicUrl,
+    MAIL_MAX_ATTEMPTS: '4',
+    MAIL_SEND_TIMEOUT_MS: '5000',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent'
+  }
+  const config = (overrides: Record<string, string> = {}): MailerConfig => loadMailerConfig({ ...env, ...overrides })
+  const base = config()
+  const log = pino(loggerOptions('mailer-test', base.LOG_LEVEL))
+  const names = topology({ prefix: base.AMQP_PREFIX, retryDelaysMs: base.retryDelaysMs })
+  const connection = new BrokerConnection({ url: AMQP_URL, name: `mailer-test-publisher:${tag}`, prefix: base.AMQP_PREFIX, retryDelaysMs: base.retryDelaysMs })
+  await connection.connect()
+  const publisher = new Publisher(connection)
+  const raw = await connect(AMQP_URL)
+  const services: MailerService[] = []
+  let counter = 0
+  return {
+    env,
+    names,
+    raw,
+    publisher,
+    log,
+    config,
+    async startMailer(overrides = {}) {
+      const service = await startMailerService(config(overrides), log)
+      services.push(service)
+      return service
+    },
+    async publishWelcome(to, messageId = `welcome-${tag}-${++counter}`, verificationUrl) {
+      const token = randomBytes(16).toString('base64url')
+      await publisher.publish({
+        type: 'mail.welcome.v1',
+        messageId,
+        payload: { to, nickname: 'Ada <Lovelace> & "friends"', verificationUrl: verificationUrl ?? `${publicUrl}/v1/users/verify?token=${token}` }
+      })
+      return messageId
+    },
+    async cleanup() {
+      for (const service of services) await service.close(1000)
+      await publisher.close()
+      await connection.close()
+      const channel = await raw.createChannel()
+      await deleteTopology(channel, names)
+      await channel.close()
+      await raw.close()
+      const admin = new Client({ connectionString: PG_ADMIN_URL })
+      await admin.connect()
+      await admin.query(`DROP DATABASE IF EXISTS "socialnet_test_mailer_${tag}" WITH (FORCE)`)
+      await admin.end()
+    }
+  }
+}
+
+/** Polls until `check` holds; the jest timeout bounds it (tests assert outcomes, not timings). */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/** Number of ready messages in a queue. */
+export async function depth(raw: ChannelModel, queue: string): Promise<number> {
+  const channel = await raw.createChannel()
+  const { messageCount } = await channel.checkQueue(queue)
+  await channel.close()
+  return messageCount
+}
