@@ -1,0 +1,66 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { renderLoopbackNginx, renderTemplate, testNginxConfig } from '../../scripts/lib/nginx'
+
+const ROOT = resolve(__dirname, '../..')
+let dir: string
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'socialnet-nginx-'))
+  execFileSync(join(ROOT, 'infra/tls/make-dev-cert.sh'), [join(dir, 'tls')], { stdio: 'pipe' })
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function render(prefix: string, rateLimitRps: number): string {
+  renderLoopbackNginx({
+    prefix: join(dir, prefix),
+    httpPort: 18080,
+    httpsPort: 18443,
+    tlsCert: join(dir, 'tls/cert.pem'),
+    tlsKey: join(dir, 'tls/key.pem'),
+    upstreamPorts: [18101, 18102],
+    rateLimitRps,
+    uploadMaxBytes: 10485760
+  })
+  return readFileSync(join(dir, prefix, 'conf/socialnet.conf'), 'utf8')
+}
+
+describe('nginx config rendered for loopback', () => {
+  test('passes nginx -t', () => {
+    const conf = render('limited', 50)
+    expect(() => testNginxConfig(join(dir, 'limited'))).not.toThrow()
+    expect(conf).toMatch(/least_conn;/)
+    expect(conf).toContain('server 127.0.0.1:18101')
+    expect(conf).toContain('server 127.0.0.1:18102')
+    expect(conf).toContain('client_max_body_size  10485760;')
+    expect(conf).toMatch(/rate=50r\/s/)
+    expect(conf).toMatch(/burst=100 nodelay/)
+    expect(conf).not.toMatch(/\$\{[A-Z]/)
+  })
+
+  test('with rate limiting off (RATE_LIMIT_RPS=0) still passes nginx -t', () => {
+    const conf = render('unlimited', 0)
+    expect(() => testNginxConfig(join(dir, 'unlimited'))).not.toThrow()
+    expect(conf).toContain('map "off" $socialnet_limit_key')
+  })
+
+  test('retries only idempotent requests on the next replica', () => {
+    const conf = render('retries', 50)
+    const directive = /proxy_next_upstream\s+([^;]+);/.exec(conf)?.[1]
+    expect(directive?.split(/\s+/).sort()).toEqual(['error', 'http_502', 'http_503', 'timeout'])
+  })
+
+  test('nginx -t reports a broken config with its own message', () => {
+    render('broken', 50)
+    const conf = join(dir, 'broken/conf/socialnet.conf')
+    execFileSync('sed', ['-i', 's/least_conn;/least_conn_typo;/', conf])
+    expect(() => testNginxConfig(join(dir, 'broken'))).toThrow(/unknown directive "least_conn_typo"/)
+  })
+
+  test('a placeholder without a value is an error, not a silently broken config', () => {
+    expect(() => renderTemplate('listen ${NGINX_HTTP_LISTEN}; set $x $host;', {})).toThrow(/NGINX_HTTP_LISTEN/)
+    expect(renderTemplate('listen ${NGINX_HTTP_LISTEN}; set $x $host;', { NGINX_HTTP_LISTEN: '80' })).toBe('listen 80; set $x $host;')
+  })
+})
