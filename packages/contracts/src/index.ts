@@ -1,5 +1,6 @@
 export { MailSendV1, MailWelcomeV1, EmailAddress } from './mail'
 export { JobLogV1, JobCallbackV1, JobEmailV1, JobId, JobData } from './job'
+export { ImageThumbnailsV1, ImageId } from './image'
 export {
   MESSAGE_SCHEMAS,
   MESSAGE_TYPES,

@@ -3,6 +3,7 @@ import type { Static, TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { MailSendV1, MailWelcomeV1 } from './mail'
 import { JobCallbackV1, JobEmailV1, JobLogV1 } from './job'
+import { ImageThumbnailsV1 } from './image'
 
 /**
  * Every message the system sends, by its AMQP `type` property
@@ -14,8 +15,8 @@ export const MESSAGE_SCHEMAS = {
   'mail.send.v1': MailSendV1,
   'job.log.v1': JobLogV1,
   'job.callback.v1': JobCallbackV1,
-  'job.email.v1': JobEmailV1
-  // --- image.* messages (avatars issue): 'image.thumbnails.v1' goes here, schema in src/image.ts.
+  'job.email.v1': JobEmailV1,
+  'image.thumbnails.v1': ImageThumbnailsV1
 } as const satisfies Record<string, TSchema>
 
 /** A known message type, e.g. `mail.welcome.v1`. */
