@@ -33,12 +33,15 @@ describe('worker crashes and restarts (child processes of the built worker)', ()
     receiver.respond = (_req, res) => { res.end('ok') }
 
     // The broker hands the unacked message to the next worker.
-    await h.spawnWorker()
+    const second = await h.spawnWorker()
     const doc = await h.waitForStatus(id, 'DONE', 'FAILED')
     expect(doc).toMatchObject({ status: 'DONE', attempts: 2, result: { callbackStatus: 200 } })
     // At-least-once: the receiver saw the job twice and can dedupe on X-Job-Id.
     const deliveries = receiver.received.slice(seen).filter((r) => r.headers['x-job-id'] === id)
     expect(deliveries).toHaveLength(2)
+    // Competing consumers: the next test must not share the queue with this worker.
+    second.kill('SIGTERM')
+    await new Promise((resolve) => second.once('exit', resolve))
   })
 
   test('SIGTERM mid-job: the job in hand finishes, then the worker exits 0', async () => {
@@ -77,7 +80,7 @@ describe('worker crashes and restarts (child processes of the built worker)', ()
     [{ NODE_ENV: 'production', CALLBACK_SECRET: '' }, /CALLBACK_SECRET/],
     [{ JOBS_PREFETCH: 'many' }, /JOBS_PREFETCH/],
     [{ AMQP_RETRY_DELAYS_MS: '500,100' }, /AMQP_RETRY_DELAYS_MS/]
-  ])('bad environment %j -> one clear line on stderr, exit 1', async (overrides, message) => {
+  ] as Array<[Record<string, string>, RegExp]>)('bad environment %j -> one clear line on stderr, exit 1', async (overrides, message) => {
     const env: Record<string, string | undefined> = { ...process.env, ...h.env, ...overrides }
     if (overrides.CALLBACK_SECRET === '') delete env.CALLBACK_SECRET
     const child = spawn(process.execPath, [SERVER_JS], { env, stdio: ['ignore', 'ignore', 'pipe'] })
