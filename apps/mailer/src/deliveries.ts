@@ -18,7 +18,8 @@ export type Claim = { state: 'claimed'; owner: string } | { state: 'sent' } | { 
 export class DeliveryLog {
   constructor(
     private readonly pool: Pool,
-    private readonly leaseMs: number
+    /** How long a claim stays live; a claim older than this belongs to a mailer presumed dead. */
+    readonly leaseMs: number
   ) {}
 
   /** Takes the message for sending unless it is sent or someone holds a live claim on it. */

@@ -1,6 +1,6 @@
 import { Consumer, PermanentError, type AnyConsumedMessage, type BrokerConnection } from '@socialnet/broker'
 import type { Logger } from 'pino'
-import type { DeliveryLog } from './deliveries'
+import type { Claim, DeliveryLog } from './deliveries'
 import type { MailerMetrics } from './metrics'
 import { describeSmtpError, isPermanentSmtpError, type SmtpTransport } from './smtp'
 import { renderMail } from './templates'
@@ -18,7 +18,7 @@ export interface MailerDeps {
   sendTimeoutMs: number
 }
 
-/** Raised when another mailer holds a live claim on the message; the broker retries it later. */
+/** Raised when another mailer held a live claim on the message for a whole lease; the broker retries it later. */
 class ClaimedElsewhereError extends Error {
   readonly code = 'MAIL_CLAIMED_ELSEWHERE'
 }
@@ -64,13 +64,12 @@ export class Mailer {
     try {
       const mail = renderMail(message, this.deps.publicUrl)
       log.info({ ...context, to: mail.to }, 'mail consumed')
-      const claim = await deliveries.claim(messageId, type, mail.to)
+      const claim = await this.claim(messageId, type, mail.to)
       if (claim.state === 'sent') {
         metrics.count(type, 'duplicate')
         log.info({ ...context, to: mail.to }, 'mail already sent, skipping the duplicate')
         return
       }
-      if (claim.state === 'busy') throw new ClaimedElsewhereError('another mailer is sending this message right now')
       const response = await this.send(messageId, mail, claim.owner)
       await this.markSent(messageId, response)
       metrics.count(type, 'sent')
@@ -78,6 +77,20 @@ export class Mailer {
     } catch (err) {
       metrics.count(type, err instanceof PermanentError || attempt >= this.deps.maxAttempts ? 'dead_lettered' : 'retry')
       throw err
+    }
+  }
+
+  // A live claim held by someone else means a redelivery raced the original
+  // handling (a connection cut): that mailer is sending this very message
+  // right now. Waiting for its outcome (sent, or released after a failure)
+  // beats retrying, which would burn attempts; the lease bounds the wait.
+  private async claim(messageId: string, type: string, to: string): Promise<Exclude<Claim, { state: 'busy' }>> {
+    const deadline = Date.now() + this.deps.deliveries.leaseMs
+    for (;;) {
+      const claim = await this.deps.deliveries.claim(messageId, type, to)
+      if (claim.state !== 'busy') return claim
+      if (Date.now() > deadline) throw new ClaimedElsewhereError('another mailer holds this message past its lease')
+      await new Promise((resolve) => setTimeout(resolve, 100))
     }
   }
 

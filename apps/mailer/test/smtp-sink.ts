@@ -22,6 +22,11 @@ export interface SmtpSink {
   /** MAIL FROM attempts refused so far. */
   refused: number
   mode: SinkMode
+  /** Mails whose DATA is held back by pause(). */
+  held: number
+  /** Holds every mail's final reply until resume(): mails stay "in flight" at the mailer. */
+  pause(): void
+  resume(): void
   close(): Promise<void>
 }
 
@@ -37,7 +42,24 @@ export function decodeQuotedPrintable(raw: string): string {
 
 /** Starts an SMTP server on `port` (0 = any free port). */
 export async function startSmtpSink(port = 0): Promise<SmtpSink> {
-  const sink: SmtpSink = { port: 0, url: '', mails: [], refused: 0, mode: 'accept', close: async () => {} }
+  let gate: Promise<void> | undefined
+  let open: () => void = () => {}
+  const sink: SmtpSink = {
+    port: 0,
+    url: '',
+    mails: [],
+    refused: 0,
+    mode: 'accept',
+    held: 0,
+    pause() {
+      gate ??= new Promise<void>((resolve) => (open = resolve))
+    },
+    resume() {
+      gate = undefined
+      open()
+    },
+    close: async () => {}
+  }
   const options: SMTPServerOptions = {
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
@@ -51,7 +73,12 @@ export async function startSmtpSink(port = 0): Promise<SmtpSink> {
     onData(stream, session, callback) {
       const chunks: Buffer[] = []
       stream.on('data', (chunk: Buffer) => chunks.push(chunk))
-      stream.on('end', () => {
+      stream.on('end', async () => {
+        if (gate) {
+          sink.held += 1
+          await gate
+          sink.held -= 1
+        }
         const raw = Buffer.concat(chunks).toString('latin1')
         sink.mails.push({
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',

@@ -1,0 +1,71 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { depth, mailerTestbed, waitFor, type MailerTestbed } from './harness'
+import { startSmtpSink, type SmtpSink } from './smtp-sink'
+
+const run = promisify(execFile)
+
+/** Closes a connection from the broker's side, as a broker restart or network cut would. */
+async function killConnection(name: string): Promise<number> {
+  const { stdout } = await run('rabbitmqctl', ['list_connections', 'pid', 'client_properties', '-q'])
+  const pids = stdout.split('\n').filter((l) => l.includes(`{"connection_name","${name}"}`)).map((l) => l.split('\t')[0]!)
+  for (const pid of pids) await run('rabbitmqctl', ['close_connection', pid, 'test: simulated outage'])
+  return pids.length
+}
+
+/** How many mails each recipient got. */
+function perRecipient(smtp: SmtpSink): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const mail of smtp.mails) for (const to of mail.to) counts.set(to, (counts.get(to) ?? 0) + 1)
+  return counts
+}
+
+describe('several mailers on one queue', () => {
+  let smtp: SmtpSink
+  let bed: MailerTestbed
+
+  beforeEach(async () => {
+    smtp = await startSmtpSink()
+    bed = await mailerTestbed(smtp.url)
+  })
+
+  afterEach(async () => {
+    await bed.cleanup()
+    await smtp.close()
+  })
+
+  it('loses no mail and sends none twice when one of two mailers stops mid-stream', async () => {
+    const first = await bed.startMailer({ MAIL_PREFETCH: '5' })
+    const second = await bed.startMailer({ MAIL_PREFETCH: '5' })
+    const total = 200
+    const recipients = Array.from({ length: total }, (_, i) => `user${i}@example.com`)
+    await Promise.all(recipients.map((to) => bed.publishWelcome(to)))
+    await waitFor(() => smtp.mails.length >= 40, 'mails flowing')
+    await first.close(10_000)
+    await waitFor(() => smtp.mails.length >= total, 'every mail')
+    await waitFor(async () => (await depth(bed.raw, bed.names.queues.mail.name)) === 0 && second.mailer.active === 0, 'queue empty')
+    const counts = perRecipient(smtp)
+    expect(recipients.filter((to) => counts.get(to) !== 1)).toEqual([])
+    expect(await depth(bed.raw, bed.names.queues.mail.dlq)).toBe(0)
+  })
+
+  it('sends each mail once even when a mailer loses its broker connection mid-stream and messages are redelivered', async () => {
+    const mailer = await bed.startMailer({ MAIL_PREFETCH: '20', MAIL_SMTP_POOL: '5' })
+    const total = 150
+    const recipients = Array.from({ length: total }, (_, i) => `cut${i}@example.com`)
+    await Promise.all(recipients.map((to) => bed.publishWelcome(to)))
+    await waitFor(() => smtp.mails.length >= 30, 'mails flowing')
+    // Freeze five sends mid-DATA, cut the broker connection under them, and
+    // let them finish only after their messages were redelivered.
+    smtp.pause()
+    await waitFor(() => smtp.held === 5, 'sends in flight')
+    expect(await killConnection(mailer.connection.name)).toBe(1)
+    await waitFor(() => mailer.connection.isConnected && mailer.mailer.active > 0, 'redeliveries after the reconnect')
+    smtp.resume()
+    await waitFor(() => smtp.mails.length >= total, 'every mail')
+    await waitFor(async () => (await depth(bed.raw, bed.names.queues.mail.name)) === 0 && mailer.mailer.active === 0, 'queue empty')
+    const counts = perRecipient(smtp)
+    expect(recipients.filter((to) => counts.get(to) !== 1)).toEqual([])
+    expect(await depth(bed.raw, bed.names.queues.mail.dlq)).toBe(0)
+  })
+})
