@@ -1,0 +1,196 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { request as httpsRequest } from 'node:https'
+import { request as httpRequest, Agent } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { promisify } from 'node:util'
+import amqp from 'amqplib'
+import { Client } from 'pg'
+import { SMTPServer } from 'smtp-server'
+import { deleteTopology, topology } from '@socialnet/broker'
+import { ROOT, RunningStack, freePort, type StackStatus } from './running-stack'
+
+// `npm run stack` for real: Debian's nginx in front of two api replicas, two mailers and a
+// worker, against the local Postgres/Redis/RabbitMQ. Own database, queue prefix, ports, SMTP.
+const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const tag = randomBytes(4).toString('hex')
+const databaseUrl = PG_ADMIN_URL.replace(/\/[^/]*$/, `/socialnet_test_stack_${tag}`)
+const prefix = `test-stack-${tag}.`
+const dir = mkdtempSync(join(tmpdir(), 'socialnet-stack-'))
+const received: string[] = []
+const smtp = new SMTPServer({
+  authOptional: true,
+  disabledCommands: ['STARTTLS'],
+  logger: false,
+  onData(stream, _session, done) {
+    let text = ''
+    stream.on('data', (c: Buffer) => { text += c.toString() })
+    stream.on('end', () => { received.push(text); done() })
+  }
+})
+let stack: RunningStack
+let status: StackStatus
+let base: string
+
+interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+
+/** One request on a fresh connection (no keep-alive): each call is an independent client. */
+function send(url: string, opts: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: new Agent({ keepAlive: false }) }, (res) => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (c) => { body += c }).on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+    })
+    req.on('error', reject).end(opts.body)
+  })
+}
+
+function accessLog(): { request_id: string; upstream_addr: string; status: number }[] {
+  return readFileSync(status.nginxAccessLog, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
+}
+
+beforeAll(async () => {
+  await new Promise<void>((ok) => smtp.listen(0, '127.0.0.1', ok))
+  const smtpPort = (smtp.server.address() as { port: number }).port
+  stack = new RunningStack(dir, {
+    STACK_PORT: String(await freePort()),
+    STACK_TLS_PORT: String(await freePort()),
+    STACK_API_PORT: String(20000 + Math.floor(Math.random() * 20000)),
+    API_REPLICAS: '2',
+    MAILER_REPLICAS: '2',
+    WORKER_REPLICAS: '1',
+    DATABASE_URL: databaseUrl,
+    AMQP_PREFIX: prefix,
+    SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    RATE_LIMIT_RPS: '0',
+    UPLOAD_MAX_BYTES: '1048576',
+    CALLBACK_ALLOW_HOSTS: '127.0.0.1',
+    LOG_LEVEL: 'info'
+  })
+  status = await stack.ready()
+  base = status.http
+}, 120000)
+
+afterAll(async () => {
+  const code = await stack.stop()
+  smtp.close()
+  const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672')
+  const channel = await connection.createChannel()
+  await deleteTopology(channel, topology({ prefix }))
+  await connection.close()
+  const admin = new Client({ connectionString: PG_ADMIN_URL })
+  await admin.connect()
+  await admin.query(`DROP DATABASE IF EXISTS "socialnet_test_stack_${tag}" WITH (FORCE)`)
+  await admin.end()
+  rmSync(dir, { recursive: true, force: true })
+  // Ctrl-C stops every process gracefully: the stack itself exits 0.
+  expect(code).toBe(0)
+}, 60000)
+
+describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)', () => {
+  test('nginx balances requests across both api replicas', async () => {
+    const ids = Array.from({ length: 10 }, (_, i) => `balance-${tag}-${i}`)
+    for (const id of ids) expect((await send(`${base}/health`, { headers: { 'x-request-id': id } })).status).toBe(200)
+    const served = new Set(accessLog().filter((l) => ids.includes(l.request_id)).map((l) => l.upstream_addr))
+    expect([...served].sort()).toEqual(status.api.map((a) => `127.0.0.1:${a.port}`).sort())
+  })
+
+  test('a key written on one replica is read on the other (KV_LOG=postgres)', async () => {
+    const [a, b] = status.api
+    const key = `stack-${tag}`
+    expect((await send(`http://127.0.0.1:${a!.port}/v1/key/${key}`, { method: 'PUT', body: 'written on A' })).status).toBe(201)
+    const read = await send(`http://127.0.0.1:${b!.port}/v1/key/${key}`)
+    expect([read.status, read.body]).toEqual([200, 'written on A'])
+    const viaNginx = await send(`${base}/v1/key/${key}`)
+    expect([viaNginx.status, viaNginx.body]).toEqual([200, 'written on A'])
+  })
+
+  test('/metrics is refused through nginx, in any spelling, but served to an internal scraper', async () => {
+    for (const path of ['/metrics', '/metrics/', '//metrics', '/./metrics', '/metrics?x=1', '/%6detrics']) {
+      const res = await send(`${base}${path}`)
+      expect([path, res.status]).toEqual([path, 403])
+      expect(JSON.parse(res.body)).toEqual({ error: 'FORBIDDEN', message: 'this route is internal' })
+    }
+    expect((await send(`http://127.0.0.1:${status.api[0]!.port}/metrics`)).status).toBe(200)
+  })
+
+  test('bodies over UPLOAD_MAX_BYTES are refused by nginx with the api error shape', async () => {
+    const res = await send(`${base}/v1/key/too-big`, { method: 'PUT', body: Buffer.alloc(1048576 + 1) })
+    expect(res.status).toBe(413)
+    expect(JSON.parse(res.body).error).toBe('PAYLOAD_TOO_LARGE')
+  })
+
+  test('TLS is terminated by nginx with the dev certificate (SAN 127.0.0.1)', async () => {
+    const ca = readFileSync(join(dir, 'tls/cert.pem'))
+    const answer = await new Promise<number>((resolve, reject) => {
+      httpsRequest(`${status.https}/health`, { ca }, (res) => { res.resume(); resolve(res.statusCode ?? 0) }).on('error', reject).end()
+    })
+    expect(answer).toBe(200)
+  })
+
+  test('a rolling restart (npm run stack:restart) under continuous load fails no request', async () => {
+    const key = `restart-${tag}`
+    expect((await send(`${base}/v1/key/${key}`, { method: 'PUT', body: 'v' })).status).toBe(201)
+    const before = status.api.map((a) => a.port)
+    const outcomes: string[] = []
+    let loading = true
+    let registrations = 0
+    const client = async (): Promise<void> => {
+      for (let i = 0; loading; i++) {
+        // Reads, idempotent writes, and registrations (POST: nginx never retries those).
+        const res = i % 3 === 0
+          ? await send(`${base}/v1/key/${key}`, { method: 'PUT', body: 'v' })
+          : i % 3 === 1
+            ? await send(`${base}/v1/users`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ email: `load-${tag}-${registrations}@example.com`, nickname: `load${tag}${registrations++}`, password: 'correct horse battery staple' })
+            })
+            : await send(`${base}/v1/key/${key}`)
+        outcomes.push(res.status === 200 || res.status === 201 ? 'ok' : `${res.status} ${res.body}`)
+      }
+    }
+    const clients = [1, 2, 3, 4].map(() => client().catch((err: Error) => { outcomes.push(`network error: ${err.message}`) }))
+    const restart = await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/stack-restart.js')], { env: { ...process.env, STACK_DIR: dir } })
+    loading = false
+    await Promise.all(clients)
+    expect(restart.stdout).toMatch(/2 api replicas restarted/)
+    const failures = outcomes.filter((o) => o !== 'ok')
+    expect(failures).toEqual([])
+    expect(outcomes.length).toBeGreaterThan(50)
+    status = stack.status()
+    expect(status.api.map((a) => a.port).filter((p) => before.includes(p))).toEqual([])
+  }, 120000)
+
+  test('two mailers consume from the one mail queue (competing consumers)', async () => {
+    const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672')
+    const channel = await connection.createChannel()
+    const queue = topology({ prefix }).queues.mail.name
+    try {
+      expect(queue).toMatch(/mail/)
+      expect((await channel.checkQueue(queue)).consumerCount).toBe(2)
+    } finally {
+      await connection.close()
+    }
+    const count = 12
+    for (let i = 0; i < count; i++) {
+      const res = await send(`${base}/v1/users`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: `mail-${tag}-${i}@example.com`, nickname: `stack${tag}${i}`, password: 'correct horse battery staple' })
+      })
+      expect(res.status).toBe(201)
+    }
+    const deadline = Date.now() + 60000
+    const ours = (): string[] => received.filter((m) => m.includes(`mail-${tag}-`))
+    while (ours().length < count && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 200))
+    expect(ours().length).toBe(count)
+    // Both replicas did part of the work: each logged sending at least one of the mails.
+    for (const mailer of ['mailer-1', 'mailer-2']) {
+      const sent = stack.output.split('\n').filter((l) => l.startsWith(mailer) && l.includes('"mail sent"'))
+      expect([mailer, sent.length > 0]).toEqual([mailer, true])
+    }
+  }, 90000)
+})
