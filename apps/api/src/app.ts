@@ -20,6 +20,9 @@ import outboxRelay from './outbox/plugin'
 import jobsService from './jobs/plugin'
 import jobsRoutes from './jobs/routes'
 import bookJobRoutes from './jobs/book-routes'
+import sessions from './sessions/plugin'
+import sessionsRoutes from './sessions/routes'
+import accountRoutes from './users/account-routes'
 
 /** Options for the Fastify constructor: logger, HTTPS, limits, proxy trust. */
 export function serverOptions(config: ApiConfig): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
@@ -79,12 +82,22 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     callbackAllowHosts: config.CALLBACK_ALLOW_HOSTS
   })
 
+  await api.register(sessions, {
+    redisPrefix: config.SESSIONS_REDIS_PREFIX,
+    ttlSeconds: config.SESSION_TTL_SECONDS,
+    maxFailuresPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+    maxFailuresPerIp: config.LOGIN_MAX_FAILURES_PER_IP,
+    windowSeconds: config.LOGIN_WINDOW_SECONDS
+  })
+
   await api.register(opsRoutes)
   await api.register(kvRoutes, { maxValueBytes: config.KV_MAX_VALUE_BYTES })
   await api.register(usersRoutes, {
     publicUrl: config.PUBLIC_URL,
     verificationTtlSeconds: config.EMAIL_VERIFICATION_TTL_SECONDS
   })
+  await api.register(sessionsRoutes)
+  await api.register(accountRoutes)
   await api.register(jobsRoutes)
   await api.register(bookJobRoutes)
 }

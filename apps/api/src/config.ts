@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError, loadConfig } from '@socialnet/config'
+import { StorageEnv, validateStorageConfig } from '@socialnet/storage'
 
 /** Every environment variable the api reads, with its default (see DESIGN.md). */
 export const ApiConfigSchema = Type.Object({
@@ -30,6 +31,18 @@ export const ApiConfigSchema = Type.Object({
   KV_COMPACT_MIN_BYTES: Type.Integer({ minimum: 0, default: 64 * 1048576 }),
   KV_COMPACT_RATIO: Type.Number({ minimum: 1.1, default: 2 }),
   UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1, default: 10485760 }),
+  /** Avatars: where images are stored (STORAGE, STORAGE_DIR, S3_*; see docs/images.md). */
+  ...StorageEnv,
+  /** Decoded pixels an upload may have (width x height); more -> 422. sharp's own default is ~268 MP. */
+  IMAGE_MAX_PIXELS: Type.Integer({ minimum: 1, default: 40_000_000 }),
+  /** With STORAGE=s3: answer image GETs with a redirect to a presigned URL instead of proxying the bytes. */
+  IMAGE_S3_REDIRECT: Type.Boolean({ default: false }),
+  /** Sessions: lifetime of a login token; login failures allowed per account and per client IP within the window. */
+  SESSIONS_REDIS_PREFIX: Type.String({ default: 'socialnet:auth:' }),
+  SESSION_TTL_SECONDS: Type.Integer({ minimum: 1, default: 7 * 24 * 3600 }),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: Type.Integer({ minimum: 1, default: 5 }),
+  LOGIN_MAX_FAILURES_PER_IP: Type.Integer({ minimum: 1, default: 50 }),
+  LOGIN_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 900 }),
   RATE_LIMIT_RPS: Type.Integer({ minimum: 0, default: 50 }),
   TLS_CERT: Type.Optional(Type.String({ minLength: 1 })),
   TLS_KEY: Type.Optional(Type.String({ minLength: 1 })),
@@ -50,5 +63,6 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   if (Boolean(config.TLS_CERT) !== Boolean(config.TLS_KEY)) {
     throw new ConfigError('invalid environment: TLS_CERT and TLS_KEY must be set together')
   }
+  validateStorageConfig(config)
   return config
 }

@@ -88,3 +88,41 @@ export async function verifyEmail(db: Queryable, tokenHash: Buffer): Promise<Use
   )
   return rows[0]
 }
+
+/**
+ * The user whose e-mail or nickname is `login`, case-insensitively (the unique
+ * indexes' expressions, so both lookups use them). A nickname cannot contain
+ * '@', so one login never matches two users.
+ */
+export async function findUserByLogin(db: Queryable, login: string): Promise<User | undefined> {
+  const { rows } = await db.query<User>(
+    `SELECT ${userColumns()} FROM users WHERE lower(email) = lower($1) OR lower(nickname) = lower($1)`,
+    [login]
+  )
+  return rows[0]
+}
+
+/** The fields an owner may change with PATCH /v1/users/{id}; null clears a name. */
+export interface ProfileChanges {
+  nickname?: string
+  firstName?: string | null
+  lastName?: string | null
+}
+
+/** Applies `changes` to a user; a taken nickname is a 409 like at registration. */
+export async function updateUser(db: Queryable, id: string, changes: ProfileChanges): Promise<User | undefined> {
+  const { rows } = await db.query<User>(
+    `UPDATE users SET
+       nickname = CASE WHEN $2::boolean THEN $3 ELSE nickname END,
+       first_name = CASE WHEN $4::boolean THEN $5 ELSE first_name END,
+       last_name = CASE WHEN $6::boolean THEN $7 ELSE last_name END,
+       updated_at = now()
+     WHERE id = $1 RETURNING ${userColumns()}`,
+    [id, changes.nickname !== undefined, changes.nickname ?? null, changes.firstName !== undefined, changes.firstName ?? null,
+      changes.lastName !== undefined, changes.lastName ?? null]
+  ).catch((err: { code?: string; constraint?: string }) => {
+    const taken = err.code === '23505' && err.constraint ? UNIQUE_VIOLATIONS[err.constraint] : undefined
+    throw taken ? taken() : err
+  })
+  return rows[0]
+}

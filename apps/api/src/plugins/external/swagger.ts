@@ -7,7 +7,9 @@ export default fp(async function openapi(fastify, opts: { publicUrl: string }) {
   await fastify.register(swagger, {
     openapi: {
       info: { title: 'Social network API', version: '1.0.0', description: 'Users, sessions, avatars, key-value store, async jobs and ops routes.' },
-      servers: [{ url: opts.publicUrl }]
+      servers: [{ url: opts.publicUrl }],
+      // Routes that need a login say `security: [{ bearerAuth: [] }]` (token from POST /v1/sessions).
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } }
     }
   })
   await fastify.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })

@@ -1,0 +1,61 @@
+import { createHash } from 'node:crypto'
+import type Redis from 'ioredis'
+
+/** Limits per window; counts live in Redis so they hold across api replicas. */
+export interface LoginLimits {
+  prefix: string
+  maxPerAccount: number
+  maxPerIp: number
+  windowSeconds: number
+}
+
+// Counts the attempt against both keys first (so parallel guesses cannot slip
+// past a check-then-count), starting a fixed window on the first one. Returns
+// the ms until the window of a key over its limit ends, or 0 when allowed.
+const HIT_SCRIPT = `
+local a = redis.call('INCR', KEYS[1])
+if a == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local i = redis.call('INCR', KEYS[2])
+if i == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+local wait = 0
+if a > tonumber(ARGV[2]) then wait = math.max(wait, redis.call('PTTL', KEYS[1])) end
+if i > tonumber(ARGV[3]) then wait = math.max(wait, redis.call('PTTL', KEYS[2])) end
+return wait
+`
+
+// Undoes a successful attempt's count: the account starts over, the IP keeps
+// its failures. DECR only an existing key: one that expired meanwhile must not
+// come back without a TTL.
+const SUCCESS_SCRIPT = `
+redis.call('DEL', KEYS[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DECR', KEYS[2]) end
+return 0
+`
+
+/**
+ * Failed-login counters per account and per client IP. The account key is the
+ * login as typed (lower-cased, hashed), not a user id, so an unknown login is
+ * limited exactly like a real one and the 429 reveals nothing.
+ */
+export class LoginLimiter {
+  constructor(private readonly redis: Redis, private readonly limits: LoginLimits) {}
+
+  private keys(login: string, ip: string): [string, string] {
+    const account = createHash('sha256').update(login.toLowerCase()).digest('hex')
+    return [`${this.limits.prefix}login:account:${account}`, `${this.limits.prefix}login:ip:${ip}`]
+  }
+
+  /** Counts an attempt; returns the seconds to wait when over a limit, else 0. */
+  async attempt(login: string, ip: string): Promise<number> {
+    const [account, address] = this.keys(login, ip)
+    const waitMs = await this.redis.eval(HIT_SCRIPT, 2, account, address,
+      this.limits.windowSeconds * 1000, this.limits.maxPerAccount, this.limits.maxPerIp) as number
+    return waitMs > 0 ? Math.ceil(waitMs / 1000) : 0
+  }
+
+  /** A successful login: its attempt was not a failure, and the account's count starts over. */
+  async succeeded(login: string, ip: string): Promise<void> {
+    const [account, address] = this.keys(login, ip)
+    await this.redis.eval(SUCCESS_SCRIPT, 2, account, address)
+  }
+}

@@ -1,0 +1,68 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import createError from '@fastify/error'
+import { randomBytes } from 'node:crypto'
+import { findUserByLogin } from '../users/repository'
+import { hashPassword, verifyPassword } from '../users/passwords'
+import { UnauthorizedError } from './plugin'
+
+const LoginRateLimitedError = createError<[number]>('LOGIN_RATE_LIMITED', 'too many login attempts; retry in %d seconds', 429)
+
+const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() })
+const LoginBody = Type.Object({
+  login: Type.String({ minLength: 1, maxLength: 254, description: 'e-mail address or nickname' }),
+  password: Type.String({ minLength: 1, maxLength: 128 })
+}, { additionalProperties: false })
+const SessionCreated = Type.Object({
+  token: Type.String({ description: 'send as `Authorization: Bearer <token>`' }),
+  expiresAt: Type.String({ format: 'date-time' }),
+  userId: Type.String({ format: 'uuid' })
+})
+
+/** `/v1/sessions`: log in (a bearer token) and log out. */
+const sessionsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { store, limiter } = fastify.sessions
+  // An unknown login is checked against this hash so it costs one argon2
+  // verification like a known one: response time does not say whether an
+  // account exists.
+  const dummyHash = await hashPassword(randomBytes(16).toString('hex'))
+
+  fastify.post('/v1/sessions', {
+    bodyLimit: 4096,
+    schema: {
+      tags: ['sessions'],
+      summary: 'Log in with e-mail or nickname and password',
+      body: LoginBody,
+      response: { 201: SessionCreated, 400: ErrorBody, 401: ErrorBody, 429: ErrorBody }
+    }
+  }, async (request, reply) => {
+    const { login, password } = request.body
+    const waitSeconds = await limiter.attempt(login, request.ip)
+    if (waitSeconds > 0) {
+      void reply.header('retry-after', String(waitSeconds))
+      throw new LoginRateLimitedError(waitSeconds)
+    }
+    const user = await findUserByLogin(fastify.db, login)
+    const matches = await verifyPassword(user?.passwordHash ?? dummyHash, password)
+    if (!user || !matches) throw new UnauthorizedError('wrong login or password')
+    await limiter.succeeded(login, request.ip)
+    const { token, expiresAt } = await store.create(user.id)
+    request.log.info({ userId: user.id }, 'session created')
+    return reply.code(201).header('cache-control', 'no-store').send({ token, expiresAt: expiresAt.toISOString(), userId: user.id })
+  })
+
+  fastify.delete('/v1/sessions/current', {
+    onRequest: fastify.authenticate,
+    schema: {
+      tags: ['sessions'],
+      summary: 'Log out: the token stops working at once, on every replica',
+      security: [{ bearerAuth: [] }],
+      response: { 204: { description: 'logged out' }, 401: ErrorBody }
+    }
+  }, async (request, reply) => {
+    await store.revoke(request.auth!)
+    return reply.code(204).send()
+  })
+}
+
+export default sessionsRoutes

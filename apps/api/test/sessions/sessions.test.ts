@@ -1,0 +1,173 @@
+import type { FastifyInstance } from 'fastify'
+import { loadApiConfig } from '../../src/config'
+import { buildApp, testEnv, type TestEnv } from '../helper'
+import { MailQueueReader, testPrefix } from '../mail-queue'
+import { signUp, type TestAccount } from '../accounts'
+
+/** A distinct client address per test, so per-IP counters of one test do not leak into another. */
+let lastOctet = 10
+const nextIp = () => `192.0.2.${lastOctet++}`
+
+describe('sessions', () => {
+  let env: TestEnv
+  let app: FastifyInstance
+  let mail: MailQueueReader
+  let ada: TestAccount
+
+  beforeAll(async () => {
+    const prefix = testPrefix()
+    mail = await MailQueueReader.open(prefix)
+    env = testEnv({
+      AMQP_PREFIX: prefix,
+      SESSIONS_REDIS_PREFIX: `test:${prefix}`,
+      LOGIN_MAX_FAILURES_PER_ACCOUNT: '3',
+      LOGIN_MAX_FAILURES_PER_IP: '6'
+    })
+    app = await buildApp(env.config)
+    ada = await signUp(app, 'ada_l')
+  })
+  afterAll(async () => {
+    await app.close()
+    await mail.close()
+    await env.cleanup()
+  })
+
+  const login = (payload: object, remoteAddress = nextIp()) =>
+    app.inject({ method: 'POST', url: '/v1/sessions', payload, remoteAddress })
+  const me = (authorization?: string) =>
+    app.inject({ method: 'GET', url: '/v1/users/me', headers: authorization ? { authorization } : {} })
+
+  test('login by nickname or e-mail (any case) -> 201 with an opaque token and its expiry', async () => {
+    for (const name of ['ada_l', 'ADA_L', 'Ada_L@Example.com']) {
+      const res = await login({ login: name, password: ada.password })
+      expect(res.statusCode).toBe(201)
+      const body = res.json()
+      expect(body).toEqual({ token: expect.stringMatching(/^[\w-]{43}$/), expiresAt: expect.any(String), userId: ada.id })
+      expect(new Date(body.expiresAt).getTime()).toBeGreaterThan(Date.now())
+      expect(res.headers['cache-control']).toBe('no-store')
+    }
+  })
+
+  test('only a hash of the token is stored in Redis, with a TTL', async () => {
+    const keys = await app.redis.keys(`${env.config.SESSIONS_REDIS_PREFIX}session:*`)
+    expect(keys.length).toBeGreaterThan(0)
+    for (const key of keys) {
+      expect(key).not.toContain(ada.token)
+      expect(await app.redis.get(key)).not.toContain(ada.token)
+      expect(await app.redis.ttl(key)).toBeGreaterThan(0)
+    }
+  })
+
+  test('every bad login gets the same 401: unknown account, wrong password, wrong case of password', async () => {
+    const bodies = await Promise.all([
+      login({ login: 'nobody_here', password: ada.password }),
+      login({ login: 'ada_l', password: 'wrong password' }),
+      login({ login: 'ada_l', password: ada.password.toUpperCase() })
+    ])
+    for (const res of bodies) {
+      expect(res.statusCode).toBe(401)
+      expect(res.json()).toEqual({ error: 'UNAUTHORIZED', message: 'wrong login or password' })
+    }
+  })
+
+  test('malformed login bodies -> 400', async () => {
+    for (const payload of [{}, { login: 'ada_l' }, { login: '', password: 'x' }, { login: 'ada_l', password: 'x'.repeat(129) }]) {
+      const res = await login(payload)
+      expect(res.statusCode).toBe(400)
+    }
+  })
+
+  test('GET /v1/users/me: 401 without or with a bad token, the own profile with e-mail otherwise', async () => {
+    const none = await me()
+    expect(none.statusCode).toBe(401)
+    expect(none.headers['www-authenticate']).toContain('Bearer')
+    expect((await me('Bearer not-a-token')).statusCode).toBe(401)
+    expect((await me(`Bearer ${'A'.repeat(43)}`)).statusCode).toBe(401)
+    expect((await me(`Basic ${ada.token}`)).statusCode).toBe(401)
+    const res = await me(ada.auth.authorization)
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toMatchObject({ id: ada.id, nickname: 'ada_l', email: ada.email })
+  })
+
+  test('PATCH /v1/users/{id}: 401 without a token, 403 for someone else, 200 for the owner, 409 for a taken nickname', async () => {
+    const bob = await signUp(app, 'bob_b')
+    const patch = (id: string, payload: object, headers: Record<string, string> = {}) =>
+      app.inject({ method: 'PATCH', url: `/v1/users/${id}`, payload, headers })
+
+    expect((await patch(ada.id, { firstName: 'Mallory' })).statusCode).toBe(401)
+    const forbidden = await patch(ada.id, { firstName: 'Mallory' }, bob.auth)
+    expect(forbidden.statusCode).toBe(403)
+    expect(forbidden.json().error).toBe('FORBIDDEN')
+    const ok = await patch(ada.id, { firstName: 'Ada', lastName: 'Lovelace' }, ada.auth)
+    expect(ok.statusCode).toBe(200)
+    expect(ok.json()).toMatchObject({ id: ada.id, firstName: 'Ada', lastName: 'Lovelace', email: ada.email })
+    const cleared = await patch(ada.id, { lastName: null }, ada.auth)
+    expect(cleared.json()).toMatchObject({ firstName: 'Ada', lastName: null })
+    const taken = await patch(ada.id, { nickname: 'BOB_B' }, ada.auth)
+    expect(taken.statusCode).toBe(409)
+    expect((await patch(ada.id, {}, ada.auth)).statusCode).toBe(400)
+    expect((await patch(ada.id, { email: 'x@example.com' }, ada.auth)).statusCode).toBe(400)
+  })
+
+  test('logout -> 204, and the token stops working at once', async () => {
+    const res = await login({ login: 'ada_l', password: ada.password })
+    const authorization = `Bearer ${res.json().token}`
+    expect((await me(authorization)).statusCode).toBe(200)
+    const out = await app.inject({ method: 'DELETE', url: '/v1/sessions/current', headers: { authorization } })
+    expect(out.statusCode).toBe(204)
+    expect((await me(authorization)).statusCode).toBe(401)
+    expect((await app.inject({ method: 'DELETE', url: '/v1/sessions/current', headers: { authorization } })).statusCode).toBe(401)
+    // other sessions of the same user live on
+    expect((await me(ada.auth.authorization)).statusCode).toBe(200)
+  })
+
+  test('a token stops working once its TTL has passed', async () => {
+    // A second replica on the same database and Redis, with one-second sessions.
+    const shortLived = await buildApp(loadApiConfig({ ...env.env, SESSION_TTL_SECONDS: '1' }))
+    try {
+      const res = await shortLived.inject({ method: 'POST', url: '/v1/sessions', payload: { login: 'ada_l', password: ada.password } })
+      const authorization = `Bearer ${res.json().token}`
+      expect((await me(authorization)).statusCode).toBe(200)
+      const expiresAt = new Date(res.json().expiresAt).getTime()
+      await new Promise((resolve) => setTimeout(resolve, expiresAt - Date.now() + 300))
+      expect((await me(authorization)).statusCode).toBe(401)
+    } finally {
+      await shortLived.close()
+    }
+  })
+
+  test('failed logins per account -> 429 with Retry-After, even with the right password, from any address', async () => {
+    await signUp(app, 'carol_c')
+    for (let i = 0; i < 3; i++) expect((await login({ login: 'carol_c', password: 'wrong password' })).statusCode).toBe(401)
+    const limited = await login({ login: 'CAROL_C', password: 'correct horse battery' })
+    expect(limited.statusCode).toBe(429)
+    expect(limited.json().error).toBe('LOGIN_RATE_LIMITED')
+    const retryAfter = Number(limited.headers['retry-after'])
+    expect(retryAfter).toBeGreaterThan(0)
+    expect(retryAfter).toBeLessThanOrEqual(env.config.LOGIN_WINDOW_SECONDS)
+    // an unknown account is limited the same way, so 429 tells nothing about existence
+    for (let i = 0; i < 3; i++) await login({ login: 'ghost_g', password: 'x' })
+    expect((await login({ login: 'ghost_g', password: 'x' })).statusCode).toBe(429)
+  })
+
+  test('failed logins per client IP -> 429 across different accounts; a success does not count', async () => {
+    const ip = nextIp()
+    expect((await login({ login: 'ada_l', password: ada.password }, ip)).statusCode).toBe(201)
+    for (let i = 0; i < 6; i++) {
+      expect((await login({ login: `spray_${i}`, password: 'guess' }, ip)).statusCode).toBe(401)
+    }
+    const limited = await login({ login: 'ada_l', password: ada.password }, ip)
+    expect(limited.statusCode).toBe(429)
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0)
+    // another address is not affected
+    expect((await login({ login: 'ada_l', password: ada.password }, nextIp())).statusCode).toBe(201)
+  })
+
+  test('a successful login resets the account counter', async () => {
+    const dave = await signUp(app, 'dave_d')
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 2; i++) expect((await login({ login: 'dave_d', password: 'nope nope' })).statusCode).toBe(401)
+      expect((await login({ login: 'dave_d', password: dave.password })).statusCode).toBe(201)
+    }
+  })
+})
