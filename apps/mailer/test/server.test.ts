@@ -1,0 +1,60 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { mailerTestbed, waitFor, type MailerTestbed } from './harness'
+import { startSmtpSink, type SmtpSink } from './smtp-sink'
+
+const SERVER = join(__dirname, '..', 'dist', 'server.js')
+
+function startProcess(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()))
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()))
+  return { child, output: () => output }
+}
+
+describe('mailer process (dist/server.js)', () => {
+  let smtp: SmtpSink
+  let bed: MailerTestbed
+
+  beforeAll(async () => {
+    smtp = await startSmtpSink()
+    bed = await mailerTestbed(smtp.url)
+  })
+
+  afterAll(async () => {
+    await bed.cleanup()
+    await smtp.close()
+  })
+
+  it('refuses a bad environment with one line and exit code 1', async () => {
+    const { child, output } = startProcess({ ...bed.env, MAIL_PREFETCH: 'lots' })
+    const [code] = await once(child, 'exit')
+    expect(code).toBe(1)
+    expect(output().trim().split('\n')).toHaveLength(1)
+    expect(output()).toMatch(/^mailer: invalid environment: .*MAIL_PREFETCH/)
+  })
+
+  it('logs each mail consumed and sent, and on SIGTERM finishes the mail in flight and exits 0', async () => {
+    const { child, output } = startProcess({ ...bed.env, LOG_LEVEL: 'info', MAIL_PREFETCH: '1' })
+    await waitFor(() => output().includes('"mailer started"'), 'the mailer to start')
+    await bed.publishWelcome('watched@example.com')
+    await waitFor(() => smtp.mails.length === 1, 'the first mail')
+    await waitFor(() => output().includes('"mail sent"'), 'the sent log line')
+    expect(output()).toMatch(/"msg":"mail consumed"/)
+    // Hold the next send mid-DATA, then ask the process to stop.
+    smtp.pause()
+    await bed.publishWelcome('inflight@example.com')
+    await waitFor(() => smtp.held === 1, 'a send in flight')
+    child.kill('SIGTERM')
+    await waitFor(() => output().includes('shutting down gracefully'), 'the shutdown to begin')
+    smtp.resume()
+    const [code] = await once(child, 'exit')
+    expect(code).toBe(0)
+    expect(smtp.mails.map((m) => m.to[0])).toEqual(['watched@example.com', 'inflight@example.com'])
+    expect(output()).toContain('"mailer stopped"')
+    // Credentials never reach the logs.
+    expect(output()).not.toContain('guest:guest')
+  })
+})
