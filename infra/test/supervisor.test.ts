@@ -1,0 +1,113 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir, userInfo } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { Client } from 'pg'
+import amqp from 'amqplib'
+import { deleteTopology, topology } from '@socialnet/broker'
+import { ROOT } from './running-stack'
+
+// Debian's supervisord runs infra/supervisor/socialnet.conf for real. The file is used as
+// committed, except `user = socialnet` (no such account here), in a throwaway checkout
+// whose apps/, packages/ and node_modules/ link to this one and whose .env is the test's.
+const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const tag = randomBytes(4).toString('hex')
+const dir = mkdtempSync(join(tmpdir(), 'socialnet-supervisor-'))
+const checkout = join(dir, 'checkout')
+const mainConf = join(dir, 'supervisord.conf')
+const prefix = `test-supervisor-${tag}.`
+let supervisord: ChildProcess
+
+function ctl(...args: string[]): string {
+  try {
+    return execFileSync('supervisorctl', ['-c', mainConf, ...args], { encoding: 'utf8' })
+  } catch (err) {
+    // supervisorctl exits non-zero when a process is not RUNNING; its output still tells the state.
+    return (err as { stdout?: string }).stdout ?? ''
+  }
+}
+
+/** Waits until `program` is RUNNING and returns its pid. */
+async function runningPid(program: string, notPid?: number): Promise<number> {
+  const deadline = Date.now() + 60000
+  for (;;) {
+    const line = ctl('status', program)
+    const pid = Number(/RUNNING\s+pid (\d+)/.exec(line)?.[1])
+    if (pid && pid !== notPid) return pid
+    if (Date.now() > deadline) throw new Error(`${program} not running: ${line}\n${readFileSync(join(dir, 'supervisord.log'), 'utf8')}`)
+    await new Promise((ok) => setTimeout(ok, 250))
+  }
+}
+
+beforeAll(() => {
+  mkdirSync(join(checkout, 'infra/supervisor'), { recursive: true })
+  mkdirSync(join(dir, 'logs'))
+  for (const link of ['apps', 'packages', 'node_modules']) symlinkSync(join(ROOT, link), join(checkout, link))
+  const conf = readFileSync(join(ROOT, 'infra/supervisor/socialnet.conf'), 'utf8')
+  expect(conf).toContain('user = socialnet')
+  writeFileSync(join(checkout, 'infra/supervisor/socialnet.conf'), conf.replaceAll('user = socialnet', `user = ${userInfo().username}`))
+  writeFileSync(join(checkout, '.env'), [
+    `DATABASE_URL=${PG_ADMIN_URL.replace(/\/[^/]*$/, `/socialnet_test_supervisor_${tag}`)}`,
+    `AMQP_PREFIX=${prefix}`,
+    'SMTP_URL=smtp://127.0.0.1:2525',
+    'RATE_LIMIT_RPS=0',
+    `CALLBACK_SECRET=${randomBytes(16).toString('hex')}`,
+    'LOG_LEVEL=warn'
+  ].join('\n') + '\n')
+  writeFileSync(mainConf, `
+[unix_http_server]
+file=${dir}/supervisor.sock
+[supervisord]
+nodaemon=true
+logfile=${dir}/supervisord.log
+pidfile=${dir}/supervisord.pid
+childlogdir=${dir}/logs
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+[supervisorctl]
+serverurl=unix://${dir}/supervisor.sock
+[include]
+files=${checkout}/infra/supervisor/socialnet.conf
+`)
+  supervisord = spawn('supervisord', ['-c', mainConf], { stdio: 'ignore' })
+})
+
+afterAll(async () => {
+  const exited = new Promise((ok) => supervisord.once('exit', ok))
+  supervisord.kill('SIGTERM')
+  await exited
+  const admin = new Client({ connectionString: PG_ADMIN_URL })
+  await admin.connect()
+  await admin.query(`DROP DATABASE IF EXISTS "socialnet_test_supervisor_${tag}" WITH (FORCE)`)
+  await admin.end()
+  const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672')
+  await deleteTopology(await connection.createChannel(), topology({ prefix }))
+  await connection.close()
+  rmSync(dir, { recursive: true, force: true })
+}, 60000)
+
+describe('supervisor (infra/supervisor/socialnet.conf)', () => {
+  test('runs two api replicas, two mailers and a worker', async () => {
+    for (const program of ['socialnet:api-1', 'socialnet:api-2', 'socialnet:mailer-1', 'socialnet:mailer-2', 'socialnet:worker']) {
+      expect(await runningPid(program)).toBeGreaterThan(0)
+    }
+    const health = await fetch('http://127.0.0.1:3001/health')
+    expect(health.status).toBe(200)
+  }, 90000)
+
+  test('a killed program comes back', async () => {
+    for (const program of ['socialnet:api-1', 'socialnet:mailer-2']) {
+      const pid = await runningPid(program)
+      process.kill(pid, 'SIGKILL')
+      expect(await runningPid(program, pid)).not.toBe(pid)
+    }
+  }, 90000)
+
+  test('stopping is graceful: the api exits on its own within stopwaitsecs', async () => {
+    ctl('stop', 'socialnet:api-2')
+    expect(ctl('status', 'socialnet:api-2')).toMatch(/STOPPED/)
+    // A SIGKILL after stopwaitsecs would be logged by supervisord as "killing ... with SIGKILL".
+    expect(readFileSync(join(dir, 'supervisord.log'), 'utf8')).not.toMatch(/api-2.*SIGKILL/)
+  }, 60000)
+})
