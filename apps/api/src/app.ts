@@ -59,7 +59,14 @@ export function serverOptions(config: ApiConfig): FastifyServerOptions & { https
 export default async function app(fastify: FastifyInstance, opts: { config: ApiConfig }): Promise<void> {
   const { config } = opts
   const api = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  api.addHook('onSend', async (request, reply) => { void reply.header('x-request-id', request.id) })
+  // A keep-alive socket whose request finishes after close() began would stay open until
+  // keepAliveTimeout and stall shutdown past its deadline; tell those clients to reconnect.
+  let closing = false
+  api.addHook('preClose', async () => { closing = true })
+  api.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id)
+    if (closing) void reply.header('connection', 'close')
+  })
 
   await api.register(errors)
   await api.register(swagger, { publicUrl: config.PUBLIC_URL })

@@ -1,0 +1,108 @@
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+import { request as httpsRequest } from 'node:https'
+import { readFileSync, writeFileSync } from 'node:fs'
+import pino from 'pino'
+import { testEnv, type TestEnv } from '../helper'
+import { spawnApi, runApiToExit } from './spawn-api'
+import { FileKvStore } from '../../src/kv/file-store'
+
+describe('api process', () => {
+  let env: TestEnv
+  beforeAll(() => { env = testEnv() })
+  afterAll(async () => { await env.cleanup() })
+
+  test.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['KV_LOG', 'sqlite'],
+    ['KV_FSYNC', 'sometimes'],
+    ['DATABASE_URL', 'mysql://x']
+  ])('bad %s=%s -> one clear line on stderr, exit 1', async (name, value) => {
+    const { code, output } = await runApiToExit({ ...env.env, [name]: value })
+    expect(code).toBe(1)
+    const lines = output.trim().split('\n')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(new RegExp(`^api: invalid environment: .*${name}`))
+  })
+
+  test('a corrupt KV log stops start-up with a clear message', async () => {
+    const path = join(env.dir, 'corrupt.log')
+    writeFileSync(path, 'SNKVLOG1' + 'garbage that is not a record at all')
+    const { code, output } = await runApiToExit({ ...env.env, KV_LOG_PATH: path })
+    expect(code).toBe(1)
+    expect(output).toMatch(/corrupt at byte 8 .*refusing to start/)
+  })
+
+  test('SIGTERM: in-flight requests finish, the log is flushed, exit 0', async () => {
+    const path = join(env.dir, 'graceful.log')
+    const api = await spawnApi({ ...env.env, KV_LOG_PATH: path, KV_FSYNC: 'batch' })
+    const puts = Array.from({ length: 50 }, (_, i) => fetch(`${api.url}/v1/key/g${i}`, { method: 'PUT', body: `v${i}` }))
+    const first = await puts[0]
+    expect(first.status).toBe(201)
+    api.child.kill('SIGTERM')
+    const statuses = await Promise.all(puts.map((p) => p.then((r) => r.status, () => 'refused')))
+    const code = await api.exited
+    expect({ code, log: code === 0 ? '' : api.output().slice(-3000) }).toEqual({ code: 0, log: '' })
+    expect(api.output()).toContain('shutting down gracefully')
+    const store = await FileKvStore.open({ path, fsync: 'always', compactMinBytes: 1e12, compactRatio: 2, log: pino({ level: 'silent' }) })
+    for (const [i, s] of statuses.entries()) {
+      if (s === 201) expect((await store.get(`g${i}`))?.toString()).toBe(`v${i}`)
+    }
+    expect(statuses.filter((s) => s === 201).length).toBeGreaterThan(0)
+    await store.close()
+  })
+
+  test('kill -9 during writes with KV_FSYNC=always: every acknowledged write survives', async () => {
+    const path = join(env.dir, 'crash.log')
+    const api = await spawnApi({ ...env.env, KV_LOG_PATH: path, KV_FSYNC: 'always' })
+    const acked = new Map<string, string>()
+    let stop = false
+    const writer = async (w: number) => {
+      for (let i = 0; !stop; i++) {
+        const key = `w${w}-${i}`
+        const value = `${key}:${'x'.repeat(i % 97)}\t\n\u0000`
+        try {
+          const res = await fetch(`${api.url}/v1/key/${encodeURIComponent(key)}`, { method: 'PUT', body: value })
+          if (res.status === 201) acked.set(key, value)
+        } catch {
+          return // the server is gone
+        }
+      }
+    }
+    const writers = Array.from({ length: 16 }, (_, w) => writer(w))
+    while (acked.size < 400) await new Promise((r) => setTimeout(r, 5))
+    api.child.kill('SIGKILL')
+    stop = true
+    await Promise.all(writers)
+    expect(await api.exited).toBe('SIGKILL')
+
+    const store = await FileKvStore.open({ path, fsync: 'always', compactMinBytes: 1e12, compactRatio: 2, log: pino({ level: 'silent' }) })
+    const missing = [...acked].filter(([k, v]) => store['data'].get(k)?.toString() !== v)
+    expect(missing).toEqual([])
+    await store.close()
+  })
+
+  test('with TLS_CERT/TLS_KEY the api serves HTTPS (self-signed certificate)', async () => {
+    const cert = join(env.dir, 'cert.pem')
+    const key = join(env.dir, 'key.pem')
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' })
+    const api = await spawnApi({ ...env.env, TLS_CERT: cert, TLS_KEY: key }, 'https')
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = httpsRequest(`${api.url}/health`, { ca: readFileSync(cert) }, (res) => {
+          let data = ''
+          res.on('data', (d) => { data += d })
+          res.on('end', () => resolve(`${res.statusCode} ${data}`))
+        })
+        req.on('error', reject)
+        req.end()
+      })
+      expect(body).toBe('200 {"status":"ok"}')
+    } finally {
+      api.child.kill('SIGTERM')
+      await api.exited
+    }
+  })
+})
