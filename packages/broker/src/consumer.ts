@@ -77,6 +77,8 @@ export class Consumer {
     while (!this.isConsuming && !this.stopping) {
       await this.connection.waitForConnection()
       await this.open()
+      // Connected but could not consume (channel refused, queue missing): pause, never spin.
+      if (!this.isConsuming && !this.stopping) await new Promise((resolve) => setTimeout(resolve, 500))
     }
   }
 
