@@ -23,6 +23,8 @@ import bookJobRoutes from './jobs/book-routes'
 import sessions from './sessions/plugin'
 import sessionsRoutes from './sessions/routes'
 import accountRoutes from './users/account-routes'
+import imageStorage from './images/plugin'
+import imageRoutes from './images/routes'
 
 /** Options for the Fastify constructor: logger, HTTPS, limits, proxy trust. */
 export function serverOptions(config: ApiConfig): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
@@ -97,6 +99,8 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     windowSeconds: config.LOGIN_WINDOW_SECONDS
   })
 
+  await api.register(imageStorage, { config })
+
   await api.register(opsRoutes)
   await api.register(kvRoutes, { maxValueBytes: config.KV_MAX_VALUE_BYTES })
   await api.register(usersRoutes, {
@@ -105,6 +109,12 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   })
   await api.register(sessionsRoutes)
   await api.register(accountRoutes)
+  await api.register(imageRoutes, {
+    publicUrl: config.PUBLIC_URL,
+    uploadMaxBytes: config.UPLOAD_MAX_BYTES,
+    maxPixels: config.IMAGE_MAX_PIXELS,
+    s3Redirect: config.IMAGE_S3_REDIRECT
+  })
   await api.register(jobsRoutes)
   await api.register(bookJobRoutes)
 }

@@ -2,3 +2,4 @@ export { assertValidKey, InvalidKeyError, type ObjectStorage, type PutResult, ty
 export { LocalStorage } from './local'
 export { S3Storage, type S3StorageOptions } from './s3'
 export { StorageEnv, createStorage, validateStorageConfig, type StorageConfig } from './config'
+export { THUMBNAIL_SIZES, originalKey, thumbnailKey, allImageKeys } from './image-keys'

@@ -1,0 +1,118 @@
+import { createHash, randomUUID } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { mkdir, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import sharp, { type Metadata } from 'sharp'
+import type { MultipartFile } from '@fastify/multipart'
+import type { ObjectStorage } from '@socialnet/storage'
+import { CorruptImageError, ImageTooLargeError, NotAnImageError, TooManyPixelsError } from './errors'
+
+/** Largest edge of the stored original; avatars are never shown bigger. */
+export const MAX_EDGE = 2048
+
+/** Input formats we decode (by their bytes), and what each is stored as. SVG and others are refused. */
+const OUTPUT_FOR: Record<string, 'jpeg' | 'png' | 'webp'> = {
+  jpeg: 'jpeg', png: 'png', webp: 'webp', gif: 'png', tiff: 'png', avif: 'webp'
+}
+
+export interface Inspected {
+  output: 'jpeg' | 'png' | 'webp'
+  contentType: string
+}
+
+export interface Encoded {
+  bytes: number
+  etag: string
+  width: number
+  height: number
+}
+
+/**
+ * Streams the uploaded file part to a temp file, never holding it in memory.
+ * @fastify/multipart does not fail the stream when `fileSize` is hit: busboy
+ * ends it early with `truncated` set (and drains the rest of the request
+ * itself), so the flag is what tells a cut-off upload from a complete one.
+ */
+export async function spoolUpload(part: MultipartFile, dir: string, maxBytes: number): Promise<string> {
+  await mkdir(dir, { recursive: true })
+  const path = join(dir, `upload-${randomUUID()}`)
+  try {
+    await pipeline(part.file, createWriteStream(path, { flags: 'wx' }))
+  } catch (err) {
+    await unlink(path).catch(() => {})
+    if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw new ImageTooLargeError(maxBytes)
+    throw err
+  }
+  if (part.file.truncated) {
+    await unlink(path).catch(() => {})
+    throw new ImageTooLargeError(maxBytes)
+  }
+  return path
+}
+
+function kindOf(meta: Metadata): string | undefined {
+  if (meta.format === 'heif') return meta.compression === 'av1' ? 'avif' : undefined
+  return meta.format
+}
+
+/**
+ * Decides the type from the bytes (the header only, so this is cheap and a
+ * decompression bomb is refused before a single pixel is decoded). The file
+ * name and the declared Content-Type are never consulted.
+ */
+export async function inspectImage(path: string, maxPixels: number): Promise<Inspected> {
+  let meta: Metadata
+  try {
+    meta = await sharp(path).metadata()
+  } catch {
+    throw new NotAnImageError('unrecognised data')
+  }
+  const kind = kindOf(meta)
+  const output = kind ? OUTPUT_FOR[kind] : undefined
+  if (!output) throw new NotAnImageError(meta.format ?? 'unknown format')
+  const width = meta.width ?? 0
+  const height = meta.height ?? 0
+  if (width === 0 || height === 0) throw new CorruptImageError()
+  if (width * height > maxPixels) throw new TooManyPixelsError(width, height, maxPixels)
+  return { output, contentType: `image/${output}` }
+}
+
+/**
+ * Re-encodes the image into storage: orientation applied, metadata (EXIF with
+ * GPS position, XMP, comments) and any bytes after the image dropped, bounded
+ * to MAX_EDGE. The output streams through a SHA-256 (the ETag) into storage.
+ * `limitInputPixels` repeats the pixel check inside libvips in case a header
+ * lied about the size.
+ */
+export async function encodeImage(path: string, kind: Inspected, maxPixels: number, storage: ObjectStorage, key: string): Promise<Encoded> {
+  let decodeFailed = false
+  let info: { width: number; height: number } | undefined
+  const image = sharp(path, { limitInputPixels: maxPixels, sequentialRead: true, failOn: 'error' })
+    .rotate()
+    .resize({ width: MAX_EDGE, height: MAX_EDGE, fit: 'inside', withoutEnlargement: true })
+  if (kind.output === 'jpeg') image.jpeg({ quality: 85, mozjpeg: true })
+  else if (kind.output === 'webp') image.webp({ quality: 85 })
+  else image.png({ compressionLevel: 9, adaptiveFiltering: true })
+  image.on('info', (i: { width: number; height: number }) => { info = i })
+  image.on('error', () => { decodeFailed = true })
+
+  const hash = createHash('sha256')
+  const hashing = new Transform({
+    transform(chunk: Buffer, _enc, done) { hash.update(chunk); done(null, chunk) }
+  })
+  const encoded = pipeline(image, hashing)
+  try {
+    const [{ size }] = await Promise.all([storage.put(key, hashing, { contentType: kind.contentType }), encoded])
+    if (!info) throw new CorruptImageError()
+    return { bytes: size, etag: hash.digest('base64url'), width: info.width, height: info.height }
+  } catch (err) {
+    // Whichever side failed, stop the other so no decode keeps running for nothing.
+    image.destroy()
+    hashing.destroy()
+    await storage.delete(key).catch(() => {})
+    if (decodeFailed) throw new CorruptImageError()
+    throw err
+  }
+}

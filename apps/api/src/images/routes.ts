@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto'
+import { unlink } from 'node:fs/promises'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import multipart from '@fastify/multipart'
+import { THUMBNAIL_SIZES, originalKey, thumbnailKey } from '@socialnet/storage'
+import { EncodeSlots } from './encode-slots'
+import { ImageNotFoundError, MissingImageError, NotMultipartError, ThumbnailNotReadyError } from './errors'
+import { encodeImage, inspectImage, spoolUpload } from './intake'
+import { deleteUploading, findCurrentAvatar, findImage, insertUploading, promoteToAvatar, type ImageRow } from './repository'
+
+export interface ImageRoutesOptions {
+  publicUrl: string
+  uploadMaxBytes: number
+  maxPixels: number
+  /** Answer GETs with a redirect to a presigned URL (S3 driver only). */
+  s3Redirect: boolean
+}
+
+const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() })
+const ImageReply = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  url: Type.String({ format: 'uri' }),
+  contentType: Type.String(),
+  thumbnails: Type.Object({
+    status: Type.Union([Type.Literal('pending'), Type.Literal('ready')], { description: 'pending until the worker has made them' }),
+    urls: Type.Record(Type.String(), Type.String({ format: 'uri' }), { description: 'by edge length in pixels' })
+  })
+})
+const ImageQuery = Type.Object({
+  size: Type.Optional(Type.Union([Type.Literal('original'), Type.Literal('thumb'), ...THUMBNAIL_SIZES.map((s) => Type.Literal(String(s)))], {
+    description: '`thumb` = the 128 px thumbnail; thumbnails are square WebP'
+  }))
+})
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** Images never change under an id, so caches may keep them forever. */
+const IMMUTABLE = 'public, max-age=31536000, immutable'
+
+/** True when an If-None-Match header names `etag` (or is `*`); weak or strong, as RFC 9110 says for GET. */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false
+  if (header.trim() === '*') return true
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)
+}
+
+/**
+ * Avatars: `PUT /v1/users/{id}/avatar` (owner only) takes a multipart upload,
+ * `GET /v1/users/{id}/avatar` says where it is, and `GET /v1/images/{id}`
+ * serves the bytes. See docs/images.md for the pipeline and its limits.
+ */
+const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastify, opts) => {
+  const base = opts.publicUrl.replace(/\/+$/, '')
+  const spoolDir = join(tmpdir(), 'socialnet-uploads')
+  const slots = new EncodeSlots(availableParallelism())
+
+  // One file, a few small fields; the size limit is the upload limit itself.
+  await fastify.register(multipart, {
+    limits: { fileSize: opts.uploadMaxBytes, files: 1, fields: 10, fieldSize: 1024, parts: 20, headerPairs: 20 },
+    throwFileSizeLimit: true
+  })
+
+  const describe = (image: Pick<ImageRow, 'id' | 'contentType' | 'thumbnailsState'>) => ({
+    id: image.id,
+    url: `${base}/v1/images/${image.id}`,
+    contentType: image.contentType,
+    thumbnails: {
+      status: image.thumbnailsState,
+      urls: Object.fromEntries(THUMBNAIL_SIZES.map((s) => [String(s), `${base}/v1/images/${image.id}?size=${s}`]))
+    }
+  })
+
+  fastify.put('/v1/users/:id/avatar', {
+    onRequest: [fastify.authenticate, fastify.requireOwner],
+    schema: {
+      tags: ['images'],
+      summary: 'Upload a new avatar (multipart field "image"); the previous one is removed later',
+      security: [{ bearerAuth: [] }],
+      consumes: ['multipart/form-data'],
+      params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+      response: { 201: ImageReply, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody }
+    }
+  }, async (request, reply) => {
+    if (!request.isMultipart()) throw new NotMultipartError()
+    const part = await request.file()
+    if (!part || part.fieldname !== 'image') {
+      part?.file.resume()
+      throw new MissingImageError()
+    }
+    // The original filename and declared type are ignored on purpose: the bytes decide.
+    const path = await spoolUpload(part, spoolDir, opts.uploadMaxBytes)
+    try {
+      const image = await slots.run(async () => {
+        const kind = await inspectImage(path, opts.maxPixels)
+        const id = randomUUID()
+        await insertUploading(fastify.db, id, request.params.id, kind.contentType)
+        try {
+          const encoded = await encodeImage(path, kind, opts.maxPixels, fastify.storage, originalKey(id))
+          await promoteToAvatar(fastify.db, { id, ownerId: request.params.id, ...encoded }, [...THUMBNAIL_SIZES])
+          request.log.info({ imageId: id, bytes: encoded.bytes, width: encoded.width, height: encoded.height }, 'avatar stored')
+          return { id, contentType: kind.contentType, thumbnailsState: 'pending' as const }
+        } catch (err) {
+          // The object is already deleted by encodeImage; a row left behind (db down) is the sweeper's.
+          await deleteUploading(fastify.db, id).catch(() => {})
+          throw err
+        }
+      })
+      const body = describe(image)
+      return reply.code(201).header('location', body.url).send(body)
+    } finally {
+      await unlink(path).catch(() => {})
+    }
+  })
+
+  fastify.get('/v1/images/:id', {
+    schema: {
+      tags: ['images'],
+      summary: 'Image bytes (immutable, cacheable forever); ?size=thumb|128|512 for thumbnails',
+      params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+      querystring: ImageQuery,
+      produces: ['image/jpeg', 'image/png', 'image/webp'],
+      response: {
+        200: Type.Unsafe({ type: 'string', format: 'binary' }),
+        302: { description: 'STORAGE=s3 with IMAGE_S3_REDIRECT: go to a presigned URL' },
+        304: { description: 'If-None-Match matched' },
+        404: ErrorBody
+      }
+    }
+  }, async (request, reply) => {
+    const { id } = request.params
+    const image = UUID.test(id) ? await findImage(fastify.db, id) : undefined
+    // Misses must not be cached: a thumbnail appears later, and an id may be one being uploaded.
+    void reply.header('cache-control', 'no-store')
+    if (!image) throw new ImageNotFoundError()
+    const size = request.query.size ?? 'original'
+    let key = originalKey(id)
+    let etag = image.etag
+    let contentType = image.contentType
+    if (size !== 'original') {
+      const px = size === 'thumb' ? THUMBNAIL_SIZES[0] : Number(size)
+      const thumb = image.thumbnails[String(px)]
+      if (image.thumbnailsState !== 'ready' || !thumb) {
+        void reply.header('retry-after', '2')
+        throw new ThumbnailNotReadyError()
+      }
+      key = thumbnailKey(id, px)
+      etag = thumb.etag
+      contentType = 'image/webp'
+    }
+    const quoted = `"${etag}"`
+    void reply.headers({ etag: quoted, 'cache-control': IMMUTABLE, 'x-content-type-options': 'nosniff' })
+    if (matchesEtag(request.headers['if-none-match'], quoted)) return reply.code(304).send()
+
+    if (opts.s3Redirect && fastify.storage.driver === 's3') {
+      const location = await fastify.storage.presignGet(key, { expiresInSeconds: 3600, contentType })
+      // The signed URL expires; the redirect may be cached only for part of its life.
+      return reply.code(302).headers({ location: location!, 'cache-control': 'public, max-age=1800' }).send()
+    }
+    const object = await fastify.storage.get(key)
+    if (!object) {
+      void reply.header('cache-control', 'no-store')
+      throw new ImageNotFoundError()
+    }
+    return reply.type(contentType).header('content-length', String(object.size)).send(object.body)
+  })
+
+  fastify.get('/v1/users/:id/avatar', {
+    schema: {
+      tags: ['images'],
+      summary: 'Where the user\'s current avatar and its thumbnails are',
+      params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+      response: { 200: ImageReply, 400: ErrorBody, 404: ErrorBody }
+    }
+  }, async (request) => {
+    const image = await findCurrentAvatar(fastify.db, request.params.id)
+    if (!image) throw new ImageNotFoundError()
+    return describe(image)
+  })
+}
+
+export default imageRoutes
