@@ -144,8 +144,12 @@ export class Consumer {
   }
 
   private track(work: Promise<void>): void {
-    this.inFlight.add(work)
-    void work.finally(() => this.inFlight.delete(work))
+    // handle() settles every outcome itself; this catch only keeps a bug in
+    // it from becoming an unhandled rejection that kills the process.
+    const tracked = work
+      .catch((err: unknown) => this.connection.log.error({ err, queue: this.options.queue }, 'message handling crashed; the broker will redeliver'))
+      .finally(() => this.inFlight.delete(tracked))
+    this.inFlight.add(tracked)
   }
 
   private async handle(confirmed: ConfirmedChannel, raw: ConsumeMessage): Promise<void> {

@@ -52,6 +52,7 @@ export class Publisher {
   private opening = false
   private blocked = false
   private closing = false
+  private closed: Promise<void> | undefined
   private onDrained: (() => void) | undefined
   private readonly onConnected = (): void => void this.open()
 
@@ -98,19 +99,24 @@ export class Publisher {
 
   /**
    * Stops accepting messages, waits until every pending one is confirmed or
-   * timed out (each has its own deadline), then closes the channel. Idempotent.
+   * timed out (each has its own deadline; a reconnect meanwhile still sends
+   * them), then closes the channel. Idempotent.
    */
-  async close(): Promise<void> {
-    this.closing = true
-    this.connection.off('connected', this.onConnected)
-    if (this.pending > 0) await new Promise<void>((resolve) => (this.onDrained = resolve))
-    const channel = this.channel
-    this.channel = undefined
-    await channel?.channel.close().catch(() => {})
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing = true
+      if (this.pending > 0) await new Promise<void>((resolve) => (this.onDrained = resolve))
+      this.connection.off('connected', this.onConnected)
+      const channel = this.channel
+      this.channel = undefined
+      await channel?.channel.close().catch(() => {})
+    })()
+    return this.closed
   }
 
   private async open(): Promise<void> {
     if (this.opening || this.channel || !this.connection.isConnected) return
+    if (this.closing && this.pending === 0) return
     this.opening = true
     let channel: ConfirmChannel | undefined
     try {
@@ -121,6 +127,11 @@ export class Publisher {
       this.opening = false
     }
     if (!channel) return
+    if (this.closing && this.pending === 0) {
+      // close() finished while the channel was opening: nothing left to send on it.
+      await channel.close().catch(() => {})
+      return
+    }
     const confirmed = new ConfirmedChannel(channel)
     channel.on('error', (err: Error) => this.connection.log.warn({ err }, 'publisher channel error'))
     channel.on('drain', () => {
@@ -173,7 +184,7 @@ export class Publisher {
     if (this.channel !== channel) return
     this.channel = undefined
     this.blocked = false
-    if (!this.closing) setTimeout(() => void this.open(), 1000).unref()
+    if (!this.closing || this.pending > 0) setTimeout(() => void this.open(), 1000).unref()
   }
 
   private settle(entry: Pending, err?: Error): void {
