@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { hostname } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { BrokerConnection, Publisher } from '@socialnet/broker'
 
 declare module 'fastify' {
@@ -13,6 +14,8 @@ export interface BrokerPluginOptions {
   url: string
   /** Prefix of every exchange/queue name (AMQP_PREFIX; tests isolate with it). */
   prefix: string
+  /** How long start-up waits for the first connection before going on without it. */
+  connectWaitMs?: number
 }
 
 /**
@@ -29,8 +32,14 @@ export default fp(async function broker(fastify, opts: BrokerPluginOptions) {
     log: fastify.log.child({ component: 'broker' })
   })
   const publisher = new Publisher(connection)
-  // Deliberately not awaited; it only rejects if close() comes first.
-  connection.connect().catch(() => {})
+  // A healthy replica should be ready (GET /ready) as soon as it listens, so start-up
+  // waits briefly for the broker; a broker that is down must not keep the api from
+  // serving, so after that it goes on and keeps connecting in the background.
+  const connected = connection.connect()
+  connected.catch(() => {})
+  const waited = new AbortController()
+  await Promise.race([connected, sleep(opts.connectWaitMs ?? 5000, undefined, { signal: waited.signal })]).catch(() => {})
+  waited.abort()
   fastify.decorate('broker', { connection, publisher })
   fastify.readiness.add('rabbitmq', async () => {
     if (!connection.isConnected) throw new Error('not connected')
