@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError, loadConfig } from '@socialnet/config'
 import { BrokerConfigError, parseRetryDelays } from '@socialnet/broker'
+import { StorageEnv, validateStorageConfig } from '@socialnet/storage'
 
 const LogLevel = Type.Union(
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -34,6 +35,14 @@ export const WorkerConfigSchema = Type.Object({
   CALLBACK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000 }),
   /** Bytes of the receiver's answer we read at most; more is cut off and counts as a failure. */
   CALLBACK_MAX_RESPONSE_BYTES: Type.Integer({ minimum: 0, maximum: 10485760, default: 65536 }),
+  /** Image storage, shared with the api (STORAGE, STORAGE_DIR, S3_*; see docs/images.md). */
+  ...StorageEnv,
+  /** Thumbnail messages handled at once per worker process (each decodes an image). */
+  THUMBNAILS_PREFETCH: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
+  /** Image sweeper: how often it runs, how long replaced avatars stay served, when an unfinished upload counts as abandoned. */
+  IMAGE_SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1000, default: 60_000 }),
+  IMAGE_REPLACED_GRACE_SECONDS: Type.Integer({ minimum: 0, default: 600 }),
+  IMAGE_ABANDONED_AFTER_SECONDS: Type.Integer({ minimum: 60, default: 900 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
   LOG_LEVEL: LogLevel
 })
@@ -46,6 +55,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   if (config.NODE_ENV === 'production' && !config.CALLBACK_SECRET) {
     throw new ConfigError('invalid environment: CALLBACK_SECRET (16+ characters) is required when NODE_ENV=production')
   }
+  validateStorageConfig(config)
   try {
     parseRetryDelays(config.AMQP_RETRY_DELAYS_MS)
   } catch (err) {

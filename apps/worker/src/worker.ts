@@ -7,11 +7,15 @@ import { openDatabase } from '@socialnet/db'
 import { JobStatusStore, parseAllowHosts } from '@socialnet/jobs'
 import type { WorkerConfig } from './config'
 import { QUEUES, type WorkerDeps } from './handlers/registry'
+import { createStorage } from '@socialnet/storage'
+import { startImageSweeper, type ImageSweeper } from './images/sweeper'
 
 /** A running worker: its consumers and the one stop that releases everything. */
 export interface Worker {
   connection: BrokerConnection
   consumers: Consumer[]
+  /** Removes the files of replaced avatars and abandoned uploads. */
+  sweeper: ImageSweeper
   /** Stops taking messages, waits up to `graceMs` for those in hand, then closes every resource. Idempotent. */
   stop(graceMs: number): Promise<void>
 }
@@ -33,6 +37,7 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Wo
     log: log.child({ component: 'broker' })
   })
   const publisher = new Publisher(connection)
+  const storage = createStorage(config)
 
   let secret = config.CALLBACK_SECRET
   if (!secret) {
@@ -53,19 +58,26 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Wo
       timeoutMs: config.CALLBACK_TIMEOUT_MS,
       maxResponseBytes: config.CALLBACK_MAX_RESPONSE_BYTES,
       allowHosts: parseAllowHosts(config.CALLBACK_ALLOW_HOSTS)
-    }
+    },
+    storage
   }
   const consumers = QUEUES.map((register) => new Consumer(connection, register(deps)))
+  const sweeper = startImageSweeper(db, storage, log.child({ component: 'image-sweeper' }), config.IMAGE_SWEEP_INTERVAL_MS, {
+    replacedGraceSeconds: config.IMAGE_REPLACED_GRACE_SECONDS,
+    abandonedAfterSeconds: config.IMAGE_ABANDONED_AFTER_SECONDS,
+    batchSize: 50
+  })
 
   let stopped: Promise<void> | undefined
   const stop = (graceMs: number): Promise<void> => {
     stopped ??= (async () => {
       // Consumers first (their handlers may still publish), then the
       // publisher drains its confirms, then connections close.
-      await Promise.all(consumers.map((c) => c.stop(graceMs)))
+      await Promise.all([...consumers.map((c) => c.stop(graceMs)), sweeper.stop()])
       await publisher.close()
       await connection.close()
       await redis.quit().catch(() => redis.disconnect())
+      await storage.close()
       await db.end()
     })()
     return stopped
@@ -79,5 +91,5 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Wo
     throw err
   }
   log.info({ queues: consumers.length }, 'worker consuming')
-  return { connection, consumers, stop }
+  return { connection, consumers, sweeper, stop }
 }

@@ -3,10 +3,12 @@ import type Redis from 'ioredis'
 import type { Logger } from 'pino'
 import type { MessageHandler, Publisher, WorkQueue } from '@socialnet/broker'
 import type { MessageType } from '@socialnet/contracts'
+import type { ObjectStorage } from '@socialnet/storage'
 import type { JobStatusStore } from '@socialnet/jobs'
 import type { CallbackSenderOptions } from '../callback/send-callback'
 import type { WorkerConfig } from '../config'
 import { jobsQueue } from './jobs'
+import { thumbnailsQueue } from './thumbnails'
 
 /** Everything a queue's handler may use; opened once in worker.ts, closed there too. */
 export interface WorkerDeps {
@@ -17,6 +19,8 @@ export interface WorkerDeps {
   store: JobStatusStore
   publisher: Publisher
   callback: CallbackSenderOptions
+  /** Image storage (thumbnails). */
+  storage: ObjectStorage
 }
 
 /** One work queue the worker consumes: which messages, how many at once, and who handles them. */
@@ -35,5 +39,6 @@ export interface QueueRegistration {
  * WorkerDeps/config, and list it here.
  */
 export const QUEUES: Array<(deps: WorkerDeps) => QueueRegistration> = [
-  jobsQueue
+  jobsQueue,
+  thumbnailsQueue
 ]

@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto'
+import { Readable } from 'node:stream'
+import { buffer } from 'node:stream/consumers'
+import sharp from 'sharp'
+import { PermanentError, type AnyConsumedMessage } from '@socialnet/broker'
+import { originalKey, thumbnailKey } from '@socialnet/storage'
+import type { QueueRegistration, WorkerDeps } from './registry'
+
+/**
+ * Originals are re-encoded by the api to at most 2048 px a side, so this is a
+ * generous bound that still refuses anything a tampered store could hold.
+ */
+const MAX_ORIGINAL_PIXELS = 4096 * 4096
+
+// A server process: no decoded-image cache growing with traffic.
+sharp.cache(false)
+
+/**
+ * Makes the square WebP thumbnails of one stored image and marks its row
+ * ready. Idempotent: a redelivery rewrites the same objects. An image that
+ * was deleted meanwhile is skipped, and thumbnails written for an image the
+ * sweeper removed while we worked are deleted again, so none are orphaned.
+ */
+export async function makeThumbnails(deps: Pick<WorkerDeps, 'db' | 'storage' | 'log'>, imageId: string, sizes: number[]): Promise<'made' | 'skipped'> {
+  const { rows } = await deps.db.query<{ state: string }>(
+    'SELECT state FROM images WHERE id = $1 AND deleted_at IS NULL', [imageId])
+  if (rows[0]?.state !== 'stored') return 'skipped'
+  const original = await deps.storage.get(originalKey(imageId))
+  if (!original) return 'skipped'
+  // At most a few MB (see MAX_ORIGINAL_PIXELS); one read serves every size.
+  const source = await buffer(original.body)
+
+  const thumbnails: Record<string, { bytes: number; etag: string }> = {}
+  for (const size of sizes) {
+    let data: Buffer
+    try {
+      data = await sharp(source, { limitInputPixels: MAX_ORIGINAL_PIXELS })
+        .resize(size, size, { fit: 'cover', position: 'attention' })
+        .webp({ quality: 80 })
+        .toBuffer()
+    } catch (err) {
+      // Retrying cannot fix undecodable bytes: straight to the dead-letter queue with the reason.
+      throw new PermanentError(`cannot make the ${size} px thumbnail of ${imageId}: ${(err as Error).message}`)
+    }
+    await deps.storage.put(thumbnailKey(imageId, size), Readable.from([data]), { contentType: 'image/webp' })
+    thumbnails[String(size)] = { bytes: data.length, etag: createHash('sha256').update(data).digest('base64url') }
+  }
+
+  const updated = await deps.db.query(
+    `UPDATE images SET thumbnails_state = 'ready', thumbnails = $2, updated_at = now()
+     WHERE id = $1 AND deleted_at IS NULL`,
+    [imageId, JSON.stringify(thumbnails)]
+  )
+  if (updated.rowCount === 0) {
+    await Promise.all(sizes.map((size) => deps.storage.delete(thumbnailKey(imageId, size))))
+    return 'skipped'
+  }
+  return 'made'
+}
+
+/** The `thumbnails` queue: `image.thumbnails.v1` messages from the api's avatar uploads. */
+export function thumbnailsQueue(deps: WorkerDeps): QueueRegistration {
+  return {
+    queue: 'thumbnails',
+    accepts: ['image.thumbnails.v1'],
+    // Each message decodes an image: keep a worker's decodes few, scale with more workers.
+    prefetch: deps.config.THUMBNAILS_PREFETCH,
+    maxAttempts: 5,
+    handler: async (message: AnyConsumedMessage) => {
+      if (message.type !== 'image.thumbnails.v1') throw new PermanentError(`${message.type} is not a thumbnails message`)
+      const { imageId, sizes } = message.payload
+      const outcome = await makeThumbnails(deps, imageId, sizes)
+      deps.log.info({ imageId, sizes, outcome, attempt: message.attempt }, 'thumbnails')
+    }
+  }
+}
