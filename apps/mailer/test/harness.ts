@@ -51,6 +51,7 @@ export async function mailerTestbed(smtpUrl: string, publicUrl = 'http://localho
   const publisher = new Publisher(connection)
   const raw = await connect(AMQP_URL)
   const services: MailerService[] = []
+  const extraTopologies: Topology[] = []
   let counter = 0
   return {
     env,
@@ -60,7 +61,10 @@ export async function mailerTestbed(smtpUrl: string, publicUrl = 'http://localho
     log,
     config,
     async startMailer(overrides = {}) {
-      const service = await startMailerService(config(overrides), log)
+      const own = config(overrides)
+      // A mailer with other retry delays declares other retry queues: remember them for cleanup.
+      extraTopologies.push(topology({ prefix: own.AMQP_PREFIX, retryDelaysMs: own.retryDelaysMs }))
+      const service = await startMailerService(own, log)
       services.push(service)
       return service
     },
@@ -78,7 +82,7 @@ export async function mailerTestbed(smtpUrl: string, publicUrl = 'http://localho
       await publisher.close()
       await connection.close()
       const channel = await raw.createChannel()
-      await deleteTopology(channel, names)
+      for (const each of [names, ...extraTopologies]) await deleteTopology(channel, each)
       await channel.close()
       await raw.close()
       const admin = new Client({ connectionString: PG_ADMIN_URL })
