@@ -22,6 +22,8 @@ export const MailerConfigSchema = Type.Object({
   MAIL_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 6 }),
   /** Upper bound of one SMTP send (connect + greeting + data); also bounds the dedupe claim. */
   MAIL_SEND_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 30000 }),
+  /** Dedupe records of sent mails are kept this long (must outlast any redelivery or re-publish). */
+  MAIL_DEDUPE_RETENTION_HOURS: Type.Number({ minimum: 1, default: 7 * 24 }),
   /** Port for GET /metrics (Prometheus); 0 = no metrics server. */
   MAILER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),

@@ -63,4 +63,13 @@ export class DeliveryLog {
       [messageId, owner]
     )
   }
+
+  /** Deletes records of mails sent before `olderThanMs` ago; returns how many. Redeliveries never come that late. */
+  async prune(olderThanMs: number): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `DELETE FROM mail_deliveries WHERE sent_at < now() - make_interval(secs => $1::double precision / 1000)`,
+      [olderThanMs]
+    )
+    return rowCount ?? 0
+  }
 }

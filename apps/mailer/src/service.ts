@@ -40,10 +40,11 @@ export async function startMailerService(config: MailerConfig, log: Logger): Pro
     log
   })
   const metrics = new MailerMetrics(config.MAILER_METRICS_PORT > 0)
+  const deliveries = new DeliveryLog(db, 2 * config.MAIL_SEND_TIMEOUT_MS)
   const mailer = new Mailer({
     connection,
     transport,
-    deliveries: new DeliveryLog(db, 2 * config.MAIL_SEND_TIMEOUT_MS),
+    deliveries,
     metrics,
     log,
     publicUrl: config.PUBLIC_URL,
@@ -53,8 +54,17 @@ export async function startMailerService(config: MailerConfig, log: Logger): Pro
   })
   let metricsServer: Server | undefined
   let closing: Promise<void> | undefined
+  // Hourly, and once at start: every replica prunes; the DELETE is idempotent.
+  const prune = (): void => {
+    deliveries.prune(config.MAIL_DEDUPE_RETENTION_HOURS * 3_600_000).then(
+      (removed) => removed > 0 && log.info({ removed }, 'pruned old delivery records'),
+      (err: unknown) => log.warn({ err }, 'could not prune delivery records')
+    )
+  }
+  const pruning = setInterval(prune, 3_600_000).unref()
   const close = (graceMs: number): Promise<void> =>
     (closing ??= (async () => {
+      clearInterval(pruning)
       await mailer.stop(graceMs)
       transport.close()
       await connection.close()
@@ -64,6 +74,7 @@ export async function startMailerService(config: MailerConfig, log: Logger): Pro
     })())
   try {
     if (config.MAILER_METRICS_PORT > 0) metricsServer = await serveMetrics(metrics, config.MAILER_METRICS_PORT)
+    prune()
     void connection.connect().catch(() => {})
     await mailer.start()
   } catch (err) {

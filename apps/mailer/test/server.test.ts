@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { mailerTestbed, waitFor, type MailerTestbed } from './harness'
 import { startSmtpSink, type SmtpSink } from './smtp-sink'
@@ -12,6 +13,14 @@ function startProcess(env: Record<string, string>): { child: ChildProcess; outpu
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()))
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()))
   return { child, output: () => output }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }
 
 describe('mailer process (dist/server.js)', () => {
@@ -37,12 +46,15 @@ describe('mailer process (dist/server.js)', () => {
   })
 
   it('logs each mail consumed and sent, and on SIGTERM finishes the mail in flight and exits 0', async () => {
-    const { child, output } = startProcess({ ...bed.env, LOG_LEVEL: 'info', MAIL_PREFETCH: '1' })
+    const metricsPort = await freePort()
+    const { child, output } = startProcess({ ...bed.env, LOG_LEVEL: 'info', MAIL_PREFETCH: '1', MAILER_METRICS_PORT: String(metricsPort) })
     await waitFor(() => output().includes('"mailer started"'), 'the mailer to start')
     await bed.publishWelcome('watched@example.com')
     await waitFor(() => smtp.mails.length === 1, 'the first mail')
     await waitFor(() => output().includes('"mail sent"'), 'the sent log line')
     expect(output()).toMatch(/"msg":"mail consumed"/)
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
+    expect(metrics).toContain('mailer_messages_total{type="mail.welcome.v1",outcome="sent"} 1')
     // Hold the next send mid-DATA, then ask the process to stop.
     smtp.pause()
     await bed.publishWelcome('inflight@example.com')
