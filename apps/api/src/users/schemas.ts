@@ -11,7 +11,8 @@ export const Nickname = Type.String({
 })
 export const Password = Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, description: `${PASSWORD_MIN_LENGTH}-${PASSWORD_MAX_LENGTH} characters` })
 export const PersonName = Type.String({ minLength: 1, maxLength: 100, pattern: NO_CONTROL_CHARS })
-export const UserId = Type.String({ format: 'uuid' })
+// A plain pattern, not format 'uuid': ajv's format also accepts a 'urn:uuid:' prefix, which Postgres would not.
+export const UserId = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'UUID' })
 
 export const RegisterBody = Type.Object({
   email: Email,

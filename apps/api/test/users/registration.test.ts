@@ -87,6 +87,10 @@ describe('POST /v1/users', () => {
     expect(broken.statusCode).toBe(400)
     const array = await app.inject({ method: 'POST', url: '/v1/users', headers: { 'content-type': 'application/json' }, payload: '[]' })
     expect(array.statusCode).toBe(400)
+    for (const payload of ['null', '"ada"', '42', '{"__proto__":{"admin":true},"email":"p@example.com","nickname":"proto","password":"password123"}']) {
+      const res = await app.inject({ method: 'POST', url: '/v1/users', headers: { 'content-type': 'application/json' }, payload })
+      expect({ payload, status: res.statusCode }).toEqual({ payload, status: 400 })
+    }
     const text = await app.inject({ method: 'POST', url: '/v1/users', headers: { 'content-type': 'text/plain' }, payload: 'hello' })
     expect(text.statusCode).toBe(400)
     expect(text.json().error).toBe('VALIDATION_FAILED')

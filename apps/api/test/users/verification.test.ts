@@ -70,8 +70,11 @@ describe('e-mail verification and public profiles', () => {
     const unknown = await app.inject('/v1/users/00000000-0000-4000-8000-000000000000')
     expect(unknown.statusCode).toBe(404)
     expect(unknown.json().error).toBe('USER_NOT_FOUND')
-    const malformed = await app.inject('/v1/users/not-a-uuid')
-    expect(malformed.statusCode).toBe(400)
-    expect(malformed.json()).toEqual({ error: 'VALIDATION_FAILED', message: expect.stringContaining('id') })
+    for (const id of ['not-a-uuid', 'urn:uuid:00000000-0000-4000-8000-000000000000', '%00', "1' OR '1'='1"]) {
+      const malformed = await app.inject(`/v1/users/${encodeURIComponent(id)}`)
+      expect(malformed.statusCode).toBe(400)
+      expect(malformed.json()).toEqual({ error: 'VALIDATION_FAILED', message: expect.stringContaining('id') })
+    }
+    expect((await app.inject(`/v1/users/${userId.toUpperCase()}`)).statusCode).toBe(200)
   })
 })
