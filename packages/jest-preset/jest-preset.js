@@ -1,6 +1,6 @@
 'use strict'
 /**
- * Shared jest preset. SWC strips types (type checking is `npm run check-types`),
+ * Shared jest preset. ts-jest transpiles (type checking is `npm run check-types`),
  * tests live in test/ mirroring src/, and every suite talks to the real
  * Postgres, Redis and RabbitMQ on localhost, so they get generous timeouts.
  */
@@ -9,15 +9,13 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    '^.+\\.ts$': ['@swc/jest', {
-      jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-      module: { type: 'commonjs' }
-    }],
-    '/node_modules/.+\\.js$': ['@swc/jest', { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' } }]
+    // Transpile only (isolatedModules): type checking is `npm run check-types`.
+    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: { module: 'commonjs', target: 'es2022', esModuleInterop: true } }],
+    '/node_modules/.+\\.js$': ['ts-jest', { isolatedModules: true, tsconfig: { module: 'commonjs', target: 'es2022', allowJs: true } }]
   },
   // cookie@2 (light-my-request, i.e. inject) and content-disposition@3 (@fastify/static,
   // i.e. the docs UI) ship ESM only. Node >= 20.19 requires them natively, jest's module
-  // system cannot, so SWC turns just those into CommonJS for the tests.
+  // system cannot, so ts-jest turns just those into CommonJS for the tests.
   transformIgnorePatterns: ['/node_modules/(?!(cookie|content-disposition)/)'],
   testTimeout: 60000,
   // Suites own ports, queues and databases; running them one file at a time

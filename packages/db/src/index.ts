@@ -36,7 +36,10 @@ export async function ensureDatabase(databaseUrl: string, log: DbLogger): Promis
     await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`)
     log.info({ database: name }, 'created database')
   } catch (err) {
-    if ((err as { code?: string }).code !== '42P04') throw err
+    // 42P04 duplicate_database; 23505 is what a concurrent CREATE DATABASE of the same
+    // name reports when it loses the race on pg_database's unique index.
+    const code = (err as { code?: string }).code
+    if (code !== '42P04' && code !== '23505') throw err
   } finally {
     await admin.end()
   }

@@ -38,7 +38,7 @@ describe('api process', () => {
     const path = join(env.dir, 'graceful.log')
     const api = await spawnApi({ ...env.env, KV_LOG_PATH: path, KV_FSYNC: 'batch' })
     const puts = Array.from({ length: 50 }, (_, i) => fetch(`${api.url}/v1/key/g${i}`, { method: 'PUT', body: `v${i}` }))
-    const first = await puts[0]
+    const first = await puts[0]!
     expect(first.status).toBe(201)
     api.child.kill('SIGTERM')
     const statuses = await Promise.all(puts.map((p) => p.then((r) => r.status, () => 'refused')))
