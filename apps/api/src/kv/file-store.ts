@@ -3,7 +3,7 @@ import { mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import { MAGIC, OP_DELETE, OP_PUT, decodeRecord, encodeRecord, recordSize, type Op } from './record-format'
+import { HEADER_BYTES, MAGIC, OP_DELETE, OP_PUT, decodeRecord, encodeRecord, recordSize, type Op } from './record-format'
 import { KvLogCorruptError, KvUnavailableError, type KvObserver, type KvStore } from './store'
 
 export type FsyncPolicy = 'always' | 'batch' | 'off'
@@ -138,7 +138,7 @@ export class FileKvStore implements KvStore {
       return
     }
     for (const w of batch) {
-      this.apply(w.op, w.key, w.value)
+      this.apply(w.op, w.key, w.value, w.record.readUInt32LE(HEADER_BYTES + 1))
       w.resolve()
     }
     if (this.opts.fsync === 'batch' && !this.batchSyncTimer) {
@@ -177,13 +177,13 @@ export class FileKvStore implements KvStore {
     this.opts.log.error({ err, path: this.opts.path }, 'key-value log write failed; refusing further writes until restart')
   }
 
-  private apply(op: Op, key: string, value: Buffer): void {
+  private apply(op: Op, key: string, value: Buffer, keyBytes: number): void {
     const old = this.data.get(key)
-    if (old !== undefined) this.liveBytes -= recordSize(Buffer.byteLength(key), old.length)
+    if (old !== undefined) this.liveBytes -= recordSize(keyBytes, old.length)
     if (op === OP_PUT) {
       this.data.set(key, value)
-      this.liveBytes += recordSize(Buffer.byteLength(key), value.length)
-    } else {
+      this.liveBytes += recordSize(keyBytes, value.length)
+    } else if (old !== undefined) {
       this.data.delete(key)
     }
   }
@@ -234,8 +234,8 @@ export class FileKvStore implements KvStore {
           this.finishReplay(records, started)
           return
         }
-        const { op, key, value } = result.record
-        this.apply(op, key.toString('utf8'), value)
+        const { op, keyStart, keyEnd, end } = result.record
+        this.apply(op, buf.toString('utf8', keyStart, keyEnd), buf.subarray(keyEnd, end), keyEnd - keyStart)
         pos += result.size
         records++
       }

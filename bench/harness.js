@@ -1,0 +1,90 @@
+'use strict'
+/**
+ * What every benchmark suite shares: free ports, starting the built api as a
+ * child process, autocannon runs, percentiles, and the row shape of
+ * bench/results/latest.json.
+ */
+const { spawn } = require('node:child_process')
+const { createServer } = require('node:net')
+const { join } = require('node:path')
+const autocannon = require('autocannon')
+
+const ROOT = join(__dirname, '..')
+
+/** A free TCP port on loopback. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)) })
+  })
+}
+
+/** Nearest-rank percentile of an ascending array. */
+function percentile(sorted, p) {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
+}
+
+/**
+ * Runs `node <script>` with env on a free port and waits until GET <path>
+ * answers; resolves `{ url, stop }` where stop() sends SIGTERM and waits.
+ */
+async function startProcess(script, env, { readyPath = '/health', timeoutMs = 30000 } = {}) {
+  const port = await freePort()
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe']
+  })
+  let stderr = ''
+  child.stderr.on('data', (d) => { stderr += d })
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)))
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}: ${stderr}`)
+    try {
+      const res = await fetch(url + readyPath)
+      if (res.ok) break
+    } catch {}
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`${script} did not become ready: ${stderr}`) }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return {
+    url,
+    child,
+    async stop() { if (child.exitCode === null) { child.kill('SIGTERM'); await exited } }
+  }
+}
+
+/** The api from apps/api/dist with the given env (rate limit off unless set). */
+function startApi(env) {
+  return startProcess(join(ROOT, 'apps', 'api', 'dist', 'server.js'), { RATE_LIMIT_RPS: '0', ...env })
+}
+
+/** autocannon with the bench defaults; returns req/s (2xx only) and latency percentiles. */
+async function load(opts) {
+  const result = await autocannon({ connections: 50, duration: 5, ...opts })
+  const ok = result['2xx']
+  const seconds = result.duration
+  return {
+    rps: ok / seconds,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99
+  }
+}
+
+/** One result row; ratio is value/baseline, or baseline/value when lower is better. */
+function row(name, value, unit, baseline, baselineValue, { lowerIsBetter = false, goal, extra } = {}) {
+  const ratio = lowerIsBetter ? baselineValue / value : value / baselineValue
+  return { name, value: round(value), unit, baseline, baselineValue: round(baselineValue), ratio: round(ratio, 3), goal, extra }
+}
+
+function round(n, digits = 2) {
+  const f = 10 ** digits
+  return Math.round(n * f) / f
+}
+
+module.exports = { ROOT, freePort, percentile, startProcess, startApi, load, row }

@@ -1,0 +1,98 @@
+'use strict'
+/**
+ * Key-value store: GET and PUT throughput of /v1/key/{key} under each KV_FSYNC
+ * policy next to a bare Fastify route in the same run, and the start-up replay
+ * time of a 1 M-record log next to reading the same file raw.
+ */
+const { join } = require('node:path')
+const { mkdtempSync, rmSync, openSync, writeSync, closeSync, readFileSync, statSync } = require('node:fs')
+const { tmpdir } = require('node:os')
+const { spawnSync } = require('node:child_process')
+const { ROOT, startApi, startProcess, load, row } = require('../harness')
+
+const API_RECORD_FORMAT = join(ROOT, 'apps', 'api', 'dist', 'kv', 'record-format.js')
+const VALUE = Buffer.from('bench-value-0123456789')
+const KEYS = 1000
+const DATABASE_URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/socialnet_bench'
+
+/** Cycles PUT/GET over KEYS keys so the store holds a realistic map, not one entry. */
+function requests(method, prefix) {
+  return Array.from({ length: KEYS }, (_, i) => ({ method, path: `${prefix}/bench-${i}`, body: method === 'PUT' ? VALUE : undefined }))
+}
+
+/** Writes a log of `records` PUTs over `records / 4` keys, the format the api replays. */
+function writeLog(path, records) {
+  const { encodeRecord, MAGIC, OP_PUT } = require(API_RECORD_FORMAT)
+  const fd = openSync(path, 'w')
+  writeSync(fd, MAGIC)
+  const batch = []
+  for (let i = 0; i < records; i++) {
+    batch.push(encodeRecord(OP_PUT, Buffer.from(`user:${i % (records / 4)}:profile`), Buffer.from(`{"n":${i},"v":"${'x'.repeat(40)}"}`)))
+    if (batch.length === 10000) { writeSync(fd, Buffer.concat(batch)); batch.length = 0 }
+  }
+  if (batch.length) writeSync(fd, Buffer.concat(batch))
+  closeSync(fd)
+}
+
+/** Replays the log in a fresh node process (cold module cache) and returns the seconds the store reports. */
+function replaySeconds(path) {
+  const script = `
+    const { FileKvStore } = require(${JSON.stringify(join(ROOT, 'apps', 'api', 'dist', 'kv', 'file-store.js'))})
+    const pino = require('pino')
+    const t = process.hrtime.bigint()
+    FileKvStore.open({ path: ${JSON.stringify(path)}, fsync: 'off', compactMinBytes: 1e15, compactRatio: 2, log: pino({ level: 'silent' }) })
+      .then(async (s) => { const sec = Number(process.hrtime.bigint() - t) / 1e9; console.log(JSON.stringify({ sec, keys: s.size })); await s.close() })`
+  const out = spawnSync(process.execPath, ['-e', script], { cwd: join(ROOT, 'apps', 'api'), encoding: 'utf8' })
+  if (out.status !== 0) throw new Error(out.stderr)
+  return JSON.parse(out.stdout)
+}
+
+function rawReadSeconds(path) {
+  const out = spawnSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require('fs').readFileSync(${JSON.stringify(path)});console.log(Number(process.hrtime.bigint()-t)/1e9)`], { encoding: 'utf8' })
+  return Number(out.stdout)
+}
+
+async function run(ctx = {}) {
+  const log = ctx.log || console.log
+  const duration = ctx.quick ? 2 : 5
+  const dir = mkdtempSync(join(tmpdir(), 'bench-kv-'))
+  const rows = []
+  const baseline = await startProcess(join(__dirname, '..', 'baseline-server.js'), {})
+  try {
+    log('kv: GET')
+    const api = await startApi({ KV_LOG_PATH: join(dir, 'get.log'), KV_FSYNC: 'off', DATABASE_URL })
+    await load({ url: api.url, requests: requests('PUT', '/v1/key'), amount: KEYS, connections: 10 })
+    const base = await load({ url: baseline.url, requests: requests('GET', '/const'), duration })
+    const get = await load({ url: api.url, requests: requests('GET', '/v1/key'), duration })
+    await api.stop()
+    rows.push(row('kv.get', get.rps, 'req/s', 'bare Fastify GET returning a constant', base.rps, { goal: '>= 0.9', extra: { p99Ms: get.p99Ms, non2xx: get.non2xx } }))
+
+    for (const policy of ['always', 'batch', 'off']) {
+      log(`kv: PUT fsync=${policy}`)
+      const memBase = await load({ url: baseline.url, requests: requests('PUT', '/mem'), duration })
+      const put = await startApi({ KV_LOG_PATH: join(dir, `put-${policy}.log`), KV_FSYNC: policy, DATABASE_URL })
+      const res = await load({ url: put.url, requests: requests('PUT', '/v1/key'), duration })
+      await put.stop()
+      rows.push(row(`kv.put.fsync-${policy}`, res.rps, 'req/s', 'bare Fastify PUT into a Map', memBase.rps,
+        { goal: policy === 'always' ? '>= 0.4' : undefined, extra: { p99Ms: res.p99Ms, non2xx: res.non2xx } }))
+    }
+  } finally {
+    await baseline.stop()
+  }
+
+  log('kv: replay of a 1 M-record log')
+  const logPath = join(dir, 'replay.log')
+  writeLog(logPath, 1_000_000)
+  readFileSync(logPath) // warm the page cache for both measurements alike
+  const best = (f) => Math.min(f(), f(), f())
+  let keys = 0
+  const replay = best(() => { const r = replaySeconds(logPath); keys = r.keys; return r.sec })
+  const raw = best(() => rawReadSeconds(logPath))
+  rows.push(row('kv.replay', replay, 's', 'reading the same file raw', raw,
+    { lowerIsBetter: true, goal: '< 1 s', extra: { records: 1_000_000, keys, megabytes: Math.round(statSync(logPath).size / 1e6) } }))
+  rmSync(dir, { recursive: true, force: true })
+  return rows
+}
+
+module.exports = { run }
+if (require.main === module) run().then((rows) => console.table(rows), (err) => { console.error(err); process.exit(1) })
