@@ -61,7 +61,7 @@ async function run(ctx = {}) {
   try {
     log('kv: GET')
     const api = await startApi({ KV_LOG_PATH: join(dir, 'get.log'), KV_FSYNC: 'off', DATABASE_URL })
-    await load({ url: api.url, requests: requests('PUT', '/v1/key'), amount: KEYS, connections: 10 })
+    for (let i = 0; i < KEYS; i++) await fetch(`${api.url}/v1/key/bench-${i}`, { method: 'PUT', body: VALUE })
     const base = await load({ url: baseline.url, requests: requests('GET', '/const'), duration })
     const get = await load({ url: api.url, requests: requests('GET', '/v1/key'), duration })
     await api.stop()
