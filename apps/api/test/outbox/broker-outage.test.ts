@@ -75,4 +75,28 @@ describe('RabbitMQ down during registrations', () => {
     })
     expect([...received].every((to) => /^flap\d+@example\.com$/.test(String(to)))).toBe(true)
   })
+
+  test('an api started while RabbitMQ is down serves registrations and publishes them once it connects', async () => {
+    await proxy.cut()
+    const late = await buildApp(env.config)
+    try {
+      expect(late.broker.connection.isConnected).toBe(false)
+      expect((await late.inject('/ready')).statusCode).toBe(503)
+      const emails = Array.from({ length: 5 }, (_, i) => `late${i}@example.com`)
+      for (const [i, email] of emails.entries()) {
+        const res = await late.inject({ method: 'POST', url: '/v1/users', payload: { email, nickname: `late${i}`, password: 'password123' } })
+        expect(res.statusCode).toBe(201)
+      }
+      await proxy.restore()
+      // Either replica may publish them (they share the outbox); what matters is that all arrive.
+      await eventually(async () => {
+        const got = new Set(mail.messages.map((m) => m.payload.to))
+        return emails.every((e) => got.has(e))
+      })
+      await late.broker.connection.waitForConnection()
+      expect((await late.inject('/ready')).statusCode).toBe(200)
+    } finally {
+      await late.close()
+    }
+  })
 })
