@@ -10,10 +10,11 @@ export type Claim = { state: 'claimed'; owner: string } | { state: 'sent' } | { 
  * Before sending, a mailer claims the message with a lease; after the SMTP
  * server accepted, it marks it sent. A redelivered message whose record says
  * sent is acked without a second mail. The only window left for a duplicate
- * is a crash between the SMTP server's "250 OK" and the sent-mark commit (one
- * round trip to Postgres, about a millisecond), or a send that outlives its
- * lease: the lease is twice the send timeout, and the send is aborted at the
- * timeout.
+ * is a crash (not SIGTERM, not a broker or connection loss) between the SMTP
+ * server taking the message (after the final ".") and the sent-mark commit:
+ * the 250 reply on its way back plus one Postgres commit, a few ms. SMTP
+ * itself cannot close it (RFC 1047). A send cannot outlive its lease: the
+ * lease is twice the send timeout and the send is aborted at the timeout.
  */
 export class DeliveryLog {
   constructor(

@@ -1,4 +1,6 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { depth, mailerTestbed, waitFor, type MailerTestbed } from './harness'
 import { startSmtpSink, type SmtpSink } from './smtp-sink'
@@ -66,6 +68,31 @@ describe('several mailers on one queue', () => {
     await waitFor(async () => (await depth(bed.raw, bed.names.queues.mail.name)) === 0 && mailer.mailer.active === 0, 'queue empty')
     const counts = perRecipient(smtp)
     expect(recipients.filter((to) => counts.get(to) !== 1)).toEqual([])
+    expect(await depth(bed.raw, bed.names.queues.mail.dlq)).toBe(0)
+  })
+
+  it('loses no mail when a mailer process is killed (SIGKILL) mid-stream; duplicates stay within the documented window', async () => {
+    // Short send timeout = short claim lease (2 s): the survivor takes over the dead mailer's claims quickly.
+    const overrides = { MAIL_SEND_TIMEOUT_MS: '1000', MAIL_PREFETCH: '10' }
+    const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'server.js')], {
+      env: { PATH: process.env.PATH ?? '', ...bed.env, ...overrides, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'ignore']
+    })
+    let output = ''
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()))
+    await waitFor(() => output.includes('"mailer started"'), 'the child mailer to start')
+    await bed.startMailer(overrides)
+    const total = 200
+    const recipients = Array.from({ length: total }, (_, i) => `kill${i}@example.com`)
+    await Promise.all(recipients.map((to) => bed.publishWelcome(to)))
+    await waitFor(() => (output.match(/"mail sent"/g) ?? []).length >= 20, 'the child sending')
+    child.kill('SIGKILL')
+    await once(child, 'exit')
+    await waitFor(() => recipients.every((to) => perRecipient(smtp).has(to)), 'every recipient served')
+    const counts = perRecipient(smtp)
+    const duplicates = recipients.filter((to) => counts.get(to)! > 1)
+    // A duplicate needs the kill to land between "250 OK" and the sent-mark; at most the child's prefetch can be there.
+    expect(duplicates.length).toBeLessThanOrEqual(10)
     expect(await depth(bed.raw, bed.names.queues.mail.dlq)).toBe(0)
   })
 })
