@@ -3,8 +3,9 @@ import { mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import { HEADER_BYTES, MAGIC, OP_DELETE, OP_PUT, decodeRecord, encodeRecord, recordSize, type Op } from './record-format'
-import { KvLogCorruptError, KvUnavailableError, type KvObserver, type KvStore } from './store'
+import { HEADER_BYTES, MAGIC, OP_DELETE, OP_PUT, encodeRecord, recordSize, type Op } from './record-format'
+import { replayLog } from './replay'
+import { KvUnavailableError, type KvObserver, type KvStore } from './store'
 
 export type FsyncPolicy = 'always' | 'batch' | 'off'
 
@@ -28,7 +29,6 @@ interface PendingWrite {
   reject: (err: Error) => void
 }
 
-const READ_CHUNK = 16 * 1024 * 1024
 const BATCH_SYNC_MS = 10
 const COMPACT_WRITE_CHUNK = 1024 * 1024
 const COMPACT_YIELD_EVERY = 5000
@@ -43,7 +43,7 @@ const COMPACT_YIELD_EVERY = 5000
  * visible to readers only once its record is in the log under the policy.
  */
 export class FileKvStore implements KvStore {
-  private readonly data = new Map<string, Buffer>()
+  private data = new Map<string, Buffer>()
   private pending: PendingWrite[] = []
   private flushQueued = false
   private chain: Promise<void> = Promise.resolve()
@@ -202,49 +202,17 @@ export class FileKvStore implements KvStore {
       this.logBytes = MAGIC.length
       return
     }
-    let buf = Buffer.alloc(0)
-    let fileOffset = 0 // file offset of buf[0]
-    let readPos = 0
-    let records = 0
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, size - readPos))
-      const { bytesRead } = chunk.length > 0 ? await this.fh.read(chunk, 0, chunk.length, readPos) : { bytesRead: 0 }
-      readPos += bytesRead
-      buf = buf.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buf, chunk.subarray(0, bytesRead)])
-      const atEof = readPos >= size
-      let pos = 0
-      if (fileOffset === 0) {
-        if (buf.length < MAGIC.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
-          throw new KvLogCorruptError(path, 0, 'not a key-value log (bad magic)')
-        }
-        pos = MAGIC.length
-      }
-      for (;;) {
-        if (pos === buf.length) break
-        const result = decodeRecord(buf, pos, atEof)
-        if ('incomplete' in result) break
-        if ('problem' in result) {
-          const at = fileOffset + pos
-          if (result.problem.kind === 'corrupt') throw new KvLogCorruptError(path, at, result.problem.reason)
-          log.warn({ path, offset: at, droppedBytes: size - at, reason: result.problem.reason },
-            'key-value log ends in a torn record (crash mid-write); dropping it')
-          await this.fh.truncate(at)
-          await this.fh.datasync()
-          this.logBytes = at
-          this.finishReplay(records, started)
-          return
-        }
-        const { op, keyStart, keyEnd, end } = result.record
-        this.apply(op, buf.toString('utf8', keyStart, keyEnd), buf.subarray(keyEnd, end), keyEnd - keyStart)
-        pos += result.size
-        records++
-      }
-      fileOffset += pos
-      buf = buf.subarray(pos)
-      if (atEof) break
+    const result = await replayLog(this.fh, size, path)
+    this.data = result.data
+    this.liveBytes = result.liveBytes
+    this.logBytes = result.validBytes
+    if (result.torn) {
+      log.warn({ path, offset: result.torn.offset, droppedBytes: size - result.torn.offset, reason: result.torn.reason },
+        'key-value log ends in a torn record (crash mid-write); dropping it')
+      await this.fh.truncate(result.torn.offset)
+      await this.fh.datasync()
     }
-    this.logBytes = size
-    this.finishReplay(records, started)
+    this.finishReplay(result.records, started)
   }
 
   private finishReplay(records: number, started: bigint): void {

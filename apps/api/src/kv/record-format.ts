@@ -33,28 +33,35 @@ export function encodeRecord(op: Op, key: Buffer, value: Buffer = EMPTY): Buffer
   buf.writeUInt32LE(key.length, HEADER_BYTES + 1)
   key.copy(buf, HEADER_BYTES + PAYLOAD_PREFIX)
   if (op === OP_PUT) value.copy(buf, HEADER_BYTES + PAYLOAD_PREFIX + key.length)
-  buf.writeUInt32LE(crc32(buf.subarray(HEADER_BYTES)), 4)
+  buf.writeUInt32LE(crc(buf, HEADER_BYTES, buf.length), 4)
   buf.writeUInt32LE(headerCrc(buf, 0), 8)
   return buf
 }
 const EMPTY = Buffer.alloc(0)
 
-/** One decoded record, as offsets into the read buffer (no copies, no per-field views). */
-export interface LogRecord {
-  op: Op
+/**
+ * Where decodeRecord puts what it read: offsets into the read buffer, reused
+ * across calls so replaying a million records allocates nothing per record.
+ */
+export interface RecordView {
+  op: number
   keyStart: number
   keyEnd: number
   /** The value is buf[keyEnd, end). */
   end: number
+  /** Why the record is torn or corrupt. */
+  reason: string
 }
 
-/** Why a record could not be decoded: `torn` may be dropped, `corrupt` must stop start-up. */
-export type DecodeProblem = { kind: 'torn' | 'corrupt'; reason: string }
+/** decodeRecord outcomes: a record; more bytes needed; a torn tail (drop it); corruption (stop). */
+export const DECODED = 0
+export const INCOMPLETE = 1
+export const TORN = 2
+export const CORRUPT = 3
 
-export type DecodeResult =
-  | { record: LogRecord; size: number }
-  | { incomplete: true }
-  | { problem: DecodeProblem }
+export function newRecordView(): RecordView {
+  return { op: 0, keyStart: 0, keyEnd: 0, end: 0, reason: '' }
+}
 
 const CRC_TABLE = new Int32Array(256).map((_, n) => {
   let c = n
@@ -62,46 +69,62 @@ const CRC_TABLE = new Int32Array(256).map((_, n) => {
   return c
 })
 
+/** Below this many bytes a JS table loop beats zlib's native call plus a Buffer view. */
+const JS_CRC_MAX_BYTES = 256
+
 /**
- * CRC-32 (zlib's) of the 8 header bytes at `offset`, in JS: for 8 bytes a table
- * loop beats a native call plus a Buffer view, and replay does this per record.
+ * zlib's CRC-32 of buf[start, end). Replay checks two per record, and most
+ * records are small, so the per-call overhead of the native version dominated.
  */
-function headerCrc(buf: Buffer, offset: number): number {
+function crc(buf: Buffer, start: number, end: number): number {
+  if (end - start > JS_CRC_MAX_BYTES) return crc32(buf.subarray(start, end))
   let c = -1
-  for (let i = offset; i < offset + 8; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8)
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8)
   return (c ^ -1) >>> 0
 }
 
+function headerCrc(buf: Buffer, offset: number): number {
+  return crc(buf, offset, offset + 8)
+}
+
 /**
- * Decodes the record at `offset` of `buf`. `atEof` says that `buf` ends where the
- * file ends, so a record that runs past it is torn rather than merely cut by the
- * read chunk.
+ * Decodes the record at `offset` of `buf` into `out` and returns DECODED,
+ * INCOMPLETE, TORN or CORRUPT. `atEof` says that `buf` ends where the file ends,
+ * so a record that runs past it is torn rather than merely cut by the read chunk.
  */
-export function decodeRecord(buf: Buffer, offset: number, atEof: boolean): DecodeResult {
+export function decodeRecord(buf: Buffer, offset: number, atEof: boolean, out: RecordView): number {
   const available = buf.length - offset
   if (available < HEADER_BYTES) {
-    return atEof ? { problem: { kind: 'torn', reason: `partial record header (${available} bytes)` } } : { incomplete: true }
+    if (!atEof) return INCOMPLETE
+    out.reason = `partial record header (${available} bytes)`
+    return TORN
   }
   if (buf.readUInt32LE(offset + 8) !== headerCrc(buf, offset)) {
+    out.reason = 'record header checksum mismatch'
     // A crash can leave zero-filled blocks at the end of a file; anything else is damage.
-    const zerosToEnd = atEof && buf.subarray(offset).every((b) => b === 0)
-    return { problem: { kind: zerosToEnd ? 'torn' : 'corrupt', reason: 'record header checksum mismatch' } }
+    return atEof && buf.subarray(offset).every((b) => b === 0) ? TORN : CORRUPT
   }
   const payloadLength = buf.readUInt32LE(offset)
   const start = offset + HEADER_BYTES
   const end = start + payloadLength
   if (end > buf.length) {
-    return atEof ? { problem: { kind: 'torn', reason: 'record runs past the end of the log' } } : { incomplete: true }
+    if (!atEof) return INCOMPLETE
+    out.reason = 'record runs past the end of the log'
+    return TORN
   }
-  if (buf.readUInt32LE(offset + 4) !== crc32(buf.subarray(start, end))) {
-    const last = atEof && end === buf.length
-    return { problem: { kind: last ? 'torn' : 'corrupt', reason: 'record payload checksum mismatch' } }
+  if (buf.readUInt32LE(offset + 4) !== crc(buf, start, end)) {
+    out.reason = 'record payload checksum mismatch'
+    return atEof && end === buf.length ? TORN : CORRUPT
   }
-  const op = buf[start]
+  const op = buf[start]!
   const keyLength = payloadLength >= PAYLOAD_PREFIX ? buf.readUInt32LE(start + 1) : -1
   if ((op !== OP_PUT && op !== OP_DELETE) || keyLength < 0 || PAYLOAD_PREFIX + keyLength > payloadLength) {
-    return { problem: { kind: 'corrupt', reason: 'record fields out of range' } }
+    out.reason = 'record fields out of range'
+    return CORRUPT
   }
-  const keyStart = start + PAYLOAD_PREFIX
-  return { record: { op, keyStart, keyEnd: keyStart + keyLength, end }, size: end - offset }
+  out.op = op
+  out.keyStart = start + PAYLOAD_PREFIX
+  out.keyEnd = out.keyStart + keyLength
+  out.end = end
+  return DECODED
 }
