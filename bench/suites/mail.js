@@ -86,6 +86,7 @@ async function rawNodemailer(sink, n, senders, tag) {
   const transports = Array.from({ length: senders }, () => nodemailer.createTransport({ url: sink.url, pool: true, maxConnections: POOL, maxMessages: 500 }, { from: 'Social Network <noreply@socialnet.local>' }))
   const ids = Array.from({ length: n }, (_, i) => `raw-${tag}-${senders}-${i}`)
   let next = 0
+  const cpu = process.cpuUsage()
   const started = performance.now()
   const worker = async (transport) => {
     while (next < n) {
@@ -95,8 +96,9 @@ async function rawNodemailer(sink, n, senders, tag) {
   }
   await Promise.all(transports.flatMap((t) => Array.from({ length: PREFETCH }, () => worker(t))))
   const elapsed = (performance.now() - started) / 1000
+  const used = process.cpuUsage(cpu)
   transports.forEach((t) => t.close())
-  return n / elapsed
+  return { perSecond: n / elapsed, cpuMsPerMail: (used.user + used.system) / 1000 / n }
 }
 
 /** The pipeline with `mailers` in-process Mailer services: burst throughput, then paced latency. */
@@ -112,10 +114,13 @@ async function pipeline(sink, env, mailers, n, paced, log) {
   try {
     // Burst: everything published at once; throughput until the last SMTP acceptance.
     const burst = Array.from({ length: n }, (_, i) => `burst-${tag}-${i}`)
+    const cpu = process.cpuUsage()
     const started = performance.now()
     await Promise.all(burst.map((messageId, i) => publisher.publish({ type: 'mail.welcome.v1', messageId, payload: welcome(i) })))
     await sink.waitFor(burst)
     const elapsed = (Math.max(...burst.map((id) => sink.accepted.get(id))) - started) / 1000
+    const used = process.cpuUsage(cpu)
+    const cpuMsPerMail = (used.user + used.system) / 1000 / n
     log(`${mailers} mailer(s): ${n} mails in ${elapsed.toFixed(2)} s`)
     // Paced: one message every 10 ms; latency = publish start -> SMTP accepted.
     const sentAt = new Map()
@@ -127,7 +132,7 @@ async function pipeline(sink, env, mailers, n, paced, log) {
     }
     await sink.waitFor(ids)
     const latencies = ids.map((id) => sink.accepted.get(id) - sentAt.get(id)).sort((a, b) => a - b)
-    return { perSecond: n / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) }
+    return { perSecond: n / elapsed, cpuMsPerMail, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) }
   } finally {
     await publisher.close()
     await connection.close()
@@ -157,16 +162,26 @@ async function run(ctx = {}) {
     const rows = []
     for (const mailers of [1, 2]) {
       const baseline = await rawNodemailer(sink, n, mailers, tag)
-      log(`raw nodemailer x${mailers}: ${baseline.toFixed(0)} mails/s`)
+      log(`raw nodemailer x${mailers}: ${baseline.perSecond.toFixed(0)} mails/s`)
       const measured = await pipeline(sink, env, mailers, n, paced, log)
       rows.push({
         name: mailers === 2 ? 'mail.e2e' : 'mail.e2e.1mailer',
         value: Math.round(measured.perSecond),
         unit: 'msg/s',
         baseline: 'raw nodemailer -> same SMTP',
-        baselineValue: Math.round(baseline),
-        ratio: Number((measured.perSecond / baseline).toFixed(2)),
-        extra: { p50Ms: Number(measured.p50Ms.toFixed(1)), p99Ms: Number(measured.p99Ms.toFixed(1)), mailers, messages: n, prefetch: PREFETCH, smtpPool: POOL }
+        baselineValue: Math.round(baseline.perSecond),
+        ratio: Number((measured.perSecond / baseline.perSecond).toFixed(2)),
+        extra: {
+          p50Ms: Number(measured.p50Ms.toFixed(1)),
+          p99Ms: Number(measured.p99Ms.toFixed(1)),
+          mailers,
+          messages: n,
+          prefetch: PREFETCH,
+          smtpPool: POOL,
+          // CPU of this process (mailers + SMTP server + publisher) per mail; the SMTP server's share is in both.
+          cpuMsPerMail: Number(measured.cpuMsPerMail.toFixed(2)),
+          baselineCpuMsPerMail: Number(baseline.cpuMsPerMail.toFixed(2))
+        }
       })
     }
     return rows
