@@ -92,7 +92,7 @@ export async function encodeImage(path: string, kind: Inspected, maxPixels: numb
   const image = sharp(path, { limitInputPixels: maxPixels, sequentialRead: true, failOn: 'error' })
     .rotate()
     .resize({ width: MAX_EDGE, height: MAX_EDGE, fit: 'inside', withoutEnlargement: true })
-  if (kind.output === 'jpeg') image.jpeg({ quality: 85, mozjpeg: true })
+  if (kind.output === 'jpeg') image.jpeg({ quality: 85 }) // not mozjpeg: ~8x slower for a few % smaller files
   else if (kind.output === 'webp') image.webp({ quality: 85 })
   else image.png({ compressionLevel: 9, adaptiveFiltering: true })
   image.on('info', (i: { width: number; height: number }) => { info = i })

@@ -1,0 +1,131 @@
+'use strict'
+/**
+ * Avatar uploads: MB/s through `PUT /v1/users/{id}/avatar` with 20 concurrent
+ * 10 MB uploads (auth, spool to disk, decode, re-encode, store, database row,
+ * outbox), and the api's peak RSS while doing it, which must stay bounded
+ * (uploads are streamed, decodes are limited to one per core). Baseline, same
+ * run, same bytes, same concurrency: a bare Fastify route streaming the
+ * multipart file to disk.
+ *
+ * `node bench/suites/upload.js` runs it alone; bench/run.js calls run(ctx).
+ */
+const { randomBytes } = require('node:crypto')
+const { mkdtempSync, readFileSync, rmSync } = require('node:fs')
+const { tmpdir } = require('node:os')
+const { join } = require('node:path')
+const { request } = require('undici')
+const sharp = require('sharp')
+const amqplib = require('amqplib')
+const { Client } = require('pg')
+const { topology, declareTopology, deleteTopology } = require('@socialnet/broker')
+const { ROOT, startApi, startProcess, row } = require('../harness')
+
+const AMQP_URL = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672'
+const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres'
+const CONCURRENCY = 20
+const UPLOAD_BYTES = 10 * 1000 * 1000
+
+/** A 3000x3000 noise JPEG (9 MP: real decode work) padded with trailing bytes to exactly 10 MB. */
+async function tenMegabyteJpeg() {
+  const size = 3000
+  const image = await sharp(randomBytes(size * size * 3), { raw: { width: size, height: size, channels: 3 } }).jpeg({ quality: 90 }).toBuffer()
+  if (image.length > UPLOAD_BYTES) return image.subarray(0, UPLOAD_BYTES)
+  return Buffer.concat([image, Buffer.alloc(UPLOAD_BYTES - image.length)])
+}
+
+function multipart(data) {
+  const boundary = `----bench${randomBytes(8).toString('hex')}`
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`)
+  const payload = Buffer.concat([head, data, Buffer.from(`\r\n--${boundary}--\r\n`)])
+  return { payload, contentType: `multipart/form-data; boundary=${boundary}` }
+}
+
+/** Peak resident memory of a process so far (VmHWM), in MB; Linux only. */
+function peakRssMb(pid) {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return match ? Number(match[1]) / 1024 : NaN
+}
+function rssMb(pid) {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return match ? Number(match[1]) / 1024 : NaN
+}
+
+/** `rounds` x CONCURRENCY uploads, CONCURRENCY at a time; returns MB/s of uploaded bytes. */
+async function uploadRounds(rounds, targets, body) {
+  const started = process.hrtime.bigint()
+  for (let r = 0; r < rounds; r++) {
+    await Promise.all(targets.map(async ({ url, headers }) => {
+      const res = await request(url, { method: 'PUT', body: body.payload, headers: { 'content-type': body.contentType, ...headers }, headersTimeout: 120000, bodyTimeout: 120000 })
+      const text = await res.body.text()
+      if (res.statusCode !== 201) throw new Error(`upload answered ${res.statusCode}: ${text}`)
+    }))
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  return (rounds * targets.length * UPLOAD_BYTES) / 1e6 / seconds
+}
+
+async function run(ctx = {}) {
+  const log = ctx.log || ((m) => console.error(m))
+  const rounds = ctx.quick ? 1 : 3
+  const tag = randomBytes(4).toString('hex')
+  const dir = mkdtempSync(join(tmpdir(), 'socialnet-bench-upload-'))
+  const dbUrl = new URL(PG_ADMIN_URL)
+  dbUrl.pathname = `/socialnet_bench_upload_${tag}`
+  const prefix = `bench.${tag}.`
+  const amqp = await amqplib.connect(AMQP_URL)
+  const channel = await amqp.createChannel()
+  const names = await declareTopology(channel, topology(prefix))
+  const image = await tenMegabyteJpeg()
+  const body = multipart(image)
+  let api
+  let baseline
+  try {
+    baseline = await startProcess(join(ROOT, 'bench', 'upload-baseline-server.js'), { STORAGE_DIR: join(dir, 'raw') })
+    const rawTargets = Array.from({ length: CONCURRENCY }, () => ({ url: `${baseline.url}/raw`, headers: {} }))
+    await uploadRounds(1, rawTargets, body) // warm-up
+    const baselineMbps = await uploadRounds(rounds, rawTargets, body)
+    const baselinePeak = peakRssMb(baseline.child.pid)
+    await baseline.stop()
+    log(`upload baseline: ${baselineMbps.toFixed(1)} MB/s, peak RSS ${baselinePeak.toFixed(0)} MB`)
+
+    api = await startApi({
+      DATABASE_URL: dbUrl.toString(), AMQP_PREFIX: prefix, SESSIONS_REDIS_PREFIX: `bench:${tag}:`,
+      STORAGE_DIR: join(dir, 'images'), KV_LOG_PATH: join(dir, 'kv.log')
+    })
+    const targets = []
+    for (let i = 0; i < CONCURRENCY; i++) {
+      const nickname = `bench${tag}${i}`
+      const password = 'bench password 123'
+      const created = await fetch(`${api.url}/v1/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: `${nickname}@example.com`, nickname, password }) })
+      const { id } = await created.json()
+      const login = await fetch(`${api.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: nickname, password }) })
+      const { token } = await login.json()
+      targets.push({ url: `${api.url}/v1/users/${id}/avatar`, headers: { authorization: `Bearer ${token}` } })
+    }
+    const idleRss = rssMb(api.child.pid)
+    await uploadRounds(1, targets, body) // warm-up
+    const mbps = await uploadRounds(rounds, targets, body)
+    const peak = peakRssMb(api.child.pid)
+    log(`upload api: ${mbps.toFixed(1)} MB/s, idle RSS ${idleRss.toFixed(0)} MB, peak RSS ${peak.toFixed(0)} MB`)
+    return [row('upload', mbps, 'MB/s', 'bare fastify multipart -> disk', baselineMbps, {
+      goal: 'peak RSS bounded (<< 20 x 10 MB in flight)',
+      extra: { concurrency: CONCURRENCY, uploadMB: UPLOAD_BYTES / 1e6, peakRssMb: Math.round(peak), idleRssMb: Math.round(idleRss), baselinePeakRssMb: Math.round(baselinePeak) }
+    })]
+  } finally {
+    if (baseline) await baseline.stop().catch(() => {})
+    if (api) await api.stop().catch(() => {})
+    await deleteTopology(channel, names).catch(() => {})
+    await amqp.close().catch(() => {})
+    const pg = new Client({ connectionString: PG_ADMIN_URL })
+    await pg.connect()
+    await pg.query(`DROP DATABASE IF EXISTS "${dbUrl.pathname.slice(1)}" WITH (FORCE)`).catch(() => {})
+    await pg.end()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+module.exports = { run }
+
+if (require.main === module) {
+  run().then((rows) => console.log(JSON.stringify(rows, null, 2)), (err) => { console.error(err); process.exit(1) })
+}
