@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Client } from 'pg'
+import amqplib from 'amqplib'
+import { DEFAULT_AMQP_URL, deleteTopology, topology } from '@socialnet/broker'
 import app, { serverOptions } from '../src/app'
 import { loadApiConfig, type ApiConfig } from '../src/config'
 
@@ -37,11 +39,27 @@ export interface TestEnv {
   cleanup(): Promise<void>
 }
 
+/** Removes the exchanges and queues a test declared under its prefix. */
+export async function deleteBrokerTopology(amqpUrl: string, prefix: string): Promise<void> {
+  const connection = await amqplib.connect(amqpUrl)
+  try {
+    const channel = await connection.createChannel()
+    await deleteTopology(channel, topology(prefix))
+  } finally {
+    await connection.close()
+  }
+}
+
 /** Environment for one test file: own database, own KV log dir, rate limiting off, quiet logs. */
 export function testEnv(overrides: Record<string, string> = {}): TestEnv {
   const dir = mkdtempSync(join(tmpdir(), 'socialnet-api-'))
+  const tag = randomBytes(4).toString('hex')
   const env: Record<string, string> = {
     DATABASE_URL: testDatabaseUrl(),
+    // Own exchanges/queues and Redis keys: a test never feeds a dev mailer or another test.
+    AMQP_PREFIX: `test-${tag}-`,
+    JOBS_REDIS_PREFIX: `test:${tag}:jobs:`,
+    SESSIONS_REDIS_PREFIX: `test:${tag}:auth:`,
     KV_LOG_PATH: join(dir, 'kv.log'),
     STORAGE_DIR: join(dir, 'images'),
     RATE_LIMIT_RPS: '0',
@@ -54,6 +72,7 @@ export function testEnv(overrides: Record<string, string> = {}): TestEnv {
     dir,
     async cleanup() {
       await dropDatabase(env.DATABASE_URL!)
+      await deleteBrokerTopology(env.AMQP_URL ?? DEFAULT_AMQP_URL, env.AMQP_PREFIX!)
       rmSync(dir, { recursive: true, force: true })
     }
   }
