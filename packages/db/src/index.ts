@@ -45,11 +45,20 @@ export async function ensureDatabase(databaseUrl: string, log: DbLogger): Promis
   }
 }
 
-/** Applies pending migrations; node-pg-migrate's advisory lock keeps concurrent replicas from colliding. */
+/** Arbitrary constant naming this project's migration lock among Postgres advisory locks. */
+const MIGRATION_LOCK_KEY = 7_241_865_325
+
+/**
+ * Applies pending migrations. node-pg-migrate's own lock is a try-lock that
+ * fails a replica starting beside another ("Another migration is already
+ * running"); a blocking advisory lock makes it wait and then find nothing to do.
+ */
 export async function migrate(pool: Pool, log: DbLogger): Promise<void> {
   const client = await pool.connect()
   try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY])
     const applied = await runner({
+      noLock: true,
       dbClient: client,
       dir: MIGRATIONS_DIR,
       direction: 'up',
@@ -60,6 +69,7 @@ export async function migrate(pool: Pool, log: DbLogger): Promise<void> {
     })
     if (applied.length > 0) log.info({ migrations: applied.map((m) => m.name) }, 'database migrated')
   } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {})
     client.release()
   }
 }
