@@ -72,7 +72,8 @@ export function testEnv(overrides: Record<string, string> = {}): TestEnv {
     dir,
     async cleanup() {
       await dropDatabase(env.DATABASE_URL!)
-      await deleteBrokerTopology(env.AMQP_URL ?? DEFAULT_AMQP_URL, env.AMQP_PREFIX!)
+      // Straight to the broker: a test's own AMQP_URL may point at a proxy it has cut.
+      await deleteBrokerTopology(process.env.AMQP_URL ?? DEFAULT_AMQP_URL, env.AMQP_PREFIX!)
       rmSync(dir, { recursive: true, force: true })
     }
   }
