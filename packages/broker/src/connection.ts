@@ -4,6 +4,9 @@ import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib'
 import { BrokerClosedError, ChannelClosedError } from './errors'
 import { declareTopology, topology, type Topology } from './topology'
 
+/** How long close() waits for a connect attempt that is still in progress. */
+const CLOSE_WAIT_FOR_CONNECT_MS = 1000
+
 /** The subset of a pino logger the broker writes to. */
 export interface BrokerLogger {
   debug(obj: object, msg: string): void
@@ -114,7 +117,11 @@ export class BrokerConnection extends EventEmitter {
       this.emit('closed')
       const model = this.model
       if (model) await model.close().catch(() => {})
-      await this.loop
+      // amqplib cannot abort a connect in progress: against a broker that accepts TCP but
+      // never answers, it takes the full 10 s socket timeout, longer than a shutdown grace
+      // period. Wait a moment for the loop; if it is still connecting it closes whatever
+      // that connect returns by itself (it checks `closing`), so nothing leaks.
+      await Promise.race([this.loop, sleep(CLOSE_WAIT_FOR_CONNECT_MS, undefined, { ref: false })])
     })()
     return this.closed
   }
@@ -127,6 +134,10 @@ export class BrokerConnection extends EventEmitter {
         // noDelay: each confirm-awaiting publish is a small write; with Nagle on, it can sit
         // behind the peer's delayed ACK (~40 ms), which capped the api at a few hundred jobs/s.
         model = await connect(this.url, { clientProperties: { connection_name: this.name }, timeout: 10_000, noDelay: true })
+        if (this.closing) {
+          await model.close().catch(() => {})
+          break
+        }
         // Without an 'error' listener an AMQP connection error would crash the process.
         model.on('error', (err: Error) => this.log.warn({ err }, 'amqp connection error'))
         model.on('blocked', (reason: string) => this.log.warn({ reason }, 'amqp connection blocked by the broker (resource alarm)'))
