@@ -1,0 +1,138 @@
+'use strict'
+/**
+ * Registration: how many `POST /v1/users` per second the api completes (201:
+ * validate, argon2id hash, user row + verification token + outbox row in one
+ * transaction, NOTIFY) next to the floor it is built on: raw argon2id hashes
+ * per second with the very function the api uses (apps/api/dist/users/
+ * passwords.js, so the parameters cannot drift), same concurrency, same run.
+ *
+ * argon2 runs on the libuv thread pool (4 threads by default) in both cases,
+ * and on this 2-core machine it is the whole cost: the ratio says how much
+ * the HTTP, Postgres and outbox work around the hash takes away.
+ *
+ * Built api as a child process, RATE_LIMIT_RPS=0, own database and AMQP
+ * prefix (the outbox relay publishes the welcome mails into a queue no one
+ * consumes), all removed afterwards. Every request has a unique email and
+ * nickname, so no 409 is measured.
+ *
+ * `node bench/suites/register.js` runs it alone; bench/run.js calls run(ctx).
+ */
+const { randomBytes } = require('node:crypto')
+const { mkdtempSync, readFileSync, rmSync } = require('node:fs')
+const { tmpdir } = require('node:os')
+const { join } = require('node:path')
+const autocannon = require('autocannon')
+const amqplib = require('amqplib')
+const Redis = require('ioredis')
+const { Client } = require('pg')
+const { topology, deleteTopology } = require('@socialnet/broker')
+const { ROOT, startApi, row } = require('../harness')
+
+const { hashPassword } = require(join(ROOT, 'apps', 'api', 'dist', 'users', 'passwords.js'))
+
+const AMQP_URL = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672'
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
+const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres'
+const PASSWORD = 'correct horse battery staple'
+const CONNECTIONS = 8
+
+/** `connections` loops each hashing one password after the other, for durationMs. */
+async function rawHashes(connections, durationMs) {
+  let count = 0
+  const cpu = process.cpuUsage()
+  const deadline = Date.now() + durationMs
+  const started = Date.now()
+  await Promise.all(Array.from({ length: connections }, async () => {
+    while (Date.now() < deadline) {
+      await hashPassword(PASSWORD)
+      count++
+    }
+  }))
+  const used = process.cpuUsage(cpu)
+  return { perSecond: count / ((Date.now() - started) / 1000), cpuMsPerHash: (used.user + used.system) / 1000 / count }
+}
+
+/** CPU time (user + system) a process used so far, in ms; Linux only. */
+function processCpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // utime + stime, in USER_HZ (100)
+}
+
+/** autocannon POSTs with a fresh email and nickname per request. */
+async function registrations(url, tag, connections, duration) {
+  let n = 0
+  const result = await autocannon({
+    url: `${url}/v1/users`,
+    connections,
+    duration,
+    requests: [{
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      setupRequest(req) {
+        const i = n++
+        return { ...req, body: JSON.stringify({ email: `b${tag}${i}@example.com`, nickname: `b${tag}${i}`, password: PASSWORD }) }
+      }
+    }]
+  })
+  return { perSecond: result['2xx'] / result.duration, non2xx: result.non2xx, errors: result.errors + result.timeouts, p50Ms: result.latency.p50, p99Ms: result.latency.p99 }
+}
+
+async function run(ctx = {}) {
+  const log = ctx.log || ((m) => process.stderr.write(`[register] ${m}\n`))
+  const duration = ctx.quick ? 3 : 8
+  const tag = randomBytes(4).toString('hex')
+  const prefix = `bench.register.${tag}.`
+  const redisPrefix = `bench:register:${tag}:`
+  const dbUrl = new URL(PG_ADMIN_URL)
+  dbUrl.pathname = `/socialnet_bench_register_${tag}`
+  const dir = mkdtempSync(join(tmpdir(), 'socialnet-bench-register-'))
+  let api
+  try {
+    await hashPassword(PASSWORD) // load the native module and warm the pool outside the measurement
+    // Baseline before and after the api run, averaged: the machine's load drifts over a run.
+    log(`baseline: raw argon2id, ${CONNECTIONS} concurrent, 2 x ${duration / 2} s around the api run`)
+    const before = await rawHashes(CONNECTIONS, (duration / 2) * 1000)
+
+    api = await startApi({
+      DATABASE_URL: dbUrl.toString(), AMQP_PREFIX: prefix, KV_LOG_PATH: join(dir, 'kv.log'),
+      SESSIONS_REDIS_PREFIX: `${redisPrefix}auth:`, JOBS_REDIS_PREFIX: `${redisPrefix}jobs:`
+    })
+    await registrations(api.url, `${tag}w`, CONNECTIONS, 1) // warm-up: JIT, pg pool connections
+    log(`api: POST /v1/users, ${CONNECTIONS} connections, ${duration} s`)
+    const cpuBefore = processCpuMs(api.child.pid)
+    const measured = await registrations(api.url, tag, CONNECTIONS, duration)
+    const apiCpuMs = processCpuMs(api.child.pid) - cpuBefore
+    const after = await rawHashes(CONNECTIONS, (duration / 2) * 1000)
+    const baseline = (before.perSecond + after.perSecond) / 2
+    log(`api: ${measured.perSecond.toFixed(1)} registrations/s (${measured.non2xx} non-2xx), raw ${baseline.toFixed(1)} hashes/s`)
+    return [row('register', measured.perSecond, 'req/s', 'raw argon2id hashes/s, same parameters', baseline, {
+      extra: {
+        p50Ms: measured.p50Ms, p99Ms: measured.p99Ms, non2xx: measured.non2xx, errors: measured.errors, connections: CONNECTIONS,
+        // CPU per operation does not depend on what else the machine runs: api process per 201 vs this process per hash.
+        apiCpuMsPerRegistration: Math.round(apiCpuMs / (measured.perSecond * duration)),
+        cpuMsPerHash: Math.round((before.cpuMsPerHash + after.cpuMsPerHash) / 2)
+      }
+    })]
+  } finally {
+    if (api) await api.stop().catch(() => {})
+    const amqp = await amqplib.connect(AMQP_URL)
+    const channel = await amqp.createChannel()
+    await deleteTopology(channel, topology(prefix)).catch(() => {})
+    await amqp.close().catch(() => {})
+    const redis = new Redis(REDIS_URL)
+    const keys = await redis.keys(`${redisPrefix}*`)
+    if (keys.length) await redis.unlink(...keys)
+    await redis.quit()
+    const pg = new Client({ connectionString: PG_ADMIN_URL })
+    await pg.connect()
+    await pg.query(`DROP DATABASE IF EXISTS "${dbUrl.pathname.slice(1)}" WITH (FORCE)`).catch(() => {})
+    await pg.end()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+module.exports = { run }
+
+if (require.main === module) {
+  run().then((rows) => console.log(JSON.stringify(rows, null, 2)), (err) => { console.error(err); process.exit(1) })
+}
