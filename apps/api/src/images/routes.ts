@@ -4,6 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ErrorBody } from '../plugins/errors'
 import multipart from '@fastify/multipart'
 import { THUMBNAIL_SIZES, originalKey, thumbnailKey } from '@socialnet/storage'
 import { EncodeSlots } from './encode-slots'
@@ -19,7 +20,6 @@ export interface ImageRoutesOptions {
   s3Redirect: boolean
 }
 
-const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() })
 const ImageReply = Type.Object({
   id: Type.String({ format: 'uuid' }),
   url: Type.String({ format: 'uri' }),

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import createError from '@fastify/error'
 import { isJobId } from '@socialnet/jobs'
-import { ErrorBody } from './schemas'
+import { ErrorBody } from '../plugins/errors'
 import type { NewJob } from './plugin'
 
 const BadClientTimeError = createError<[]>('BAD_CLIENT_TIME', 'client_time must be a unix time in whole seconds (e.g. 1569174071)', 400)

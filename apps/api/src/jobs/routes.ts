@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import createError from '@fastify/error'
-import { Accepted, ErrorBody, JobIdParams, JobRequestBody, JobStatusBody } from './schemas'
+import { ErrorBody } from '../plugins/errors'
+import { Accepted, JobIdParams, JobRequestBody, JobStatusBody } from './schemas'
 import { jobsValidatorCompiler } from './body-validation'
 
 const NoSuchJobError = createError<[]>('NO_SUCH_JOB', 'no such job (unknown, or expired)', 404)

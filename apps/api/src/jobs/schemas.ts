@@ -50,5 +50,3 @@ export const JobStatusBody = Type.Object({
   result: Type.Optional(Type.Unknown()),
   error: Type.Optional(Type.String())
 })
-
-export const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() })

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ErrorBody } from '../plugins/errors'
 import createError from '@fastify/error'
 
 export const KEY_MAX_BYTES = 1024
@@ -9,7 +10,6 @@ const BadKeyError = createError<[string]>('BAD_KEY', 'invalid key: %s', 400)
 const NoSuchKeyError = createError<[]>('NO_SUCH_KEY', 'no such key', 404)
 const MethodNotAllowedError = createError<[string]>('METHOD_NOT_ALLOWED', 'method %s not allowed on /v1/key/{key}; allowed: ' + ALLOW, 405)
 
-const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() })
 const Params = Type.Object({ key: Type.String({ description: 'percent-encoded UTF-8, 1 to 1024 bytes once decoded' }) })
 
 /**

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
-import createError from '@fastify/error'
+import { Type, type Static } from '@sinclair/typebox'
 
 /** Codes for statuses that have no error of their own: the `error` field is always a stable string. */
 const CODE_BY_STATUS: Record<number, string> = {
@@ -10,14 +10,9 @@ const CODE_BY_STATUS: Record<number, string> = {
   500: 'INTERNAL_ERROR', 502: 'BAD_GATEWAY', 503: 'SERVICE_UNAVAILABLE', 504: 'GATEWAY_TIMEOUT'
 }
 
-/** 404 for routes that do not exist, in the api's error shape. */
-export const RouteNotFoundError = createError<[string, string]>('NOT_FOUND', 'Route %s %s not found', 404)
-
-/** The one error shape: `{ error: code, message }` (DESIGN.md). */
-export interface ErrorBody {
-  error: string
-  message: string
-}
+/** The one error shape: `{ error: code, message }` (DESIGN.md); every route's error responses use this schema. */
+export const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() })
+export type ErrorBody = Static<typeof ErrorBody>
 
 interface HttpishError extends Error {
   statusCode?: number

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ErrorBody } from '../plugins/errors'
 import createError from '@fastify/error'
 import { randomBytes } from 'node:crypto'
 import { findUserByLogin } from '../users/repository'
@@ -8,7 +9,6 @@ import { UnauthorizedError } from './plugin'
 
 const LoginRateLimitedError = createError<[number]>('LOGIN_RATE_LIMITED', 'too many login attempts; retry in %d seconds', 429)
 
-const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() })
 const LoginBody = Type.Object({
   login: Type.String({ minLength: 1, maxLength: 254, description: 'e-mail address or nickname' }),
   password: Type.String({ minLength: 1, maxLength: 128 })

@@ -4,7 +4,8 @@ import createError from '@fastify/error'
 import { UserNotFoundError } from './errors'
 import { findUserById, updateUser, type User } from './repository'
 import { publicProfile } from './routes'
-import { ErrorBody, Nickname, PersonName, PublicProfile, UserParams } from './schemas'
+import { ErrorBody } from '../plugins/errors'
+import { Nickname, PersonName, PublicProfile, UserParams } from './schemas'
 
 const NothingToChangeError = createError<[]>('VALIDATION_FAILED', 'body: nothing to change; allowed fields are nickname, firstName, lastName', 400)
 

@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { InvalidTokenError, UserNotFoundError } from './errors'
 import { registerUser, type RegistrationOptions } from './registration'
 import { findUserById, verifyEmail, type User } from './repository'
-import { ErrorBody, PublicProfile, RegisterBody, UserCreated, UserParams, Verified, VerifyQuery } from './schemas'
+import { ErrorBody } from '../plugins/errors'
+import { PublicProfile, RegisterBody, UserCreated, UserParams, Verified, VerifyQuery } from './schemas'
 import { hashVerificationToken } from './verification-tokens'
 
 /**

@@ -50,5 +50,3 @@ export const Verified = Type.Object({
   id: UserId,
   emailVerifiedAt: Type.String({ format: 'date-time' })
 })
-
-export const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() })
