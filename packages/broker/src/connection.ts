@@ -2,10 +2,13 @@ import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib'
 import { BrokerClosedError, ChannelClosedError } from './errors'
+import { settledWithin } from './settled-within'
 import { declareTopology, topology, type Topology } from './topology'
 
 /** How long close() waits for a connect attempt that is still in progress. */
 const CLOSE_WAIT_FOR_CONNECT_MS = 1000
+/** How long close() waits for the broker's close-ok before dropping the socket. */
+const CONNECTION_CLOSE_TIMEOUT_MS = 2000
 
 /** The subset of a pino logger the broker writes to. */
 export interface BrokerLogger {
@@ -116,7 +119,13 @@ export class BrokerConnection extends EventEmitter {
       this.wake.abort()
       this.emit('closed')
       const model = this.model
-      if (model) await model.close().catch(() => {})
+      if (model && !(await settledWithin(model.close(), CONNECTION_CLOSE_TIMEOUT_MS))) {
+        // No close-ok (the broker stopped answering): amqplib would wait for it
+        // forever. Failing the socket makes amqplib close the connection, which
+        // also ends the run loop.
+        const socket = (model as unknown as { connection: { stream?: { destroy(err: Error): void } } }).connection.stream
+        socket?.destroy(new Error('no reply from the broker to connection.close'))
+      }
       // amqplib cannot abort a connect in progress: against a broker that accepts TCP but
       // never answers, it takes the full 10 s socket timeout, longer than a shutdown grace
       // period. Wait a moment for the loop; if it is still connecting it closes whatever

@@ -4,6 +4,7 @@ import type { BrokerConnection } from './connection'
 import { ConfirmedChannel, PUBLISH_ID_HEADER } from './confirmed-channel'
 import { PermanentError, UnroutableMessageError } from './errors'
 import { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, decodeMessage, type AnyConsumedMessage } from './message'
+import { CHANNEL_CLOSE_TIMEOUT_MS, settledWithin } from './settled-within'
 import type { WorkQueue } from './topology'
 
 /** Handles one message; resolving acks it, throwing retries it (or dead-letters it, see Consumer). */
@@ -85,25 +86,26 @@ export class Consumer {
   /**
    * Stops taking messages, waits up to `timeoutMs` for the handlers in
    * flight, then closes the channel. Messages still unacked then go back to
-   * the queue for another consumer. Idempotent.
+   * the queue for another consumer. Idempotent. Every broker round trip here
+   * is bounded too, so a broker that stopped answering cannot hold a
+   * shutdown past its grace period.
    */
   async stop(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    const left = (): number => deadline - Date.now()
     this.stopping = true
     this.connection.off('connected', this.onConnected)
-    await this.opening
+    await settledWithin(this.opening, left())
     const confirmed = this.channel
     const tag = this.consumerTag
     this.consumerTag = undefined
-    if (confirmed && tag) await confirmed.channel.cancel(tag).catch(() => {})
+    if (confirmed && tag) await settledWithin(confirmed.channel.cancel(tag), left())
     if (this.inFlight.size > 0) {
-      let timer: NodeJS.Timeout | undefined
-      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))
-      await Promise.race([Promise.allSettled([...this.inFlight]), deadline])
-      clearTimeout(timer)
+      await settledWithin(Promise.allSettled([...this.inFlight]), left())
       if (this.inFlight.size > 0) this.connection.log.warn({ queue: this.options.queue, unfinished: this.inFlight.size }, 'consumer stop deadline passed; unfinished messages return to the queue')
     }
     this.channel = undefined
-    await confirmed?.channel.close().catch(() => {})
+    if (confirmed) await settledWithin(confirmed.channel.close(), CHANNEL_CLOSE_TIMEOUT_MS)
   }
 
   private open(): Promise<void> {

@@ -3,6 +3,7 @@ import type { ConfirmChannel } from 'amqplib'
 import type { BrokerConnection } from './connection'
 import { ConfirmedChannel } from './confirmed-channel'
 import { BrokerClosedError, ChannelClosedError, PublisherBufferFullError, PublishTimeoutError } from './errors'
+import { CHANNEL_CLOSE_TIMEOUT_MS, settledWithin } from './settled-within'
 
 /** One message to publish. The payload is validated against its contract before it is sent. */
 export interface PublishRequest<T extends MessageType = MessageType> {
@@ -109,7 +110,7 @@ export class Publisher {
       this.connection.off('connected', this.onConnected)
       const channel = this.channel
       this.channel = undefined
-      await channel?.channel.close().catch(() => {})
+      if (channel) await settledWithin(channel.channel.close(), CHANNEL_CLOSE_TIMEOUT_MS)
     })()
     return this.closed
   }

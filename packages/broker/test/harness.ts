@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process'
+import { once } from 'node:events'
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { promisify } from 'node:util'
 import { connect, type ChannelModel, type GetMessage } from 'amqplib'
@@ -85,4 +87,56 @@ export async function killConnection(name: string): Promise<number> {
     .map((line) => line.split('\t')[0]!)
   for (const pid of pids) await run('rabbitmqctl', ['close_connection', pid, 'test: simulated broker outage'])
   return pids.length
+}
+
+/**
+ * A TCP hop to RabbitMQ that a test can freeze: `freeze()` stops forwarding
+ * in both directions but keeps the sockets open, which is what a network
+ * partition or a hung broker looks like (no reset, no reply, ever).
+ */
+export class FreezableProxy {
+  private frozen = false
+  private readonly sockets = new Set<Socket>()
+
+  private constructor(private readonly server: Server) {}
+
+  static async start(target = new URL(AMQP_URL)): Promise<FreezableProxy> {
+    const server = createServer()
+    const proxy = new FreezableProxy(server)
+    server.on('connection', (client) => {
+      const upstream = createConnection(Number(target.port || 5672), target.hostname)
+      const forward = (from: Socket, to: Socket): void => {
+        from.on('data', (chunk: Buffer) => {
+          if (!proxy.frozen) to.write(chunk)
+        })
+        from.on('close', () => to.destroy())
+        from.on('error', () => {})
+        proxy.sockets.add(from)
+        from.on('close', () => proxy.sockets.delete(from))
+      }
+      forward(client, upstream)
+      forward(upstream, client)
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    return proxy
+  }
+
+  /** An AMQP URL through the proxy, with the test broker's credentials. */
+  get url(): string {
+    const url = new URL(AMQP_URL)
+    url.hostname = '127.0.0.1'
+    url.port = String((this.server.address() as AddressInfo).port)
+    return url.toString()
+  }
+
+  freeze(): void {
+    this.frozen = true
+  }
+
+  /** Drops every connection through the proxy and stops listening. */
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy()
+    await new Promise((resolve) => this.server.close(resolve))
+  }
 }
