@@ -4,9 +4,10 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ErrorBody } from '../plugins/errors'
 import multipart from '@fastify/multipart'
 import { THUMBNAIL_SIZES, originalKey, thumbnailKey } from '@socialnet/storage'
+import { ErrorBody } from '../plugins/errors'
+import { UserParams } from '../users/schemas'
 import { EncodeSlots } from './encode-slots'
 import { ImageNotFoundError, MissingImageError, NotMultipartError, ThumbnailNotReadyError } from './errors'
 import { encodeImage, inspectImage, spoolUpload } from './intake'
@@ -79,7 +80,7 @@ const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastif
       summary: 'Upload a new avatar (multipart field "image"); the previous one is removed later',
       security: [{ bearerAuth: [] }],
       consumes: ['multipart/form-data'],
-      params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+      params: UserParams,
       response: { 201: ImageReply, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody }
     }
   }, async (request, reply) => {
@@ -170,7 +171,7 @@ const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastif
     schema: {
       tags: ['images'],
       summary: 'Where the user\'s current avatar and its thumbnails are',
-      params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+      params: UserParams,
       response: { 200: ImageReply, 400: ErrorBody, 404: ErrorBody }
     }
   }, async (request) => {

@@ -130,6 +130,12 @@ describe('PUT /v1/users/{id}/avatar', () => {
     expect(wrongField.json().error).toBe('IMAGE_MISSING')
   })
 
+  test('a user id that is not a plain UUID -> 400, also in the urn:uuid: form Postgres would refuse', async () => {
+    const res = await app.inject({ method: 'GET', url: `/v1/users/urn:uuid:${ada.id}/avatar` })
+    expect(res.statusCode).toBe(400)
+    expect(res.json().error).toBe('VALIDATION_FAILED')
+  })
+
   test('a new avatar replaces the old one: the old row is marked for removal, GET avatar points to the new one', async () => {
     const first = (await upload(bob, { data: await jpeg() }, bob.auth)).json()
     const second = (await upload(bob, { data: await jpeg(300, 300) }, bob.auth)).json()
