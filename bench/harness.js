@@ -27,12 +27,22 @@ function percentile(sorted, p) {
 }
 
 /**
+ * Node flags for the processes under test: `BENCH_CPU_PROF=<dir>` writes a
+ * V8 CPU profile of each one into <dir> when it exits (NODE_OPTIONS may not
+ * carry --cpu-prof). Open them in Chrome DevTools or speedscope.
+ */
+function profileFlags() {
+  const dir = process.env.BENCH_CPU_PROF
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
+}
+
+/**
  * Runs `node <script>` with env on a free port and waits until GET <path>
  * answers; resolves `{ url, stop }` where stop() sends SIGTERM and waits.
  */
 async function startProcess(script, env, { readyPath = '/health', timeoutMs = 30000 } = {}) {
   const port = await freePort()
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [...profileFlags(), script], {
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe']
   })
@@ -87,4 +97,4 @@ function round(n, digits = 2) {
   return Math.round(n * f) / f
 }
 
-module.exports = { ROOT, freePort, percentile, startProcess, startApi, load, row }
+module.exports = { ROOT, profileFlags, freePort, percentile, startProcess, startApi, load, row }

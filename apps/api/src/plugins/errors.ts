@@ -21,13 +21,26 @@ interface HttpishError extends Error {
 }
 
 /**
+ * A backing service (Redis, Postgres) that is unreachable right now: the
+ * request may succeed if retried, so it is a 503, not a 500 (measured by the
+ * redis.restart fault of bench/faults.js: job submissions during a Redis
+ * restart answered 500 before).
+ */
+function isBackendUnavailable(err: HttpishError): boolean {
+  if (err.statusCode !== undefined) return false
+  return err.name === 'MaxRetriesPerRequestError' || // ioredis, command failed while reconnecting
+    err.message === 'Connection is closed.' || // ioredis, client disconnected
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03'].includes(err.code ?? '') // sockets; pg admin shutdown / cannot connect now
+}
+
+/**
  * The one error handler: validation -> 400 with the field at fault, our own
  * errors keep their code, framework errors get a code from their status, and
  * 5xx details are logged but never sent to the client.
  */
 export default fp(async function errors(fastify) {
   fastify.setErrorHandler((err: HttpishError, request, reply) => {
-    let status = err.validation ? 400 : (err.statusCode ?? 500)
+    let status = err.validation ? 400 : isBackendUnavailable(err) ? 503 : (err.statusCode ?? 500)
     if (status < 400 || status > 599) status = 500
     let body: ErrorBody
     if (status >= 500) {

@@ -1,0 +1,91 @@
+'use strict'
+/**
+ * `npm run test:faults`: injects real faults on this machine (kill -9,
+ * broker stop/start, a Redis restart, a misbehaving SMTP server, poison
+ * messages, a rolling restart behind nginx) while work flows, and counts for
+ * each what was accepted, delivered, lost and duplicated. Lost must be 0:
+ * the exit code is 1 if anything was lost or a fault could not be run.
+ *
+ *   node bench/faults.js [--quick] [fault names...]   e.g. `-- --quick poison`
+ *
+ * Prints a markdown table and writes bench/results/faults.json. Every fault
+ * works in its own database, AMQP prefix, Redis prefix and temp dir, removed
+ * afterwards; RabbitMQ is always started again (start_app in a finally) and
+ * the shared Redis is never touched (the Redis fault runs a private one).
+ */
+const { mkdirSync, writeFileSync } = require('node:fs')
+const { join } = require('node:path')
+const os = require('node:os')
+const { killAll } = require('./faults/testbed')
+const { mailerKill, smtpStall, poison } = require('./faults/mail')
+const { rabbitmqRestart, ensureRabbitRunning } = require('./faults/rabbitmq')
+const { apiKill } = require('./faults/kv')
+const { redisRestart } = require('./faults/redis')
+const { rollingRestart } = require('./faults/stack')
+
+const FAULTS = [mailerKill, smtpStall, poison, apiKill, redisRestart, rabbitmqRestart, rollingRestart]
+
+function table(results) {
+  const lines = [
+    '| fault | injected | accepted | delivered | lost | duplicated | failed requests | seconds | notes |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---|'
+  ]
+  for (const r of results) {
+    lines.push(`| ${r.name} | ${r.fault} | ${r.accepted ?? '-'} | ${r.delivered ?? '-'} | ${r.lost ?? '-'} | ${r.duplicated ?? '-'} | ${r.failed ?? '-'} | ${r.seconds} | ${r.error ? `FAILED: ${r.error}` : r.notes ?? ''} |`)
+  }
+  return lines.join('\n')
+}
+
+async function main() {
+  const quick = process.argv.includes('--quick') || process.env.FAULTS_QUICK === '1'
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
+  const unknown = wanted.filter((w) => !FAULTS.some((f) => f.name === w))
+  if (unknown.length) {
+    console.error(`unknown fault(s): ${unknown.join(', ')}; known: ${FAULTS.map((f) => f.name).join(', ')}`)
+    process.exit(2)
+  }
+  const log = (m) => console.error(`[faults] ${m}`)
+  const results = []
+  const started = Date.now()
+  for (const fault of FAULTS.filter((f) => !wanted.length || wanted.includes(f.name))) {
+    log(`${fault.name}: ${fault.fault}`)
+    const t = Date.now()
+    try {
+      const outcome = await fault.run({ quick, log })
+      results.push({ name: fault.name, fault: fault.fault, ...outcome, seconds: Math.round((Date.now() - t) / 1000) })
+      log(`${fault.name}: accepted ${outcome.accepted}, delivered ${outcome.delivered}, lost ${outcome.lost}, duplicated ${outcome.duplicated}`)
+    } catch (err) {
+      results.push({ name: fault.name, fault: fault.fault, error: String(err.message || err).split('\n')[0], seconds: Math.round((Date.now() - t) / 1000) })
+      log(`${fault.name} failed: ${err.stack || err}`)
+    }
+  }
+  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version }
+  const report = { quick, results, machine, seconds: Math.round((Date.now() - started) / 1000), at: new Date().toISOString() }
+  mkdirSync(join(__dirname, 'results'), { recursive: true })
+  writeFileSync(join(__dirname, 'results', 'faults.json'), JSON.stringify(report, null, 2) + '\n')
+  console.log(table(results))
+  const lost = results.filter((r) => r.lost > 0)
+  const failed = results.filter((r) => r.error)
+  console.log(`\n${results.length} faults in ${report.seconds} s${quick ? ' (quick)' : ''}; written to bench/results/faults.json`)
+  if (lost.length || failed.length) {
+    console.error(`LOST in: ${lost.map((r) => r.name).join(', ') || 'none'}; could not run: ${failed.map((r) => r.name).join(', ') || 'none'}`)
+    process.exitCode = 1
+  }
+}
+
+// An interrupted or crashed run must not leave RabbitMQ stopped or children running.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    killAll()
+    ensureRabbitRunning()
+    process.exit(130)
+  })
+}
+process.on('uncaughtException', (err) => {
+  console.error('[faults] crashed:', err)
+  killAll()
+  ensureRabbitRunning()
+  process.exit(1)
+})
+
+main().catch((err) => { console.error(err); process.exitCode = 1 }).finally(() => { killAll(); ensureRabbitRunning() })

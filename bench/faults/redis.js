@@ -1,0 +1,104 @@
+'use strict'
+/**
+ * redis.restart: a PRIVATE redis-server (own port, own dir, AOF fsync
+ * always, like the compose service's --appendonly yes) holds the job
+ * statuses of an api and a worker; it is restarted while clients submit
+ * callback jobs. Every 202 must reach the callback receiver (counted by its
+ * X-Job-Id), and duplicates are counted. The shared Redis on 6379 is never
+ * touched.
+ */
+const { createServer } = require('node:http')
+const { once } = require('node:events')
+const { sleep, waitUntil, namespace, startChild, startApi, freePort, tally } = require('./testbed')
+
+const REDIS_SERVER = process.env.REDIS_SERVER_BIN || 'redis-server'
+
+function startRedis(port, dir) {
+  const redis = startChild('redis', {}, {
+    command: REDIS_SERVER,
+    args: ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always']
+  })
+  return waitUntil(() => !redis.running() || redis.output.includes('Ready to accept connections'), 10000).then(() => {
+    if (!redis.running()) throw new Error(`redis-server did not start: ${redis.output}`)
+    return redis
+  })
+}
+
+/** An HTTP receiver counting callbacks per X-Job-Id. */
+async function startReceiver() {
+  const byJob = new Map()
+  const server = createServer((req, res) => {
+    req.resume().on('end', () => {
+      const id = req.headers['x-job-id']
+      if (id) byJob.set(id, (byJob.get(id) || 0) + 1)
+      res.end('ok')
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return { byJob, url: `http://127.0.0.1:${server.address().port}/hook`, close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve) }) }
+}
+
+const redisRestart = {
+  name: 'redis.restart',
+  fault: 'restart Redis (private instance, AOF) while callback jobs are submitted and processed',
+  async run({ quick, log }) {
+    const ns = namespace('redis')
+    const port = await freePort()
+    const receiver = await startReceiver()
+    let redis = await startRedis(port, ns.dir)
+    const env = { ...ns.env, REDIS_URL: `redis://127.0.0.1:${port}`, CALLBACK_ALLOW_HOSTS: '127.0.0.1', JOBS_MAX_ATTEMPTS: '20' }
+    let api
+    let worker
+    let running = true
+    let clients = []
+    try {
+      api = await startApi(env)
+      worker = startChild('worker', env)
+      const accepted = []
+      const failures = new Map()
+      const client = async (c) => {
+        for (let i = 0; running; i++) {
+          try {
+            const res = await fetch(`${api.url}/v1/jobs`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ type: 'callback', callbackUrl: receiver.url, data: { c, i } }),
+              signal: AbortSignal.timeout(20000)
+            })
+            const body = await res.json()
+            if (res.status === 202) accepted.push(body.id)
+            else failures.set(res.status, (failures.get(res.status) || 0) + 1)
+          } catch (err) {
+            failures.set(err.name, (failures.get(err.name) || 0) + 1)
+          }
+          await sleep(20)
+        }
+      }
+      clients = [0, 1, 2, 3].map(client)
+      await sleep(quick ? 1500 : 3000)
+      log(`redis.restart: ${accepted.length} jobs accepted, ${receiver.byJob.size} called back; stopping Redis`)
+      await redis.kill('SIGTERM')
+      await sleep(3000)
+      redis = await startRedis(port, ns.dir)
+      log('redis.restart: Redis is back')
+      await sleep(quick ? 1500 : 3000)
+      running = false
+      await Promise.all(clients)
+      await waitUntil(() => accepted.every((id) => receiver.byJob.has(id)), 60000)
+      await sleep(1000)
+      const failed = [...failures].map(([k, v]) => `${v} x ${k}`).join(', ')
+      return { ...tally(accepted, receiver.byJob), failed: [...failures.values()].reduce((a, b) => a + b, 0), notes: `callbacks counted by X-Job-Id${failed ? `; submissions refused while Redis was down: ${failed}` : ''}` }
+    } finally {
+      running = false
+      await Promise.all(clients)
+      if (worker) await worker.stop()
+      if (api) await api.stop()
+      await redis.stop()
+      await receiver.close()
+      await ns.cleanup()
+    }
+  }
+}
+
+module.exports = { redisRestart }

@@ -1,0 +1,123 @@
+'use strict'
+/**
+ * stack.rolling-restart: `npm run stack` (scripts/stack.js: nginx in front
+ * of 2 api replicas + a mailer, KV_LOG=postgres) under load from 4 clients
+ * doing idempotent PUTs, GETs and registrations (POSTs, which nginx never
+ * retries), while `npm run stack:restart` replaces both api replicas one by
+ * one. Every 201 PUT must read back, every 201 registration must yield its
+ * welcome mail; a request that fails is counted as failed (the client knows),
+ * an acknowledged one that vanishes as lost.
+ */
+const { execFile } = require('node:child_process')
+const { join } = require('node:path')
+const { promisify } = require('node:util')
+const { ROOT } = require('../harness')
+const { sleep, waitUntil, namespace, startChild, startSmtpSink, freePort, tally } = require('./testbed')
+const { pool } = require('./kv')
+
+async function startStack(ns, sink) {
+  const stackDir = join(ns.dir, 'stack')
+  const httpPort = await freePort()
+  const stack = startChild('stack', {
+    ...ns.env,
+    STACK_DIR: stackDir,
+    STACK_PORT: String(httpPort),
+    STACK_TLS_PORT: String(await freePort()),
+    STACK_API_PORT: String(20000 + Math.floor(Math.random() * 20000)),
+    API_REPLICAS: '2',
+    MAILER_REPLICAS: '1',
+    WORKER_REPLICAS: '0',
+    SMTP_URL: sink.url,
+    KV_LOG: 'postgres',
+    SHUTDOWN_GRACE_MS: '5000',
+    LOG_LEVEL: 'warn'
+  }, { script: join(ROOT, 'scripts', 'stack.js') })
+  await waitUntil(() => !stack.running() || stack.output.includes('stack ready:'), 90000)
+  if (!stack.output.includes('stack ready:')) { await stack.kill(); throw new Error(`stack did not start: ${stack.output}`) }
+  return { stack, stackDir, base: `http://127.0.0.1:${httpPort}` }
+}
+
+const rollingRestart = {
+  name: 'stack.rolling-restart',
+  fault: 'npm run stack:restart (2 api replicas behind nginx) under load',
+  async run({ log }) {
+    const ns = namespace('stack')
+    const sink = await startSmtpSink()
+    let running = true
+    let clients = []
+    let stack
+    try {
+      const started = await startStack(ns, sink)
+      stack = started.stack
+      const { base } = started
+      const puts = new Map()
+      const emails = []
+      const failures = new Map()
+      let requests = 0
+      const client = async (c) => {
+        for (let i = 0; running; i++) {
+          const kind = i % 3
+          const id = `${ns.tag}${c}x${i}`
+          try {
+            let res
+            if (kind === 0) {
+              res = await fetch(`${base}/v1/key/${id}`, { method: 'PUT', body: `v-${id}` })
+              if (res.status === 201) puts.set(id, `v-${id}`)
+            } else if (kind === 1) {
+              res = await fetch(`${base}/v1/users`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body: JSON.stringify({ email: `s${id}@example.com`, nickname: `s${id}`, password: 'correct horse battery staple' })
+              })
+              if (res.status === 201) emails.push(`s${id}@example.com`)
+            } else {
+              res = await fetch(`${base}/health`)
+            }
+            await res.arrayBuffer()
+            requests++
+            if (res.status >= 300) failures.set(`${['PUT', 'POST', 'GET'][kind]} ${res.status}`, (failures.get(res.status) || 0) + 1)
+          } catch (err) {
+            const reason = `${['PUT', 'POST', 'GET'][kind]} ${err.cause?.code || err.cause?.message || err.message}`
+            failures.set(reason, (failures.get(reason) || 0) + 1)
+          }
+        }
+      }
+      clients = [0, 1, 2, 3].map(client)
+      await sleep(1000)
+      log('stack.rolling-restart: npm run stack:restart')
+      const restart = await promisify(execFile)(process.execPath, [join(ROOT, 'scripts', 'stack-restart.js')], { env: { ...process.env, STACK_DIR: started.stackDir }, timeout: 120000 })
+      log(`stack.rolling-restart: ${restart.stdout.trim()}`)
+      await sleep(1000)
+      running = false
+      await Promise.all(clients)
+
+      await waitUntil(() => emails.every((e) => sink.byRecipient.has(e)), 60000)
+      const readBack = new Map()
+      const keys = [...puts.keys()]
+      await pool(keys.length, 8, async (i) => {
+        const res = await fetch(`${base}/v1/key/${keys[i]}`)
+        if (res.status === 200 && (await res.text()) === puts.get(keys[i])) readBack.set(keys[i], 1)
+      })
+      const writes = tally(keys, readBack)
+      const mails = tally(emails, sink.byRecipient)
+      const failed = [...failures.values()].reduce((a, b) => a + b, 0)
+      return {
+        accepted: writes.accepted + mails.accepted,
+        delivered: writes.delivered + mails.delivered,
+        lost: writes.lost + mails.lost,
+        duplicated: mails.duplicated,
+        failed,
+        notes: `${requests} requests; ${writes.accepted} PUTs read back ${writes.delivered}, ${mails.accepted} registrations mailed ${mails.delivered}; ` +
+          `failed requests: ${failed ? [...failures].map(([k, v]) => `${v} x ${k}`).join(', ') : 0}`
+      }
+    } finally {
+      running = false
+      await Promise.all(clients)
+      if (stack) await stack.stop() // SIGTERM: the stack stops nginx, apis and mailer gracefully
+      await sink.close()
+      await ns.cleanup()
+    }
+  }
+}
+
+module.exports = { rollingRestart }
