@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises'
 import sharp, { type Metadata } from 'sharp'
 import type { MultipartFile } from '@fastify/multipart'
 import type { ObjectStorage } from '@socialnet/storage'
-import { CorruptImageError, ImageTooLargeError, NotAnImageError, TooManyPixelsError } from './errors'
+import { CorruptImageError, ImageTooLargeError, MalformedUploadError, NotAnImageError, TooManyPixelsError } from './errors'
 
 /** Largest edge of the stored original; avatars are never shown bigger. */
 export const MAX_EDGE = 2048
@@ -43,6 +43,11 @@ export async function spoolUpload(part: MultipartFile, dir: string, maxBytes: nu
   } catch (err) {
     await unlink(path).catch(() => {})
     if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw new ImageTooLargeError(maxBytes)
+    // Busboy's parse errors (body cut before the closing boundary, ...) carry no
+    // status; the side that failed tells the client's 400 from our disk's 500.
+    if (err === part.file.errored && (err as { statusCode?: number }).statusCode === undefined) {
+      throw new MalformedUploadError((err as Error).message)
+    }
     throw err
   }
   if (part.file.truncated) {

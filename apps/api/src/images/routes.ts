@@ -9,7 +9,7 @@ import { THUMBNAIL_SIZES, originalKey, thumbnailKey } from '@socialnet/storage'
 import { ErrorBody } from '../plugins/errors'
 import { UserParams } from '../users/schemas'
 import { EncodeSlots } from './encode-slots'
-import { ImageNotFoundError, MissingImageError, NotMultipartError, ThumbnailNotReadyError } from './errors'
+import { ImageNotFoundError, MalformedUploadError, MissingImageError, NotMultipartError, ThumbnailNotReadyError } from './errors'
 import { encodeImage, inspectImage, spoolUpload } from './intake'
 import { deleteUploading, findCurrentAvatar, findImage, insertUploading, promoteToAvatar, type ImageRow } from './repository'
 
@@ -85,7 +85,11 @@ const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastif
     }
   }, async (request, reply) => {
     if (!request.isMultipart()) throw new NotMultipartError()
-    const part = await request.file()
+    // Only the request is read here, so an error without a status (no boundary,
+    // a broken header) is the client's malformed body, not a server fault.
+    const part = await request.file().catch((err: Error & { statusCode?: number }) => {
+      throw err.statusCode === undefined ? new MalformedUploadError(err.message) : err
+    })
     if (!part || part.fieldname !== 'image') {
       part?.file.resume()
       throw new MissingImageError()

@@ -130,6 +130,19 @@ describe('PUT /v1/users/{id}/avatar', () => {
     expect(wrongField.json().error).toBe('IMAGE_MISSING')
   })
 
+  test('a malformed multipart body (no boundary, cut before the closing boundary) -> 400, nothing stored', async () => {
+    const before = await imageRows()
+    const put = (payload: string, contentType: string) =>
+      app.inject({ method: 'PUT', url: `/v1/users/${ada.id}/avatar`, payload, headers: { ...ada.auth, 'content-type': contentType } })
+    const noBoundary = await put('x', 'multipart/form-data')
+    expect(noBoundary.statusCode).toBe(400)
+    expect(noBoundary.json().error).toBe('MALFORMED_UPLOAD')
+    const cut = await put('--x\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\nhalf a fi', 'multipart/form-data; boundary=x')
+    expect(cut.statusCode).toBe(400)
+    expect(cut.json().error).toBe('MALFORMED_UPLOAD')
+    expect(await imageRows()).toBe(before)
+  })
+
   test('a user id that is not a plain UUID -> 400, also in the urn:uuid: form Postgres would refuse', async () => {
     const res = await app.inject({ method: 'GET', url: `/v1/users/urn:uuid:${ada.id}/avatar` })
     expect(res.statusCode).toBe(400)
