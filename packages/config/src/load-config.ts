@@ -7,12 +7,21 @@ export class ConfigError extends Error {
 }
 
 /**
+ * `format: 'uri'` on a URL variable: node's URL parser must accept it. A
+ * pattern like `^https?://` alone lets `http://` or `http://a b` through,
+ * and those would then fail on every request or message instead of once here.
+ */
+function isUrl(value: string): boolean {
+  return URL.canParse(value)
+}
+
+/**
  * Validates `env` (default `process.env`) once against a TypeBox schema, applying
  * defaults and coercing numbers/booleans. Every app calls this exactly once at start.
  */
 export function loadConfig<T extends TObject>(schema: T, env: NodeJS.ProcessEnv = process.env): Static<T> {
   try {
-    return envSchema<Static<T>>({ schema, data: env, dotenv: false })
+    return envSchema<Static<T>>({ schema, data: env, dotenv: false, ajv: { customOptions: (ajv) => ajv.addFormat('uri', isUrl) } })
   } catch (err) {
     const message = (err as Error).message.replace(/\s+/g, ' ')
     throw new ConfigError(`invalid environment: ${message}`)
