@@ -5,12 +5,14 @@ import createError from '@fastify/error'
 import { randomBytes } from 'node:crypto'
 import { findUserByLogin } from '../users/repository'
 import { hashPassword, verifyPassword } from '../users/passwords'
+import { NO_CONTROL_CHARS } from '../users/schemas'
 import { UnauthorizedError } from './plugin'
 
 const LoginRateLimitedError = createError<[number]>('LOGIN_RATE_LIMITED', 'too many login attempts; retry in %d seconds', 429)
 
 const LoginBody = Type.Object({
-  login: Type.String({ minLength: 1, maxLength: 254, description: 'e-mail address or nickname' }),
+  // No e-mail address or nickname has control characters, and a NUL would fail the lookup with a 500.
+  login: Type.String({ minLength: 1, maxLength: 254, pattern: NO_CONTROL_CHARS, description: 'e-mail address or nickname' }),
   password: Type.String({ minLength: 1, maxLength: 128 })
 }, { additionalProperties: false })
 const SessionCreated = Type.Object({

@@ -1,8 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './passwords'
 
-/** Printable text without control characters (names end up in mails and HTML). */
-const NO_CONTROL_CHARS = '^[^\\u0000-\\u001f\\u007f]*$'
+/** Printable text without control characters (names end up in mails and HTML; Postgres text refuses NUL). */
+export const NO_CONTROL_CHARS = '^[^\\u0000-\\u001f\\u007f]*$'
 
 export const Email = Type.String({ format: 'email', maxLength: 254, description: 'unique, case-insensitively' })
 export const Nickname = Type.String({

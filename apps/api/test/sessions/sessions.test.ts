@@ -71,7 +71,7 @@ describe('sessions', () => {
   })
 
   test('malformed login bodies -> 400', async () => {
-    for (const payload of [{}, { login: 'ada_l' }, { login: '', password: 'x' }, { login: 'ada_l', password: 'x'.repeat(129) }]) {
+    for (const payload of [{}, { login: 'ada_l' }, { login: '', password: 'x' }, { login: 'ada_l', password: 'x'.repeat(129) }, { login: 'ada_l\u0000', password: 'x' }]) {
       const res = await login(payload)
       expect(res.statusCode).toBe(400)
     }
