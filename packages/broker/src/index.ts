@@ -1,7 +1,7 @@
 /**
  * @socialnet/broker: the one RabbitMQ client of the system.
  *
- *   const connection = new BrokerConnection({ ...brokerConfig(), name: 'api', log })
+ *   const connection = new BrokerConnection({ url, prefix, retryDelaysMs, name: 'api', log })  // from the app's validated env
  *   void connection.connect()                      // retries in the background
  *   const publisher = new Publisher(connection)
  *   await publisher.publish({ type: 'mail.welcome.v1', messageId, payload })  // after the broker confirmed
@@ -12,7 +12,7 @@
  * The routing key of a message defaults to its type; the topology binds
  * `mail.#` to the mail queue, `job.#` to jobs, `image.#` to thumbnails.
  */
-export { brokerConfig, parseRetryDelays, BrokerConfigError, DEFAULT_AMQP_URL, DEFAULT_RETRY_DELAYS_MS, type BrokerConfig } from './config'
+export { parseRetryDelays, BrokerConfigError, DEFAULT_AMQP_URL, DEFAULT_RETRY_DELAYS_MS } from './config'
 export {
   topology,
   declareTopology,
