@@ -17,8 +17,43 @@ export function explainJobBody(body: unknown): string | undefined {
     return `unknown job type ${JSON.stringify(type)} (one of ${JOB_TYPES.join(', ')})`
   }
   const first = checkByType[type as JobType].Errors(body).First()
-  if (!first) return undefined
-  return `${first.path.slice(1) || 'body'}: ${first.message.toLowerCase()} (for a ${type} job)`
+  if (first) return `${first.path.slice(1) || 'body'}: ${first.message.toLowerCase()} (for a ${type} job)`
+  const data = (body as { data?: unknown }).data
+  const why = data === undefined ? undefined : explainData(data)
+  return why ? `data: ${why} (for a ${type} job)` : undefined
+}
+
+/** Deep enough for any real document; a 64 KiB body of `[[[[...` would otherwise overflow JSON.stringify's stack (500). */
+const DATA_MAX_DEPTH = 64
+
+/**
+ * Why job `data` cannot travel and be stored as it is, or undefined. Walks
+ * iteratively (the depth is what is being checked), and refuses text Postgres
+ * jsonb cannot hold (NUL, unpaired surrogates): the worker would retry such a
+ * log job until it dead-letters instead of the client hearing a 400 now.
+ */
+function explainData(data: unknown): string | undefined {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value: data, depth: 1 }]
+  while (stack.length > 0) {
+    const { value, depth } = stack.pop()!
+    if (typeof value === 'string') {
+      if (!storableText(value)) return 'text must not contain NUL characters or unpaired surrogates'
+      continue
+    }
+    if (typeof value !== 'object' || value === null) continue
+    if (depth > DATA_MAX_DEPTH) return `nested deeper than ${DATA_MAX_DEPTH} levels`
+    for (const [key, child] of Object.entries(value)) {
+      if (!storableText(key)) return 'text must not contain NUL characters or unpaired surrogates'
+      stack.push({ value: child, depth: depth + 1 })
+    }
+  }
+  return undefined
+}
+
+const NUL_OR_LONE_SURROGATE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+function storableText(text: string): boolean {
+  return !NUL_OR_LONE_SURROGATE.test(text)
 }
 
 /**

@@ -76,7 +76,10 @@ describe('job routes (api side: accept, publish, report status)', () => {
     ['email without subject', { type: 'email', to: 'a@b.co', text: 't' }, /subject/],
     ['email with a bad address', { type: 'email', to: 'not an address', subject: 's', text: 't' }, /to/],
     ['email subject with a line break (header injection)', { type: 'email', to: 'a@b.co', subject: 'a\r\nBcc: x@y.z', text: 't' }, /subject/],
-    ['a field of another type', { type: 'log', data: {}, callbackUrl: 'http://x.example/' }, /callbackUrl: unexpected property/]
+    ['a field of another type', { type: 'log', data: {}, callbackUrl: 'http://x.example/' }, /callbackUrl: unexpected property/],
+    ['data nested 1000 deep', { type: 'log', data: JSON.parse('{"a":'.repeat(1000) + '1' + '}'.repeat(1000)) }, /data: nested deeper than 64 levels/],
+    ['a NUL in data (jsonb cannot store it)', { type: 'log', data: { note: 'a\u0000b' } }, /data: text must not contain NUL/],
+    ['an unpaired surrogate in a data key', { type: 'callback', callbackUrl: 'http://127.0.0.1:9/hook', data: { '\ud800': 1 } }, /data: text must not contain/]
   ])('400 for %s', async (_why, body, message) => {
     const res = await post(body)
     expect(res.statusCode).toBe(400)
