@@ -1,19 +1,19 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ConfigError, loadConfig } from '@socialnet/config'
+import { ConfigError, LogLevel, loadConfig } from '@socialnet/config'
 import { parseRetryDelays, BrokerConfigError } from '@socialnet/broker'
 
 /** Every environment variable the mailer reads, with its default (see DESIGN.md). */
 export const MailerConfigSchema = Type.Object({
-  AMQP_URL: Type.String({ pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
+  AMQP_URL: Type.String({ format: 'uri', pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
   /** Prefix for every exchange and queue name (test isolation, several stacks on one broker). */
   AMQP_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]*$', default: '' }),
   /** Retry queue delays in ms, comma-separated, ascending; empty = 1s,5s,30s,2min,10min. */
   AMQP_RETRY_DELAYS_MS: Type.String({ pattern: '^[0-9, ]*$', default: '' }),
-  SMTP_URL: Type.String({ pattern: '^smtps?://', default: 'smtp://127.0.0.1:1025' }),
+  SMTP_URL: Type.String({ format: 'uri', pattern: '^smtps?://', default: 'smtp://127.0.0.1:1025' }),
   MAIL_FROM: Type.String({ minLength: 3, default: 'Social Network <noreply@socialnet.local>' }),
-  PUBLIC_URL: Type.String({ pattern: '^https?://', default: 'http://localhost:3000' }),
+  PUBLIC_URL: Type.String({ format: 'uri', pattern: '^https?://', default: 'http://localhost:3000' }),
   /** Holds the dedupe record of every mail sent (table mail_deliveries). */
-  DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/socialnet' }),
+  DATABASE_URL: Type.String({ format: 'uri', pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/socialnet' }),
   /** Mails handled at once by this mailer (AMQP prefetch); also the SMTP pool size cap. */
   MAIL_PREFETCH: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   /** SMTP connections kept open in the pool. */
@@ -27,10 +27,7 @@ export const MailerConfigSchema = Type.Object({
   /** Port for GET /metrics (Prometheus); 0 = no metrics server. */
   MAILER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
-  LOG_LEVEL: Type.Union(
-    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-    { default: 'info' }
-  )
+  LOG_LEVEL: LogLevel
 })
 
 /** The mailer's validated environment. */

@@ -1,23 +1,18 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ConfigError, loadConfig } from '@socialnet/config'
+import { ConfigError, LogLevel, loadConfig } from '@socialnet/config'
 import { BrokerConfigError, parseRetryDelays } from '@socialnet/broker'
 import { StorageEnv, validateStorageConfig } from '@socialnet/storage'
-
-const LogLevel = Type.Union(
-  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-  { default: 'info' }
-)
 
 /** Every environment variable the worker reads, with its default (see DESIGN.md and docs/jobs.md). */
 export const WorkerConfigSchema = Type.Object({
   NODE_ENV: Type.String({ default: 'development' }),
-  AMQP_URL: Type.String({ pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
+  AMQP_URL: Type.String({ format: 'uri', pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
   /** Prefix for every exchange and queue name (test isolation, several stacks on one broker). */
   AMQP_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]*$', default: '' }),
   /** Backoff of failed attempts, comma-separated ms ascending (empty: 1 s, 5 s, 30 s, 2 min, 10 min). */
-  AMQP_RETRY_DELAYS_MS: Type.String({ default: '' }),
-  DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/socialnet' }),
-  REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
+  AMQP_RETRY_DELAYS_MS: Type.String({ pattern: '^[0-9, ]*$', default: '' }),
+  DATABASE_URL: Type.String({ format: 'uri', pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/socialnet' }),
+  REDIS_URL: Type.String({ format: 'uri', pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
   /** Key prefix and lifetime of job status in Redis; must match the api's. */
   JOBS_REDIS_PREFIX: Type.String({ default: 'socialnet:jobs:' }),
   JOB_STATUS_TTL_SECONDS: Type.Integer({ minimum: 60, default: 24 * 3600 }),
@@ -47,9 +42,10 @@ export const WorkerConfigSchema = Type.Object({
   LOG_LEVEL: LogLevel
 })
 
-export type WorkerConfig = Static<typeof WorkerConfigSchema>
+/** The worker's validated environment, with the retry delays parsed once. */
+export type WorkerConfig = Static<typeof WorkerConfigSchema> & { retryDelaysMs: number[] }
 
-/** Reads and validates the worker's environment; throws ConfigError with one clear line. */
+/** Reads and validates the worker's environment once; throws ConfigError with one clear line. */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const config = loadConfig(WorkerConfigSchema, env)
   if (config.NODE_ENV === 'production' && !config.CALLBACK_SECRET) {
@@ -57,10 +53,9 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   }
   validateStorageConfig(config)
   try {
-    parseRetryDelays(config.AMQP_RETRY_DELAYS_MS)
+    return { ...config, retryDelaysMs: parseRetryDelays(config.AMQP_RETRY_DELAYS_MS) }
   } catch (err) {
     if (err instanceof BrokerConfigError) throw new ConfigError(`invalid environment: ${err.message}`)
     throw err
   }
-  return config
 }

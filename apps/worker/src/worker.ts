@@ -2,7 +2,7 @@ import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import Redis from 'ioredis'
 import type { Logger } from 'pino'
-import { BrokerConnection, Consumer, Publisher, parseRetryDelays } from '@socialnet/broker'
+import { BrokerConnection, Consumer, Publisher } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
 import { JobStatusStore, parseAllowHosts } from '@socialnet/jobs'
 import type { WorkerConfig } from './config'
@@ -32,7 +32,7 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Wo
   const connection = new BrokerConnection({
     url: config.AMQP_URL,
     prefix: config.AMQP_PREFIX,
-    retryDelaysMs: parseRetryDelays(config.AMQP_RETRY_DELAYS_MS),
+    retryDelaysMs: config.retryDelaysMs,
     name: `worker@${hostname()}:${process.pid}`,
     log: log.child({ component: 'broker' })
   })

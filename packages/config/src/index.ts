@@ -1,2 +1,2 @@
 export { loadConfig, ConfigError } from './load-config'
-export { loggerOptions } from './logger'
+export { loggerOptions, LogLevel } from './logger'

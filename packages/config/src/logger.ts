@@ -1,4 +1,11 @@
+import { Type } from '@sinclair/typebox'
 import type { LoggerOptions } from 'pino'
+
+/** LOG_LEVEL in an app's env schema: pino's levels, default info. */
+export const LogLevel = Type.Union(
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+  { default: 'info' }
+)
 
 /**
  * The one pino setup every app uses: JSON lines, ISO timestamps, the service
