@@ -19,18 +19,17 @@ async function main(): Promise<void> {
   }
   const log = pino(loggerOptions('mailer', config.LOG_LEVEL))
   let service: MailerService | undefined
-  let stopping = false
-  // Installed before connecting, so a SIGTERM while RabbitMQ is still down
-  // exits cleanly too. The grace for in-flight mails is a bit shorter than
-  // close-with-grace's own deadline, which leaves time to close connections.
-  closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS + 2000 }, async ({ signal, err }) => {
-    stopping = true
+  // Installed before connecting: a SIGTERM while RabbitMQ is still down finds
+  // nothing started and exits 0 at once. Otherwise the mails in flight get
+  // SHUTDOWN_GRACE_MS; the extra 5 s cover closing the channel (<= 1 s), the
+  // connection (<= 2 s, bounded even if the broker stopped answering), SMTP
+  // and Postgres before close-with-grace would exit 1.
+  closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS + 5000 }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'shutting down after an uncaught error')
     else log.info({ signal }, 'shutting down gracefully')
     await service?.close(config.SHUTDOWN_GRACE_MS)
   })
   service = await startMailerService(config, log)
-  if (stopping) await service.close(config.SHUTDOWN_GRACE_MS)
 }
 
 main().catch((err: Error) => {

@@ -17,8 +17,11 @@ async function main(): Promise<void> {
   const log = pino(loggerOptions('worker', config.LOG_LEVEL))
   let worker: Worker | undefined
   // A second signal or the deadline exits at once; otherwise messages in
-  // hand finish (or return to the queue when the grace runs out).
-  closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS + 2000 }, async ({ signal, err }) => {
+  // hand finish (or return to the queue when the grace runs out). The extra
+  // 5 s cover closing channels (<= 1 s each), the publisher's last confirms,
+  // the connection (<= 2 s even if the broker stopped answering), Redis and
+  // Postgres before close-with-grace would exit 1.
+  closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS + 5000 }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'shutting down after an uncaught error')
     else log.info({ signal }, 'shutting down gracefully')
     await worker?.stop(config.SHUTDOWN_GRACE_MS)

@@ -127,6 +127,8 @@ export class Consumer {
     const { consumerTag } = await channel.consume(queue, (raw) => {
       // null: the broker cancelled us (queue deleted); consume again later.
       if (raw === null) return this.drop(confirmed, true)
+      // Sent before the broker saw our cancel: left unacked, the channel close hands it back.
+      if (this.stopping) return
       this.track(this.handle(confirmed, raw))
     })
     if (this.stopping) await channel.cancel(consumerTag).catch(() => {})
