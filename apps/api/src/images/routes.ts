@@ -81,7 +81,7 @@ const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastif
       security: [{ bearerAuth: [] }],
       consumes: ['multipart/form-data'],
       params: UserParams,
-      response: { 201: ImageReply, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody }
+      response: { 201: ImageReply, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody, 503: ErrorBody }
     }
   }, async (request, reply) => {
     if (!request.isMultipart()) throw new NotMultipartError()
@@ -125,11 +125,12 @@ const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastif
       summary: 'Image bytes (immutable, cacheable forever); ?size=thumb|128|512 for thumbnails',
       params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
       querystring: ImageQuery,
-      produces: ['image/jpeg', 'image/png', 'image/webp'],
       response: {
-        200: Type.Unsafe({ type: 'string', format: 'binary' }),
+        // Content per status: the image is bytes, errors are JSON.
+        200: { description: 'the image', content: Object.fromEntries(['image/jpeg', 'image/png', 'image/webp'].map((type) => [type, { schema: Type.Unsafe({ type: 'string', format: 'binary' }) }])) },
         302: { description: 'STORAGE=s3 with IMAGE_S3_REDIRECT: go to a presigned URL' },
         304: { description: 'If-None-Match matched' },
+        400: ErrorBody,
         404: ErrorBody
       }
     }

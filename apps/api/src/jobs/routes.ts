@@ -23,7 +23,7 @@ const jobsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Submit a job (202 only after the message broker confirmed it)',
       headers: IdempotencyHeaders,
       body: JobRequestBody,
-      response: { 202: Accepted, 400: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody }
+      response: { 202: Accepted, 400: ErrorBody, 409: ErrorBody, 413: ErrorBody, 422: ErrorBody, 503: ErrorBody }
     }
   }, async (request, reply) => {
     const { doc } = await fastify.jobs.submit(request.body, request.headers['idempotency-key'])

@@ -58,8 +58,11 @@ const kvRoutes: FastifyPluginAsyncTypebox<{ maxValueBytes: number }> = async (fa
   fastify.get('/v1/key/:key', {
     schema: {
       tags: ['kv'], summary: 'Read a value', params: Params,
-      produces: ['application/octet-stream'],
-      response: { 200: Type.Unsafe({ type: 'string', format: 'binary', description: 'the raw value' }), 400: ErrorBody, 404: ErrorBody }
+      // Content per status: the value is raw bytes, errors are JSON (a route-wide `produces` would claim both are bytes).
+      response: {
+        200: { description: 'the raw value', content: { 'application/octet-stream': { schema: Type.Unsafe({ type: 'string', format: 'binary' }) } } },
+        400: ErrorBody, 404: ErrorBody, 503: ErrorBody
+      }
     }
   }, async (request, reply) => {
     const value = await fastify.kv.get(keyFromUrl(request.url))

@@ -35,7 +35,7 @@ const sessionsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['sessions'],
       summary: 'Log in with e-mail or nickname and password',
       body: LoginBody,
-      response: { 201: SessionCreated, 400: ErrorBody, 401: ErrorBody, 429: ErrorBody }
+      response: { 201: SessionCreated, 400: ErrorBody, 401: ErrorBody, 413: ErrorBody, 429: ErrorBody }
     }
   }, async (request, reply) => {
     const { login, password } = request.body
@@ -59,7 +59,7 @@ const sessionsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['sessions'],
       summary: 'Log out: the token stops working at once, on every replica',
       security: [{ bearerAuth: [] }],
-      response: { 204: { description: 'logged out' }, 401: ErrorBody }
+      response: { 204: { description: 'logged out' }, 401: ErrorBody, 503: ErrorBody }
     }
   }, async (request, reply) => {
     await store.revoke(request.auth!)

@@ -34,7 +34,7 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['users'],
       summary: 'The signed-in user, with e-mail address',
       security: [{ bearerAuth: [] }],
-      response: { 200: OwnProfile, 401: ErrorBody, 404: ErrorBody }
+      response: { 200: OwnProfile, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody }
     }
   }, async (request) => {
     const user = await findUserById(fastify.db, request.auth!.userId)
@@ -51,7 +51,7 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       security: [{ bearerAuth: [] }],
       params: UserParams,
       body: ProfilePatch,
-      response: { 200: OwnProfile, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody }
+      response: { 200: OwnProfile, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 503: ErrorBody }
     }
   }, async (request) => {
     // Unknown fields are stripped by validation, so `{ email }` arrives empty here.
