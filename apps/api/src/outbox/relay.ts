@@ -1,5 +1,6 @@
 import { Client, type Pool } from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
+import { withTransaction } from '../db/transaction'
 
 /** What the relay needs from the broker: a publish that resolves only once the broker confirmed. */
 export interface ConfirmingPublisher {
@@ -134,10 +135,7 @@ export class OutboxRelay {
   /** Claims, publishes and marks one batch; true when the batch was full and all went out (more may be waiting). */
   private async publishBatch(): Promise<boolean> {
     const { pool, publisher, batchSize, log, observer } = this.opts
-    const client = await pool.connect()
-    let broken: Error | undefined
-    try {
-      await client.query('BEGIN')
+    const { sent, failed, claimed } = await withTransaction(pool, async (client) => {
       const { rows } = await client.query<OutboxRow>(
         `SELECT id, message_id AS "messageId", type, routing_key AS "routingKey", payload,
            created_at AS "createdAt" FROM outbox
@@ -167,17 +165,12 @@ export class OutboxRelay {
           [f.id, f.error, ROW_BACKOFF_MAX_SECONDS]
         )
       }
-      await client.query('COMMIT')
-      if (sent.length > 0) log.debug({ count: sent.length }, 'outbox: published')
-      observer?.onPublished(sent.length)
-      observer?.onFailed(failed.length)
-      return rows.length === batchSize && failed.length === 0
-    } catch (err) {
-      await client.query('ROLLBACK').catch((rollbackErr: Error) => { broken = rollbackErr })
-      throw err
-    } finally {
-      client.release(broken)
-    }
+      return { sent, failed, claimed: rows.length }
+    })
+    if (sent.length > 0) log.debug({ count: sent.length }, 'outbox: published')
+    observer?.onPublished(sent.length)
+    observer?.onFailed(failed.length)
+    return claimed === batchSize && failed.length === 0
   }
 
   /** Opens the LISTEN connection; on failure or loss retries with growing delay while the poll covers the gap. */
