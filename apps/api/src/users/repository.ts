@@ -37,6 +37,13 @@ const UNIQUE_VIOLATIONS: Record<string, () => Error> = {
   users_nickname_key: () => new NicknameTakenError()
 }
 
+/** A unique violation on e-mail or nickname as its 409; anything else unchanged. */
+function asTakenError(err: unknown): unknown {
+  const { code, constraint } = err as { code?: string; constraint?: string }
+  const taken = code === '23505' && constraint ? UNIQUE_VIOLATIONS[constraint] : undefined
+  return taken ? taken() : err
+}
+
 /**
  * Inserts a user. The unique indexes on lower(email)/lower(nickname) are the
  * only check: a pre-check would still let two concurrent registrations race,
@@ -51,9 +58,7 @@ export async function insertUser(db: Queryable, user: NewUser): Promise<User> {
     )
     return rows[0]!
   } catch (err) {
-    const { code, constraint } = err as { code?: string; constraint?: string }
-    const taken = code === '23505' && constraint ? UNIQUE_VIOLATIONS[constraint] : undefined
-    throw taken ? taken() : err
+    throw asTakenError(err)
   }
 }
 
@@ -120,9 +125,6 @@ export async function updateUser(db: Queryable, id: string, changes: ProfileChan
      WHERE id = $1 RETURNING ${userColumns()}`,
     [id, changes.nickname !== undefined, changes.nickname ?? null, changes.firstName !== undefined, changes.firstName ?? null,
       changes.lastName !== undefined, changes.lastName ?? null]
-  ).catch((err: { code?: string; constraint?: string }) => {
-    const taken = err.code === '23505' && err.constraint ? UNIQUE_VIOLATIONS[err.constraint] : undefined
-    throw taken ? taken() : err
-  })
+  ).catch((err: unknown) => { throw asTakenError(err) })
   return rows[0]
 }
