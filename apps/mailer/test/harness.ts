@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer, type AddressInfo } from 'node:net'
 import { connect, type ChannelModel } from 'amqplib'
 import { Client } from 'pg'
 import pino, { type Logger } from 'pino'
@@ -108,4 +110,13 @@ export async function depth(raw: ChannelModel, queue: string): Promise<number> {
   const { messageCount } = await channel.checkQueue(queue)
   await channel.close()
   return messageCount
+}
+
+/** A port nothing listens on (yet): bind to 0, read the port, let it go. */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }

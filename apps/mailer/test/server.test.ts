@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { mailerTestbed, waitFor, type MailerTestbed } from './harness'
+import { freePort, mailerTestbed, waitFor, type MailerTestbed } from './harness'
 import { startSmtpSink, type SmtpSink } from './smtp-sink'
 
 const SERVER = join(__dirname, '..', 'dist', 'server.js')
@@ -13,14 +12,6 @@ function startProcess(env: Record<string, string>): { child: ChildProcess; outpu
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()))
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()))
   return { child, output: () => output }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 describe('mailer process (dist/server.js)', () => {

@@ -1,17 +1,5 @@
-import { createServer } from 'node:net'
-import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
-import { depth, mailerTestbed, waitFor, type MailerTestbed } from './harness'
+import { depth, freePort, mailerTestbed, waitFor, type MailerTestbed } from './harness'
 import { startSmtpSink, type SmtpSink } from './smtp-sink'
-
-/** A port nothing listens on (yet): bind to 0, read the port, let it go. */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 async function retries(bed: MailerTestbed, service: Awaited<ReturnType<MailerTestbed['startMailer']>>): Promise<number> {
   const metric = await service.metrics.registry.getSingleMetric('mailer_messages_total')?.get()
