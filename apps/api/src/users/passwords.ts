@@ -24,8 +24,3 @@ export async function verifyPassword(hash: string, password: string): Promise<bo
     return false
   }
 }
-
-/** True when a stored hash was made with weaker parameters than today's and should be replaced at next login. */
-export function passwordNeedsRehash(hash: string): boolean {
-  return argon2.needsRehash(hash, HASH_OPTIONS)
-}
