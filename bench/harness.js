@@ -86,6 +86,39 @@ async function load(opts) {
   }
 }
 
+/** CPU time (user + system) a process has used so far, in ms; Linux only (/proc). */
+function processCpuMs(pid) {
+  const fields = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // utime + stime in USER_HZ (100 on Linux)
+}
+
+/**
+ * Loads a baseline and a subject server in alternation, `rounds` times each
+ * after a 1 s warm-up of both, and keeps each one's best round: on a shared
+ * machine a single run of each measures the neighbours' load as much as the
+ * server, and the best round is the one least disturbed. Also reports CPU
+ * microseconds per request of each server process (steady under load).
+ * `baseline` and `subject`: { url, pid, requests }.
+ */
+async function compare(baseline, subject, { duration = 5, rounds = 2, ...opts } = {}) {
+  const one = async (target, seconds) => {
+    const cpu = processCpuMs(target.pid)
+    const result = await load({ ...opts, url: target.url, requests: target.requests, duration: seconds })
+    const used = processCpuMs(target.pid) - cpu
+    return { ...result, cpuUsPerReq: result.rps > 0 ? Math.round((used * 1000) / (result.rps * seconds)) : NaN }
+  }
+  await one(baseline, 1)
+  await one(subject, 1)
+  let best = { baseline: undefined, subject: undefined }
+  for (let i = 0; i < rounds; i++) {
+    for (const [name, target] of [['baseline', baseline], ['subject', subject]]) {
+      const r = await one(target, duration)
+      if (!best[name] || r.rps > best[name].rps) best[name] = r
+    }
+  }
+  return best
+}
+
 /** One result row; ratio is value/baseline, or baseline/value when lower is better. */
 function row(name, value, unit, baseline, baselineValue, { lowerIsBetter = false, goal, extra } = {}) {
   const ratio = lowerIsBetter ? baselineValue / value : value / baselineValue
@@ -97,4 +130,4 @@ function round(n, digits = 2) {
   return Math.round(n * f) / f
 }
 
-module.exports = { ROOT, profileFlags, freePort, percentile, startProcess, startApi, load, row }
+module.exports = { ROOT, profileFlags, freePort, percentile, startProcess, startApi, load, compare, processCpuMs, row }

@@ -22,6 +22,7 @@ const amqplib = require('amqplib')
 const Redis = require('ioredis')
 const { Client } = require('pg')
 const { topology, declareTopology, deleteTopology } = require('@socialnet/broker')
+const { profileFlags } = require('../harness')
 
 const ROOT = join(__dirname, '..', '..')
 const AMQP_URL = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672'
@@ -74,7 +75,7 @@ async function rawPublishLoop(names, connections, durationMs) {
 }
 
 async function startApi(env) {
-  const child = spawn(process.execPath, [join(ROOT, 'apps', 'api', 'dist', 'server.js')], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, [...profileFlags(), join(ROOT, 'apps', 'api', 'dist', 'server.js')], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (d) => { stderr += d })
   const exited = new Promise((resolve) => child.once('exit', resolve))

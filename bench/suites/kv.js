@@ -8,7 +8,7 @@ const { join } = require('node:path')
 const { mkdtempSync, rmSync, openSync, writeSync, closeSync, readFileSync, statSync } = require('node:fs')
 const { tmpdir } = require('node:os')
 const { spawnSync } = require('node:child_process')
-const { ROOT, startApi, startProcess, load, row } = require('../harness')
+const { ROOT, startApi, startProcess, compare, row } = require('../harness')
 
 const API_RECORD_FORMAT = join(ROOT, 'apps', 'api', 'dist', 'kv', 'record-format.js')
 const VALUE = Buffer.from('bench-value-0123456789')
@@ -54,7 +54,7 @@ function rawReadSeconds(path) {
 
 async function run(ctx = {}) {
   const log = ctx.log || console.log
-  const duration = ctx.quick ? 2 : 5
+  const duration = ctx.quick ? 2 : 4
   const dir = mkdtempSync(join(tmpdir(), 'bench-kv-'))
   const rows = []
   const baseline = await startProcess(join(__dirname, '..', 'baseline-server.js'), {})
@@ -62,19 +62,24 @@ async function run(ctx = {}) {
     log('kv: GET')
     const api = await startApi({ KV_LOG_PATH: join(dir, 'get.log'), KV_FSYNC: 'off', DATABASE_URL })
     for (let i = 0; i < KEYS; i++) await fetch(`${api.url}/v1/key/bench-${i}`, { method: 'PUT', body: VALUE })
-    const base = await load({ url: baseline.url, requests: requests('GET', '/const'), duration })
-    const get = await load({ url: api.url, requests: requests('GET', '/v1/key'), duration })
+    const { baseline: base, subject: get } = await compare(
+      { url: baseline.url, pid: baseline.child.pid, requests: requests('GET', '/const') },
+      { url: api.url, pid: api.child.pid, requests: requests('GET', '/v1/key') }, { duration })
     await api.stop()
-    rows.push(row('kv.get', get.rps, 'req/s', 'bare Fastify GET returning a constant', base.rps, { goal: '>= 0.9', extra: { p99Ms: get.p99Ms, non2xx: get.non2xx } }))
+    rows.push(row('kv.get', get.rps, 'req/s', 'bare Fastify GET returning a constant', base.rps,
+      { goal: '>= 0.9', extra: { p99Ms: get.p99Ms, non2xx: get.non2xx, cpuUsPerReq: get.cpuUsPerReq, baselineCpuUsPerReq: base.cpuUsPerReq } }))
 
     for (const policy of ['always', 'batch', 'off']) {
       log(`kv: PUT fsync=${policy}`)
-      const memBase = await load({ url: baseline.url, requests: requests('PUT', '/mem'), duration })
       const put = await startApi({ KV_LOG_PATH: join(dir, `put-${policy}.log`), KV_FSYNC: policy, DATABASE_URL })
-      const res = await load({ url: put.url, requests: requests('PUT', '/v1/key'), duration })
+      const { baseline: memBase, subject: res } = await compare(
+        { url: baseline.url, pid: baseline.child.pid, requests: requests('PUT', '/mem') },
+        { url: put.url, pid: put.child.pid, requests: requests('PUT', '/v1/key') }, { duration })
       await put.stop()
-      rows.push(row(`kv.put.fsync-${policy}`, res.rps, 'req/s', 'bare Fastify PUT into a Map', memBase.rps,
-        { goal: policy === 'always' ? '>= 0.4' : undefined, extra: { p99Ms: res.p99Ms, non2xx: res.non2xx } }))
+      rows.push(row(`kv.put.fsync-${policy}`, res.rps, 'req/s', 'bare Fastify PUT into a Map', memBase.rps, {
+        goal: policy === 'always' ? '>= 0.4' : undefined,
+        extra: { p99Ms: res.p99Ms, non2xx: res.non2xx, cpuUsPerReq: res.cpuUsPerReq, baselineCpuUsPerReq: memBase.cpuUsPerReq }
+      }))
     }
   } finally {
     await baseline.stop()
