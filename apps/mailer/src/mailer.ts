@@ -96,6 +96,11 @@ export class Mailer {
 
   private async send(messageId: string, mail: ReturnType<typeof renderMail>, owner: string): Promise<string> {
     const stopTimer = this.deps.metrics.timeSend()
+    // A timer cleared after the send, not AbortSignal.timeout(): that one fires for
+    // every mail once the timeout has passed, building a TimeoutError with a stack
+    // each time (~5% of the mailer's CPU in the bench profile).
+    const deadline = new AbortController()
+    const timer = setTimeout(() => deadline.abort(new Error(`send timed out after ${this.deps.sendTimeoutMs} ms`)), this.deps.sendTimeoutMs)
     try {
       const info = await this.deps.transport.sendMail({
         to: mail.to,
@@ -105,7 +110,7 @@ export class Mailer {
         // Derived from the AMQP messageId: if the duplicate window is ever hit,
         // receiving systems see the same Message-ID and can fold the two.
         messageId: `<${messageId.replace(/[^A-Za-z0-9._-]/g, '_')}@socialnet.mailer>`,
-        signal: AbortSignal.timeout(this.deps.sendTimeoutMs)
+        signal: deadline.signal
       })
       return String(info.response ?? '')
     } catch (err) {
@@ -117,6 +122,7 @@ export class Mailer {
       if (isPermanentSmtpError(err)) throw new PermanentError(`SMTP refused the mail: ${reason}`)
       throw new Error(`SMTP send failed: ${reason}`)
     } finally {
+      clearTimeout(timer)
       stopTimer()
     }
   }
