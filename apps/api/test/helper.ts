@@ -9,6 +9,7 @@ import amqplib from 'amqplib'
 import { DEFAULT_AMQP_URL, deleteTopology, topology } from '@socialnet/broker'
 import app, { serverOptions } from '../src/app'
 import { loadApiConfig, type ApiConfig } from '../src/config'
+import { MailQueueReader } from './mail-queue'
 
 export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
@@ -85,4 +86,70 @@ export async function buildApp(config: ApiConfig): Promise<FastifyInstance> {
   await server.register(fp(app), { config })
   await server.ready()
   return server
+}
+
+export interface TestAppOptions {
+  /** Read the mail queue (`mail`): opened before the app, so every welcome mail it publishes is routable and kept. */
+  readMail?: boolean
+  /** Wait for the RabbitMQ connection before the tests start (the app otherwise starts without it after 5 s). */
+  waitForBroker?: boolean
+  /** Build this many apps on the one environment: replicas sharing Postgres, Redis and the broker. */
+  replicas?: number
+}
+
+/** What useTestApp's hooks set up; read it inside tests and hooks, never at module level. */
+export interface TestApp {
+  readonly env: TestEnv
+  /** The app (the first replica). */
+  readonly app: FastifyInstance
+  readonly replicas: FastifyInstance[]
+  /** Only with `readMail`. */
+  readonly mail: MailQueueReader
+  /** Closes the app and builds it again on the same environment, like a process restart. */
+  restart(): Promise<FastifyInstance>
+}
+
+/**
+ * The usual test-file setup as beforeAll/afterAll hooks: a testEnv, the mail
+ * reader if asked, the app(s); afterwards the apps' Redis keys go, the apps
+ * close and the environment is removed. Call it at the top of a describe.
+ */
+export function useTestApp(overrides: Record<string, string> = {}, opts: TestAppOptions = {}): TestApp {
+  let env: TestEnv | undefined
+  let mail: MailQueueReader | undefined
+  const replicas: FastifyInstance[] = []
+  beforeAll(async () => {
+    env = testEnv(overrides)
+    if (opts.readMail) mail = await MailQueueReader.open(env.config.AMQP_PREFIX)
+    for (let i = 0; i < (opts.replicas ?? 1); i++) replicas.push(await buildApp(env.config))
+    if (opts.waitForBroker) await replicas[0]!.broker.connection.waitForConnection()
+  })
+  afterAll(async () => {
+    const first = replicas[0]
+    if (first && env) {
+      // Sessions, login counters and job statuses would otherwise linger in the shared Redis until their TTLs.
+      for (const prefix of [env.config.JOBS_REDIS_PREFIX, env.config.SESSIONS_REDIS_PREFIX]) {
+        const keys = await first.redis.keys(`${prefix}*`)
+        if (keys.length > 0) await first.redis.del(...keys)
+      }
+    }
+    for (const replica of replicas) await replica.close()
+    await mail?.close()
+    await env?.cleanup()
+  })
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`useTestApp: ${what} is only there inside tests and hooks${what === 'mail' ? ' (and needs readMail)' : ''}`)
+    return value
+  }
+  return {
+    get env() { return ready(env, 'env') },
+    get app() { return ready(replicas[0], 'app') },
+    get replicas() { ready(replicas[0], 'app'); return replicas },
+    get mail() { return ready(mail, 'mail') },
+    async restart() {
+      await ready(replicas[0], 'app').close()
+      replicas[0] = await buildApp(ready(env, 'env').config)
+      return replicas[0]
+    }
+  }
 }

@@ -1,34 +1,23 @@
-import type { FastifyInstance } from 'fastify'
-import { buildApp, testEnv, type TestEnv } from './helper'
+import { useTestApp } from './helper'
 
 describe('ops routes', () => {
-  let env: TestEnv
-  let app: FastifyInstance
-
-  beforeAll(async () => {
-    env = testEnv()
-    app = await buildApp(env.config)
-  })
-  afterAll(async () => {
-    await app.close()
-    await env.cleanup()
-  })
+  const t = useTestApp()
 
   test('GET /health answers ok', async () => {
-    const res = await app.inject('/health')
+    const res = await t.app.inject('/health')
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual({ status: 'ok' })
   })
 
   test('GET /ready reports each dependency', async () => {
-    const res = await app.inject('/ready')
+    const res = await t.app.inject('/ready')
     expect(res.statusCode).toBe(200)
     expect(res.json().checks).toMatchObject({ postgres: 'ok', redis: 'ok' })
   })
 
   test('GET /metrics exposes request and KV metrics in Prometheus format', async () => {
-    await app.inject({ method: 'PUT', url: '/v1/key/m', payload: 'v' })
-    const res = await app.inject('/metrics')
+    await t.app.inject({ method: 'PUT', url: '/v1/key/m', payload: 'v' })
+    const res = await t.app.inject('/metrics')
     expect(res.statusCode).toBe(200)
     expect(res.body).toContain('http_request_duration_seconds_bucket')
     expect(res.body).toContain('kv_operations_total{op="put",result="ok"} 1')
@@ -36,7 +25,7 @@ describe('ops routes', () => {
   })
 
   test('OpenAPI document lists every route of DESIGN.md, errors in the one error shape', async () => {
-    const res = await app.inject('/docs/json')
+    const res = await t.app.inject('/docs/json')
     expect(res.statusCode).toBe(200)
     const doc = res.json()
     // Every route DESIGN.md names is documented, and every error it documents has the one error shape.
@@ -55,12 +44,12 @@ describe('ops routes', () => {
         }
       }
     }
-    const ui = await app.inject('/docs/static/swagger-ui.css')
+    const ui = await t.app.inject('/docs/static/swagger-ui.css')
     expect(ui.statusCode).toBe(200)
   })
 
   test('unknown route -> 404 in the JSON error shape', async () => {
-    const res = await app.inject('/nope')
+    const res = await t.app.inject('/nope')
     expect(res.statusCode).toBe(404)
     expect(res.json()).toEqual({ error: 'NOT_FOUND', message: expect.any(String) })
   })

@@ -1,42 +1,29 @@
-import type { FastifyInstance } from 'fastify'
 import { readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
 import sharp from 'sharp'
-import { buildApp, testEnv, type TestEnv } from '../helper'
-import { MailQueueReader, testPrefix } from '../mail-queue'
+import { useTestApp } from '../helper'
 import { signUp, type TestAccount } from '../accounts'
 import { jpeg, jpegWithGps, multipart, pngBomb } from './fixtures'
 
 describe('PUT /v1/users/{id}/avatar', () => {
-  let env: TestEnv
-  let app: FastifyInstance
-  let mail: MailQueueReader
+  const t = useTestApp({ PUBLIC_URL: 'https://social.example/' }, { readMail: true })
   let ada: TestAccount
   let bob: TestAccount
 
   beforeAll(async () => {
-    const prefix = testPrefix()
-    mail = await MailQueueReader.open(prefix)
-    env = testEnv({ AMQP_PREFIX: prefix, SESSIONS_REDIS_PREFIX: `test:${prefix}`, PUBLIC_URL: 'https://social.example/' })
-    app = await buildApp(env.config)
-    ada = await signUp(app)
-    bob = await signUp(app)
-  })
-  afterAll(async () => {
-    await app.close()
-    await mail.close()
-    await env.cleanup()
+    ada = await signUp(t.app)
+    bob = await signUp(t.app)
   })
 
   const upload = (user: { id: string }, file: Parameters<typeof multipart>[0], headers: Record<string, string> = {}) => {
     const body = multipart(file)
-    return app.inject({ method: 'PUT', url: `/v1/users/${user.id}/avatar`, payload: body.payload, headers: { ...body.headers, ...headers } })
+    return t.app.inject({ method: 'PUT', url: `/v1/users/${user.id}/avatar`, payload: body.payload, headers: { ...body.headers, ...headers } })
   }
-  const imageRows = async () => Number((await app.db.query('SELECT count(*) FROM images')).rows[0].count)
+  const imageRows = async () => Number((await t.app.db.query('SELECT count(*) FROM images')).rows[0].count)
   const storedBytes = async (url: string) => {
-    const res = await app.inject({ method: 'GET', url: new URL(url).pathname + new URL(url).search })
+    const res = await t.app.inject({ method: 'GET', url: new URL(url).pathname + new URL(url).search })
     expect(res.statusCode).toBe(200)
     return res.rawPayload
   }
@@ -65,12 +52,12 @@ describe('PUT /v1/users/{id}/avatar', () => {
       }
     })
     expect(res.headers.location).toBe(body.url)
-    const { rows } = await app.db.query("SELECT payload FROM outbox WHERE type = 'image.thumbnails.v1'")
+    const { rows } = await t.app.db.query("SELECT payload FROM outbox WHERE type = 'image.thumbnails.v1'")
     expect(rows.map((r) => r.payload)).toContainEqual({ imageId: body.id, sizes: [128, 512] })
     const stored = await sharp(await storedBytes(body.url)).metadata()
     expect(stored).toMatchObject({ format: 'jpeg', width: 640, height: 480 })
     // the client's filename went nowhere
-    expect(readdirSync(join(env.dir, 'images', 'images'))).toEqual([body.id])
+    expect(readdirSync(join(t.env.dir, 'images', 'images'))).toEqual([body.id])
   })
 
   test('a JPEG with GPS EXIF and trailing bytes is stored re-encoded, without any of it', async () => {
@@ -121,9 +108,9 @@ describe('PUT /v1/users/{id}/avatar', () => {
   })
 
   test('not multipart -> 415; no "image" field -> 400', async () => {
-    const raw = await app.inject({ method: 'PUT', url: `/v1/users/${ada.id}/avatar`, payload: await jpeg(), headers: { ...ada.auth, 'content-type': 'image/jpeg' } })
+    const raw = await t.app.inject({ method: 'PUT', url: `/v1/users/${ada.id}/avatar`, payload: await jpeg(), headers: { ...ada.auth, 'content-type': 'image/jpeg' } })
     expect(raw.statusCode).toBe(415)
-    const form = await app.inject({ method: 'PUT', url: `/v1/users/${ada.id}/avatar`, payload: 'image=x', headers: { ...ada.auth, 'content-type': 'application/x-www-form-urlencoded' } })
+    const form = await t.app.inject({ method: 'PUT', url: `/v1/users/${ada.id}/avatar`, payload: 'image=x', headers: { ...ada.auth, 'content-type': 'application/x-www-form-urlencoded' } })
     expect(form.statusCode).toBe(415)
     const wrongField = await upload(ada, { field: 'photo', data: await jpeg() }, ada.auth)
     expect(wrongField.statusCode).toBe(400)
@@ -133,7 +120,7 @@ describe('PUT /v1/users/{id}/avatar', () => {
   test('a malformed multipart body (no boundary, cut before the closing boundary) -> 400, nothing stored', async () => {
     const before = await imageRows()
     const put = (payload: string, contentType: string) =>
-      app.inject({ method: 'PUT', url: `/v1/users/${ada.id}/avatar`, payload, headers: { ...ada.auth, 'content-type': contentType } })
+      t.app.inject({ method: 'PUT', url: `/v1/users/${ada.id}/avatar`, payload, headers: { ...ada.auth, 'content-type': contentType } })
     const noBoundary = await put('x', 'multipart/form-data')
     expect(noBoundary.statusCode).toBe(400)
     expect(noBoundary.json().error).toBe('MALFORMED_UPLOAD')
@@ -144,7 +131,7 @@ describe('PUT /v1/users/{id}/avatar', () => {
   })
 
   test('a user id that is not a plain UUID -> 400, also in the urn:uuid: form Postgres would refuse', async () => {
-    const res = await app.inject({ method: 'GET', url: `/v1/users/urn:uuid:${ada.id}/avatar` })
+    const res = await t.app.inject({ method: 'GET', url: `/v1/users/urn:uuid:${ada.id}/avatar` })
     expect(res.statusCode).toBe(400)
     expect(res.json().error).toBe('VALIDATION_FAILED')
   })
@@ -152,23 +139,23 @@ describe('PUT /v1/users/{id}/avatar', () => {
   test('a new avatar replaces the old one: the old row is marked for removal, GET avatar points to the new one', async () => {
     const first = (await upload(bob, { data: await jpeg() }, bob.auth)).json()
     const second = (await upload(bob, { data: await jpeg(300, 300) }, bob.auth)).json()
-    const { rows } = await app.db.query('SELECT id, replaced_at FROM images WHERE owner_id = $1 ORDER BY created_at', [bob.id])
+    const { rows } = await t.app.db.query('SELECT id, replaced_at FROM images WHERE owner_id = $1 ORDER BY created_at', [bob.id])
     expect(rows.map((r) => [r.id, r.replaced_at !== null])).toEqual([[first.id, true], [second.id, false]])
-    const current = await app.inject({ method: 'GET', url: `/v1/users/${bob.id}/avatar` })
+    const current = await t.app.inject({ method: 'GET', url: `/v1/users/${bob.id}/avatar` })
     expect(current.json().id).toBe(second.id)
   })
 
   test('concurrent uploads by one user leave exactly one current avatar', async () => {
-    const carol = await signUp(app)
+    const carol = await signUp(t.app)
     const results = await Promise.all(Array.from({ length: 4 }, async () => upload(carol, { data: await jpeg(200, 200) }, carol.auth)))
     expect(results.map((r) => r.statusCode)).toEqual([201, 201, 201, 201])
-    const { rows } = await app.db.query('SELECT count(*) FILTER (WHERE replaced_at IS NULL) AS current, count(*) AS total FROM images WHERE owner_id = $1', [carol.id])
+    const { rows } = await t.app.db.query('SELECT count(*) FILTER (WHERE replaced_at IS NULL) AS current, count(*) AS total FROM images WHERE owner_id = $1', [carol.id])
     expect(rows[0]).toEqual({ current: '1', total: '4' })
   })
 
   test('a 30 MB upload over a real socket -> 413 promptly, the temp file is gone, nothing stored', async () => {
     const before = await imageRows()
-    const address = await app.listen({ port: 0, host: '127.0.0.1' })
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
     const big = Buffer.alloc(30 * 1024 * 1024, 7)
     const body = multipart({ data: big, filename: 'huge.jpg', contentType: 'image/jpeg' })
     const res = await request(`${address}/v1/users/${ada.id}/avatar`, {

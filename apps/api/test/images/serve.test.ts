@@ -1,36 +1,23 @@
-import type { FastifyInstance } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import sharp from 'sharp'
 import { thumbnailKey } from '@socialnet/storage'
-import { buildApp, testEnv, type TestEnv } from '../helper'
-import { MailQueueReader, testPrefix } from '../mail-queue'
+import { useTestApp } from '../helper'
 import { signUp } from '../accounts'
 import { jpeg, multipart } from './fixtures'
 
 describe('GET /v1/images/{id}', () => {
-  let env: TestEnv
-  let app: FastifyInstance
-  let mail: MailQueueReader
+  const t = useTestApp({}, { readMail: true })
   let imageId: string
 
   beforeAll(async () => {
-    const prefix = testPrefix()
-    mail = await MailQueueReader.open(prefix)
-    env = testEnv({ AMQP_PREFIX: prefix, SESSIONS_REDIS_PREFIX: `test:${prefix}` })
-    app = await buildApp(env.config)
-    const ada = await signUp(app)
+    const ada = await signUp(t.app)
     const body = multipart({ data: await jpeg() })
-    const res = await app.inject({ method: 'PUT', url: `/v1/users/${ada.id}/avatar`, payload: body.payload, headers: { ...body.headers, ...ada.auth } })
+    const res = await t.app.inject({ method: 'PUT', url: `/v1/users/${ada.id}/avatar`, payload: body.payload, headers: { ...body.headers, ...ada.auth } })
     imageId = res.json().id
   })
-  afterAll(async () => {
-    await app.close()
-    await mail.close()
-    await env.cleanup()
-  })
 
-  const get = (url: string, headers: Record<string, string> = {}) => app.inject({ method: 'GET', url, headers })
+  const get = (url: string, headers: Record<string, string> = {}) => t.app.inject({ method: 'GET', url, headers })
 
   test('bytes with ETag, immutable caching, nosniff and the stored type', async () => {
     const res = await get(`/v1/images/${imageId}`)
@@ -56,7 +43,7 @@ describe('GET /v1/images/{id}', () => {
   })
 
   test('HEAD answers the headers without a body', async () => {
-    const res = await app.inject({ method: 'HEAD', url: `/v1/images/${imageId}` })
+    const res = await t.app.inject({ method: 'HEAD', url: `/v1/images/${imageId}` })
     expect(res.statusCode).toBe(200)
     expect(res.headers.etag).toBeDefined()
     expect(res.rawPayload.length).toBe(0)
@@ -85,10 +72,10 @@ describe('GET /v1/images/{id}', () => {
     const thumbnails: Record<string, { bytes: number; etag: string }> = {}
     for (const size of [128, 512]) {
       const data = await sharp({ create: { width: size, height: size, channels: 3, background: '#c33' } }).webp().toBuffer()
-      await app.storage.put(thumbnailKey(imageId, size), Readable.from([data]), { contentType: 'image/webp' })
+      await t.app.storage.put(thumbnailKey(imageId, size), Readable.from([data]), { contentType: 'image/webp' })
       thumbnails[size] = { bytes: data.length, etag: `thumb${size}etag` }
     }
-    await app.db.query("UPDATE images SET thumbnails_state = 'ready', thumbnails = $2 WHERE id = $1", [imageId, thumbnails])
+    await t.app.db.query("UPDATE images SET thumbnails_state = 'ready', thumbnails = $2 WHERE id = $1", [imageId, thumbnails])
     const thumb = await get(`/v1/images/${imageId}?size=thumb`)
     expect(thumb.statusCode).toBe(200)
     expect(thumb.headers['content-type']).toBe('image/webp')

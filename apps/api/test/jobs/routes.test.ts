@@ -1,15 +1,13 @@
-import type { FastifyInstance } from 'fastify'
-import { connect, type Channel, type ChannelModel } from 'amqplib'
 import { randomBytes } from 'node:crypto'
+import { connect, type Channel, type ChannelModel } from 'amqplib'
 import { declareTopology, deleteTopology, topology, type Topology } from '@socialnet/broker'
-import { buildApp, testEnv, type TestEnv } from '../helper'
-import { AMQP_URL, testPrefix } from '../mail-queue'
+import { useTestApp } from '../helper'
+import { AMQP_URL } from '../mail-queue'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 describe('job routes (api side: accept, publish, report status)', () => {
-  let env: TestEnv
-  let app: FastifyInstance
+  const t = useTestApp({ CALLBACK_ALLOW_HOSTS: '127.0.0.1' }, { waitForBroker: true })
   let amqp: ChannelModel
   let channel: Channel
   let names: Topology
@@ -23,24 +21,17 @@ describe('job routes (api side: accept, publish, report status)', () => {
     }
   }
   const post = (payload: unknown, headers: Record<string, string> = {}) =>
-    app.inject({ method: 'POST', url: '/v1/jobs', payload: payload as object, headers })
+    t.app.inject({ method: 'POST', url: '/v1/jobs', payload: payload as object, headers })
 
+  // Our own channel on the app's topology, to read the jobs queue as the worker would.
   beforeAll(async () => {
-    const prefix = testPrefix()
     amqp = await connect(AMQP_URL)
     channel = await amqp.createChannel()
-    names = await declareTopology(channel, topology(prefix))
-    env = testEnv({ AMQP_PREFIX: prefix, JOBS_REDIS_PREFIX: `test:jobs:${randomBytes(4).toString('hex')}:`, CALLBACK_ALLOW_HOSTS: '127.0.0.1' })
-    app = await buildApp(env.config)
-    await app.broker.connection.waitForConnection()
+    names = await declareTopology(channel, topology(t.env.config.AMQP_PREFIX))
   })
   afterAll(async () => {
-    const keys = await app.redis.keys(`${env.config.JOBS_REDIS_PREFIX}*`)
-    if (keys.length > 0) await app.redis.del(...keys)
-    await app.close()
     await deleteTopology(channel, names).catch(() => {})
     await amqp.close()
-    await env.cleanup()
   })
 
   test('POST a log job -> 202 {id, status: QUEUED} + Location; the message is in the jobs queue; GET shows QUEUED', async () => {
@@ -52,7 +43,7 @@ describe('job routes (api side: accept, publish, report status)', () => {
     expect(res.headers.location).toBe(`/v1/jobs/${id}`)
     expect(await nextJobMessage()).toEqual({ type: 'job.log.v1', messageId: id, persistent: true, payload: { jobId: id, data: { hello: 'world', n: [1, 2] } } })
 
-    const got = await app.inject(`/v1/jobs/${id}`)
+    const got = await t.app.inject(`/v1/jobs/${id}`)
     expect(got.statusCode).toBe(200)
     expect(got.json()).toEqual({ id, type: 'log', status: 'QUEUED', attempts: 0, createdAt: expect.any(String), updatedAt: expect.any(String) })
   })
@@ -98,15 +89,15 @@ describe('job routes (api side: accept, publish, report status)', () => {
   })
 
   test('broken JSON is a 400, not a 500', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/jobs', payload: '{"type":', headers: { 'content-type': 'application/json' } })
+    const res = await t.app.inject({ method: 'POST', url: '/v1/jobs', payload: '{"type":', headers: { 'content-type': 'application/json' } })
     expect(res.statusCode).toBe(400)
   })
 
   test('GET /v1/jobs/{id}: malformed id -> 400, unknown id -> 404', async () => {
-    const bad = await app.inject('/v1/jobs/not-a-uuid')
+    const bad = await t.app.inject('/v1/jobs/not-a-uuid')
     expect(bad.statusCode).toBe(400)
     expect(bad.json().error).toBe('VALIDATION_FAILED')
-    const unknown = await app.inject('/v1/jobs/00000000-0000-4000-8000-000000000000')
+    const unknown = await t.app.inject('/v1/jobs/00000000-0000-4000-8000-000000000000')
     expect(unknown.statusCode).toBe(404)
     expect(unknown.json()).toEqual({ error: 'NO_SUCH_JOB', message: expect.any(String) })
   })
@@ -139,7 +130,7 @@ describe('job routes (api side: accept, publish, report status)', () => {
 
   describe("the book's routes", () => {
     test('GET /job/database?client_time= -> 200 {uuid, type: A, extra_data: {client_time}} and a log job', async () => {
-      const res = await app.inject('/job/database?client_time=1569174071')
+      const res = await t.app.inject('/job/database?client_time=1569174071')
       expect(res.statusCode).toBe(200)
       const body = res.json()
       expect(body).toEqual({ uuid: expect.stringMatching(UUID), type: 'A', extra_data: { client_time: '2019-09-22T17:41:11.000Z' } })
@@ -148,63 +139,53 @@ describe('job routes (api side: accept, publish, report status)', () => {
 
     test.each(['', '?client_time=', '?client_time=yesterday', '?client_time=1.5', '?client_time=99999999999999', '?client_time=1e9'])(
       'GET /job/database%s -> 400, not a crash', async (query) => {
-        const res = await app.inject(`/job/database${query}`)
+        const res = await t.app.inject(`/job/database${query}`)
         expect(res.statusCode).toBe(400)
         expect(res.json().error).toBe('BAD_CLIENT_TIME')
       })
 
     test('GET /job/callback and /job/mail -> the book\'s shapes (B and C)', async () => {
-      const cb = await app.inject('/job/callback')
+      const cb = await t.app.inject('/job/callback')
       expect(cb.json()).toEqual({ uuid: expect.stringMatching(UUID), type: 'B', extra_data: '' })
       await nextJobMessage()
-      const mail = await app.inject('/job/mail')
+      const mail = await t.app.inject('/job/mail')
       expect(mail.json()).toEqual({ uuid: expect.stringMatching(UUID), type: 'C', extra_data: '' })
       await nextJobMessage()
-      const realMail = await app.inject('/job/mail?email_address=ada@example.com')
+      const realMail = await t.app.inject('/job/mail?email_address=ada@example.com')
       expect(realMail.json()).toMatchObject({ type: 'C', extra_data: { email_address: 'ada@example.com' } })
       expect(await nextJobMessage()).toMatchObject({ type: 'job.email.v1', payload: { to: 'ada@example.com' } })
-      const refused = await app.inject('/job/callback?callback_url=http://169.254.169.254/')
+      const refused = await t.app.inject('/job/callback?callback_url=http://169.254.169.254/')
       expect(refused.statusCode).toBe(400)
     })
 
     test('GET /job/status?uuid= -> {ID, Status}; missing or bad uuid -> 400; unknown -> 404', async () => {
-      const { uuid } = (await app.inject('/job/database?client_time=0')).json()
+      const { uuid } = (await t.app.inject('/job/database?client_time=0')).json()
       await nextJobMessage()
-      const res = await app.inject(`/job/status?uuid=${uuid}`)
+      const res = await t.app.inject(`/job/status?uuid=${uuid}`)
       expect(res.statusCode).toBe(200)
       expect(res.json()).toEqual({ ID: uuid, Status: 'QUEUED' })
-      expect((await app.inject('/job/status')).statusCode).toBe(400)
-      expect((await app.inject('/job/status?uuid=../../etc')).statusCode).toBe(400)
-      expect((await app.inject('/job/status?uuid=00000000-0000-4000-8000-000000000000')).statusCode).toBe(404)
+      expect((await t.app.inject('/job/status')).statusCode).toBe(400)
+      expect((await t.app.inject('/job/status?uuid=../../etc')).statusCode).toBe(400)
+      expect((await t.app.inject('/job/status?uuid=00000000-0000-4000-8000-000000000000')).statusCode).toBe(404)
     })
   })
 
   test('OpenAPI lists the job routes', async () => {
-    const doc = (await app.inject('/docs/json')).json()
+    const doc = (await t.app.inject('/docs/json')).json()
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/jobs', '/v1/jobs/{id}', '/job/database', '/job/status']))
   })
 })
 
 describe('job routes while RabbitMQ is unreachable', () => {
-  let env: TestEnv
-  let app: FastifyInstance
-
-  beforeAll(async () => {
-    // A port nothing listens on: the broker connection keeps retrying in the background.
-    env = testEnv({ AMQP_URL: 'amqp://guest:guest@127.0.0.1:1', JOBS_REDIS_PREFIX: `test:jobs:${randomBytes(4).toString('hex')}:` })
-    app = await buildApp(env.config)
-  })
-  afterAll(async () => {
-    await app.close()
-    await env.cleanup()
-  })
+  // A port nothing listens on: the broker connection keeps retrying in the background.
+  const t = useTestApp({ AMQP_URL: 'amqp://guest:guest@127.0.0.1:1' })
 
   test('POST /v1/jobs -> 503, never a 202 for a job the broker did not confirm; nothing left behind', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'log', data: {} }, headers: { 'idempotency-key': 'k1' } })
+    const res = await t.app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'log', data: {} }, headers: { 'idempotency-key': 'k1' } })
     expect(res.statusCode).toBe(503)
     expect(res.json().error).toBe('BROKER_UNAVAILABLE')
-    expect(await app.redis.keys(`${env.config.JOBS_REDIS_PREFIX}*`)).toEqual([])
-    const book = await app.inject('/job/database?client_time=1569174071')
+    expect(await t.app.redis.keys(`${t.env.config.JOBS_REDIS_PREFIX}*`)).toEqual([])
+    const book = await t.app.inject('/job/database?client_time=1569174071')
     expect(book.statusCode).toBe(503)
   })
 })

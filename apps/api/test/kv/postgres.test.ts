@@ -1,22 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import { randomBytes } from 'node:crypto'
-import { buildApp, testEnv, type TestEnv } from '../helper'
+import { buildApp, testEnv, useTestApp } from '../helper'
 
 describe('KV_LOG=postgres: two replicas share one store', () => {
-  let env: TestEnv
+  const t = useTestApp({ KV_LOG: 'postgres' }, { replicas: 2 })
   let a: FastifyInstance
   let b: FastifyInstance
-
-  beforeAll(async () => {
-    env = testEnv({ KV_LOG: 'postgres' })
-    a = await buildApp(env.config)
-    b = await buildApp(env.config)
-  })
-  afterAll(async () => {
-    await a.close()
-    await b.close()
-    await env.cleanup()
-  })
+  beforeAll(() => { [a, b] = t.replicas as [FastifyInstance, FastifyInstance] })
 
   test('a write acknowledged by one replica is visible on the other at once', async () => {
     for (let i = 0; i < 20; i++) {

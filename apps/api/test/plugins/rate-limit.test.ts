@@ -1,24 +1,14 @@
 import type { FastifyInstance } from 'fastify'
 import { randomInt } from 'node:crypto'
-import { buildApp, testEnv, type TestEnv } from '../helper'
+import { useTestApp } from '../helper'
 
 describe('API-wide rate limit (RATE_LIMIT_RPS, counted in Redis)', () => {
-  let env: TestEnv
+  const t = useTestApp({ RATE_LIMIT_RPS: '3' }, { replicas: 2 })
   let a: FastifyInstance
   let b: FastifyInstance
+  beforeAll(() => { [a, b] = t.replicas as [FastifyInstance, FastifyInstance] })
   // A client address of its own, so counters from other runs never collide with this one.
   const remoteAddress = `10.${randomInt(255)}.${randomInt(255)}.${randomInt(1, 255)}`
-
-  beforeAll(async () => {
-    env = testEnv({ RATE_LIMIT_RPS: '3' })
-    a = await buildApp(env.config)
-    b = await buildApp(env.config)
-  })
-  afterAll(async () => {
-    await a.close()
-    await b.close()
-    await env.cleanup()
-  })
 
   test('over the limit -> 429 with Retry-After and the JSON error shape; the limit holds across replicas', async () => {
     const statuses: number[] = []

@@ -1,7 +1,5 @@
-import type { FastifyInstance } from 'fastify'
 import { loadApiConfig } from '../../src/config'
-import { buildApp, testEnv, type TestEnv } from '../helper'
-import { MailQueueReader, testPrefix } from '../mail-queue'
+import { buildApp, useTestApp } from '../helper'
 import { signUp, type TestAccount } from '../accounts'
 
 /** A distinct client address per test, so per-IP counters of one test do not leak into another. */
@@ -9,33 +7,17 @@ let lastOctet = 10
 const nextIp = () => `192.0.2.${lastOctet++}`
 
 describe('sessions', () => {
-  let env: TestEnv
-  let app: FastifyInstance
-  let mail: MailQueueReader
+  const t = useTestApp({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '3', LOGIN_MAX_FAILURES_PER_IP: '6' }, { readMail: true })
   let ada: TestAccount
 
   beforeAll(async () => {
-    const prefix = testPrefix()
-    mail = await MailQueueReader.open(prefix)
-    env = testEnv({
-      AMQP_PREFIX: prefix,
-      SESSIONS_REDIS_PREFIX: `test:${prefix}`,
-      LOGIN_MAX_FAILURES_PER_ACCOUNT: '3',
-      LOGIN_MAX_FAILURES_PER_IP: '6'
-    })
-    app = await buildApp(env.config)
-    ada = await signUp(app, 'ada_l')
-  })
-  afterAll(async () => {
-    await app.close()
-    await mail.close()
-    await env.cleanup()
+    ada = await signUp(t.app, 'ada_l')
   })
 
   const login = (payload: object, remoteAddress = nextIp()) =>
-    app.inject({ method: 'POST', url: '/v1/sessions', payload, remoteAddress })
+    t.app.inject({ method: 'POST', url: '/v1/sessions', payload, remoteAddress })
   const me = (authorization?: string) =>
-    app.inject({ method: 'GET', url: '/v1/users/me', headers: authorization ? { authorization } : {} })
+    t.app.inject({ method: 'GET', url: '/v1/users/me', headers: authorization ? { authorization } : {} })
 
   test('login by nickname or e-mail (any case) -> 201 with an opaque token and its expiry', async () => {
     for (const name of ['ada_l', 'ADA_L', 'Ada_L@Example.com']) {
@@ -49,12 +31,12 @@ describe('sessions', () => {
   })
 
   test('only a hash of the token is stored in Redis, with a TTL', async () => {
-    const keys = await app.redis.keys(`${env.config.SESSIONS_REDIS_PREFIX}session:*`)
+    const keys = await t.app.redis.keys(`${t.env.config.SESSIONS_REDIS_PREFIX}session:*`)
     expect(keys.length).toBeGreaterThan(0)
     for (const key of keys) {
       expect(key).not.toContain(ada.token)
-      expect(await app.redis.get(key)).not.toContain(ada.token)
-      expect(await app.redis.ttl(key)).toBeGreaterThan(0)
+      expect(await t.app.redis.get(key)).not.toContain(ada.token)
+      expect(await t.app.redis.ttl(key)).toBeGreaterThan(0)
     }
   })
 
@@ -90,9 +72,9 @@ describe('sessions', () => {
   })
 
   test('PATCH /v1/users/{id}: 401 without a token, 403 for someone else, 200 for the owner, 409 for a taken nickname', async () => {
-    const bob = await signUp(app, 'bob_b')
+    const bob = await signUp(t.app, 'bob_b')
     const patch = (id: string, payload: object, headers: Record<string, string> = {}) =>
-      app.inject({ method: 'PATCH', url: `/v1/users/${id}`, payload, headers })
+      t.app.inject({ method: 'PATCH', url: `/v1/users/${id}`, payload, headers })
 
     expect((await patch(ada.id, { firstName: 'Mallory' })).statusCode).toBe(401)
     const forbidden = await patch(ada.id, { firstName: 'Mallory' }, bob.auth)
@@ -113,17 +95,17 @@ describe('sessions', () => {
     const res = await login({ login: 'ada_l', password: ada.password })
     const authorization = `Bearer ${res.json().token}`
     expect((await me(authorization)).statusCode).toBe(200)
-    const out = await app.inject({ method: 'DELETE', url: '/v1/sessions/current', headers: { authorization } })
+    const out = await t.app.inject({ method: 'DELETE', url: '/v1/sessions/current', headers: { authorization } })
     expect(out.statusCode).toBe(204)
     expect((await me(authorization)).statusCode).toBe(401)
-    expect((await app.inject({ method: 'DELETE', url: '/v1/sessions/current', headers: { authorization } })).statusCode).toBe(401)
+    expect((await t.app.inject({ method: 'DELETE', url: '/v1/sessions/current', headers: { authorization } })).statusCode).toBe(401)
     // other sessions of the same user live on
     expect((await me(ada.auth.authorization)).statusCode).toBe(200)
   })
 
   test('a token stops working once its TTL has passed', async () => {
     // A second replica on the same database and Redis, with one-second sessions.
-    const shortLived = await buildApp(loadApiConfig({ ...env.env, SESSION_TTL_SECONDS: '1' }))
+    const shortLived = await buildApp(loadApiConfig({ ...t.env.env, SESSION_TTL_SECONDS: '1' }))
     try {
       const res = await shortLived.inject({ method: 'POST', url: '/v1/sessions', payload: { login: 'ada_l', password: ada.password } })
       const authorization = `Bearer ${res.json().token}`
@@ -137,14 +119,14 @@ describe('sessions', () => {
   })
 
   test('failed logins per account -> 429 with Retry-After, even with the right password, from any address', async () => {
-    await signUp(app, 'carol_c')
+    await signUp(t.app, 'carol_c')
     for (let i = 0; i < 3; i++) expect((await login({ login: 'carol_c', password: 'wrong password' })).statusCode).toBe(401)
     const limited = await login({ login: 'CAROL_C', password: 'correct horse battery' })
     expect(limited.statusCode).toBe(429)
     expect(limited.json().error).toBe('LOGIN_RATE_LIMITED')
     const retryAfter = Number(limited.headers['retry-after'])
     expect(retryAfter).toBeGreaterThan(0)
-    expect(retryAfter).toBeLessThanOrEqual(env.config.LOGIN_WINDOW_SECONDS)
+    expect(retryAfter).toBeLessThanOrEqual(t.env.config.LOGIN_WINDOW_SECONDS)
     // an unknown account is limited the same way, so 429 tells nothing about existence
     for (let i = 0; i < 3; i++) await login({ login: 'ghost_g', password: 'x' })
     expect((await login({ login: 'ghost_g', password: 'x' })).statusCode).toBe(429)
@@ -164,7 +146,7 @@ describe('sessions', () => {
   })
 
   test('a successful login resets the account counter', async () => {
-    const dave = await signUp(app, 'dave_d')
+    const dave = await signUp(t.app, 'dave_d')
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 2; i++) expect((await login({ login: 'dave_d', password: 'nope nope' })).statusCode).toBe(401)
       expect((await login({ login: 'dave_d', password: dave.password })).statusCode).toBe(201)

@@ -1,28 +1,11 @@
-import type { FastifyInstance } from 'fastify'
-import { buildApp, testEnv, type TestEnv } from '../helper'
-import { MailQueueReader, testPrefix } from '../mail-queue'
+import { useTestApp } from '../helper'
 
 describe('POST /v1/users', () => {
-  let env: TestEnv
-  let app: FastifyInstance
-  // Own exchange and queues: these registrations must not reach a dev mailer.
-  let mail: MailQueueReader
+  const t = useTestApp({ PUBLIC_URL: 'https://social.example/' }, { readMail: true })
 
-  beforeAll(async () => {
-    const prefix = testPrefix()
-    mail = await MailQueueReader.open(prefix)
-    env = testEnv({ PUBLIC_URL: 'https://social.example/', AMQP_PREFIX: prefix })
-    app = await buildApp(env.config)
-  })
-  afterAll(async () => {
-    await app.close()
-    await mail.close()
-    await env.cleanup()
-  })
-
-  const register = (payload: unknown) => app.inject({ method: 'POST', url: '/v1/users', payload: payload as object })
+  const register = (payload: unknown) => t.app.inject({ method: 'POST', url: '/v1/users', payload: payload as object })
   const count = async (table: 'users' | 'outbox' | 'email_verifications') =>
-    Number((await app.db.query(`SELECT count(*) FROM ${table}`)).rows[0].count)
+    Number((await t.app.db.query(`SELECT count(*) FROM ${table}`)).rows[0].count)
 
   test('201 with the public fields, argon2id hash stored, welcome mail queued in the outbox', async () => {
     const res = await register({ email: 'Ada@Example.com', nickname: 'Ada_L', password: 'correct horse', firstName: 'Ada', lastName: 'Lovelace' })
@@ -31,11 +14,11 @@ describe('POST /v1/users', () => {
     expect(body).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), nickname: 'Ada_L', email: 'Ada@Example.com', createdAt: expect.any(String) })
     expect(res.headers.location).toBe(`/v1/users/${body.id}`)
 
-    const { rows: [user] } = await app.db.query('SELECT password_hash, email_verified_at FROM users WHERE id = $1', [body.id])
+    const { rows: [user] } = await t.app.db.query('SELECT password_hash, email_verified_at FROM users WHERE id = $1', [body.id])
     expect(user.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/)
     expect(user.email_verified_at).toBeNull()
 
-    const { rows } = await app.db.query('SELECT type, routing_key, payload, message_id FROM outbox')
+    const { rows } = await t.app.db.query('SELECT type, routing_key, payload, message_id FROM outbox')
     expect(rows).toHaveLength(1)
     expect(rows[0].type).toBe('mail.welcome.v1')
     expect(rows[0].payload).toEqual({
@@ -61,7 +44,7 @@ describe('POST /v1/users', () => {
       register({ email: `racer${i}@example.com`, nickname: i % 2 ? 'Racer' : 'RACER', password: 'password123' })))
     const statuses = results.map((r) => r.statusCode).sort()
     expect(statuses).toEqual([201, 409, 409, 409, 409, 409, 409, 409])
-    const { rows } = await app.db.query("SELECT count(*) FROM outbox WHERE payload->>'nickname' ILIKE 'racer'")
+    const { rows } = await t.app.db.query("SELECT count(*) FROM outbox WHERE payload->>'nickname' ILIKE 'racer'")
     expect(Number(rows[0].count)).toBe(1)
   })
 
@@ -83,15 +66,15 @@ describe('POST /v1/users', () => {
   })
 
   test('bodies that are not a JSON object -> 400, never 500', async () => {
-    const broken = await app.inject({ method: 'POST', url: '/v1/users', headers: { 'content-type': 'application/json' }, payload: '{"email": ' })
+    const broken = await t.app.inject({ method: 'POST', url: '/v1/users', headers: { 'content-type': 'application/json' }, payload: '{"email": ' })
     expect(broken.statusCode).toBe(400)
-    const array = await app.inject({ method: 'POST', url: '/v1/users', headers: { 'content-type': 'application/json' }, payload: '[]' })
+    const array = await t.app.inject({ method: 'POST', url: '/v1/users', headers: { 'content-type': 'application/json' }, payload: '[]' })
     expect(array.statusCode).toBe(400)
     for (const payload of ['null', '"ada"', '42', '{"__proto__":{"admin":true},"email":"p@example.com","nickname":"proto","password":"password123"}']) {
-      const res = await app.inject({ method: 'POST', url: '/v1/users', headers: { 'content-type': 'application/json' }, payload })
+      const res = await t.app.inject({ method: 'POST', url: '/v1/users', headers: { 'content-type': 'application/json' }, payload })
       expect({ payload, status: res.statusCode }).toEqual({ payload, status: 400 })
     }
-    const text = await app.inject({ method: 'POST', url: '/v1/users', headers: { 'content-type': 'text/plain' }, payload: 'hello' })
+    const text = await t.app.inject({ method: 'POST', url: '/v1/users', headers: { 'content-type': 'text/plain' }, payload: 'hello' })
     expect(text.statusCode).toBe(400)
     expect(text.json().error).toBe('VALIDATION_FAILED')
   })
@@ -100,7 +83,7 @@ describe('POST /v1/users', () => {
     const res = await register({ email: 'big@example.com', nickname: 'big', password: 'p'.repeat(200 * 1024) })
     expect(res.statusCode).toBe(413)
     expect(res.json()).toEqual({ error: 'PAYLOAD_TOO_LARGE', message: expect.any(String) })
-    const { rows } = await app.db.query("SELECT 1 FROM users WHERE nickname = 'big'")
+    const { rows } = await t.app.db.query("SELECT 1 FROM users WHERE nickname = 'big'")
     expect(rows).toHaveLength(0)
   })
 })

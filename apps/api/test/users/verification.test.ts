@@ -1,47 +1,33 @@
-import type { FastifyInstance } from 'fastify'
-import { buildApp, testEnv, type TestEnv } from '../helper'
-import { MailQueueReader, testPrefix } from '../mail-queue'
+import { useTestApp } from '../helper'
 
 describe('e-mail verification and public profiles', () => {
-  let env: TestEnv
-  let app: FastifyInstance
-  // Own exchange and queues: these registrations must not reach a dev mailer.
-  let mail: MailQueueReader
+  const t = useTestApp({}, { readMail: true })
   let userId: string
   let verifyPath: string
 
   beforeAll(async () => {
-    const prefix = testPrefix()
-    mail = await MailQueueReader.open(prefix)
-    env = testEnv({ AMQP_PREFIX: prefix })
-    app = await buildApp(env.config)
-    const res = await app.inject({ method: 'POST', url: '/v1/users', payload: { email: 'grace@example.com', nickname: 'grace', password: 'password123', firstName: 'Grace' } })
+    const res = await t.app.inject({ method: 'POST', url: '/v1/users', payload: { email: 'grace@example.com', nickname: 'grace', password: 'password123', firstName: 'Grace' } })
     userId = res.json().id
-    const { rows } = await app.db.query("SELECT payload->>'verificationUrl' AS url FROM outbox")
+    const { rows } = await t.app.db.query("SELECT payload->>'verificationUrl' AS url FROM outbox")
     const url = new URL(rows[0].url)
-    expect(url.origin).toBe(env.config.PUBLIC_URL)
+    expect(url.origin).toBe(t.env.config.PUBLIC_URL)
     verifyPath = url.pathname + url.search
-  })
-  afterAll(async () => {
-    await app.close()
-    await mail.close()
-    await env.cleanup()
   })
 
   test('profile before verification: public fields only, no e-mail address', async () => {
-    const res = await app.inject(`/v1/users/${userId}`)
+    const res = await t.app.inject(`/v1/users/${userId}`)
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual({ id: userId, nickname: 'grace', firstName: 'Grace', lastName: null, emailVerified: false, createdAt: expect.any(String) })
   })
 
   test('the link from the welcome mail verifies the address; clicking again still answers 200', async () => {
-    const first = await app.inject(verifyPath)
+    const first = await t.app.inject(verifyPath)
     expect(first.statusCode).toBe(200)
     expect(first.json()).toEqual({ id: userId, emailVerifiedAt: expect.any(String) })
-    const again = await app.inject(verifyPath)
+    const again = await t.app.inject(verifyPath)
     expect(again.statusCode).toBe(200)
     expect(again.json().emailVerifiedAt).toBe(first.json().emailVerifiedAt)
-    expect((await app.inject(`/v1/users/${userId}`)).json().emailVerified).toBe(true)
+    expect((await t.app.inject(`/v1/users/${userId}`)).json().emailVerified).toBe(true)
   })
 
   test.each([
@@ -50,31 +36,31 @@ describe('e-mail verification and public profiles', () => {
     ['missing token', '/v1/users/verify'],
     ['over-long token', `/v1/users/verify?token=${'a'.repeat(500)}`]
   ])('%s -> 400', async (_name, url) => {
-    const res = await app.inject(url)
+    const res = await t.app.inject(url)
     expect(res.statusCode).toBe(400)
     expect(res.json()).toEqual({ error: expect.stringMatching(/^(INVALID_TOKEN|VALIDATION_FAILED)$/), message: expect.stringContaining('token') })
   })
 
   test('an expired token -> 400 and the address stays unverified', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/users', payload: { email: 'late@example.com', nickname: 'late', password: 'password123' } })
-    const { rows } = await app.db.query("SELECT payload->>'verificationUrl' AS url FROM outbox WHERE payload->>'nickname' = 'late'")
-    await app.db.query("UPDATE email_verifications SET expires_at = now() - interval '1 second' WHERE user_id = $1", [res.json().id])
+    const res = await t.app.inject({ method: 'POST', url: '/v1/users', payload: { email: 'late@example.com', nickname: 'late', password: 'password123' } })
+    const { rows } = await t.app.db.query("SELECT payload->>'verificationUrl' AS url FROM outbox WHERE payload->>'nickname' = 'late'")
+    await t.app.db.query("UPDATE email_verifications SET expires_at = now() - interval '1 second' WHERE user_id = $1", [res.json().id])
     const url = new URL(rows[0].url)
-    const verify = await app.inject(url.pathname + url.search)
+    const verify = await t.app.inject(url.pathname + url.search)
     expect(verify.statusCode).toBe(400)
     expect(verify.json().error).toBe('INVALID_TOKEN')
-    expect((await app.inject(`/v1/users/${res.json().id}`)).json().emailVerified).toBe(false)
+    expect((await t.app.inject(`/v1/users/${res.json().id}`)).json().emailVerified).toBe(false)
   })
 
   test('unknown id -> 404, malformed id -> 400', async () => {
-    const unknown = await app.inject('/v1/users/00000000-0000-4000-8000-000000000000')
+    const unknown = await t.app.inject('/v1/users/00000000-0000-4000-8000-000000000000')
     expect(unknown.statusCode).toBe(404)
     expect(unknown.json().error).toBe('USER_NOT_FOUND')
     for (const id of ['not-a-uuid', 'urn:uuid:00000000-0000-4000-8000-000000000000', '%00', "1' OR '1'='1"]) {
-      const malformed = await app.inject(`/v1/users/${encodeURIComponent(id)}`)
+      const malformed = await t.app.inject(`/v1/users/${encodeURIComponent(id)}`)
       expect(malformed.statusCode).toBe(400)
       expect(malformed.json()).toEqual({ error: 'VALIDATION_FAILED', message: expect.stringContaining('id') })
     }
-    expect((await app.inject(`/v1/users/${userId.toUpperCase()}`)).statusCode).toBe(200)
+    expect((await t.app.inject(`/v1/users/${userId.toUpperCase()}`)).statusCode).toBe(200)
   })
 })
