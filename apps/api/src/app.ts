@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -113,7 +115,8 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     publicUrl: config.PUBLIC_URL,
     uploadMaxBytes: config.UPLOAD_MAX_BYTES,
     maxPixels: config.IMAGE_MAX_PIXELS,
-    s3Redirect: config.IMAGE_S3_REDIRECT
+    s3Redirect: config.IMAGE_S3_REDIRECT,
+    spoolDir: config.UPLOAD_TMP_DIR ?? join(tmpdir(), `socialnet-uploads-${process.pid}`)
   })
   await api.register(jobsRoutes)
   await api.register(bookJobRoutes)

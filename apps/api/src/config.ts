@@ -1,15 +1,15 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ConfigError, loadConfig } from '@socialnet/config'
+import { ConfigError, LogLevel, loadConfig } from '@socialnet/config'
 import { StorageEnv, validateStorageConfig } from '@socialnet/storage'
 
 /** Every environment variable the api reads, with its default (see DESIGN.md). */
 export const ApiConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
-  DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/socialnet' }),
-  REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
-  AMQP_URL: Type.String({ pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
-  PUBLIC_URL: Type.String({ pattern: '^https?://', default: 'http://localhost:3000' }),
+  DATABASE_URL: Type.String({ format: 'uri', pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/socialnet' }),
+  REDIS_URL: Type.String({ format: 'uri', pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
+  AMQP_URL: Type.String({ format: 'uri', pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
+  PUBLIC_URL: Type.String({ format: 'uri', pattern: '^https?://', default: 'http://localhost:3000' }),
   /** Prefix for every exchange and queue name (test isolation, several stacks on one broker). */
   AMQP_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]*$', default: '' }),
   /** How long the verification link in the welcome mail stays valid. */
@@ -31,6 +31,8 @@ export const ApiConfigSchema = Type.Object({
   KV_COMPACT_MIN_BYTES: Type.Integer({ minimum: 0, default: 64 * 1048576 }),
   KV_COMPACT_RATIO: Type.Number({ minimum: 1.1, default: 2 }),
   UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1, default: 10485760 }),
+  /** Where uploads are spooled before decoding; default: a per-process folder under the OS temp dir. */
+  UPLOAD_TMP_DIR: Type.Optional(Type.String({ minLength: 1 })),
   /** Avatars: where images are stored (STORAGE, STORAGE_DIR, S3_*; see docs/images.md). */
   ...StorageEnv,
   /** Decoded pixels an upload may have (width x height); more -> 422. sharp's own default is ~268 MP. */
@@ -49,10 +51,7 @@ export const ApiConfigSchema = Type.Object({
   /** Proxies whose X-Forwarded-For is believed (nginx); empty = none. */
   TRUST_PROXY: Type.String({ default: '' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
-  LOG_LEVEL: Type.Union(
-    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-    { default: 'info' }
-  )
+  LOG_LEVEL: LogLevel
 })
 
 export type ApiConfig = Static<typeof ApiConfigSchema>

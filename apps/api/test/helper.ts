@@ -63,6 +63,7 @@ export function testEnv(overrides: Record<string, string> = {}): TestEnv {
     SESSIONS_REDIS_PREFIX: `test:${tag}:auth:`,
     KV_LOG_PATH: join(dir, 'kv.log'),
     STORAGE_DIR: join(dir, 'images'),
+    UPLOAD_TMP_DIR: join(dir, 'uploads'),
     RATE_LIMIT_RPS: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...overrides

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { unlink } from 'node:fs/promises'
-import { availableParallelism, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { availableParallelism } from 'node:os'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import multipart from '@fastify/multipart'
@@ -19,6 +18,8 @@ export interface ImageRoutesOptions {
   maxPixels: number
   /** Answer GETs with a redirect to a presigned URL (S3 driver only). */
   s3Redirect: boolean
+  /** Folder of this instance's upload temp files (nothing else writes there). */
+  spoolDir: string
 }
 
 const ImageReply = Type.Object({
@@ -54,7 +55,7 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
  */
 const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastify, opts) => {
   const base = opts.publicUrl.replace(/\/+$/, '')
-  const spoolDir = join(tmpdir(), 'socialnet-uploads')
+  const { spoolDir } = opts
   const slots = new EncodeSlots(availableParallelism())
 
   // One file, a few small fields; the size limit is the upload limit itself.

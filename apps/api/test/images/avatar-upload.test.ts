@@ -1,5 +1,4 @@
 import { readdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
 import sharp from 'sharp'
@@ -164,7 +163,6 @@ describe('PUT /v1/users/{id}/avatar', () => {
     expect(res.statusCode).toBe(413)
     expect(await res.body.json()).toEqual({ error: 'IMAGE_TOO_LARGE', message: 'the image is larger than 10485760 bytes' })
     expect(await imageRows()).toBe(before)
-    const spool = join(tmpdir(), 'socialnet-uploads')
-    expect(readdirSync(spool).filter((f) => f.startsWith('upload-'))).toEqual([])
+    expect(readdirSync(t.env.config.UPLOAD_TMP_DIR!).filter((f) => f.startsWith('upload-'))).toEqual([])
   })
 })
