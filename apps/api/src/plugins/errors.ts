@@ -40,12 +40,14 @@ function isBackendUnavailable(err: HttpishError): boolean {
  */
 export default fp(async function errors(fastify) {
   fastify.setErrorHandler((err: HttpishError, request, reply) => {
-    let status = err.validation ? 400 : isBackendUnavailable(err) ? 503 : (err.statusCode ?? 500)
+    const backendDown = isBackendUnavailable(err)
+    let status = err.validation ? 400 : backendDown ? 503 : (err.statusCode ?? 500)
     if (status < 400 || status > 599) status = 500
     let body: ErrorBody
     if (status >= 500) {
       request.log.error({ err }, 'request failed')
-      const ours = err.code !== undefined && /^[A-Z][A-Z0-9_]+$/.test(err.code) && !err.code.startsWith('FST_')
+      // Our own 5xx codes (KV_UNAVAILABLE, ...) are stable API; driver codes (ECONNREFUSED) are not.
+      const ours = !backendDown && err.code !== undefined && /^[A-Z][A-Z0-9_]+$/.test(err.code) && !err.code.startsWith('FST_')
       body = { error: ours && status !== 500 ? err.code! : CODE_BY_STATUS[status] ?? 'INTERNAL_ERROR', message: STATUS_CODES[status] ?? 'Error' }
     } else {
       const code = err.validation
