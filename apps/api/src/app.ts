@@ -63,6 +63,8 @@ export function serverOptions(config: ApiConfig): FastifyServerOptions & { https
 export default async function app(fastify: FastifyInstance, opts: { config: ApiConfig }): Promise<void> {
   const { config } = opts
   const api = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  // Known so that routes can answer it (the KV route's 405), rather than the router's 404.
+  if (!fastify.supportedMethods.includes('TRACE')) fastify.addHttpMethod('TRACE')
   // A keep-alive socket whose request finishes after close() began would stay open until
   // keepAliveTimeout and stall shutdown past its deadline; tell those clients to reconnect.
   let closing = false

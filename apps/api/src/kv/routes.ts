@@ -83,7 +83,7 @@ const kvRoutes: FastifyPluginAsyncTypebox<{ maxValueBytes: number }> = async (fa
   })
 
   fastify.route({
-    method: ['POST', 'PATCH', 'OPTIONS'],
+    method: ['POST', 'PATCH', 'OPTIONS', 'TRACE'],
     url: '/v1/key/:key',
     schema: { hide: true },
     handler: async (request, reply) => {

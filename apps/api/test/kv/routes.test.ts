@@ -72,7 +72,7 @@ describe('/v1/key/{key} over HTTP (file log)', () => {
   })
 
   test('other methods -> 405 with Allow', async () => {
-    for (const method of ['POST', 'PATCH', 'OPTIONS'] as const) {
+    for (const method of ['POST', 'PATCH', 'OPTIONS', 'TRACE'] as const) {
       const res = await t.app.inject({ method, url: '/v1/key/x', payload: 'v' })
       expect(res.statusCode).toBe(405)
       expect(res.headers.allow).toBe('GET, HEAD, PUT, DELETE')
