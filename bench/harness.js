@@ -1,15 +1,25 @@
 'use strict'
 /**
- * What every benchmark suite shares: free ports, starting the built api as a
- * child process, autocannon runs, percentiles, and the row shape of
- * bench/results/latest.json.
+ * What every benchmark suite shares: free ports, an isolated namespace on the
+ * shared services, starting the built api as a child process, autocannon
+ * runs, percentiles, and the row shape of bench/results/latest.json.
  */
 const { spawn } = require('node:child_process')
+const { randomBytes } = require('node:crypto')
+const { mkdtempSync, rmSync } = require('node:fs')
 const { createServer } = require('node:net')
+const { tmpdir } = require('node:os')
 const { join } = require('node:path')
 const autocannon = require('autocannon')
+const amqplib = require('amqplib')
+const Redis = require('ioredis')
+const { Client } = require('pg')
+const { topology, deleteTopology } = require('@socialnet/broker')
 
 const ROOT = join(__dirname, '..')
+const AMQP_URL = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672'
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
+const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres'
 
 /** A free TCP port on loopback. */
 function freePort() {
@@ -24,6 +34,99 @@ function freePort() {
 function percentile(sorted, p) {
   if (sorted.length === 0) return 0
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
+}
+
+/**
+ * A namespace of its own on the shared Postgres, RabbitMQ and Redis (other
+ * suites, tests and `npm test` may run on them at the same time): database
+ * `socialnet_<scope>_<name>_<tag>`, AMQP prefix, Redis key prefix and a temp
+ * dir. `env` points an app at all of it (spread it into startApi's env).
+ * `retryDelaysMs` also sets AMQP_RETRY_DELAYS_MS; the retry queues are named
+ * by their delay, so `names` and cleanup() follow it.
+ *
+ * cleanup() deletes the queues and exchanges (default and custom delays;
+ * missing ones are fine), unlinks the Redis keys under the prefix (SCAN, not
+ * KEYS: the Redis is shared), drops the database even if a killed app still
+ * holds connections, and removes the dir. Every step runs even if an earlier
+ * one failed; it rejects afterwards naming what was left behind.
+ */
+function isolatedEnv(name, { scope = 'bench', retryDelaysMs } = {}) {
+  const tag = randomBytes(4).toString('hex')
+  const safeName = name.toLowerCase().replace(/[^a-z0-9]/g, '')
+  const prefix = `${scope}.${safeName}.${tag}.`
+  const redisPrefix = `${scope}:${safeName}:${tag}:`
+  const database = `socialnet_${scope}_${safeName}_${tag}`
+  const databaseUrl = new URL(PG_ADMIN_URL)
+  databaseUrl.pathname = `/${database}`
+  const dir = mkdtempSync(join(tmpdir(), `socialnet-${scope}-${safeName}-`))
+  const env = {
+    AMQP_URL,
+    AMQP_PREFIX: prefix,
+    REDIS_URL,
+    JOBS_REDIS_PREFIX: `${redisPrefix}jobs:`,
+    SESSIONS_REDIS_PREFIX: `${redisPrefix}auth:`,
+    DATABASE_URL: databaseUrl.toString(),
+    KV_LOG_PATH: join(dir, 'kv.log'),
+    STORAGE_DIR: join(dir, 'images'),
+    UPLOAD_TMP_DIR: join(dir, 'upload-tmp')
+  }
+  if (retryDelaysMs) env.AMQP_RETRY_DELAYS_MS = retryDelaysMs.join(',')
+
+  async function deleteQueues() {
+    const amqp = await amqplib.connect(AMQP_URL)
+    try {
+      for (const delays of retryDelaysMs ? [undefined, retryDelaysMs] : [undefined]) {
+        // A channel error closes the channel: one per topology, so one failure cannot skip the rest.
+        const channel = await amqp.createChannel()
+        channel.on('error', () => {})
+        await deleteTopology(channel, topology({ prefix, retryDelaysMs: delays }))
+        await channel.close().catch(() => {})
+      }
+    } finally {
+      await amqp.close().catch(() => {})
+    }
+  }
+  async function unlinkKeys() {
+    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 })
+    try {
+      await redis.connect()
+      let cursor = '0'
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000)
+        if (keys.length > 0) await redis.unlink(...keys)
+        cursor = next
+      } while (cursor !== '0')
+    } finally {
+      redis.disconnect()
+    }
+  }
+  async function dropDatabase() {
+    const pg = new Client({ connectionString: PG_ADMIN_URL })
+    await pg.connect()
+    try {
+      await pg.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
+    } finally {
+      await pg.end()
+    }
+  }
+
+  return {
+    tag,
+    dir,
+    prefix,
+    redisPrefix,
+    databaseUrl: databaseUrl.toString(),
+    env,
+    names: topology({ prefix, retryDelaysMs }),
+    async cleanup() {
+      const left = []
+      for (const [what, step] of [['queues', deleteQueues], ['redis keys', unlinkKeys], ['database', dropDatabase]]) {
+        await step().catch((err) => left.push(`${what} (${err.message})`))
+      }
+      rmSync(dir, { recursive: true, force: true })
+      if (left.length) throw new Error(`cleanup of ${prefix} left behind: ${left.join(', ')}`)
+    }
+  }
 }
 
 /**
@@ -67,9 +170,9 @@ async function startProcess(script, env, { readyPath = '/health', timeoutMs = 30
   }
 }
 
-/** The api from apps/api/dist with the given env (rate limit off unless set). */
-function startApi(env) {
-  return startProcess(join(ROOT, 'apps', 'api', 'dist', 'server.js'), { RATE_LIMIT_RPS: '0', ...env })
+/** The api from apps/api/dist with the given env (rate limit off unless set); opts as startProcess. */
+function startApi(env, opts) {
+  return startProcess(join(ROOT, 'apps', 'api', 'dist', 'server.js'), { RATE_LIMIT_RPS: '0', ...env }, opts)
 }
 
 /** autocannon with the bench defaults; returns req/s (2xx only) and latency percentiles. */
@@ -130,4 +233,7 @@ function round(n, digits = 2) {
   return Math.round(n * f) / f
 }
 
-module.exports = { ROOT, profileFlags, freePort, percentile, startProcess, startApi, load, compare, processCpuMs, row }
+module.exports = {
+  ROOT, AMQP_URL, REDIS_URL, PG_ADMIN_URL,
+  isolatedEnv, profileFlags, freePort, percentile, startProcess, startApi, load, compare, processCpuMs, row
+}

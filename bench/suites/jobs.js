@@ -11,38 +11,13 @@
  *
  * `node bench/suites/jobs.js` runs it alone; bench/run.js calls run(ctx).
  */
-const { spawn } = require('node:child_process')
-const { createServer } = require('node:net')
-const { randomBytes, randomUUID } = require('node:crypto')
-const { join } = require('node:path')
-const { mkdtempSync, rmSync } = require('node:fs')
-const { tmpdir } = require('node:os')
+const { randomUUID } = require('node:crypto')
 const autocannon = require('autocannon')
 const amqplib = require('amqplib')
-const Redis = require('ioredis')
-const { Client } = require('pg')
-const { topology, declareTopology, deleteTopology } = require('@socialnet/broker')
-const { profileFlags } = require('../harness')
-
-const ROOT = join(__dirname, '..', '..')
-const AMQP_URL = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672'
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
-const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres'
+const { declareTopology } = require('@socialnet/broker')
+const { AMQP_URL, isolatedEnv, percentile, startApi } = require('../harness')
 
 const BODY = JSON.stringify({ type: 'log', data: { user: 42, action: 'bench', at: '2026-01-01T00:00:00Z' } })
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)) })
-  })
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return 0
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
-}
 
 /** The baseline: `connections` publishers in one process, each publish awaiting its confirm. */
 async function rawPublishLoop(names, connections, durationMs) {
@@ -74,48 +49,24 @@ async function rawPublishLoop(names, connections, durationMs) {
   return { perSecond: latencies.length / elapsed, p99Ms: percentile(latencies, 99), count: latencies.length }
 }
 
-async function startApi(env) {
-  const child = spawn(process.execPath, [...profileFlags(), join(ROOT, 'apps', 'api', 'dist', 'server.js')], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (d) => { stderr += d })
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  const url = `http://127.0.0.1:${env.PORT}`
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`api exited: ${stderr}`)
-    const ready = await fetch(`${url}/ready`).then((r) => r.status === 200, () => false)
-    if (ready) return { child, url, exited }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  child.kill('SIGKILL')
-  throw new Error(`api not ready: ${stderr}`)
-}
-
 /** @param {{ durationSec?: number, connections?: number, log?: (msg: string) => void }} ctx */
 async function run(ctx = {}) {
   const durationSec = ctx.durationSec || Number(process.env.BENCH_JOBS_SECONDS) || 10
   const connections = ctx.connections || 32
   const log = ctx.log || ((msg) => process.stderr.write(`[jobs] ${msg}\n`))
-  const tag = randomBytes(4).toString('hex')
-  const prefix = `bench.${tag}.`
-  const redisPrefix = `bench:jobs:${tag}:`
-  const dbUrl = new URL(PG_ADMIN_URL)
-  dbUrl.pathname = `/socialnet_bench_jobs_${tag}`
-  const dir = mkdtempSync(join(tmpdir(), 'socialnet-bench-jobs-'))
-
-  const admin = await amqplib.connect(AMQP_URL)
-  const adminChannel = await admin.createChannel()
-  const names = await declareTopology(adminChannel, topology(prefix))
+  const ns = isolatedEnv('jobs')
+  let admin
   let api
   try {
+    admin = await amqplib.connect(AMQP_URL)
+    const adminChannel = await admin.createChannel()
+    const names = await declareTopology(adminChannel, ns.names)
     log(`baseline: raw amqplib publish+confirm, ${connections} concurrent, ${durationSec}s`)
     const baseline = await rawPublishLoop(names, connections, durationSec * 1000)
     await adminChannel.purgeQueue(names.queues.jobs.name)
 
-    api = await startApi({
-      HOST: '127.0.0.1', PORT: String(await freePort()), RATE_LIMIT_RPS: '0', LOG_LEVEL: 'warn',
-      AMQP_PREFIX: prefix, JOBS_REDIS_PREFIX: redisPrefix, DATABASE_URL: dbUrl.toString(),
-      KV_LOG_PATH: join(dir, 'kv.log'), OUTBOX_POLL_MS: '600000'
-    })
+    // Waits for /ready (broker connected), not /health: no 503 may count against the api.
+    api = await startApi({ ...ns.env, OUTBOX_POLL_MS: '600000' }, { readyPath: '/ready' })
     log(`api: POST /v1/jobs with autocannon, ${connections} connections, ${durationSec}s`)
     const result = await autocannon({
       url: `${api.url}/v1/jobs`, method: 'POST', body: BODY,
@@ -145,25 +96,9 @@ async function run(ctx = {}) {
       }
     }]
   } finally {
-    if (api) {
-      api.child.kill('SIGTERM')
-      await api.exited
-    }
-    await deleteTopology(adminChannel, names).catch(() => {})
-    await admin.close().catch(() => {})
-    const redis = new Redis(REDIS_URL)
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000)
-      if (keys.length > 0) await redis.unlink(...keys)
-      cursor = next
-    } while (cursor !== '0')
-    await redis.quit()
-    const pg = new Client({ connectionString: PG_ADMIN_URL })
-    await pg.connect()
-    await pg.query(`DROP DATABASE IF EXISTS "${dbUrl.pathname.slice(1)}" WITH (FORCE)`).catch(() => {})
-    await pg.end()
-    rmSync(dir, { recursive: true, force: true })
+    if (api) await api.stop().catch(() => {})
+    if (admin) await admin.close().catch(() => {})
+    await ns.cleanup()
   }
 }
 
