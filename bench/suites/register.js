@@ -17,22 +17,12 @@
  *
  * `node bench/suites/register.js` runs it alone; bench/run.js calls run(ctx).
  */
-const { randomBytes } = require('node:crypto')
-const { mkdtempSync, readFileSync, rmSync } = require('node:fs')
-const { tmpdir } = require('node:os')
 const { join } = require('node:path')
 const autocannon = require('autocannon')
-const amqplib = require('amqplib')
-const Redis = require('ioredis')
-const { Client } = require('pg')
-const { topology, deleteTopology } = require('@socialnet/broker')
-const { ROOT, startApi, row } = require('../harness')
+const { ROOT, isolatedEnv, processCpuMs, startApi, row } = require('../harness')
 
 const { hashPassword } = require(join(ROOT, 'apps', 'api', 'dist', 'users', 'passwords.js'))
 
-const AMQP_URL = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672'
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
-const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres'
 const PASSWORD = 'correct horse battery staple'
 const CONNECTIONS = 8
 
@@ -50,12 +40,6 @@ async function rawHashes(connections, durationMs) {
   }))
   const used = process.cpuUsage(cpu)
   return { perSecond: count / ((Date.now() - started) / 1000), cpuMsPerHash: (used.user + used.system) / 1000 / count }
-}
-
-/** CPU time (user + system) a process used so far, in ms; Linux only. */
-function processCpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // utime + stime, in USER_HZ (100)
 }
 
 /** autocannon POSTs with a fresh email and nickname per request. */
@@ -80,12 +64,8 @@ async function registrations(url, tag, connections, duration) {
 async function run(ctx = {}) {
   const log = ctx.log || ((m) => process.stderr.write(`[register] ${m}\n`))
   const duration = ctx.quick ? 3 : 8
-  const tag = randomBytes(4).toString('hex')
-  const prefix = `bench.register.${tag}.`
-  const redisPrefix = `bench:register:${tag}:`
-  const dbUrl = new URL(PG_ADMIN_URL)
-  dbUrl.pathname = `/socialnet_bench_register_${tag}`
-  const dir = mkdtempSync(join(tmpdir(), 'socialnet-bench-register-'))
+  const ns = isolatedEnv('register')
+  const tag = ns.tag
   let api
   try {
     await hashPassword(PASSWORD) // load the native module and warm the pool outside the measurement
@@ -93,10 +73,7 @@ async function run(ctx = {}) {
     log(`baseline: raw argon2id, ${CONNECTIONS} concurrent, 2 x ${duration / 2} s around the api run`)
     const before = await rawHashes(CONNECTIONS, (duration / 2) * 1000)
 
-    api = await startApi({
-      DATABASE_URL: dbUrl.toString(), AMQP_PREFIX: prefix, KV_LOG_PATH: join(dir, 'kv.log'),
-      SESSIONS_REDIS_PREFIX: `${redisPrefix}auth:`, JOBS_REDIS_PREFIX: `${redisPrefix}jobs:`
-    })
+    api = await startApi(ns.env)
     await registrations(api.url, `${tag}w`, CONNECTIONS, 1) // warm-up: JIT, pg pool connections
     log(`api: POST /v1/users, ${CONNECTIONS} connections, ${duration} s`)
     const cpuBefore = processCpuMs(api.child.pid)
@@ -115,19 +92,7 @@ async function run(ctx = {}) {
     })]
   } finally {
     if (api) await api.stop().catch(() => {})
-    const amqp = await amqplib.connect(AMQP_URL)
-    const channel = await amqp.createChannel()
-    await deleteTopology(channel, topology(prefix)).catch(() => {})
-    await amqp.close().catch(() => {})
-    const redis = new Redis(REDIS_URL)
-    const keys = await redis.keys(`${redisPrefix}*`)
-    if (keys.length) await redis.unlink(...keys)
-    await redis.quit()
-    const pg = new Client({ connectionString: PG_ADMIN_URL })
-    await pg.connect()
-    await pg.query(`DROP DATABASE IF EXISTS "${dbUrl.pathname.slice(1)}" WITH (FORCE)`).catch(() => {})
-    await pg.end()
-    rmSync(dir, { recursive: true, force: true })
+    await ns.cleanup()
   }
 }
 

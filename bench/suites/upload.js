@@ -10,18 +10,11 @@
  * `node bench/suites/upload.js` runs it alone; bench/run.js calls run(ctx).
  */
 const { randomBytes } = require('node:crypto')
-const { mkdtempSync, readFileSync, rmSync } = require('node:fs')
-const { tmpdir } = require('node:os')
+const { readFileSync } = require('node:fs')
 const { join } = require('node:path')
 const { request } = require('undici')
 const sharp = require('sharp')
-const amqplib = require('amqplib')
-const { Client } = require('pg')
-const { topology, declareTopology, deleteTopology } = require('@socialnet/broker')
-const { ROOT, startApi, startProcess, row } = require('../harness')
-
-const AMQP_URL = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672'
-const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres'
+const { ROOT, isolatedEnv, startApi, startProcess, row } = require('../harness')
 const CONCURRENCY = 20
 const UPLOAD_BYTES = 10 * 1000 * 1000
 
@@ -67,20 +60,15 @@ async function uploadRounds(rounds, targets, body) {
 async function run(ctx = {}) {
   const log = ctx.log || ((m) => console.error(m))
   const rounds = ctx.quick ? 1 : 3
-  const tag = randomBytes(4).toString('hex')
-  const dir = mkdtempSync(join(tmpdir(), 'socialnet-bench-upload-'))
-  const dbUrl = new URL(PG_ADMIN_URL)
-  dbUrl.pathname = `/socialnet_bench_upload_${tag}`
-  const prefix = `bench.${tag}.`
-  const amqp = await amqplib.connect(AMQP_URL)
-  const channel = await amqp.createChannel()
-  const names = await declareTopology(channel, topology(prefix))
   const image = await tenMegabyteJpeg()
   const body = multipart(image)
+  // After the image: nothing to remove if encoding it fails. The api declares its own topology.
+  const ns = isolatedEnv('upload')
+  const tag = ns.tag
   let api
   let baseline
   try {
-    baseline = await startProcess(join(ROOT, 'bench', 'upload-baseline-server.js'), { STORAGE_DIR: join(dir, 'raw') })
+    baseline = await startProcess(join(ROOT, 'bench', 'upload-baseline-server.js'), { STORAGE_DIR: join(ns.dir, 'raw') })
     const rawTargets = Array.from({ length: CONCURRENCY }, () => ({ url: `${baseline.url}/raw`, headers: {} }))
     await uploadRounds(1, rawTargets, body) // warm-up
     const baselineMbps = await uploadRounds(rounds, rawTargets, body)
@@ -88,10 +76,7 @@ async function run(ctx = {}) {
     await baseline.stop()
     log(`upload baseline: ${baselineMbps.toFixed(1)} MB/s, peak RSS ${baselinePeak.toFixed(0)} MB`)
 
-    api = await startApi({
-      DATABASE_URL: dbUrl.toString(), AMQP_PREFIX: prefix, SESSIONS_REDIS_PREFIX: `bench:${tag}:`,
-      STORAGE_DIR: join(dir, 'images'), KV_LOG_PATH: join(dir, 'kv.log')
-    })
+    api = await startApi(ns.env)
     const targets = []
     for (let i = 0; i < CONCURRENCY; i++) {
       const nickname = `bench${tag}${i}`
@@ -114,13 +99,7 @@ async function run(ctx = {}) {
   } finally {
     if (baseline) await baseline.stop().catch(() => {})
     if (api) await api.stop().catch(() => {})
-    await deleteTopology(channel, names).catch(() => {})
-    await amqp.close().catch(() => {})
-    const pg = new Client({ connectionString: PG_ADMIN_URL })
-    await pg.connect()
-    await pg.query(`DROP DATABASE IF EXISTS "${dbUrl.pathname.slice(1)}" WITH (FORCE)`).catch(() => {})
-    await pg.end()
-    rmSync(dir, { recursive: true, force: true })
+    await ns.cleanup()
   }
 }
 
