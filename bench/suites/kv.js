@@ -2,18 +2,18 @@
 /**
  * Key-value store: GET and PUT throughput of /v1/key/{key} under each KV_FSYNC
  * policy next to a bare Fastify route in the same run, and the start-up replay
- * time of a 1 M-record log next to reading the same file raw.
+ * time of a 1 M-record log next to reading the same file raw. The apis run
+ * in their own database, AMQP and Redis prefixes (removed afterwards); only
+ * the log file differs between them.
  */
 const { join } = require('node:path')
-const { mkdtempSync, rmSync, openSync, writeSync, closeSync, readFileSync, statSync } = require('node:fs')
-const { tmpdir } = require('node:os')
+const { openSync, writeSync, closeSync, readFileSync, statSync } = require('node:fs')
 const { spawnSync } = require('node:child_process')
-const { ROOT, startApi, startProcess, compare, row } = require('../harness')
+const { ROOT, isolatedEnv, startApi, startProcess, compare, row } = require('../harness')
 
 const API_RECORD_FORMAT = join(ROOT, 'apps', 'api', 'dist', 'kv', 'record-format.js')
 const VALUE = Buffer.from('bench-value-0123456789')
 const KEYS = 1000
-const DATABASE_URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/socialnet_bench'
 
 /** Cycles PUT/GET over KEYS keys so the store holds a realistic map, not one entry. */
 function requests(method, prefix) {
@@ -54,13 +54,21 @@ function rawReadSeconds(path) {
 
 async function run(ctx = {}) {
   const log = ctx.log || console.log
-  const duration = ctx.quick ? 2 : 4
-  const dir = mkdtempSync(join(tmpdir(), 'bench-kv-'))
+  const ns = isolatedEnv('kv')
+  try {
+    return await measure(ns, ctx.quick ? 2 : 4, log)
+  } finally {
+    await ns.cleanup()
+  }
+}
+
+async function measure(ns, duration, log) {
+  const dir = ns.dir
   const rows = []
   const baseline = await startProcess(join(__dirname, '..', 'baseline-server.js'), {})
   try {
     log('kv: GET')
-    const api = await startApi({ KV_LOG_PATH: join(dir, 'get.log'), KV_FSYNC: 'off', DATABASE_URL })
+    const api = await startApi({ ...ns.env, KV_LOG_PATH: join(dir, 'get.log'), KV_FSYNC: 'off' })
     for (let i = 0; i < KEYS; i++) await fetch(`${api.url}/v1/key/bench-${i}`, { method: 'PUT', body: VALUE })
     const { baseline: base, subject: get } = await compare(
       { url: baseline.url, pid: baseline.child.pid, requests: requests('GET', '/const') },
@@ -71,7 +79,7 @@ async function run(ctx = {}) {
 
     for (const policy of ['always', 'batch', 'off']) {
       log(`kv: PUT fsync=${policy}`)
-      const put = await startApi({ KV_LOG_PATH: join(dir, `put-${policy}.log`), KV_FSYNC: policy, DATABASE_URL })
+      const put = await startApi({ ...ns.env, KV_LOG_PATH: join(dir, `put-${policy}.log`), KV_FSYNC: policy })
       const { baseline: memBase, subject: res } = await compare(
         { url: baseline.url, pid: baseline.child.pid, requests: requests('PUT', '/mem') },
         { url: put.url, pid: put.child.pid, requests: requests('PUT', '/v1/key') }, { duration })
@@ -95,7 +103,6 @@ async function run(ctx = {}) {
   const raw = best(() => rawReadSeconds(logPath))
   rows.push(row('kv.replay', replay, 's', 'reading the same file raw', raw,
     { lowerIsBetter: true, goal: '< 1 s', extra: { records: 1_000_000, keys, megabytes: Math.round(statSync(logPath).size / 1e6) } }))
-  rmSync(dir, { recursive: true, force: true })
   return rows
 }
 
