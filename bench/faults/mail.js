@@ -20,6 +20,16 @@ function welcome(i) {
   return { to: `user${i}@example.com`, nickname: `user${i}`, verificationUrl: `http://localhost:3000/v1/users/verify?token=${randomBytes(12).toString('base64url')}` }
 }
 
+/** Runs `fn(bed)` on a fresh mail testbed and closes the testbed afterwards, whatever happened. */
+async function withMailTestbed(fault, mailers, mailerEnv, fn) {
+  const bed = await mailTestbed(fault, mailers, mailerEnv)
+  try {
+    return await fn(bed)
+  } finally {
+    await bed.close()
+  }
+}
+
 /** Mailers + SMTP sink + publisher in one namespace; close() tears all of it down. */
 async function mailTestbed(fault, mailers, mailerEnv = {}) {
   const ns = namespace(fault)
@@ -70,17 +80,14 @@ const mailerKill = {
   fault: 'kill -9 one of two mailers mid-stream',
   async run({ quick, log }) {
     const n = quick ? 300 : 1000
-    const bed = await mailTestbed('mailerkill', 2)
-    try {
+    return withMailTestbed('mailerkill', 2, {}, async (bed) => {
       const ids = await bed.publish(n, 'kill')
       await waitUntil(() => bed.sink.byId.size >= n / 3, 30000)
       log(`mailer.kill-9: ${bed.sink.byId.size}/${n} sent, SIGKILL mailer 1 (pid ${bed.procs[0].child.pid})`)
       await bed.procs[0].kill('SIGKILL')
       await settle(bed, ids)
       return { ...tally(ids, bed.sink.byId), notes: `killed after ${Math.round(n / 3)} mails; its unacked messages went to mailer 2` }
-    } finally {
-      await bed.close()
-    }
+    })
   }
 }
 
@@ -90,8 +97,7 @@ const smtpStall = {
   async run({ quick, log }) {
     const n = quick ? 100 : 300
     const phaseMs = quick ? 3000 : 5000
-    const bed = await mailTestbed('smtpstall', 1, { MAIL_SMTP_POOL: '2' })
-    try {
+    return withMailTestbed('smtpstall', 1, { MAIL_SMTP_POOL: '2' }, async (bed) => {
       const first = await bed.publish(Math.floor(n / 3), 'before')
       await waitUntil(() => first.every((id) => bed.sink.byId.has(id)), 20000)
       bed.sink.mode = 'stall'
@@ -107,9 +113,7 @@ const smtpStall = {
       await settle(bed, ids)
       const dead = await bed.depth(bed.queue.dlq)
       return { ...tally(ids, bed.sink.byId), notes: `${bed.sink.stalled} stalled + ${bed.sink.refused} refused SMTP exchanges, retried; ${dead} dead-lettered` }
-    } finally {
-      await bed.close()
-    }
+    })
   }
 }
 
@@ -130,46 +134,46 @@ const poison = {
   fault: 'malformed JSON, wrong schema, unknown type, no messageId, binary garbage between good mails',
   async run({ quick, log }) {
     const rounds = quick ? 2 : 5
-    const bed = await mailTestbed('poison', 1)
-    const raw = await amqplib.connect(AMQP_URL)
-    const confirm = await raw.createConfirmChannel()
-    try {
-      const goodIds = []
-      const poisonIds = []
-      for (let round = 0; round < rounds; round++) {
-        goodIds.push(...await bed.publish(20, `good${round}`))
-        for (const p of poisonMessages(`${bed.ns.tag}-${round}`)) {
-          poisonIds.push(p.id)
-          const headers = p.noMessageId ? { 'x-poison-id': p.id } : {}
-          confirm.publish(bed.ns.names.exchange, p.type, p.body, { persistent: true, type: p.type, contentType: 'application/json', messageId: p.noMessageId ? undefined : p.id, headers })
+    return withMailTestbed('poison', 1, {}, async (bed) => {
+      const raw = await amqplib.connect(AMQP_URL)
+      try {
+        const confirm = await raw.createConfirmChannel()
+        const goodIds = []
+        const poisonIds = []
+        for (let round = 0; round < rounds; round++) {
+          goodIds.push(...await bed.publish(20, `good${round}`))
+          for (const p of poisonMessages(`${bed.ns.tag}-${round}`)) {
+            poisonIds.push(p.id)
+            const headers = p.noMessageId ? { 'x-poison-id': p.id } : {}
+            confirm.publish(bed.ns.names.exchange, p.type, p.body, { persistent: true, type: p.type, contentType: 'application/json', messageId: p.noMessageId ? undefined : p.id, headers })
+          }
+          await confirm.waitForConfirms()
         }
-        await confirm.waitForConfirms()
+        log(`poison: ${goodIds.length} good + ${poisonIds.length} poison published`)
+        await settle(bed, goodIds)
+        // Every poison message must be in the DLQ (by messageId, or by header when it had none).
+        const dead = new Map()
+        await waitUntil(async () => (await bed.depth(bed.queue.dlq)) >= poisonIds.length, 15000)
+        for (;;) {
+          const msg = await bed.channel.get(bed.queue.dlq, { noAck: true })
+          if (!msg) break
+          const id = msg.properties.messageId || msg.properties.headers['x-poison-id']
+          dead.set(id, (dead.get(id) || 0) + 1)
+        }
+        const good = tally(goodIds, bed.sink.byId)
+        const bad = tally(poisonIds, dead)
+        const stillRunning = bed.procs.every((p) => p.running())
+        return {
+          accepted: good.accepted + bad.accepted,
+          delivered: good.delivered + bad.delivered,
+          lost: good.lost + bad.lost + (stillRunning ? 0 : 1),
+          duplicated: good.duplicated + bad.duplicated,
+          notes: `${good.delivered}/${good.accepted} good mails sent, ${bad.delivered}/${bad.accepted} poison in ${bed.queue.dlq.replace(bed.ns.prefix, '')}; mailer ${stillRunning ? 'kept running' : 'DIED'}`
+        }
+      } finally {
+        await raw.close().catch(() => {})
       }
-      log(`poison: ${goodIds.length} good + ${poisonIds.length} poison published`)
-      await settle(bed, goodIds)
-      // Every poison message must be in the DLQ (by messageId, or by header when it had none).
-      const dead = new Map()
-      await waitUntil(async () => (await bed.depth(bed.queue.dlq)) >= poisonIds.length, 15000)
-      for (;;) {
-        const msg = await bed.channel.get(bed.queue.dlq, { noAck: true })
-        if (!msg) break
-        const id = msg.properties.messageId || msg.properties.headers['x-poison-id']
-        dead.set(id, (dead.get(id) || 0) + 1)
-      }
-      const good = tally(goodIds, bed.sink.byId)
-      const bad = tally(poisonIds, dead)
-      const stillRunning = bed.procs.every((p) => p.running())
-      return {
-        accepted: good.accepted + bad.accepted,
-        delivered: good.delivered + bad.delivered,
-        lost: good.lost + bad.lost + (stillRunning ? 0 : 1),
-        duplicated: good.duplicated + bad.duplicated,
-        notes: `${good.delivered}/${good.accepted} good mails sent, ${bad.delivered}/${bad.accepted} poison in ${bed.queue.dlq.replace(bed.ns.prefix, '')}; mailer ${stillRunning ? 'kept running' : 'DIED'}`
-      }
-    } finally {
-      await raw.close().catch(() => {})
-      await bed.close()
-    }
+    })
   }
 }
 

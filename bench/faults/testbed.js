@@ -10,20 +10,10 @@
  */
 const { spawn } = require('node:child_process')
 const { once } = require('node:events')
-const { randomBytes } = require('node:crypto')
-const { mkdtempSync, rmSync } = require('node:fs')
-const { tmpdir } = require('node:os')
 const { join } = require('node:path')
-const amqplib = require('amqplib')
-const Redis = require('ioredis')
-const { Client } = require('pg')
 const { SMTPServer } = require('smtp-server')
-const { topology, deleteTopology } = require('@socialnet/broker')
-const { ROOT, freePort } = require('../harness')
+const { ROOT, AMQP_URL, REDIS_URL, PG_ADMIN_URL, isolatedEnv, freePort } = require('../harness')
 
-const AMQP_URL = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672'
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
-const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres'
 /** Short retry delays so a fault's retries finish within the suite's time bound. */
 const RETRY_DELAYS_MS = '200,500,1000,2000'
 
@@ -42,56 +32,14 @@ async function waitUntil(check, timeoutMs) {
 }
 
 /**
- * One fault's namespace. `env` is what every app of the fault gets; cleanup()
- * deletes the queues (under both the default and the short retry delays), the
- * database, the Redis keys and the temp dir.
+ * One fault's namespace (harness isolatedEnv with the short retry delays):
+ * `env` is what every app of the fault gets; cleanup() deletes the queues
+ * (under both the default and the short retry delays), the database, the
+ * Redis keys and the temp dir.
  */
 function namespace(fault) {
-  const tag = `${fault.replace(/[^a-z0-9]/g, '')}${randomBytes(3).toString('hex')}`
-  const database = new URL(PG_ADMIN_URL)
-  database.pathname = `/socialnet_faults_${tag}`
-  const prefix = `faults.${tag}.`
-  const redisPrefix = `faults:${tag}:`
-  const dir = mkdtempSync(join(tmpdir(), `socialnet-faults-${tag}-`))
-  return {
-    tag,
-    prefix,
-    dir,
-    databaseUrl: database.toString(),
-    env: {
-      AMQP_URL,
-      AMQP_PREFIX: prefix,
-      AMQP_RETRY_DELAYS_MS: RETRY_DELAYS_MS,
-      DATABASE_URL: database.toString(),
-      REDIS_URL,
-      JOBS_REDIS_PREFIX: `${redisPrefix}jobs:`,
-      SESSIONS_REDIS_PREFIX: `${redisPrefix}auth:`,
-      KV_LOG_PATH: join(dir, 'kv.log'),
-      STORAGE_DIR: join(dir, 'images'),
-      RATE_LIMIT_RPS: '0',
-      OUTBOX_POLL_MS: '500',
-      LOG_LEVEL: 'warn'
-    },
-    names: topology({ prefix, retryDelaysMs: RETRY_DELAYS_MS.split(',').map(Number) }),
-    async cleanup() {
-      const amqp = await amqplib.connect(AMQP_URL)
-      const channel = await amqp.createChannel()
-      for (const retryDelaysMs of [undefined, RETRY_DELAYS_MS.split(',').map(Number)]) {
-        await deleteTopology(channel, topology({ prefix, retryDelaysMs })).catch(() => {})
-      }
-      await amqp.close().catch(() => {})
-      const redis = new Redis(REDIS_URL, { lazyConnect: true })
-      await redis.connect()
-      const keys = await redis.keys(`${redisPrefix}*`)
-      if (keys.length) await redis.unlink(...keys)
-      await redis.quit()
-      const pg = new Client({ connectionString: PG_ADMIN_URL })
-      await pg.connect()
-      await pg.query(`DROP DATABASE IF EXISTS "${database.pathname.slice(1)}" WITH (FORCE)`).catch(() => {})
-      await pg.end()
-      rmSync(dir, { recursive: true, force: true })
-    }
-  }
+  const ns = isolatedEnv(fault, { scope: 'faults', retryDelaysMs: RETRY_DELAYS_MS.split(',').map(Number) })
+  return { ...ns, env: { ...ns.env, RATE_LIMIT_RPS: '0', OUTBOX_POLL_MS: '500', LOG_LEVEL: 'warn' } }
 }
 
 /**
