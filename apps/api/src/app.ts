@@ -69,9 +69,10 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   // keepAliveTimeout and stall shutdown past its deadline; tell those clients to reconnect.
   let closing = false
   api.addHook('preClose', async () => { closing = true })
-  api.addHook('onSend', async (request, reply) => {
+  api.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('x-request-id', request.id)
     if (closing) void reply.header('connection', 'close')
+    done(null, payload)
   })
 
   await api.register(errors)

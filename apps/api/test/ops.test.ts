@@ -20,7 +20,7 @@ describe('ops routes', () => {
     const res = await t.app.inject('/metrics')
     expect(res.statusCode).toBe(200)
     expect(res.body).toContain('http_request_duration_seconds_bucket')
-    expect(res.body).toContain('kv_operations_total{op="put",result="ok"} 1')
+    expect(res.body).toContain('http_request_duration_seconds_count{method="PUT",route="/v1/key/:key",status="201"} 1')
     expect(res.body).toContain('kv_log_fsync_seconds_count')
   })
 

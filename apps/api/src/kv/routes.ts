@@ -35,7 +35,6 @@ function keyFromUrl(url: string): string {
  * any content type, capped at KV_MAX_VALUE_BYTES (413 beyond).
  */
 const kvRoutes: FastifyPluginAsyncTypebox<{ maxValueBytes: number }> = async (fastify, opts) => {
-  const { kvOps } = fastify.metrics
   // Values are opaque bytes whatever Content-Type says; this scope parses nothing.
   fastify.removeAllContentTypeParsers()
   fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.maxValueBytes }, (_req, body, done) => done(null, body))
@@ -50,8 +49,7 @@ const kvRoutes: FastifyPluginAsyncTypebox<{ maxValueBytes: number }> = async (fa
   }, async (request, reply) => {
     const key = keyFromUrl(request.url)
     const value = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
-    await fastify.kv.put(key, value).catch((err) => { kvOps.inc({ op: 'put', result: 'error' }); throw err })
-    kvOps.inc({ op: 'put', result: 'ok' })
+    await fastify.kv.put(key, value)
     return reply.code(201).send()
   })
 
@@ -67,18 +65,15 @@ const kvRoutes: FastifyPluginAsyncTypebox<{ maxValueBytes: number }> = async (fa
   }, async (request, reply) => {
     const value = await fastify.kv.get(keyFromUrl(request.url))
     if (value === undefined) {
-      kvOps.inc({ op: 'get', result: 'miss' })
       throw new NoSuchKeyError()
     }
-    kvOps.inc({ op: 'get', result: 'hit' })
     return reply.type('application/octet-stream').send(value)
   })
 
   fastify.delete('/v1/key/:key', {
     schema: { tags: ['kv'], summary: 'Delete a key (200 also when absent)', params: Params, response: { 200: { description: 'deleted (or was absent)' }, 400: ErrorBody, 503: ErrorBody } }
   }, async (request, reply) => {
-    await fastify.kv.delete(keyFromUrl(request.url)).catch((err) => { kvOps.inc({ op: 'delete', result: 'error' }); throw err })
-    kvOps.inc({ op: 'delete', result: 'ok' })
+    await fastify.kv.delete(keyFromUrl(request.url))
     return reply.code(200).send()
   })
 
