@@ -60,7 +60,12 @@ export class FileKvStore implements KvStore {
   /** Opens (creating if missing) and replays the log. Throws KvLogCorruptError on damage. */
   static async open(opts: FileKvStoreOptions): Promise<FileKvStore> {
     const store = new FileKvStore(opts)
-    await store.replay()
+    try {
+      await store.replay()
+    } catch (err) {
+      await store.fh?.close().catch(() => {})
+      throw err
+    }
     return store
   }
 
