@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises'
 import { CORRUPT, DECODED, INCOMPLETE, MAGIC, OP_PUT, decodeRecord, newRecordView, recordSize } from './record-format'
 import { KvLogCorruptError } from './store'
+import { KeyIndex } from './key-index'
 
 const READ_CHUNK = 16 * 1024 * 1024
 
@@ -16,27 +17,57 @@ export interface ReplayResult {
   torn?: { offset: number; reason: string }
 }
 
+/** Per-record facts kept during replay, in typed arrays that double when full. */
+class RecordTable {
+  op = new Uint8Array(1 << 16)
+  chunk = new Int32Array(1 << 16)
+  keyStart = new Int32Array(1 << 16)
+  keyEnd = new Int32Array(1 << 16)
+  end = new Int32Array(1 << 16)
+  length = 0
+
+  push(op: number, chunk: number, keyStart: number, keyEnd: number, end: number): number {
+    if (this.length === this.op.length) this.grow()
+    const n = this.length++
+    this.op[n] = op
+    this.chunk[n] = chunk
+    this.keyStart[n] = keyStart
+    this.keyEnd[n] = keyEnd
+    this.end[n] = end
+    return n
+  }
+
+  private grow(): void {
+    const double = <T extends Uint8Array | Int32Array>(a: T): T => {
+      const b = new (a.constructor as { new (n: number): T })(a.length * 2)
+      b.set(a)
+      return b
+    }
+    this.op = double(this.op)
+    this.chunk = double(this.chunk)
+    this.keyStart = double(this.keyStart)
+    this.keyEnd = double(this.keyEnd)
+    this.end = double(this.end)
+  }
+}
+
 /**
  * Reads the whole log in 16 MiB chunks and rebuilds the key -> value map.
  *
  * Built for a million-record log to replay in well under a second: records are
- * decoded into one reused view, and the map first holds only the record number
- * of each key's latest value (no Buffer per record, so no garbage per record);
- * the value views are made once, for the live keys, at the end. Values stay
- * views into the read chunks, so nothing is copied.
+ * decoded into one reused view, each record only updates a byte-keyed hash
+ * index (KeyIndex) with its record number, and the JS strings, value views and
+ * Map entries are made once per live key at the end. Values stay views into
+ * the read chunks, so nothing is copied.
  */
 export async function replayLog(fh: FileHandle, size: number, path: string): Promise<ReplayResult> {
-  const latest = new Map<string, number>()
   const chunks: Buffer[] = []
-  // Per PUT record: which chunk, and where its value starts and ends.
-  const valueChunk: number[] = []
-  const valueStart: number[] = []
-  const valueEnd: number[] = []
+  const records = new RecordTable()
+  const index = new KeyIndex((n) => [chunks[records.chunk[n]!]!, records.keyStart[n]!, records.keyEnd[n]!])
   const view = newRecordView()
   let buf = Buffer.alloc(0)
   let fileOffset = 0 // file offset of buf[0]
   let readPos = 0
-  let records = 0
   let torn: ReplayResult['torn']
 
   reading: for (;;) {
@@ -64,17 +95,9 @@ export async function replayLog(fh: FileHandle, size: number, path: string): Pro
         torn = { offset: fileOffset + pos, reason: view.reason }
         break reading
       }
-      const key = buf.toString('utf8', view.keyStart, view.keyEnd)
-      if (view.op === OP_PUT) {
-        latest.set(key, valueChunk.length)
-        valueChunk.push(chunkIndex)
-        valueStart.push(view.keyEnd)
-        valueEnd.push(view.end)
-      } else {
-        latest.delete(key)
-      }
+      const n = records.push(view.op, chunkIndex, view.keyStart, view.keyEnd, view.end)
+      index.set(buf, view.keyStart, view.keyEnd, n)
       pos = view.end
-      records++
     }
     fileOffset += pos
     buf = buf.subarray(pos)
@@ -83,10 +106,14 @@ export async function replayLog(fh: FileHandle, size: number, path: string): Pro
 
   const data = new Map<string, Buffer>()
   let liveBytes = 0
-  for (const [key, n] of latest) {
-    const value = chunks[valueChunk[n]!]!.subarray(valueStart[n], valueEnd[n])
-    data.set(key, value)
-    liveBytes += recordSize(Buffer.byteLength(key), value.length)
-  }
-  return { data, liveBytes, validBytes: torn ? torn.offset : size, records, torn }
+  index.forEach((n) => {
+    if (records.op[n] !== OP_PUT) return // the key's latest record deletes it
+    const chunk = chunks[records.chunk[n]!]!
+    const keyStart = records.keyStart[n]!
+    const keyEnd = records.keyEnd[n]!
+    const value = chunk.subarray(keyEnd, records.end[n])
+    data.set(chunk.toString('utf8', keyStart, keyEnd), value)
+    liveBytes += recordSize(keyEnd - keyStart, value.length)
+  })
+  return { data, liveBytes, validBytes: torn ? torn.offset : size, records: records.length, torn }
 }

@@ -51,6 +51,33 @@ describe('FileKvStore', () => {
     await reopened.close()
   })
 
+  test('replay of a large mixed log matches a reference model (index growth, overwrites, deletes)', async () => {
+    const store = await open({ fsync: 'off' })
+    const model = new Map<string, Buffer>()
+    let seed = 42
+    const rand = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n }
+    const writes: Array<Promise<void>> = []
+    for (let i = 0; i < 60000; i++) {
+      const key = `k${rand(40000)}${i % 7 === 0 ? '\u0000😀' : ''}`
+      if (rand(10) === 0) {
+        model.delete(key)
+        writes.push(store.delete(key))
+      } else {
+        const value = Buffer.from(`v${i}`.repeat(1 + rand(5)))
+        model.set(key, value)
+        writes.push(store.put(key, value))
+      }
+      if (writes.length === 1000) await Promise.all(writes.splice(0))
+    }
+    await Promise.all(writes)
+    await store.close()
+    const reopened = await open()
+    expect(reopened.size).toBe(model.size)
+    for (const [k, v] of model) expect((await reopened.get(k))?.equals(v)).toBe(true)
+    expect(reopened.bytes.live).toBe([...model].reduce((sum, [k, v]) => sum + 17 + Buffer.byteLength(k) + v.length, 0))
+    await reopened.close()
+  })
+
   test('concurrent writers share fsyncs (group commit)', async () => {
     let syncs = 0
     const store = await open({ observer: { onSync: () => { syncs++ } } })
