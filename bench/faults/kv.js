@@ -6,15 +6,9 @@
  * its value. Requests in flight at the kill got no 201 and may go either way.
  */
 const { randomBytes } = require('node:crypto')
-const { sleep, namespace, startApi } = require('./testbed')
+const { sleep, namespace, startApi, pool } = require('./testbed')
 
 const CLIENTS = 16
-
-/** Runs `worker(i)` over 0..n-1 with `concurrency` at a time. */
-async function pool(n, concurrency, worker) {
-  let next = 0
-  await Promise.all(Array.from({ length: concurrency }, async () => { while (next < n) await worker(next++) }))
-}
 
 const apiKill = {
   name: 'api.kill-9',
@@ -22,8 +16,9 @@ const apiKill = {
   async run({ quick, log }) {
     const ns = namespace('apikill')
     const env = { ...ns.env, KV_FSYNC: 'always' }
-    let api = await startApi(env)
+    let api
     try {
+      api = await startApi(env)
       const acked = new Map()
       let inFlightErrors = 0
       let running = true
@@ -67,10 +62,10 @@ const apiKill = {
         notes: `every 201 read back after the restart; ${inFlightErrors} requests in flight at the kill got no answer${missing.length ? `; missing e.g. ${missing.slice(0, 3).join(', ')}` : ''}`
       }
     } finally {
-      await api.stop()
+      if (api) await api.stop()
       await ns.cleanup()
     }
   }
 }
 
-module.exports = { apiKill, pool }
+module.exports = { apiKill }

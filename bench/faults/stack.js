@@ -12,12 +12,12 @@ const { execFile } = require('node:child_process')
 const { join } = require('node:path')
 const { promisify } = require('node:util')
 const { ROOT } = require('../harness')
-const { sleep, waitUntil, namespace, startChild, startSmtpSink, freePort, tally } = require('./testbed')
-const { pool } = require('./kv')
+const { sleep, waitUntil, namespace, startChild, startSmtpSink, freePort, tally, pool } = require('./testbed')
 
 async function startStack(ns, sink) {
   const stackDir = join(ns.dir, 'stack')
   const httpPort = await freePort()
+  // Its graceful stop (nginx, then the apps, each up to SHUTDOWN_GRACE_MS + 5 s) outlasts the default 15 s.
   const stack = startChild('stack', {
     ...ns.env,
     STACK_DIR: stackDir,
@@ -31,9 +31,9 @@ async function startStack(ns, sink) {
     KV_LOG: 'postgres',
     SHUTDOWN_GRACE_MS: '5000',
     LOG_LEVEL: 'warn'
-  }, { script: join(ROOT, 'scripts', 'stack.js') })
+  }, { script: join(ROOT, 'scripts', 'stack.js'), stopTimeoutMs: 40000, forceSignal: 'SIGTERM' })
   await waitUntil(() => !stack.running() || stack.output.includes('stack ready:'), 90000)
-  if (!stack.output.includes('stack ready:')) { await stack.kill(); throw new Error(`stack did not start: ${stack.output}`) }
+  if (!stack.output.includes('stack ready:')) { await stack.stop(); throw new Error(`stack did not start: ${stack.output}`) }
   return { stack, stackDir, base: `http://127.0.0.1:${httpPort}` }
 }
 
@@ -42,11 +42,12 @@ const rollingRestart = {
   fault: 'npm run stack:restart (2 api replicas behind nginx) under load',
   async run({ log }) {
     const ns = namespace('stack')
-    const sink = await startSmtpSink()
+    let sink
     let running = true
     let clients = []
     let stack
     try {
+      sink = await startSmtpSink()
       const started = await startStack(ns, sink)
       stack = started.stack
       const { base } = started
@@ -54,31 +55,35 @@ const rollingRestart = {
       const emails = []
       const failures = new Map()
       let requests = 0
+      const count = (reason) => failures.set(reason, (failures.get(reason) || 0) + 1)
       const client = async (c) => {
         for (let i = 0; running; i++) {
           const kind = i % 3
           const id = `${ns.tag}${c}x${i}`
+          const method = ['PUT', 'POST', 'GET'][kind]
+          // nginx gives up on a replica within its proxy timeouts; longer means the test itself is stuck.
+          const signal = AbortSignal.timeout(60000)
           try {
             let res
             if (kind === 0) {
-              res = await fetch(`${base}/v1/key/${id}`, { method: 'PUT', body: `v-${id}` })
+              res = await fetch(`${base}/v1/key/${id}`, { method: 'PUT', body: `v-${id}`, signal })
               if (res.status === 201) puts.set(id, `v-${id}`)
             } else if (kind === 1) {
               res = await fetch(`${base}/v1/users`, {
                 method: 'POST',
                 headers: { 'content-type': 'application/json' },
-                body: JSON.stringify({ email: `s${id}@example.com`, nickname: `s${id}`, password: 'correct horse battery staple' })
+                body: JSON.stringify({ email: `s${id}@example.com`, nickname: `s${id}`, password: 'correct horse battery staple' }),
+                signal
               })
               if (res.status === 201) emails.push(`s${id}@example.com`)
             } else {
-              res = await fetch(`${base}/health`)
+              res = await fetch(`${base}/health`, { signal })
             }
             await res.arrayBuffer()
             requests++
-            if (res.status >= 300) failures.set(`${['PUT', 'POST', 'GET'][kind]} ${res.status}`, (failures.get(res.status) || 0) + 1)
+            if (res.status >= 300) count(`${method} ${res.status}`)
           } catch (err) {
-            const reason = `${['PUT', 'POST', 'GET'][kind]} ${err.cause?.code || err.cause?.message || err.message}`
-            failures.set(reason, (failures.get(reason) || 0) + 1)
+            count(`${method} ${err.cause?.code || err.cause?.message || err.message}`)
           }
         }
       }
@@ -114,7 +119,7 @@ const rollingRestart = {
       running = false
       await Promise.all(clients)
       if (stack) await stack.stop() // SIGTERM: the stack stops nginx, apis and mailer gracefully
-      await sink.close()
+      if (sink) await sink.close()
       await ns.cleanup()
     }
   }

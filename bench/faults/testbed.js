@@ -45,9 +45,11 @@ function namespace(fault) {
 /**
  * Starts `node <script>` (a path under the repo, or apps/<name>/dist/server.js
  * for 'api', 'mailer', 'worker'); `kill(signal)` and `stop()` (SIGTERM, then
- * SIGKILL after 15 s) resolve once it exited. stderr is kept for error messages.
+ * `forceSignal` after `stopTimeoutMs`) resolve once it exited. stderr is kept
+ * for error messages. A supervisor of its own children (scripts/stack.js)
+ * takes a second SIGTERM as its force signal: SIGKILL would orphan them.
  */
-function startChild(name, env, { args = [], command = process.execPath, script } = {}) {
+function startChild(name, env, { args = [], command = process.execPath, script, stopTimeoutMs = 15000, forceSignal = 'SIGKILL' } = {}) {
   const path = script ?? join(ROOT, 'apps', name, 'dist', 'server.js')
   const child = spawn(command, command === process.execPath ? [path, ...args] : args, {
     cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe']
@@ -56,6 +58,7 @@ function startChild(name, env, { args = [], command = process.execPath, script }
   const keep = (chunk) => { output = (output + chunk).slice(-8000) }
   child.stdout.on('data', keep)
   child.stderr.on('data', keep)
+  child.forceSignal = forceSignal
   children.add(child)
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => { children.delete(child); resolve(code ?? signal) }))
   const running = () => child.exitCode === null && child.signalCode === null
@@ -69,7 +72,7 @@ function startChild(name, env, { args = [], command = process.execPath, script }
     async stop() {
       if (!running()) return exited
       child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15000)
+      const timer = setTimeout(() => child.kill(forceSignal), stopTimeoutMs)
       await exited
       clearTimeout(timer)
       return exited
@@ -84,7 +87,7 @@ async function startApi(env, port) {
   api.url = `http://127.0.0.1:${apiPort}`
   const ready = await waitUntil(async () => {
     if (!api.running()) return true
-    return fetch(`${api.url}/ready`).then((r) => r.status === 200, () => false)
+    return fetch(`${api.url}/ready`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false)
   }, 30000)
   if (!ready || !api.running()) { await api.kill(); throw new Error(`api did not become ready: ${api.output}`) }
   return api
@@ -150,7 +153,13 @@ function tally(acceptedIds, counts) {
 
 /** Kills every child still running (used on the way out of an interrupted run). */
 function killAll() {
-  for (const child of children) child.kill('SIGKILL')
+  for (const child of children) child.kill(child.forceSignal)
 }
 
-module.exports = { AMQP_URL, REDIS_URL, PG_ADMIN_URL, RETRY_DELAYS_MS, sleep, waitUntil, namespace, startChild, startApi, startSmtpSink, tally, killAll, freePort }
+/** Runs `worker(i)` over 0..n-1 with `concurrency` at a time. */
+async function pool(n, concurrency, worker) {
+  let next = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => { while (next < n) await worker(next++) }))
+}
+
+module.exports = { AMQP_URL, REDIS_URL, PG_ADMIN_URL, RETRY_DELAYS_MS, sleep, waitUntil, namespace, startChild, startApi, startSmtpSink, tally, killAll, pool, freePort }
