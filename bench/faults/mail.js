@@ -30,41 +30,50 @@ async function withMailTestbed(fault, mailers, mailerEnv, fn) {
   }
 }
 
-/** Mailers + SMTP sink + publisher in one namespace; close() tears all of it down. */
+/**
+ * Mailers + SMTP sink + publisher in one namespace; close() tears all of it
+ * down, and so does a failure while setting it up (nothing is left running).
+ */
 async function mailTestbed(fault, mailers, mailerEnv = {}) {
   const ns = namespace(fault)
-  const sink = await startSmtpSink()
-  const env = { ...ns.env, SMTP_URL: sink.url, MAIL_MAX_ATTEMPTS: '20', MAIL_SEND_TIMEOUT_MS: '2000', ...mailerEnv }
-  const amqp = await amqplib.connect(AMQP_URL)
-  amqp.on('error', () => {})
-  const channel = await amqp.createChannel()
-  channel.on('error', () => {})
-  // Declared before the mailers start, with their arguments, so the queue can be watched at once.
-  await declareTopology(channel, ns.names)
-  const procs = Array.from({ length: mailers }, () => startChild('mailer', env))
-  const queue = ns.names.queues.mail
-  const consumers = await waitUntil(() => channel.checkQueue(queue.name).then((q) => q.consumerCount === mailers, () => false), 30000)
-  if (!consumers) throw new Error(`mailers did not start consuming: ${procs.map((p) => p.output).join('\n')}`)
-  const connection = new BrokerConnection({ url: AMQP_URL, name: `faults-${fault}`, prefix: ns.prefix, retryDelaysMs: RETRY_DELAYS_MS.split(',').map(Number) })
-  await connection.connect()
-  const publisher = new Publisher(connection, { maxBuffered: 5000, timeoutMs: 30000 })
-  return {
-    ns, sink, procs, channel, queue, publisher,
-    /** Publishes n welcome mails (each confirmed) and returns their ids. */
-    async publish(n, label) {
-      const ids = Array.from({ length: n }, (_, i) => `${label}-${ns.tag}-${i}`)
-      await Promise.all(ids.map((messageId, i) => publisher.publish({ type: 'mail.welcome.v1', messageId, payload: welcome(i) })))
-      return ids
-    },
-    depth: async (name) => (await channel.checkQueue(name)).messageCount,
-    async close() {
-      await publisher.close().catch(() => {})
-      await connection.close().catch(() => {})
-      for (const p of procs) await p.stop()
-      await amqp.close().catch(() => {})
-      await sink.close()
-      await ns.cleanup()
+  const opened = { procs: [] }
+  const close = async () => {
+    await opened.publisher?.close().catch(() => {})
+    await opened.connection?.close().catch(() => {})
+    for (const p of opened.procs) await p.stop()
+    await opened.amqp?.close().catch(() => {})
+    await opened.sink?.close()
+    await ns.cleanup()
+  }
+  try {
+    const sink = opened.sink = await startSmtpSink()
+    const env = { ...ns.env, SMTP_URL: sink.url, MAIL_MAX_ATTEMPTS: '20', MAIL_SEND_TIMEOUT_MS: '2000', ...mailerEnv }
+    const amqp = opened.amqp = await amqplib.connect(AMQP_URL)
+    amqp.on('error', () => {})
+    const channel = await amqp.createChannel()
+    channel.on('error', () => {})
+    // Declared before the mailers start, with their arguments, so the queue can be watched at once.
+    await declareTopology(channel, ns.names)
+    const procs = opened.procs = Array.from({ length: mailers }, () => startChild('mailer', env))
+    const queue = ns.names.queues.mail
+    const consumers = await waitUntil(() => channel.checkQueue(queue.name).then((q) => q.consumerCount === mailers, () => false), 30000)
+    if (!consumers) throw new Error(`mailers did not start consuming: ${procs.map((p) => p.output).join('\n')}`)
+    const connection = opened.connection = new BrokerConnection({ url: AMQP_URL, name: `faults-${fault}`, prefix: ns.prefix, retryDelaysMs: RETRY_DELAYS_MS.split(',').map(Number) })
+    await connection.connect()
+    const publisher = opened.publisher = new Publisher(connection, { maxBuffered: 5000, timeoutMs: 30000 })
+    return {
+      ns, sink, procs, channel, queue, publisher, close,
+      /** Publishes n welcome mails (each confirmed) and returns their ids. */
+      async publish(n, label) {
+        const ids = Array.from({ length: n }, (_, i) => `${label}-${ns.tag}-${i}`)
+        await Promise.all(ids.map((messageId, i) => publisher.publish({ type: 'mail.welcome.v1', messageId, payload: welcome(i) })))
+        return ids
+      },
+      depth: async (name) => (await channel.checkQueue(name)).messageCount
     }
+  } catch (err) {
+    await close()
+    throw err
   }
 }
 

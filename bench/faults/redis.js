@@ -13,15 +13,17 @@ const { sleep, waitUntil, namespace, startChild, startApi, freePort, tally } = r
 
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN || 'redis-server'
 
-function startRedis(port, dir) {
+async function startRedis(port, dir) {
   const redis = startChild('redis', {}, {
     command: REDIS_SERVER,
     args: ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always']
   })
-  return waitUntil(() => !redis.running() || redis.output.includes('Ready to accept connections'), 10000).then(() => {
-    if (!redis.running()) throw new Error(`redis-server did not start: ${redis.output}`)
-    return redis
-  })
+  const ready = await waitUntil(() => !redis.running() || redis.output.includes('Ready to accept connections'), 10000)
+  if (!ready || !redis.running()) {
+    await redis.kill()
+    throw new Error(`redis-server did not start: ${redis.output}`)
+  }
+  return redis
 }
 
 /** An HTTP receiver counting callbacks per X-Job-Id. */
@@ -44,15 +46,17 @@ const redisRestart = {
   fault: 'restart Redis (private instance, AOF) while callback jobs are submitted and processed',
   async run({ quick, log }) {
     const ns = namespace('redis')
-    const port = await freePort()
-    const receiver = await startReceiver()
-    let redis = await startRedis(port, ns.dir)
-    const env = { ...ns.env, REDIS_URL: `redis://127.0.0.1:${port}`, CALLBACK_ALLOW_HOSTS: '127.0.0.1', JOBS_MAX_ATTEMPTS: '20' }
+    let receiver
+    let redis
     let api
     let worker
     let running = true
     let clients = []
     try {
+      const port = await freePort()
+      receiver = await startReceiver()
+      redis = await startRedis(port, ns.dir)
+      const env = { ...ns.env, REDIS_URL: `redis://127.0.0.1:${port}`, CALLBACK_ALLOW_HOSTS: '127.0.0.1', JOBS_MAX_ATTEMPTS: '20' }
       api = await startApi(env)
       worker = startChild('worker', env)
       const accepted = []
@@ -94,8 +98,8 @@ const redisRestart = {
       await Promise.all(clients)
       if (worker) await worker.stop()
       if (api) await api.stop()
-      await redis.stop()
-      await receiver.close()
+      if (redis) await redis.stop()
+      if (receiver) await receiver.close()
       await ns.cleanup()
     }
   }
