@@ -141,7 +141,8 @@ function profileFlags() {
 
 /**
  * Runs `node <script>` with env on a free port and waits until GET <path>
- * answers; resolves `{ url, stop }` where stop() sends SIGTERM and waits.
+ * answers; resolves `{ url, stop }` where stop() sends SIGTERM, waits, and
+ * SIGKILLs after 20 s so a stuck shutdown cannot hang the run.
  */
 async function startProcess(script, env, { readyPath = '/health', timeoutMs = 30000 } = {}) {
   const port = await freePort()
@@ -152,12 +153,14 @@ async function startProcess(script, env, { readyPath = '/health', timeoutMs = 30
   let stderr = ''
   child.stderr.on('data', (d) => { stderr += d })
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)))
+  const running = () => child.exitCode === null && child.signalCode === null
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}: ${stderr}`)
+    if (!running()) throw new Error(`${script} exited with ${child.exitCode ?? child.signalCode}: ${stderr}`)
     try {
-      const res = await fetch(url + readyPath)
+      const res = await fetch(url + readyPath, { signal: AbortSignal.timeout(2000) })
+      await res.arrayBuffer()
       if (res.ok) break
     } catch {}
     if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`${script} did not become ready: ${stderr}`) }
@@ -166,7 +169,13 @@ async function startProcess(script, env, { readyPath = '/health', timeoutMs = 30
   return {
     url,
     child,
-    async stop() { if (child.exitCode === null) { child.kill('SIGTERM'); await exited } }
+    async stop() {
+      if (!running()) return
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20000)
+      await exited
+      clearTimeout(timer)
+    }
   }
 }
 

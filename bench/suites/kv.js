@@ -42,13 +42,14 @@ function replaySeconds(path) {
     const t = process.hrtime.bigint()
     FileKvStore.open({ path: ${JSON.stringify(path)}, fsync: 'off', compactMinBytes: 1e15, compactRatio: 2, log: pino({ level: 'silent' }) })
       .then(async (s) => { const sec = Number(process.hrtime.bigint() - t) / 1e9; console.log(JSON.stringify({ sec, keys: s.size })); await s.close() })`
-  const out = spawnSync(process.execPath, ['-e', script], { cwd: join(ROOT, 'apps', 'api'), encoding: 'utf8' })
-  if (out.status !== 0) throw new Error(out.stderr)
+  const out = spawnSync(process.execPath, ['-e', script], { cwd: join(ROOT, 'apps', 'api'), encoding: 'utf8', timeout: 120000 })
+  if (out.status !== 0) throw new Error(out.error?.message || out.stderr)
   return JSON.parse(out.stdout)
 }
 
 function rawReadSeconds(path) {
-  const out = spawnSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require('fs').readFileSync(${JSON.stringify(path)});console.log(Number(process.hrtime.bigint()-t)/1e9)`], { encoding: 'utf8' })
+  const out = spawnSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require('fs').readFileSync(${JSON.stringify(path)});console.log(Number(process.hrtime.bigint()-t)/1e9)`], { encoding: 'utf8', timeout: 60000 })
+  if (out.status !== 0) throw new Error(out.error?.message || out.stderr)
   return Number(out.stdout)
 }
 
@@ -62,28 +63,36 @@ async function run(ctx = {}) {
   }
 }
 
+/** Runs `fn(api)` against a fresh api child and stops it afterwards, also when `fn` throws. */
+async function withApi(env, fn) {
+  const api = await startApi(env)
+  try {
+    return await fn(api)
+  } finally {
+    await api.stop()
+  }
+}
+
 async function measure(ns, duration, log) {
   const dir = ns.dir
   const rows = []
   const baseline = await startProcess(join(__dirname, '..', 'baseline-server.js'), {})
   try {
     log('kv: GET')
-    const api = await startApi({ ...ns.env, KV_LOG_PATH: join(dir, 'get.log'), KV_FSYNC: 'off' })
-    for (let i = 0; i < KEYS; i++) await fetch(`${api.url}/v1/key/bench-${i}`, { method: 'PUT', body: VALUE })
-    const { baseline: base, subject: get } = await compare(
-      { url: baseline.url, pid: baseline.child.pid, requests: requests('GET', '/const') },
-      { url: api.url, pid: api.child.pid, requests: requests('GET', '/v1/key') }, { duration })
-    await api.stop()
+    const { baseline: base, subject: get } = await withApi({ ...ns.env, KV_LOG_PATH: join(dir, 'get.log'), KV_FSYNC: 'off' }, async (api) => {
+      for (let i = 0; i < KEYS; i++) await fetch(`${api.url}/v1/key/bench-${i}`, { method: 'PUT', body: VALUE })
+      return compare(
+        { url: baseline.url, pid: baseline.child.pid, requests: requests('GET', '/const') },
+        { url: api.url, pid: api.child.pid, requests: requests('GET', '/v1/key') }, { duration })
+    })
     rows.push(row('kv.get', get.rps, 'req/s', 'bare Fastify GET returning a constant', base.rps,
       { goal: '>= 0.9', extra: { p99Ms: get.p99Ms, non2xx: get.non2xx, cpuUsPerReq: get.cpuUsPerReq, baselineCpuUsPerReq: base.cpuUsPerReq } }))
 
     for (const policy of ['always', 'batch', 'off']) {
       log(`kv: PUT fsync=${policy}`)
-      const put = await startApi({ ...ns.env, KV_LOG_PATH: join(dir, `put-${policy}.log`), KV_FSYNC: policy })
-      const { baseline: memBase, subject: res } = await compare(
+      const { baseline: memBase, subject: res } = await withApi({ ...ns.env, KV_LOG_PATH: join(dir, `put-${policy}.log`), KV_FSYNC: policy }, (put) => compare(
         { url: baseline.url, pid: baseline.child.pid, requests: requests('PUT', '/mem') },
-        { url: put.url, pid: put.child.pid, requests: requests('PUT', '/v1/key') }, { duration })
-      await put.stop()
+        { url: put.url, pid: put.child.pid, requests: requests('PUT', '/v1/key') }, { duration }))
       rows.push(row(`kv.put.fsync-${policy}`, res.rps, 'req/s', 'bare Fastify PUT into a Map', memBase.rps, {
         goal: policy === 'always' ? '>= 0.4' : undefined,
         extra: { p99Ms: res.p99Ms, non2xx: res.non2xx, cpuUsPerReq: res.cpuUsPerReq, baselineCpuUsPerReq: memBase.cpuUsPerReq }
