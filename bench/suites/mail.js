@@ -11,7 +11,7 @@
  * the last one was accepted by SMTP), then a paced stream (latency =
  * publish -> SMTP accepted, p50/p99), so the latency is not just queueing
  * behind the burst. Uses the built packages (dist); own AMQP prefix and
- * database, both removed afterwards. Everything runs in this one process
+ * database (harness isolatedEnv), both removed afterwards. Everything runs in this one process
  * (mailers, publisher, SMTP server), so the 2-mailer row measures more
  * concurrency on the same cores, not more machines.
  *
@@ -20,27 +20,21 @@
 const { randomBytes } = require('node:crypto')
 const { once } = require('node:events')
 const { join } = require('node:path')
-const { Client } = require('pg')
 const pino = require('pino')
 const nodemailer = require('nodemailer')
 const { SMTPServer } = require('smtp-server')
-const { BrokerConnection, Publisher, topology, deleteTopology } = require('@socialnet/broker')
+const { BrokerConnection, Publisher } = require('@socialnet/broker')
+const { ROOT, AMQP_URL, isolatedEnv, percentile } = require('../harness')
 
-const ROOT = join(__dirname, '..', '..')
 const { loadMailerConfig } = require(join(ROOT, 'apps', 'mailer', 'dist', 'config.js'))
 const { startMailerService } = require(join(ROOT, 'apps', 'mailer', 'dist', 'service.js'))
 const { renderWelcome } = require(join(ROOT, 'apps', 'mailer', 'dist', 'templates', 'welcome.js'))
 
-const AMQP_URL = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672'
-const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres'
 const PUBLIC_URL = 'http://localhost:3000'
 const PREFETCH = 10
 const POOL = 5
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return 0
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
-}
+/** A mail that has not arrived by then is lost: the run fails instead of waiting forever. */
+const DELIVERY_TIMEOUT_MS = 120000
 
 /** A real SMTP server that records when each mail (by the id in its Message-ID) was accepted. */
 async function startSink() {
@@ -66,10 +60,14 @@ async function startSink() {
   return {
     url: `smtp://127.0.0.1:${server.server.address().port}`,
     accepted,
-    /** Resolves once every id in `ids` was accepted. */
+    /** Resolves once every id in `ids` was accepted; rejects after DELIVERY_TIMEOUT_MS. */
     waitFor(ids) {
-      return new Promise((resolve) => {
-        const check = () => ids.every((id) => accepted.has(id)) && (resolve(), true)
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters = waiters.filter((w) => w !== check)
+          reject(new Error(`${ids.filter((id) => !accepted.has(id)).length} of ${ids.length} mails not delivered in ${DELIVERY_TIMEOUT_MS} ms`))
+        }, DELIVERY_TIMEOUT_MS)
+        const check = () => ids.every((id) => accepted.has(id)) && (clearTimeout(timer), resolve(), true)
         if (!check()) waiters.push(check)
       })
     },
@@ -106,12 +104,12 @@ async function pipeline(sink, env, mailers, n, paced, log) {
   const config = loadMailerConfig({ ...env, SMTP_URL: sink.url })
   const quiet = pino({ level: 'silent' })
   const services = []
-  for (let i = 0; i < mailers; i++) services.push(await startMailerService(config, quiet))
   const connection = new BrokerConnection({ url: AMQP_URL, name: `bench-mail-publisher`, prefix: config.AMQP_PREFIX, retryDelaysMs: config.retryDelaysMs })
-  await connection.connect()
   const publisher = new Publisher(connection, { maxBuffered: n + paced + 10, timeoutMs: 60_000 })
   const tag = randomBytes(3).toString('hex')
   try {
+    for (let i = 0; i < mailers; i++) services.push(await startMailerService(config, quiet))
+    await connection.connect()
     // Burst: everything published at once; throughput until the last SMTP acceptance.
     const burst = Array.from({ length: n }, (_, i) => `burst-${tag}-${i}`)
     const cpu = process.cpuUsage()
@@ -140,25 +138,23 @@ async function pipeline(sink, env, mailers, n, paced, log) {
   }
 }
 
-/** @param {{ log?: (msg: string) => void, messages?: number }} ctx */
+/** @param {{ log?: (msg: string) => void, messages?: number, quick?: boolean }} ctx */
 async function run(ctx = {}) {
-  const n = ctx.messages || Number(process.env.BENCH_MAIL_MESSAGES) || 1500
+  const n = ctx.messages || Number(process.env.BENCH_MAIL_MESSAGES) || (ctx.quick ? 500 : 1500)
   const paced = 200
   const log = ctx.log || ((msg) => process.stderr.write(`[mail] ${msg}\n`))
-  const tag = randomBytes(4).toString('hex')
-  const database = new URL(PG_ADMIN_URL)
-  database.pathname = `/socialnet_bench_mail_${tag}`
+  const ns = isolatedEnv('mail')
+  const tag = ns.tag
   const env = {
-    AMQP_URL,
-    AMQP_PREFIX: `bench.mail.${tag}.`,
-    DATABASE_URL: database.toString(),
+    ...ns.env,
     PUBLIC_URL,
     MAIL_PREFETCH: String(PREFETCH),
     MAIL_SMTP_POOL: String(POOL),
     LOG_LEVEL: 'silent'
   }
-  const sink = await startSink()
+  let sink
   try {
+    sink = await startSink()
     const rows = []
     for (const mailers of [1, 2]) {
       const baseline = await rawNodemailer(sink, n, mailers, tag)
@@ -186,15 +182,8 @@ async function run(ctx = {}) {
     }
     return rows
   } finally {
-    await sink.close()
-    const raw = await require('amqplib').connect(AMQP_URL)
-    const channel = await raw.createChannel()
-    await deleteTopology(channel, topology({ prefix: env.AMQP_PREFIX, retryDelaysMs: loadMailerConfig(env).retryDelaysMs })).catch(() => {})
-    await raw.close()
-    const admin = new Client({ connectionString: PG_ADMIN_URL })
-    await admin.connect()
-    await admin.query(`DROP DATABASE IF EXISTS "socialnet_bench_mail_${tag}" WITH (FORCE)`)
-    await admin.end()
+    if (sink) await sink.close()
+    await ns.cleanup()
   }
 }
 
