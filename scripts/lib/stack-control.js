@@ -40,7 +40,13 @@ function callControl (socketPath, method, path) {
     const req = http.request({ socketPath, method, path }, (res) => {
       let text = ''
       res.setEncoding('utf8').on('data', (chunk) => { text += chunk })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }))
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) })
+        } catch {
+          reject(new Error(`unexpected answer from the stack: ${text.slice(0, 200)}`))
+        }
+      })
     })
     req.on('error', reject).end()
   })

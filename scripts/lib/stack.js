@@ -89,12 +89,14 @@ class Stack {
     const more = []
     for (let i = 1; i < this.s.apiReplicas; i++) more.push(this.startApi())
     this.apis.push(...await Promise.all(more))
+    this.throwIfStopping()
 
     const confErrors = this.renderNginx()
     if (confErrors) throw new Error(confErrors)
     this.nginx = this.group.start({ name: 'nginx', command: NGINX_BIN, args: nginxArgs(this.nginxPrefix), stopSignal: 'SIGQUIT', stopTimeoutMs: this.s.shutdownGraceMs + 5000 })
     const nginx = this.nginx
     await waitForHttp200(`http://127.0.0.1:${this.s.httpPort}/nginx-health`, { timeoutMs: 10000, gaveUp: () => nginx.running ? undefined : 'nginx exited' })
+    this.throwIfStopping()
 
     for (let i = 1; i <= this.s.mailerReplicas; i++) this.startConsumer('mailer', i)
     for (let i = 1; i <= this.s.workerReplicas; i++) this.startConsumer('worker', i)
@@ -104,6 +106,15 @@ class Stack {
     process.stdout.write(`stack ready: http://127.0.0.1:${this.s.httpPort} https://127.0.0.1:${this.s.httpsPort} ` +
       `(api x${this.s.apiReplicas}, mailer x${this.s.mailerReplicas}, worker x${this.s.workerReplicas}` +
       `${this.s.smtpUrl === undefined ? ', mail inbox http://127.0.0.1:1080' : ''})\n`)
+  }
+
+  /**
+   * A signal during start-up runs stop() while start() still awaits: whatever
+   * start() would launch after that (nginx, consumers, the control socket)
+   * would outlive the stop and keep this process from exiting.
+   */
+  throwIfStopping () {
+    if (this.stopping) throw new Error('stopped while starting')
   }
 
   status () {
