@@ -19,6 +19,11 @@ const passwords: Record<string, string> = {
 const USERS = ['admin', 'api', 'mailer', 'worker']
 let dir: string
 
+/** rabbitmqctl with a deadline: an unreachable node must fail the test, not hang it. */
+function rabbitmqctl(...args: string[]): void {
+  execFileSync('rabbitmqctl', args, { stdio: 'pipe', timeout: 60000 })
+}
+
 function url(user: string): string {
   return `amqp://${user}:${passwords[`RABBITMQ_${user.toUpperCase()}_PASSWORD`]}@127.0.0.1:5672/${vhost}`
 }
@@ -46,13 +51,16 @@ beforeAll(() => {
   chmodSync(dir, 0o755)
   const file = join(dir, 'definitions.json')
   writeFileSync(file, JSON.stringify(renderDefinitions(passwords, vhost)), { mode: 0o644 })
-  execFileSync('rabbitmqctl', ['import_definitions', file], { stdio: 'pipe' })
+  rabbitmqctl('import_definitions', file)
 })
 
 afterAll(() => {
-  execFileSync('rabbitmqctl', ['delete_vhost', vhost], { stdio: 'pipe' })
-  for (const user of USERS) execFileSync('rabbitmqctl', ['delete_user', user], { stdio: 'pipe' })
-  rmSync(dir, { recursive: true, force: true })
+  try {
+    rabbitmqctl('delete_vhost', vhost)
+  } finally {
+    for (const user of USERS) rabbitmqctl('delete_user', user)
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 describe('rabbitmq definitions (per-service users, least privilege)', () => {

@@ -55,9 +55,19 @@ export class RunningStack {
     return JSON.parse(readFileSync(join(this.dir, 'stack.json'), 'utf8')) as StackStatus
   }
 
-  /** Like Ctrl-C: resolves with the stack's exit code once every child has stopped. */
-  async stop(): Promise<number | null> {
-    if (this.child.exitCode === null) this.child.kill('SIGINT')
-    return this.exited
+  /**
+   * Like Ctrl-C: resolves with the stack's exit code once every child has stopped.
+   * A stack still busy after `timeoutMs` gets the second Ctrl-C, on which it kills
+   * its children itself (SIGKILL to the stack would orphan nginx and the apps).
+   */
+  async stop(timeoutMs = 45000): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited
+    this.child.kill('SIGINT')
+    const timer = setTimeout(() => this.child.kill('SIGINT'), timeoutMs)
+    try {
+      return await this.exited
+    } finally {
+      clearTimeout(timer)
+    }
   }
 }

@@ -24,8 +24,12 @@ beforeAll(async () => {
 }, 120000)
 
 afterAll(async () => {
-  const code = await stack.stop()
-  rmSync(dir, { recursive: true, force: true })
+  let code: number | null | undefined
+  try {
+    code = await stack?.stop()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
   expect(code).toBe(0)
 }, 60000)
 

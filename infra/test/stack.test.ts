@@ -36,10 +36,13 @@ let base: string
 
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 
-/** One request on a fresh connection (no keep-alive): each call is an independent client. */
+/**
+ * One request on a fresh connection (no keep-alive): each call is an independent client.
+ * Times out well past nginx's own proxy timeouts, so a stuck stack fails the test, not hangs it.
+ */
 function send(url: string, opts: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: new Agent({ keepAlive: false }) }, (res) => {
+    const req = httpRequest(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: new Agent({ keepAlive: false }), signal: AbortSignal.timeout(45000) }, (res) => {
       let body = ''
       res.setEncoding('utf8').on('data', (c) => { body += c }).on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
     })
@@ -74,20 +77,30 @@ beforeAll(async () => {
 }, 120000)
 
 afterAll(async () => {
-  const code = await stack.stop()
-  smtp.close()
-  const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672')
-  const channel = await connection.createChannel()
-  await deleteTopology(channel, topology({ prefix }))
-  await connection.close()
-  const admin = new Client({ connectionString: PG_ADMIN_URL })
-  await admin.connect()
-  await admin.query(`DROP DATABASE IF EXISTS "socialnet_test_stack_${tag}" WITH (FORCE)`)
-  await admin.end()
-  rmSync(dir, { recursive: true, force: true })
+  let code: number | null | undefined
+  try {
+    code = await stack?.stop()
+  } finally {
+    // Each step on its own: one failing must not leave the others' leftovers behind.
+    smtp.close()
+    const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672')
+    try {
+      await deleteTopology(await connection.createChannel(), topology({ prefix }))
+    } finally {
+      await connection.close()
+    }
+    const admin = new Client({ connectionString: PG_ADMIN_URL })
+    await admin.connect()
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS "socialnet_test_stack_${tag}" WITH (FORCE)`)
+    } finally {
+      await admin.end()
+    }
+    rmSync(dir, { recursive: true, force: true })
+  }
   // Ctrl-C stops every process gracefully: the stack itself exits 0.
   expect(code).toBe(0)
-}, 60000)
+}, 90000)
 
 describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)', () => {
   test('nginx balances requests across both api replicas', async () => {
@@ -153,9 +166,14 @@ describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)'
       }
     }
     const clients = [1, 2, 3, 4].map(() => client().catch((err: Error) => { outcomes.push(`network error: ${err.message}`) }))
-    const restart = await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/stack-restart.js')], { env: { ...process.env, STACK_DIR: dir } })
-    loading = false
-    await Promise.all(clients)
+    let restart: { stdout: string }
+    try {
+      restart = await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/stack-restart.js')], { env: { ...process.env, STACK_DIR: dir }, timeout: 100000 })
+    } finally {
+      // Also when the restart fails: the load loops would otherwise run past the test.
+      loading = false
+      await Promise.all(clients)
+    }
     expect(restart.stdout).toMatch(/2 api replicas restarted/)
     const failures = outcomes.filter((o) => o !== 'ok')
     expect(failures).toEqual([])

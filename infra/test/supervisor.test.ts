@@ -21,7 +21,8 @@ let supervisord: ChildProcess
 
 function ctl(...args: string[]): string {
   try {
-    return execFileSync('supervisorctl', ['-c', mainConf, ...args], { encoding: 'utf8' })
+    // A stopping program can take stopwaitsecs (20 s); longer means supervisord is stuck.
+    return execFileSync('supervisorctl', ['-c', mainConf, ...args], { encoding: 'utf8', timeout: 40000 })
   } catch (err) {
     // supervisorctl exits non-zero when a process is not RUNNING; its output still tells the state.
     return (err as { stdout?: string }).stdout ?? ''
@@ -74,17 +75,29 @@ files=${checkout}/infra/supervisor/socialnet.conf
 })
 
 afterAll(async () => {
-  const exited = new Promise((ok) => supervisord.once('exit', ok))
-  supervisord.kill('SIGTERM')
-  await exited
-  const admin = new Client({ connectionString: PG_ADMIN_URL })
-  await admin.connect()
-  await admin.query(`DROP DATABASE IF EXISTS "socialnet_test_supervisor_${tag}" WITH (FORCE)`)
-  await admin.end()
-  const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672')
-  await deleteTopology(await connection.createChannel(), topology({ prefix }))
-  await connection.close()
-  rmSync(dir, { recursive: true, force: true })
+  try {
+    // supervisord stops its programs (each within stopwaitsecs) before it exits.
+    if (supervisord.exitCode === null && supervisord.signalCode === null) {
+      const exited = new Promise((ok) => supervisord.once('exit', ok))
+      supervisord.kill('SIGTERM')
+      await exited
+    }
+  } finally {
+    const admin = new Client({ connectionString: PG_ADMIN_URL })
+    await admin.connect()
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS "socialnet_test_supervisor_${tag}" WITH (FORCE)`)
+    } finally {
+      await admin.end()
+    }
+    const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672')
+    try {
+      await deleteTopology(await connection.createChannel(), topology({ prefix }))
+    } finally {
+      await connection.close()
+    }
+    rmSync(dir, { recursive: true, force: true })
+  }
 }, 60000)
 
 describe('supervisor (infra/supervisor/socialnet.conf)', () => {
