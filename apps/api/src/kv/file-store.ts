@@ -3,8 +3,9 @@ import { mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import { HEADER_BYTES, MAGIC, OP_DELETE, OP_PUT, encodeRecord, recordSize, type Op } from './record-format'
+import { MAGIC, OP_DELETE, OP_PUT, encodeRecord, recordSize, type Op } from './record-format'
 import { replayLog } from './replay'
+import { KeyTable } from './key-table'
 import { KvUnavailableError, type KvObserver, type KvStore } from './store'
 
 export type FsyncPolicy = 'always' | 'batch' | 'off'
@@ -22,7 +23,8 @@ export interface FileKvStoreOptions {
 
 interface PendingWrite {
   op: Op
-  key: string
+  /** UTF-8 bytes of the key. */
+  key: Buffer
   record: Buffer
   value: Buffer
   resolve: () => void
@@ -43,7 +45,7 @@ const COMPACT_YIELD_EVERY = 5000
  * visible to readers only once its record is in the log under the policy.
  */
 export class FileKvStore implements KvStore {
-  private data = new Map<string, Buffer>()
+  private data = new KeyTable()
   private pending: PendingWrite[] = []
   private flushQueued = false
   private chain: Promise<void> = Promise.resolve()
@@ -73,7 +75,7 @@ export class FileKvStore implements KvStore {
   get bytes(): { log: number; live: number } { return { log: this.logBytes, live: this.liveBytes } }
 
   async get(key: string): Promise<Buffer | undefined> {
-    return this.data.get(key)
+    return this.data.get(Buffer.from(key, 'utf8'))
   }
 
   put(key: string, value: Buffer): Promise<void> {
@@ -105,8 +107,9 @@ export class FileKvStore implements KvStore {
   private append(op: Op, key: string, value: Buffer): Promise<void> {
     if (this.failure) return Promise.reject(this.failure instanceof KvUnavailableError ? this.failure : new KvUnavailableError(this.failure.message))
     return new Promise((resolve, reject) => {
-      const record = encodeRecord(op, Buffer.from(key, 'utf8'), value)
-      this.pending.push({ op, key, record, value, resolve, reject })
+      const keyBytes = Buffer.from(key, 'utf8')
+      const record = encodeRecord(op, keyBytes, value)
+      this.pending.push({ op, key: keyBytes, record, value, resolve, reject })
       if (!this.flushQueued) {
         this.flushQueued = true
         void this.exclusive(() => this.flush())
@@ -143,7 +146,7 @@ export class FileKvStore implements KvStore {
       return
     }
     for (const w of batch) {
-      this.apply(w.op, w.key, w.value, w.record.readUInt32LE(HEADER_BYTES + 1))
+      this.apply(w.op, w.key, w.value)
       w.resolve()
     }
     if (this.opts.fsync === 'batch' && !this.batchSyncTimer) {
@@ -182,15 +185,10 @@ export class FileKvStore implements KvStore {
     this.opts.log.error({ err, path: this.opts.path }, 'key-value log write failed; refusing further writes until restart')
   }
 
-  private apply(op: Op, key: string, value: Buffer, keyBytes: number): void {
-    const old = this.data.get(key)
-    if (old !== undefined) this.liveBytes -= recordSize(keyBytes, old.length)
-    if (op === OP_PUT) {
-      this.data.set(key, value)
-      this.liveBytes += recordSize(keyBytes, value.length)
-    } else if (old !== undefined) {
-      this.data.delete(key)
-    }
+  private apply(op: Op, key: Buffer, value: Buffer): void {
+    const old = op === OP_PUT ? this.data.set(key, value) : this.data.delete(key)
+    if (old !== undefined) this.liveBytes -= recordSize(key.length, old.length)
+    if (op === OP_PUT) this.liveBytes += recordSize(key.length, value.length)
   }
 
   private async replay(): Promise<void> {
@@ -262,8 +260,8 @@ export class FileKvStore implements KvStore {
       let chunkBytes = MAGIC.length
       let written = 0
       let n = 0
-      for (const [key, value] of this.data) {
-        const rec = encodeRecord(OP_PUT, Buffer.from(key, 'utf8'), value)
+      for (const [key, value] of this.data.entries()) {
+        const rec = encodeRecord(OP_PUT, key, value)
         chunk.push(rec)
         chunkBytes += rec.length
         if (chunkBytes >= COMPACT_WRITE_CHUNK) {

@@ -1,13 +1,14 @@
 import type { FileHandle } from 'node:fs/promises'
 import { CORRUPT, DECODED, INCOMPLETE, MAGIC, OP_PUT, decodeRecord, newRecordView, recordSize } from './record-format'
 import { KvLogCorruptError } from './store'
-import { KeyIndex } from './key-index'
+import { KeyTable } from './key-table'
 
 const READ_CHUNK = 16 * 1024 * 1024
+const HEADROOM = 64 * 1024
 
 /** What replaying a log yields: the live map and where the valid log ends. */
 export interface ReplayResult {
-  data: Map<string, Buffer>
+  data: KeyTable
   /** Sum of recordSize over live entries: what a compacted log would weigh. */
   liveBytes: number
   /** Offset just past the last valid record (the file is longer if its tail is torn). */
@@ -19,22 +20,29 @@ export interface ReplayResult {
 
 /** Per-record facts kept during replay, in typed arrays that double when full. */
 class RecordTable {
-  op = new Uint8Array(1 << 16)
-  chunk = new Int32Array(1 << 16)
-  keyStart = new Int32Array(1 << 16)
-  keyEnd = new Int32Array(1 << 16)
-  end = new Int32Array(1 << 16)
+  isPut: Uint8Array
+  chunk: Int32Array
+  keyStart: Int32Array
+  keyEnd: Int32Array
+  end: Int32Array
   length = 0
 
-  push(op: number, chunk: number, keyStart: number, keyEnd: number, end: number): number {
-    if (this.length === this.op.length) this.grow()
+  constructor (capacity: number) {
+    this.isPut = new Uint8Array(capacity)
+    this.chunk = new Int32Array(capacity)
+    this.keyStart = new Int32Array(capacity)
+    this.keyEnd = new Int32Array(capacity)
+    this.end = new Int32Array(capacity)
+  }
+
+  push(op: number, chunk: number, keyStart: number, keyEnd: number, end: number): void {
+    if (this.length === this.isPut.length) this.grow()
     const n = this.length++
-    this.op[n] = op
+    this.isPut[n] = op === OP_PUT ? 1 : 0
     this.chunk[n] = chunk
     this.keyStart[n] = keyStart
     this.keyEnd[n] = keyEnd
     this.end[n] = end
-    return n
   }
 
   private grow(): void {
@@ -43,7 +51,7 @@ class RecordTable {
       b.set(a)
       return b
     }
-    this.op = double(this.op)
+    this.isPut = double(this.isPut)
     this.chunk = double(this.chunk)
     this.keyStart = double(this.keyStart)
     this.keyEnd = double(this.keyEnd)
@@ -55,65 +63,72 @@ class RecordTable {
  * Reads the whole log in 16 MiB chunks and rebuilds the key -> value map.
  *
  * Built for a million-record log to replay in well under a second: records are
- * decoded into one reused view, each record only updates a byte-keyed hash
- * index (KeyIndex) with its record number, and the JS strings, value views and
- * Map entries are made once per live key at the end. Values stay views into
- * the read chunks, so nothing is copied.
+ * decoded into one reused view into typed arrays, and the byte-keyed table the
+ * store serves from (KeyTable) is built from them, with key/value views made
+ * once per live key. Values stay views into the read chunks, so nothing is copied.
  */
-export async function replayLog(fh: FileHandle, size: number, path: string): Promise<ReplayResult> {
+export async function replayLog(fh: FileHandle, size: number, path: string, chunkBytes = READ_CHUNK): Promise<ReplayResult> {
   const chunks: Buffer[] = []
-  const records = new RecordTable()
-  const index = new KeyIndex((n) => [chunks[records.chunk[n]!]!, records.keyStart[n]!, records.keyEnd[n]!])
+  // Sized from the file so the arrays rarely have to double (an average record is > 48 bytes).
+  const records = new RecordTable(Math.max(1 << 16, 2 ** Math.ceil(Math.log2(size / 48 + 1))))
   const view = newRecordView()
-  let buf = Buffer.alloc(0)
+  // Each chunk keeps HEADROOM free bytes in front, where the previous chunk's unparsed
+  // tail is copied, so a record crossing the boundary needs no copy of the whole chunk.
+  const readChunk = async (at: number): Promise<{ chunk: Buffer; length: number }> => {
+    const chunk = Buffer.allocUnsafe(HEADROOM + Math.min(chunkBytes, size - at))
+    const want = chunk.length - HEADROOM
+    const { bytesRead } = want > 0 ? await fh.read(chunk, HEADROOM, want, at) : { bytesRead: 0 }
+    return { chunk, length: bytesRead }
+  }
+  let buf: Buffer = Buffer.alloc(0)
   let fileOffset = 0 // file offset of buf[0]
   let readPos = 0
   let torn: ReplayResult['torn']
+  // The next chunk is read while this one is parsed, so the disk and the CPU overlap.
+  let nextRead: Promise<{ chunk: Buffer; length: number }> | undefined = readChunk(0)
 
-  reading: for (;;) {
-    // The unparsed tail of the previous chunk (less than one record) goes first.
-    const chunk = Buffer.allocUnsafe(buf.length + Math.min(READ_CHUNK, size - readPos))
-    buf.copy(chunk, 0)
-    const want = chunk.length - buf.length
-    const { bytesRead } = want > 0 ? await fh.read(chunk, buf.length, want, readPos) : { bytesRead: 0 }
-    readPos += bytesRead
-    buf = chunk.subarray(0, buf.length + bytesRead)
-    const chunkIndex = chunks.push(buf) - 1
-    const atEof = readPos >= size
-    let pos = 0
-    if (fileOffset === 0) {
-      if (buf.length < MAGIC.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
-        throw new KvLogCorruptError(path, 0, 'not a key-value log (bad magic)')
+  try {
+    reading: while (nextRead) {
+      const { chunk, length }: { chunk: Buffer; length: number } = await nextRead
+      readPos += length
+      const atEof: boolean = readPos >= size || length === 0
+      nextRead = atEof ? undefined : readChunk(readPos)
+      // The unparsed tail of the previous chunk (less than one record) goes first.
+      if (buf.length <= HEADROOM) {
+        buf.copy(chunk, HEADROOM - buf.length)
+        buf = chunk.subarray(HEADROOM - buf.length, HEADROOM + length)
+      } else {
+        buf = Buffer.concat([buf, chunk.subarray(HEADROOM, HEADROOM + length)])
       }
-      pos = MAGIC.length
-    }
-    while (pos < buf.length) {
-      const outcome = decodeRecord(buf, pos, atEof, view)
-      if (outcome === INCOMPLETE) break
-      if (outcome !== DECODED) {
-        if (outcome === CORRUPT) throw new KvLogCorruptError(path, fileOffset + pos, view.reason)
-        torn = { offset: fileOffset + pos, reason: view.reason }
-        break reading
+      const chunkIndex = chunks.push(buf) - 1
+      let pos = 0
+      if (fileOffset === 0) {
+        if (buf.length < MAGIC.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
+          throw new KvLogCorruptError(path, 0, 'not a key-value log (bad magic)')
+        }
+        pos = MAGIC.length
       }
-      const n = records.push(view.op, chunkIndex, view.keyStart, view.keyEnd, view.end)
-      index.set(buf, view.keyStart, view.keyEnd, n)
-      pos = view.end
+      while (pos < buf.length) {
+        const outcome = decodeRecord(buf, pos, atEof, view)
+        if (outcome === INCOMPLETE) break
+        if (outcome !== DECODED) {
+          if (outcome === CORRUPT) throw new KvLogCorruptError(path, fileOffset + pos, view.reason)
+          torn = { offset: fileOffset + pos, reason: view.reason }
+          break reading
+        }
+        records.push(view.op, chunkIndex, view.keyStart, view.keyEnd, view.end)
+        pos = view.end
+      }
+      fileOffset += pos
+      buf = buf.subarray(pos)
     }
-    fileOffset += pos
-    buf = buf.subarray(pos)
-    if (atEof) break
+  } finally {
+    // Never leave a read in flight on a handle the caller is about to truncate or close.
+    await nextRead?.catch(() => {})
   }
 
-  const data = new Map<string, Buffer>()
+  const data = KeyTable.fromReplay(records, chunks)
   let liveBytes = 0
-  index.forEach((n) => {
-    if (records.op[n] !== OP_PUT) return // the key's latest record deletes it
-    const chunk = chunks[records.chunk[n]!]!
-    const keyStart = records.keyStart[n]!
-    const keyEnd = records.keyEnd[n]!
-    const value = chunk.subarray(keyEnd, records.end[n])
-    data.set(chunk.toString('utf8', keyStart, keyEnd), value)
-    liveBytes += recordSize(keyEnd - keyStart, value.length)
-  })
+  for (const [key, value] of data.entries()) liveBytes += recordSize(key.length, value.length)
   return { data, liveBytes, validBytes: torn ? torn.offset : size, records: records.length, torn }
 }

@@ -78,7 +78,8 @@ describe('api process', () => {
     expect(await api.exited).toBe('SIGKILL')
 
     const store = await FileKvStore.open({ path, fsync: 'always', compactMinBytes: 1e12, compactRatio: 2, log: pino({ level: 'silent' }) })
-    const missing = [...acked].filter(([k, v]) => store['data'].get(k)?.toString() !== v)
+    const missing: string[] = []
+    for (const [k, v] of acked) if ((await store.get(k))?.toString() !== v) missing.push(k)
     expect(missing).toEqual([])
     await store.close()
   })
