@@ -42,9 +42,12 @@ async function rawPublishLoop(names, connections, durationMs) {
     }
   }
   const started = Date.now()
-  await Promise.all(Array.from({ length: connections }, loop))
+  try {
+    await Promise.all(Array.from({ length: connections }, loop))
+  } finally {
+    await conn.close().catch(() => {})
+  }
   const elapsed = (Date.now() - started) / 1000
-  await conn.close()
   latencies.sort((a, b) => a - b)
   return { perSecond: latencies.length / elapsed, p99Ms: percentile(latencies, 99), count: latencies.length }
 }

@@ -33,15 +33,13 @@ function multipart(data) {
   return { payload, contentType: `multipart/form-data; boundary=${boundary}` }
 }
 
-/** Peak resident memory of a process so far (VmHWM), in MB; Linux only. */
-function peakRssMb(pid) {
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+/** A memory field of /proc/<pid>/status in MB (Linux only): VmRSS now, VmHWM the peak so far. */
+function memoryMb(pid, field) {
+  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return match ? Number(match[1]) / 1024 : NaN
 }
-function rssMb(pid) {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return match ? Number(match[1]) / 1024 : NaN
-}
+const peakRssMb = (pid) => memoryMb(pid, 'VmHWM')
+const rssMb = (pid) => memoryMb(pid, 'VmRSS')
 
 /** `rounds` x CONCURRENCY uploads, CONCURRENCY at a time; returns MB/s of uploaded bytes. */
 async function uploadRounds(rounds, targets, body) {
