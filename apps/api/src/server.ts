@@ -1,20 +1,13 @@
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import closeWithGrace from 'close-with-grace'
-import { ConfigError } from '@socialnet/config'
+import { loadConfigOrExit } from '@socialnet/config'
 import app, { serverOptions } from './app'
-import { loadApiConfig, type ApiConfig } from './config'
+import { loadApiConfig } from './config'
 
 /** Entry point: validate env, build the app, listen, and shut down gracefully on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
-  let config: ApiConfig
-  try {
-    config = loadApiConfig()
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    process.stderr.write(`api: ${err.message}\n`)
-    process.exit(1)
-  }
+  const config = loadConfigOrExit('api', () => loadApiConfig())
   const server = Fastify(serverOptions(config))
   // A second signal or the deadline exits at once; otherwise in-flight requests finish,
   // then onClose hooks flush the KV log and release pools.

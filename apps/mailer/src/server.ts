@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
-import { ConfigError, loggerOptions } from '@socialnet/config'
-import { loadMailerConfig, type MailerConfig } from './config'
+import { loadConfigOrExit, loggerOptions } from '@socialnet/config'
+import { loadMailerConfig } from './config'
 import { startMailerService, type MailerService } from './service'
 
 /**
@@ -9,14 +9,7 @@ import { startMailerService, type MailerService } from './service'
  * consuming, finish the mails in flight, close everything and exit 0.
  */
 async function main(): Promise<void> {
-  let config: MailerConfig
-  try {
-    config = loadMailerConfig()
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    process.stderr.write(`mailer: ${err.message}\n`)
-    process.exit(1)
-  }
+  const config = loadConfigOrExit('mailer', () => loadMailerConfig())
   const log = pino(loggerOptions('mailer', config.LOG_LEVEL))
   let service: MailerService | undefined
   // Installed before connecting: a SIGTERM while RabbitMQ is still down finds

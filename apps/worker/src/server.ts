@@ -1,19 +1,12 @@
 import pino from 'pino'
 import closeWithGrace from 'close-with-grace'
-import { ConfigError, loggerOptions } from '@socialnet/config'
-import { loadWorkerConfig, type WorkerConfig } from './config'
+import { loadConfigOrExit, loggerOptions } from '@socialnet/config'
+import { loadWorkerConfig } from './config'
 import { startWorker, type Worker } from './worker'
 
 /** Entry point: validate env, start consuming, and stop gracefully on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
-  let config: WorkerConfig
-  try {
-    config = loadWorkerConfig()
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    process.stderr.write(`worker: ${err.message}\n`)
-    process.exit(1)
-  }
+  const config = loadConfigOrExit('worker', () => loadWorkerConfig())
   const log = pino(loggerOptions('worker', config.LOG_LEVEL))
   let worker: Worker | undefined
   // A second signal or the deadline exits at once; otherwise messages in

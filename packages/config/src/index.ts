@@ -1,2 +1,2 @@
-export { loadConfig, ConfigError } from './load-config'
+export { loadConfig, loadConfigOrExit, ConfigError } from './load-config'
 export { loggerOptions, LogLevel } from './logger'

@@ -27,3 +27,18 @@ export function loadConfig<T extends TObject>(schema: T, env: NodeJS.ProcessEnv 
     throw new ConfigError(`invalid environment: ${message}`)
   }
 }
+
+/**
+ * The start of every app's entry point: runs its config loader and, on a bad
+ * environment, prints the one-line reason prefixed with the service name and
+ * exits 1 (DESIGN.md), instead of a stack trace.
+ */
+export function loadConfigOrExit<T>(service: string, load: () => T): T {
+  try {
+    return load()
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`${service}: ${err.message}\n`)
+    process.exit(1)
+  }
+}
