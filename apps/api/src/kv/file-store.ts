@@ -105,7 +105,7 @@ export class FileKvStore implements KvStore {
   }
 
   private append(op: Op, key: string, value: Buffer): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure instanceof KvUnavailableError ? this.failure : new KvUnavailableError(this.failure.message))
+    if (this.failure) return Promise.reject(this.unavailable())
     return new Promise((resolve, reject) => {
       const keyBytes = Buffer.from(key, 'utf8')
       const record = encodeRecord(op, keyBytes, value)
@@ -130,7 +130,7 @@ export class FileKvStore implements KvStore {
     this.pending = []
     if (batch.length === 0) return
     if (this.failure) {
-      for (const w of batch) w.reject(new KvUnavailableError(this.failure.message))
+      for (const w of batch) w.reject(this.unavailable())
       return
     }
     try {
@@ -142,7 +142,7 @@ export class FileKvStore implements KvStore {
       // Once a write or fsync failed the kernel may have dropped dirty pages: we can no
       // longer tell what is on disk, so refuse every further write instead of guessing.
       this.fail(err as Error)
-      for (const w of batch) w.reject(new KvUnavailableError((err as Error).message))
+      for (const w of batch) w.reject(this.unavailable())
       return
     }
     for (const w of batch) {
@@ -163,12 +163,11 @@ export class FileKvStore implements KvStore {
   private async writeAll(buffers: Buffer[]): Promise<void> {
     let total = 0
     for (const b of buffers) total += b.length
-    let { bytesWritten } = await this.fh.writev(buffers)
+    const { bytesWritten } = await this.fh.writev(buffers)
     if (bytesWritten < total) {
       // Short writes are rare on regular files but legal; finish the batch byte-exactly.
       const rest = Buffer.concat(buffers).subarray(bytesWritten)
       await this.fh.write(rest, 0, rest.length)
-      bytesWritten = total
     }
     this.logBytes += total
   }
@@ -177,6 +176,12 @@ export class FileKvStore implements KvStore {
     const started = process.hrtime.bigint()
     await this.fh.datasync()
     this.opts.observer?.onSync?.(Number(process.hrtime.bigint() - started) / 1e9, records)
+  }
+
+  /** The error every write gets once the log has failed or closed. */
+  private unavailable(): KvUnavailableError {
+    const failure = this.failure!
+    return failure instanceof KvUnavailableError ? failure : new KvUnavailableError(failure.message)
   }
 
   private fail(err: Error): void {
