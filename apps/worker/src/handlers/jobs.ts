@@ -1,6 +1,6 @@
 import { PermanentError, type AnyConsumedMessage, type MessageHandler } from '@socialnet/broker'
 import type { JobCallbackV1, JobEmailV1, JobLogV1 } from '@socialnet/contracts'
-import { JOB_MESSAGE_TYPES, type JobStatusStore } from '@socialnet/jobs'
+import { JOB_MESSAGE_TYPES, jobTypeOfMessage, type JobStatusStore } from '@socialnet/jobs'
 import type { Logger } from 'pino'
 import type { QueueRegistration, WorkerDeps } from './registry'
 import { logJobWork } from './log-job'
@@ -28,7 +28,8 @@ export function jobsHandler(store: JobStatusStore, work: JobWork, maxAttempts: n
     if (message.type !== 'job.log.v1' && message.type !== 'job.callback.v1' && message.type !== 'job.email.v1') {
       throw new PermanentError(`${message.type} is not a job message`)
     }
-    const jobType = message.type === 'job.log.v1' ? 'log' : message.type === 'job.callback.v1' ? 'callback' : 'email'
+    // The guard above narrows the payload; the type-to-job mapping itself lives in @socialnet/jobs.
+    const jobType = jobTypeOfMessage(message.type)!
     const { jobId } = message.payload
     const jobLog = log.child({ jobId, jobType, attempt: message.attempt })
 
