@@ -4,11 +4,10 @@ import type { FastifyReply } from 'fastify'
 import createError from '@fastify/error'
 import { isJobId } from '@socialnet/jobs'
 import { ErrorBody } from '../plugins/errors'
-import type { NewJob } from './plugin'
+import { NoSuchJobError, type NewJob } from './plugin'
 
 const BadClientTimeError = createError<[]>('BAD_CLIENT_TIME', 'client_time must be a unix time in whole seconds (e.g. 1569174071)', 400)
 const BadUuidError = createError<[]>('BAD_UUID', 'uuid must be a job id (lower-case UUID)', 400)
-const NoSuchJobError = createError<[]>('NO_SUCH_JOB', 'no such job (unknown, or expired)', 404)
 
 /** The book's job document: `{uuid, type, extra_data}` with its type letters (A log, B callback, C mail). */
 const BookJob = Type.Object({ uuid: Type.String(), type: Type.String(), extra_data: Type.Unknown() })

@@ -13,6 +13,7 @@ export const BrokerUnavailableError = createError<[string]>('BROKER_UNAVAILABLE'
 export const InvalidJobError = createError<[string]>('INVALID_JOB', '%s', 400)
 export const CallbackUrlRefusedError = createError<[string]>('CALLBACK_URL_REFUSED', '%s', 400)
 export const IdempotencyKeyReusedError = createError<[]>('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', 422)
+export const NoSuchJobError = createError<[]>('NO_SUCH_JOB', 'no such job (unknown, or expired)', 404)
 export const IdempotencyKeyInFlightError = createError<[]>('IDEMPOTENCY_KEY_IN_FLIGHT', 'a request with this Idempotency-Key is still being accepted; retry shortly', 409)
 
 /** A job as the client described it (the route bodies, plus the book's client time). */

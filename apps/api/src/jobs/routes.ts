@@ -1,11 +1,9 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import createError from '@fastify/error'
 import { ErrorBody } from '../plugins/errors'
 import { Accepted, JobIdParams, JobRequestBody, JobStatusBody } from './schemas'
 import { jobsValidatorCompiler } from './body-validation'
-
-const NoSuchJobError = createError<[]>('NO_SUCH_JOB', 'no such job (unknown, or expired)', 404)
+import { NoSuchJobError } from './plugin'
 
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({
