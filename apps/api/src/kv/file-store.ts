@@ -179,7 +179,7 @@ export class FileKvStore implements KvStore {
   }
 
   /** The error every write gets once the log has failed or closed. */
-  private unavailable(): KvUnavailableError {
+  private unavailable(): Error {
     const failure = this.failure!
     return failure instanceof KvUnavailableError ? failure : new KvUnavailableError(failure.message)
   }
