@@ -1,10 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError, LogLevel, loadConfig } from '@socialnet/config'
-import { parseRetryDelays, BrokerConfigError } from '@socialnet/broker'
+import { parseRetryDelays, BrokerConfigError, DEFAULT_AMQP_URL } from '@socialnet/broker'
 
 /** Every environment variable the mailer reads, with its default (see DESIGN.md). */
 export const MailerConfigSchema = Type.Object({
-  AMQP_URL: Type.String({ format: 'uri', pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
+  AMQP_URL: Type.String({ format: 'uri', pattern: '^amqps?://', default: DEFAULT_AMQP_URL }),
   /** Prefix for every exchange and queue name (test isolation, several stacks on one broker). */
   AMQP_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]*$', default: '' }),
   /** Retry queue delays in ms, comma-separated, ascending; empty = 1s,5s,30s,2min,10min. */

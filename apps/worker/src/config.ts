@@ -1,12 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError, LogLevel, loadConfig } from '@socialnet/config'
-import { BrokerConfigError, parseRetryDelays } from '@socialnet/broker'
+import { BrokerConfigError, DEFAULT_AMQP_URL, parseRetryDelays } from '@socialnet/broker'
+import { DEFAULT_JOBS_PREFIX, DEFAULT_JOB_TTL_SECONDS } from '@socialnet/jobs'
 import { StorageEnv, validateStorageConfig } from '@socialnet/storage'
 
 /** Every environment variable the worker reads, with its default (see DESIGN.md and docs/jobs.md). */
 export const WorkerConfigSchema = Type.Object({
   NODE_ENV: Type.String({ default: 'development' }),
-  AMQP_URL: Type.String({ format: 'uri', pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
+  AMQP_URL: Type.String({ format: 'uri', pattern: '^amqps?://', default: DEFAULT_AMQP_URL }),
   /** Prefix for every exchange and queue name (test isolation, several stacks on one broker). */
   AMQP_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]*$', default: '' }),
   /** Backoff of failed attempts, comma-separated ms ascending (empty: 1 s, 5 s, 30 s, 2 min, 10 min). */
@@ -14,8 +15,8 @@ export const WorkerConfigSchema = Type.Object({
   DATABASE_URL: Type.String({ format: 'uri', pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/socialnet' }),
   REDIS_URL: Type.String({ format: 'uri', pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
   /** Key prefix and lifetime of job status in Redis; must match the api's. */
-  JOBS_REDIS_PREFIX: Type.String({ default: 'socialnet:jobs:' }),
-  JOB_STATUS_TTL_SECONDS: Type.Integer({ minimum: 60, default: 24 * 3600 }),
+  JOBS_REDIS_PREFIX: Type.String({ default: DEFAULT_JOBS_PREFIX }),
+  JOB_STATUS_TTL_SECONDS: Type.Integer({ minimum: 60, default: DEFAULT_JOB_TTL_SECONDS }),
   /** Unacked job messages per worker process, and how many starts a job gets before it is FAILED. */
   JOBS_PREFETCH: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   JOBS_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 50, default: 5 }),
