@@ -39,18 +39,12 @@ const apps = APPS.map((app) => group.start({
   stopTimeoutMs: grace
 }))
 
-let signals = 0
-for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
-  process.on(signal, () => {
-    if (++signals > 1) {
-      for (const p of group.processes) p.child.kill('SIGKILL')
-      process.exit(1)
-    }
-    process.stdout.write('stopping...\n')
-    // The inbox goes last so mail still being sent at shutdown is caught.
-    void group.stop(apps).then(() => group.stop([inbox]))
-  })
-}
+group.stopOnSignals(async () => {
+  process.stdout.write('stopping...\n')
+  // The inbox goes last so mail still being sent at shutdown is caught.
+  await group.stop(apps)
+  await group.stop([inbox])
+})
 
 waitForHttp200(`http://127.0.0.1:${apiPort}/health`, { gaveUp: () => (apps[0]?.running ? undefined : 'the api exited') }).then(() => {
   process.stdout.write(`\nready: api http://localhost:${apiPort} (docs /docs), mail inbox http://localhost:${INBOX_PORT}; Ctrl-C stops\n\n`)

@@ -14,17 +14,7 @@ try {
 }
 
 const stack = new Stack(settings, process.env)
-let signals = 0
-for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
-  process.on(signal, () => {
-    if (++signals > 1) {
-      process.stderr.write('stack: second signal, killing everything\n')
-      for (const p of stack.group.processes) p.child.kill('SIGKILL')
-      process.exit(1)
-    }
-    void stack.stop()
-  })
-}
+stack.group.stopOnSignals(() => stack.stop(), 'stack: second signal, killing everything')
 
 stack.start().catch(async (err) => {
   process.stderr.write(`stack: failed to start: ${err.message}\n`)

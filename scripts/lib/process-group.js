@@ -107,6 +107,25 @@ class ProcessGroup {
   async stop (which = [...this.processes]) {
     await Promise.all(which.map((p) => p.stop()))
   }
+
+  /**
+   * Ctrl-C or SIGTERM runs `stop` (the graceful, ordered shutdown); a second one
+   * kills every child at once and exits 1, for when the graceful stop hangs.
+   * @param {() => Promise<unknown>} stop @param {string} [secondSignalMessage]
+   */
+  stopOnSignals (stop, secondSignalMessage) {
+    let signals = 0
+    for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
+      process.on(signal, () => {
+        if (++signals > 1) {
+          if (secondSignalMessage) process.stderr.write(`${secondSignalMessage}\n`)
+          for (const p of this.processes) p.child.kill('SIGKILL')
+          process.exit(1)
+        }
+        void stop()
+      })
+    }
+  }
 }
 
 module.exports = { ProcessGroup, ManagedProcess }
