@@ -1,8 +1,7 @@
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { once } from 'node:events'
-import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { depth, mailerTestbed, waitFor, type MailerTestbed } from './harness'
+import { depth, mailerTestbed, spawnMailer, waitFor, type MailerTestbed } from './harness'
 import { startSmtpSink, type SmtpSink } from './smtp-sink'
 
 const run = promisify(execFile)
@@ -74,18 +73,13 @@ describe('several mailers on one queue', () => {
   it('loses no mail when a mailer process is killed (SIGKILL) mid-stream; duplicates stay within the documented window', async () => {
     // Short send timeout = short claim lease (2 s): the survivor takes over the dead mailer's claims quickly.
     const overrides = { MAIL_SEND_TIMEOUT_MS: '1000', MAIL_PREFETCH: '10' }
-    const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'server.js')], {
-      env: { PATH: process.env.PATH ?? '', ...bed.env, ...overrides, LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'ignore']
-    })
-    let output = ''
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()))
-    await waitFor(() => output.includes('"mailer started"'), 'the child mailer to start')
+    const { child, output } = spawnMailer({ ...bed.env, ...overrides, LOG_LEVEL: 'info' })
+    await waitFor(() => output().includes('"mailer started"'), 'the child mailer to start')
     await bed.startMailer(overrides)
     const total = 200
     const recipients = Array.from({ length: total }, (_, i) => `kill${i}@example.com`)
     await Promise.all(recipients.map((to) => bed.publishWelcome(to)))
-    await waitFor(() => (output.match(/"mail sent"/g) ?? []).length >= 20, 'the child sending')
+    await waitFor(() => (output().match(/"mail sent"/g) ?? []).length >= 20, 'the child sending')
     child.kill('SIGKILL')
     await once(child, 'exit')
     await waitFor(() => recipients.every((to) => perRecipient(smtp).has(to)), 'every recipient served')

@@ -1,18 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { join } from 'node:path'
-import { freePort, mailerTestbed, waitFor, type MailerTestbed } from './harness'
+import { freePort, mailerTestbed, spawnMailer, waitFor, type MailerTestbed } from './harness'
 import { startSmtpSink, type SmtpSink } from './smtp-sink'
-
-const SERVER = join(__dirname, '..', 'dist', 'server.js')
-
-function startProcess(env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()))
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()))
-  return { child, output: () => output }
-}
 
 describe('mailer process (dist/server.js)', () => {
   let smtp: SmtpSink
@@ -29,7 +17,7 @@ describe('mailer process (dist/server.js)', () => {
   })
 
   it('refuses a bad environment with one line and exit code 1', async () => {
-    const { child, output } = startProcess({ ...bed.env, MAIL_PREFETCH: 'lots' })
+    const { child, output } = spawnMailer({ ...bed.env, MAIL_PREFETCH: 'lots' })
     const [code] = await once(child, 'exit')
     expect(code).toBe(1)
     expect(output().trim().split('\n')).toHaveLength(1)
@@ -38,7 +26,7 @@ describe('mailer process (dist/server.js)', () => {
 
   it('logs each mail consumed and sent, and on SIGTERM finishes the mail in flight and exits 0', async () => {
     const metricsPort = await freePort()
-    const { child, output } = startProcess({ ...bed.env, LOG_LEVEL: 'info', MAIL_PREFETCH: '1', MAILER_METRICS_PORT: String(metricsPort) })
+    const { child, output } = spawnMailer({ ...bed.env, LOG_LEVEL: 'info', MAIL_PREFETCH: '1', MAILER_METRICS_PORT: String(metricsPort) })
     await waitFor(() => output().includes('"mailer started"'), 'the mailer to start')
     await bed.publishWelcome('watched@example.com')
     await waitFor(() => smtp.mails.length === 1, 'the first mail')
