@@ -45,7 +45,7 @@ for (const [net, prefix] of V4_BLOCKED) blocked.addSubnet(net, prefix, 'ipv4')
 for (const [net, prefix] of V6_BLOCKED) blocked.addSubnet(net, prefix, 'ipv6')
 
 /** The IPv4 address inside an IPv4-mapped IPv6 address (`::ffff:7f00:1` -> `127.0.0.1`), if it is one. */
-export function mappedIPv4(address: string): string | undefined {
+function mappedIPv4(address: string): string | undefined {
   const m = /^(?:0{0,4}:){0,5}:?ffff:(.+)$/i.exec(address.replace(/^\[|\]$/g, ''))
   if (!m) return undefined
   const tail = m[1]!

@@ -7,4 +7,4 @@ export {
   CallbackUrlError, CALLBACK_URL_MAX_LENGTH, checkCallbackUrl, resolveCallbackTarget, parseAllowHosts,
   type CallbackTarget, type HostResolver
 } from './callback-url'
-export { blockedReason, mappedIPv4 } from './address-ranges'
+export { blockedReason } from './address-ranges'
