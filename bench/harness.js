@@ -242,7 +242,13 @@ function round(n, digits = 2) {
   return Math.round(n * f) / f
 }
 
+/** `node bench/suites/<name>.js` runs that suite alone and prints its rows as JSON. */
+function runIfMain(suiteModule, run) {
+  if (require.main !== suiteModule) return
+  run().then((rows) => console.log(JSON.stringify(rows, null, 2)), (err) => { console.error(err); process.exit(1) })
+}
+
 module.exports = {
   ROOT, AMQP_URL, REDIS_URL, PG_ADMIN_URL,
-  isolatedEnv, profileFlags, freePort, percentile, startProcess, startApi, load, compare, processCpuMs, row
+  isolatedEnv, profileFlags, freePort, percentile, startProcess, startApi, load, compare, processCpuMs, row, runIfMain
 }

@@ -15,7 +15,7 @@ const { randomUUID } = require('node:crypto')
 const autocannon = require('autocannon')
 const amqplib = require('amqplib')
 const { declareTopology } = require('@socialnet/broker')
-const { AMQP_URL, isolatedEnv, percentile, startApi } = require('../harness')
+const { AMQP_URL, isolatedEnv, percentile, startApi, runIfMain } = require('../harness')
 
 const BODY = JSON.stringify({ type: 'log', data: { user: 42, action: 'bench', at: '2026-01-01T00:00:00Z' } })
 
@@ -107,6 +107,4 @@ async function run(ctx = {}) {
 
 module.exports = { run }
 
-if (require.main === module) {
-  run().then((rows) => console.log(JSON.stringify(rows, null, 2)), (err) => { console.error(err); process.exit(1) })
-}
+runIfMain(module, run)

@@ -24,7 +24,7 @@ const pino = require('pino')
 const nodemailer = require('nodemailer')
 const { SMTPServer } = require('smtp-server')
 const { BrokerConnection, Publisher } = require('@socialnet/broker')
-const { ROOT, AMQP_URL, isolatedEnv, percentile } = require('../harness')
+const { ROOT, AMQP_URL, isolatedEnv, percentile, runIfMain } = require('../harness')
 
 const { loadMailerConfig } = require(join(ROOT, 'apps', 'mailer', 'dist', 'config.js'))
 const { startMailerService } = require(join(ROOT, 'apps', 'mailer', 'dist', 'service.js'))
@@ -189,6 +189,4 @@ async function run(ctx = {}) {
 
 module.exports = { run }
 
-if (require.main === module) {
-  run().then((rows) => console.log(JSON.stringify(rows, null, 2)), (err) => { console.error(err); process.exit(1) })
-}
+runIfMain(module, run)

@@ -19,7 +19,7 @@
  */
 const { join } = require('node:path')
 const autocannon = require('autocannon')
-const { ROOT, isolatedEnv, processCpuMs, startApi, row } = require('../harness')
+const { ROOT, isolatedEnv, processCpuMs, startApi, row, runIfMain } = require('../harness')
 
 const { hashPassword } = require(join(ROOT, 'apps', 'api', 'dist', 'users', 'passwords.js'))
 
@@ -98,6 +98,4 @@ async function run(ctx = {}) {
 
 module.exports = { run }
 
-if (require.main === module) {
-  run().then((rows) => console.log(JSON.stringify(rows, null, 2)), (err) => { console.error(err); process.exit(1) })
-}
+runIfMain(module, run)

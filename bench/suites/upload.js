@@ -14,7 +14,7 @@ const { readFileSync } = require('node:fs')
 const { join } = require('node:path')
 const { request } = require('undici')
 const sharp = require('sharp')
-const { ROOT, isolatedEnv, startApi, startProcess, row } = require('../harness')
+const { ROOT, isolatedEnv, startApi, startProcess, row, runIfMain } = require('../harness')
 const CONCURRENCY = 20
 const UPLOAD_BYTES = 10 * 1000 * 1000
 
@@ -103,6 +103,4 @@ async function run(ctx = {}) {
 
 module.exports = { run }
 
-if (require.main === module) {
-  run().then((rows) => console.log(JSON.stringify(rows, null, 2)), (err) => { console.error(err); process.exit(1) })
-}
+runIfMain(module, run)
