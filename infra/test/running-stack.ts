@@ -2,8 +2,37 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import amqp from 'amqplib'
+import { Client } from 'pg'
+import { deleteTopology, topology } from '@socialnet/broker'
 
 export const ROOT = resolve(__dirname, '../..')
+export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+
+/** URL of a test's own database on the shared Postgres (the app creates it). */
+export function testDatabaseUrl(database: string): string {
+  return PG_ADMIN_URL.replace(/\/[^/]*$/, `/${database}`)
+}
+
+/**
+ * Removes what a test's processes left on the shared services: the queues and
+ * exchanges under `prefix`, then the database, even while a process still holds it.
+ */
+export async function dropTestNamespace(database: string, prefix: string): Promise<void> {
+  const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672')
+  try {
+    await deleteTopology(await connection.createChannel(), topology({ prefix }))
+  } finally {
+    await connection.close()
+  }
+  const admin = new Client({ connectionString: PG_ADMIN_URL })
+  await admin.connect()
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
+  } finally {
+    await admin.end()
+  }
+}
 
 /** A port nobody listens on right now (the OS picks it). */
 export async function freePort(): Promise<number> {
@@ -12,6 +41,18 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number }
   await new Promise((ok) => server.close(ok))
   return port
+}
+
+/**
+ * STACK_PORT, STACK_TLS_PORT and STACK_API_PORT for a stack of its own: nginx on
+ * free ports, the api replicas from a random base (each restart takes the next port).
+ */
+export async function stackPorts(): Promise<Record<string, string>> {
+  return {
+    STACK_PORT: String(await freePort()),
+    STACK_TLS_PORT: String(await freePort()),
+    STACK_API_PORT: String(20000 + Math.floor(Math.random() * 30000))
+  }
 }
 
 export interface StackStatus {

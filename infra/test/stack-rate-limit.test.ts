@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { RunningStack, freePort } from './running-stack'
+import { RunningStack, stackPorts } from './running-stack'
 
 // A second, small stack with a low limit: nginx's limit_req answers 429 in the api's error shape.
 const dir = mkdtempSync(join(tmpdir(), 'socialnet-stack-rl-'))
@@ -10,9 +10,7 @@ let base: string
 
 beforeAll(async () => {
   stack = new RunningStack(dir, {
-    STACK_PORT: String(await freePort()),
-    STACK_TLS_PORT: String(await freePort()),
-    STACK_API_PORT: String(40000 + Math.floor(Math.random() * 10000)),
+    ...await stackPorts(),
     API_REPLICAS: '1',
     MAILER_REPLICAS: '0',
     WORKER_REPLICAS: '0',

@@ -7,16 +7,14 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { promisify } from 'node:util'
 import amqp from 'amqplib'
-import { Client } from 'pg'
 import { SMTPServer } from 'smtp-server'
-import { deleteTopology, topology } from '@socialnet/broker'
-import { ROOT, RunningStack, freePort, type StackStatus } from './running-stack'
+import { topology } from '@socialnet/broker'
+import { ROOT, RunningStack, dropTestNamespace, stackPorts, testDatabaseUrl, type StackStatus } from './running-stack'
 
 // `npm run stack` for real: Debian's nginx in front of two api replicas, two mailers and a
 // worker, against the local Postgres/Redis/RabbitMQ. Own database, queue prefix, ports, SMTP.
-const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const tag = randomBytes(4).toString('hex')
-const databaseUrl = PG_ADMIN_URL.replace(/\/[^/]*$/, `/socialnet_test_stack_${tag}`)
+const database = `socialnet_test_stack_${tag}`
 const prefix = `test-stack-${tag}.`
 const dir = mkdtempSync(join(tmpdir(), 'socialnet-stack-'))
 const received: string[] = []
@@ -58,13 +56,11 @@ beforeAll(async () => {
   await new Promise<void>((ok) => smtp.listen(0, '127.0.0.1', ok))
   const smtpPort = (smtp.server.address() as { port: number }).port
   stack = new RunningStack(dir, {
-    STACK_PORT: String(await freePort()),
-    STACK_TLS_PORT: String(await freePort()),
-    STACK_API_PORT: String(20000 + Math.floor(Math.random() * 20000)),
+    ...await stackPorts(),
     API_REPLICAS: '2',
     MAILER_REPLICAS: '2',
     WORKER_REPLICAS: '1',
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: testDatabaseUrl(database),
     AMQP_PREFIX: prefix,
     SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
     RATE_LIMIT_RPS: '0',
@@ -83,19 +79,7 @@ afterAll(async () => {
   } finally {
     // Each step on its own: one failing must not leave the others' leftovers behind.
     smtp.close()
-    const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672')
-    try {
-      await deleteTopology(await connection.createChannel(), topology({ prefix }))
-    } finally {
-      await connection.close()
-    }
-    const admin = new Client({ connectionString: PG_ADMIN_URL })
-    await admin.connect()
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS "socialnet_test_stack_${tag}" WITH (FORCE)`)
-    } finally {
-      await admin.end()
-    }
+    await dropTestNamespace(database, prefix)
     rmSync(dir, { recursive: true, force: true })
   }
   // Ctrl-C stops every process gracefully: the stack itself exits 0.

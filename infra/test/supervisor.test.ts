@@ -3,16 +3,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { Client } from 'pg'
-import amqp from 'amqplib'
-import { deleteTopology, topology } from '@socialnet/broker'
-import { ROOT } from './running-stack'
+import { ROOT, dropTestNamespace, testDatabaseUrl } from './running-stack'
 
 // Debian's supervisord runs infra/supervisor/socialnet.conf for real. The file is used as
 // committed, except `user = socialnet` (no such account here), in a throwaway checkout
 // whose apps/, packages/ and node_modules/ link to this one and whose .env is the test's.
-const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const tag = randomBytes(4).toString('hex')
+const database = `socialnet_test_supervisor_${tag}`
 const dir = mkdtempSync(join(tmpdir(), 'socialnet-supervisor-'))
 const checkout = join(dir, 'checkout')
 const mainConf = join(dir, 'supervisord.conf')
@@ -49,7 +46,7 @@ beforeAll(() => {
   expect(conf).toContain('user = socialnet')
   writeFileSync(join(checkout, 'infra/supervisor/socialnet.conf'), conf.replaceAll('user = socialnet', `user = ${userInfo().username}`))
   writeFileSync(join(checkout, '.env'), [
-    `DATABASE_URL=${PG_ADMIN_URL.replace(/\/[^/]*$/, `/socialnet_test_supervisor_${tag}`)}`,
+    `DATABASE_URL=${testDatabaseUrl(database)}`,
     `AMQP_PREFIX=${prefix}`,
     'SMTP_URL=smtp://127.0.0.1:2525',
     'RATE_LIMIT_RPS=0',
@@ -83,19 +80,7 @@ afterAll(async () => {
       await exited
     }
   } finally {
-    const admin = new Client({ connectionString: PG_ADMIN_URL })
-    await admin.connect()
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS "socialnet_test_supervisor_${tag}" WITH (FORCE)`)
-    } finally {
-      await admin.end()
-    }
-    const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672')
-    try {
-      await deleteTopology(await connection.createChannel(), topology({ prefix }))
-    } finally {
-      await connection.close()
-    }
+    await dropTestNamespace(database, prefix)
     rmSync(dir, { recursive: true, force: true })
   }
 }, 60000)
