@@ -250,5 +250,5 @@ function runIfMain(suiteModule, run) {
 
 module.exports = {
   ROOT, AMQP_URL, REDIS_URL, PG_ADMIN_URL,
-  isolatedEnv, profileFlags, freePort, percentile, startProcess, startApi, load, compare, processCpuMs, row, runIfMain
+  isolatedEnv, freePort, percentile, startProcess, startApi, compare, processCpuMs, row, runIfMain
 }

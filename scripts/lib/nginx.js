@@ -126,4 +126,4 @@ async function reloadAndDrain (masterPid, timeoutMs = 30000) {
   }
 }
 
-module.exports = { renderTemplate, renderLoopbackNginx, loopbackVariables, testNginxConfig, nginxArgs, reloadAndDrain, NGINX_BIN }
+module.exports = { renderTemplate, renderLoopbackNginx, testNginxConfig, nginxArgs, reloadAndDrain, NGINX_BIN }
