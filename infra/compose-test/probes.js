@@ -1,0 +1,50 @@
+'use strict'
+/**
+ * Things the compose test does inside the containers with `docker exec`, using only what the
+ * images ship (node, the built apps and their node_modules): mint a key-value API key with
+ * the api's admin CLI, and try to publish where a service user must not.
+ */
+
+const ADMIN_CLI = '/app/apps/api/dist/admin/cli.js'
+
+/** Headers that authorize KV reads and writes: a fresh API key minted in the api container. */
+async function kvApiKey(project, apiContainer) {
+  const out = await project.exec(apiContainer, ['node', ADMIN_CLI, 'api-key', 'create', '--scope', 'kv:read', '--scope', 'kv:write', '--name', 'compose-test'])
+  const key = /\b(snk_[A-Za-z0-9_-]{16,})\b/.exec(out)?.[1]
+  if (!key) throw new Error(`no API key in the admin CLI's output: ${out.trim().slice(0, 200)}`)
+  return { authorization: `Bearer ${key}` }
+}
+
+/**
+ * Publishes, with the container's own AMQP_URL, a job message to the jobs queue through
+ * every route a service user might try; answers `{route: 'refused: …' | 'published' | 'returned'}`.
+ */
+async function publishAs(project, container) {
+  const script = `
+const amqp = require('amqplib')
+const routes = { 'default exchange -> socialnet.jobs': ['', 'socialnet.jobs'], 'socialnet exchange, job.log': ['socialnet', 'job.log'] }
+;(async () => {
+  const out = {}
+  const connection = await amqp.connect(process.env.AMQP_URL)
+  connection.on('error', () => {})
+  for (const [route, [exchange, key]] of Object.entries(routes)) {
+    const channel = await connection.createConfirmChannel()
+    channel.on('error', (err) => { out[route] ??= 'refused: ' + String(err.message).split(' - ')[0].replace('Channel closed by server: ', '') })
+    channel.on('return', () => { out[route] ??= 'returned' })
+    try {
+      channel.publish(exchange, key, Buffer.from('{}'), { persistent: true, mandatory: true, messageId: 'compose-test-probe', type: 'job.log.v1', contentType: 'application/json' })
+      await channel.waitForConfirms()
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      out[route] ??= 'published'
+      await channel.close()
+    } catch (err) {
+      out[route] ??= 'refused: ' + String(err.message).split(' - ')[0]
+    }
+  }
+  console.log(JSON.stringify(out))
+  await connection.close().catch(() => {})
+})().catch((err) => { console.log(JSON.stringify({ connect: 'failed: ' + err.message })) })`
+  return JSON.parse((await project.exec(container, ['node', '-e', script])).trim().split('\n').pop())
+}
+
+module.exports = { kvApiKey, publishAs }

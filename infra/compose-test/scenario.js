@@ -1,0 +1,278 @@
+'use strict'
+/**
+ * The end-to-end checks of `npm run test:compose`, in the order a user meets the system:
+ * bring it up, register and get the mail, scale the mailers, lose one, upload an avatar,
+ * use the key-value store, restart the api under load, and probe the broker permissions.
+ * Everything goes through nginx's published port or `docker exec`.
+ */
+const { randomBytes } = require('node:crypto')
+const { Inbox } = require('./inbox')
+const { kvApiKey, publishAs } = require('./probes')
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const seconds = (since) => ((performance.now() - since) / 1000).toFixed(1)
+const ONE_SHOT = new Set(['rabbitmq-definitions', 'minio-setup'])
+
+/** Polls `fn` until it returns a truthy value; throws with the last reason after `ms`. */
+async function waitFor(what, fn, ms, intervalMs = 1000) {
+  const deadline = Date.now() + ms
+  let last
+  for (;;) {
+    try {
+      const value = await fn()
+      if (value) return value
+    } catch (err) {
+      last = err.message
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms / 1000} s${last ? ` (${last})` : ''}`)
+    await sleep(intervalMs)
+  }
+}
+
+function httpClient(base) {
+  return async function request(method, path, { json, body, headers = {}, timeoutMs = 15_000 } = {}) {
+    const init = { method, headers: { ...headers }, signal: AbortSignal.timeout(timeoutMs) }
+    if (json !== undefined) {
+      init.body = JSON.stringify(json)
+      init.headers['content-type'] = 'application/json'
+    } else if (body !== undefined) init.body = body
+    const response = await fetch(new URL(path, base), init)
+    const text = await response.text()
+    return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) }
+  }
+}
+
+/** Runs `task(i)` for i in [0, count) with `concurrency` at a time, at most `perSecond` starts a second. */
+async function paced(count, { concurrency, perSecond }, task) {
+  let next = 0
+  const started = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (;;) {
+      const i = next++
+      if (i >= count) return
+      const due = started + (i * 1000) / perSecond
+      if (due > performance.now()) await sleep(due - performance.now())
+      await task(i)
+    }
+  }))
+}
+
+async function scenario({ project, env, check, log, interrupted }) {
+  const base = `http://127.0.0.1:${env.HTTP_PORT || 8080}`
+  const request = httpClient(base)
+  const inbox = new Inbox('http://127.0.0.1:8025')
+  const rabbitAuth = `Basic ${Buffer.from(`admin:${env.RABBITMQ_ADMIN_PASSWORD}`).toString('base64')}`
+  const runId = randomBytes(3).toString('hex')
+  const passwords = new Map()
+  /** Registers user `tag` through nginx; answers the 201 body. */
+  const register = async (tag) => {
+    const user = { email: `ct-${runId}-${tag}@example.com`, nickname: `ct${runId}x${tag}`, password: `Pw-${randomBytes(12).toString('base64url')}` }
+    const response = await request('POST', '/v1/users', { json: user })
+    if (response.status !== 201) throw new Error(`register ${tag}: ${response.status} ${response.text.slice(0, 200)}`)
+    passwords.set(user.nickname, user.password)
+    return { ...response.json(), password: user.password }
+  }
+  const mailQueue = async () => {
+    const response = await fetch('http://127.0.0.1:15672/api/queues/socialnet/socialnet.mail', { headers: { authorization: rabbitAuth }, signal: AbortSignal.timeout(5000) })
+    if (!response.ok) throw new Error(`management API: ${response.status}`)
+    return response.json()
+  }
+  const toPublic = (url) => new URL(new URL(url).pathname + new URL(url).search, base)
+
+  const built = await check('docker compose build: api, mailer, worker, nginx images', async () => {
+    await project.compose(['build'], { timeoutMs: 30 * 60_000 })
+    return 'built with the plain builder'
+  })
+  if (!built || interrupted()) return
+
+  const ready = await check('docker compose up: every service healthy, /ready through nginx', async () => {
+    const started = performance.now()
+    await project.compose(['up', '-d'], { timeoutMs: 10 * 60_000 })
+    const containers = await waitFor('every service healthy', async () => {
+      const all = await project.containers()
+      const states = await Promise.all(all.map(async (c) => ({ ...c, ...(await project.state(c.id)) })))
+      const waiting = states.filter((c) => ONE_SHOT.has(c.service)
+        ? !(c.status === 'exited' && c.exitCode === 0)
+        : !(c.status === 'running' && (c.health ?? 'healthy') === 'healthy'))
+      if (waiting.length) throw new Error(`waiting for ${waiting.map((c) => `${c.name} (${c.health ?? c.status})`).join(', ')}`)
+      return states
+    }, 300_000, 2000)
+    await waitFor('GET /ready through nginx', async () => (await request('GET', '/ready')).status === 200, 60_000)
+    const count = (service) => containers.filter((c) => c.service === service).length
+    return `up to ready in ${seconds(started)} s; ${containers.length} containers (api ${count('api')}, mailer ${count('mailer')}, worker ${count('worker')})`
+  })
+  if (!ready || interrupted()) return
+
+  let solo
+  await check('register through nginx: exactly one welcome mail, verification link works', async () => {
+    solo = await register('solo')
+    const address = `ct-${runId}-solo@example.com`
+    await waitFor('the welcome mail', async () => (await inbox.countsFor([address])).get(address) >= 1, 60_000)
+    await sleep(2000)
+    const mails = (await inbox.list()).filter((m) => m.to.includes(address))
+    if (mails.length !== 1) throw new Error(`${mails.length} mails for ${address}`)
+    const link = /https?:\/\/\S+\/v1\/users\/verify\?token=[\w-]+/.exec(await inbox.text(mails[0].id))?.[0]
+    if (!link) throw new Error('no verification link in the mail')
+    const verified = await request('GET', toPublic(link))
+    if (verified.status !== 200) throw new Error(`verification link: ${verified.status} ${verified.text.slice(0, 200)}`)
+    return `1 mail ("${mails[0].subject}"), link ${new URL(link).pathname} -> 200`
+  })
+  if (interrupted()) return
+
+  await check('docker compose up -d --scale mailer=3: three consumers on the mail queue', async () => {
+    await project.compose(['up', '-d', '--no-build', '--scale', 'mailer=3'], { timeoutMs: 5 * 60_000 })
+    const queue = await waitFor('3 consumers', async () => {
+      const q = await mailQueue()
+      if (q.consumers !== 3) throw new Error(`${q.consumers} consumers`)
+      return q
+    }, 120_000, 2000)
+    return `${queue.name}: ${queue.consumers} consumers`
+  })
+  if (interrupted()) return
+
+  /** Registers `count` users (pausing `onAccepted` hooks), then counts their mails. */
+  const batch = async (label, count, onAccepted) => {
+    const addresses = []
+    let failed = 0
+    await paced(count, { concurrency: 6, perSecond: 25 }, async (i) => {
+      try {
+        await register(`${label}${i}`)
+        addresses.push(`ct-${runId}-${label}${i}@example.com`)
+        await onAccepted?.(addresses.length)
+      } catch (err) {
+        failed++
+        log(err.message)
+      }
+    })
+    if (failed) throw new Error(`${failed} of ${count} registrations failed`)
+    const counts = await waitFor('every welcome mail', async () => {
+      const c = await inbox.countsFor(addresses)
+      const missing = [...c.values()].filter((n) => n === 0).length
+      if (missing) throw new Error(`${missing} of ${count} mails missing`)
+      return c
+    }, 180_000, 2000)
+    await sleep(3000) // a late duplicate would land now
+    const final = await inbox.countsFor(addresses)
+    return { addresses, lost: [...final.values()].filter((n) => n === 0).length, duplicated: [...final.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0), counts }
+  }
+
+  await check('300 registrations over three mailers: none lost, none twice', async () => {
+    const { addresses, lost, duplicated } = await batch('b', 300)
+    const wanted = new Set(addresses)
+    const perMailer = []
+    for (const mailer of await project.containers('mailer')) {
+      const sent = (await project.logs(mailer.id)).split('\n').filter((line) => {
+        if (!line.includes('"mail sent"')) return false
+        try {
+          const to = JSON.parse(line).to
+          return wanted.has(String(Array.isArray(to) ? to[0] : to).toLowerCase())
+        } catch {
+          return false
+        }
+      }).length
+      perMailer.push(`${mailer.name.replace(/^.*?mailer/, 'mailer')}=${sent}`)
+    }
+    const idle = perMailer.filter((m) => m.endsWith('=0'))
+    if (lost || duplicated || idle.length) throw new Error(`lost ${lost}, duplicated ${duplicated}; sent per mailer: ${perMailer.join(' ')}`)
+    return `300/300 delivered once; sent per mailer: ${perMailer.join(' ')}`
+  })
+  if (interrupted()) return
+
+  await check('docker kill -s KILL one mailer mid-stream: nothing lost', async () => {
+    const [victim] = await project.containers('mailer')
+    let killed
+    const { lost, duplicated } = await batch('k', 150, async (accepted) => {
+      if (accepted === 40 && !killed) killed = project.kill(victim.id)
+    })
+    await killed
+    if (lost) throw new Error(`lost ${lost} of 150`)
+    return `killed ${victim.name} after 40 of 150 accepted; 150/150 delivered, ${duplicated} duplicated`
+  })
+  if (interrupted()) return
+
+  let session
+  await check('avatar upload: stored in the object store, thumbnail made by the worker', async () => {
+    const login = await request('POST', '/v1/sessions', { json: { login: solo.nickname, password: solo.password } })
+    if (login.status !== 201) throw new Error(`login: ${login.status} ${login.text.slice(0, 200)}`)
+    session = login.json().token
+    const sharp = require('sharp')
+    const png = await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 200, g: 80, b: 30 } } }).png().toBuffer()
+    const form = new FormData()
+    form.append('image', new Blob([png], { type: 'image/png' }), 'me.png')
+    const upload = await request('PUT', `/v1/users/${solo.id}/avatar`, { body: form, headers: { authorization: `Bearer ${session}` } })
+    if (upload.status !== 201) throw new Error(`upload: ${upload.status} ${upload.text.slice(0, 200)}`)
+    const avatar = upload.json()
+    const original = await request('GET', toPublic(avatar.url))
+    if (original.status !== 200) throw new Error(`GET original: ${original.status}`)
+    const thumbnail = Array.isArray(avatar.thumbnails) ? avatar.thumbnails[0] : Object.values(avatar.thumbnails)[0]
+    const thumbUrl = toPublic(typeof thumbnail === 'string' ? thumbnail : thumbnail.url)
+    const started = performance.now()
+    await waitFor('the thumbnail', async () => (await request('GET', thumbUrl)).status === 200, 60_000)
+    return `original ${original.headers.get('content-type')} ${original.text.length} B; thumbnail after ${seconds(started)} s`
+  })
+  if (interrupted()) return
+
+  let kvAuth = {}
+  await check('KV PUT on one api replica, read back through nginx', async () => {
+    const apis = await project.containers('api')
+    kvAuth = await kvApiKey(project, apis[0].id)
+    const key = `compose-${runId}`
+    const put = await project.exec(apis[0].id, ['node', '-e', `fetch('http://127.0.0.1:3000/v1/key/${key}', { method: 'PUT', body: 'written on one replica', headers: ${JSON.stringify(kvAuth)} }).then((r) => console.log(r.status))`])
+    if (put.trim() !== '201') throw new Error(`PUT on ${apis[0].name}: ${put.trim()}`)
+    for (let i = 0; i < 6; i++) {
+      const got = await request('GET', `/v1/key/${key}`, { headers: kvAuth })
+      if (got.status !== 200 || got.text !== 'written on one replica') throw new Error(`GET #${i + 1} through nginx: ${got.status} ${got.text.slice(0, 100)}`)
+    }
+    return `PUT on ${apis[0].name}, 6 GETs through nginx answered it`
+  })
+  if (interrupted()) return
+
+  await check('docker compose restart api under load: no failed request', async () => {
+    let stop = false
+    let sent = 0
+    const failures = []
+    const key = `restart-${runId}`
+    await request('PUT', `/v1/key/${key}`, { body: 'v', headers: kvAuth })
+    const loop = async (n) => {
+      while (!stop) {
+        const t = performance.now()
+        const [method, path, options] = n % 3 === 0
+          ? ['PUT', `/v1/key/${key}-${n}`, { body: String(sent), headers: kvAuth }]
+          : n % 3 === 1 ? ['GET', `/v1/key/${key}`, { headers: kvAuth }] : ['GET', `/v1/users/${solo.id}`, {}]
+        sent++
+        try {
+          const r = await request(method, path, options)
+          if (r.status >= 300) failures.push(`${method} ${r.status} ${r.text.slice(0, 80)}`)
+        } catch (err) {
+          failures.push(`${method} ${err.message}`)
+        }
+        await sleep(Math.max(0, 200 - (performance.now() - t))) // 5 requests/s per client
+      }
+    }
+    const clients = Array.from({ length: 6 }, (_, n) => loop(n))
+    await sleep(2000)
+    const started = performance.now()
+    await project.compose(['restart', 'api'], { timeoutMs: 120_000 })
+    await waitFor('both api replicas healthy again', async () => {
+      const states = await Promise.all((await project.containers('api')).map((c) => project.state(c.id)))
+      return states.every((s) => s.health === 'healthy')
+    }, 120_000)
+    const restartSeconds = seconds(started)
+    await sleep(2000)
+    stop = true
+    await Promise.all(clients)
+    if (failures.length) throw new Error(`${failures.length} of ${sent} requests failed: ${[...new Set(failures)].slice(0, 3).join('; ')}`)
+    return `${sent} requests, 0 failed; restart to healthy in ${restartSeconds} s`
+  })
+  if (interrupted()) return
+
+  await check('RabbitMQ users: the mailer cannot publish to the jobs queue', async () => {
+    const [mailer] = await project.containers('mailer')
+    const outcome = await publishAs(project, mailer.id)
+    const refused = Object.entries(outcome).filter(([, result]) => result.startsWith('refused'))
+    if (refused.length !== Object.keys(outcome).length) throw new Error(`mailer publish: ${JSON.stringify(outcome)}`)
+    return Object.entries(outcome).map(([route, result]) => `${route}: ${result}`).join('; ')
+  })
+}
+
+module.exports = { scenario }
