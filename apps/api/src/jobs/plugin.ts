@@ -67,6 +67,13 @@ export interface JobsPluginOptions {
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
 
+/** The jobs_submitted_total label of a submission that was not accepted. */
+function outcomeOf(err: unknown): 'rate_limited' | 'refused' | 'unavailable' {
+  if (err instanceof JobRateLimitedError) return 'rate_limited'
+  const status = (err as { statusCode?: number }).statusCode
+  return status !== undefined && status < 500 ? 'refused' : 'unavailable'
+}
+
 /** The job service on `fastify.jobs`: status store (shared Redis client) + the api's one publisher. */
 export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
   const store = new JobStatusStore(fastify.redis, { prefix: opts.redisPrefix, ttlSeconds: opts.ttlSeconds })
@@ -75,7 +82,7 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
   const { connection, publisher } = fastify.broker
   const submitted = new Counter({
     name: 'jobs_submitted_total',
-    help: 'Job submissions by type and outcome (accepted, replayed, rate_limited, unavailable)',
+    help: 'Job submissions by type and outcome (accepted, replayed, refused, rate_limited, unavailable)',
     labelNames: ['type', 'result'],
     registers: [fastify.metrics.registry]
   })
@@ -115,7 +122,7 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
     }
   }
 
-  /** 403/429 before anything is stored: may `owner` send this mail, keep this much log data? */
+  /** 403/429 before the job is stored: may `owner` send this mail, keep this much log data? */
   async function authorize(job: NewJob, owner: string): Promise<void> {
     if (job.type === 'email') await authorizeEmailJob(fastify.db, owner, job.to)
     if (job.type === 'log') await checkLogQuota(fastify.db, owner, job.data, opts.logQuotaBytes)
@@ -126,7 +133,6 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
     async submit(job, { owner, idempotencyKey }) {
       const id = randomUUID()
       const payload = messageFor(id, job, owner)
-      await authorize(job, owner)
       let keyHash: string | undefined
       if (idempotencyKey !== undefined) {
         // Scoped to the user: two users picking the same key get their own jobs, and
@@ -139,13 +145,14 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
           if (firstFingerprint !== fingerprint) throw new IdempotencyKeyReusedError()
           const doc = await store.get(firstId!)
           if (!doc) throw new IdempotencyKeyInFlightError()
-          // A replay is not a new job: it costs no rate.
+          // A replay is not a new job: it was judged when it was made, and costs no rate.
           submitted.inc({ type: job.type, result: 'replayed' })
           return { doc, replayed: true }
         }
       }
       let doc: JobStatusDoc | undefined
       try {
+        await authorize(job, owner)
         await limiter.take(owner, job.type)
         // QUEUED goes in before the publish: a fast worker must find the job.
         doc = await store.create(id, job.type, { owner })
@@ -156,7 +163,7 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
         // recreates the status and runs it: at-least-once, never silently lost.)
         if (doc) await store.remove(id).catch(() => {})
         if (keyHash) await store.releaseIdempotencyKey(keyHash).catch(() => {})
-        submitted.inc({ type: job.type, result: err instanceof JobRateLimitedError ? 'rate_limited' : 'unavailable' })
+        submitted.inc({ type: job.type, result: outcomeOf(err) })
         throw err
       }
       submitted.inc({ type: job.type, result: 'accepted' })

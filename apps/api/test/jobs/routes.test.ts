@@ -292,6 +292,16 @@ describe('job routes: per-user rate and log quota', () => {
     expect((await post(dave, { type: 'log', data: {} })).statusCode).toBe(202)
   })
 
+  test('an Idempotency-Key replay is the same job, not a new one: it costs no rate', async () => {
+    const gina = await signUp(t.app)
+    const replay = () => t.app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'log', data: { once: true } }, headers: { ...gina.auth, 'idempotency-key': 'report-1' } })
+    const first = await replay()
+    for (let i = 0; i < 4; i++) expect((await replay()).json().id).toBe(first.json().id)
+    expect((await post(gina, { type: 'log', data: { n: 2 } })).statusCode).toBe(202)
+    expect((await post(gina, { type: 'log', data: { n: 3 } })).statusCode).toBe(202)
+    expect((await post(gina, { type: 'log', data: { n: 4 } })).statusCode).toBe(429)
+  })
+
   test('email jobs have their own, smaller rate (JOB_EMAIL_RATE_PER_HOUR) -> 429 with Retry-After', async () => {
     const erin = await signUp(t.app)
     await verify(t.app, erin)
