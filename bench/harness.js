@@ -184,6 +184,21 @@ function startApi(env, opts) {
   return startProcess(join(ROOT, 'apps', 'api', 'dist', 'server.js'), { RATE_LIMIT_RPS: '0', ...env }, opts)
 }
 
+/**
+ * Registers a user on a running api and logs them in (job routes need a
+ * session); resolves with `{ id, authorization }`, the value for the
+ * Authorization header.
+ */
+async function signUp(apiUrl, nickname = `bench${randomBytes(4).toString('hex')}`) {
+  const password = 'bench password 123'
+  const post = (path, body) => fetch(`${apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const created = await post('/v1/users', { email: `${nickname}@example.com`, nickname, password })
+  if (created.status !== 201) throw new Error(`sign-up failed: ${created.status} ${await created.text()}`)
+  const login = await post('/v1/sessions', { login: nickname, password })
+  if (login.status !== 201) throw new Error(`login failed: ${login.status} ${await login.text()}`)
+  return { id: (await created.json()).id, authorization: `Bearer ${(await login.json()).token}` }
+}
+
 /** autocannon with the bench defaults; returns req/s (2xx only) and latency percentiles. */
 async function load(opts) {
   const result = await autocannon({ connections: 50, duration: 5, ...opts })
@@ -250,5 +265,5 @@ function runIfMain(suiteModule, run) {
 
 module.exports = {
   ROOT, AMQP_URL, REDIS_URL, PG_ADMIN_URL,
-  isolatedEnv, freePort, percentile, startProcess, startApi, compare, processCpuMs, row, runIfMain
+  isolatedEnv, freePort, percentile, startProcess, startApi, signUp, compare, processCpuMs, row, runIfMain
 }

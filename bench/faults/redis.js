@@ -10,6 +10,7 @@
 const { createServer } = require('node:http')
 const { once } = require('node:events')
 const { sleep, waitUntil, namespace, startChild, startApi, freePort, tally } = require('./testbed')
+const { signUp } = require('../harness')
 
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN || 'redis-server'
 
@@ -56,8 +57,11 @@ const redisRestart = {
       const port = await freePort()
       receiver = await startReceiver()
       redis = await startRedis(port, ns.dir)
-      const env = { ...ns.env, REDIS_URL: `redis://127.0.0.1:${port}`, CALLBACK_ALLOW_HOSTS: '127.0.0.1', JOBS_MAX_ATTEMPTS: '20' }
+      // The per-user job rate would refuse most of this load: the fault is about Redis, not the limiter.
+      const env = { ...ns.env, REDIS_URL: `redis://127.0.0.1:${port}`, CALLBACK_ALLOW_HOSTS: '127.0.0.1', JOBS_MAX_ATTEMPTS: '20', JOB_RATE_PER_MINUTE: '0' }
       api = await startApi(env)
+      // Sessions live in the same Redis (AOF): the login outlives the restart.
+      const { authorization } = await signUp(api.url)
       worker = startChild('worker', env)
       const accepted = []
       const failures = new Map()
@@ -66,7 +70,7 @@ const redisRestart = {
           try {
             const res = await fetch(`${api.url}/v1/jobs`, {
               method: 'POST',
-              headers: { 'content-type': 'application/json' },
+              headers: { 'content-type': 'application/json', authorization },
               body: JSON.stringify({ type: 'callback', callbackUrl: receiver.url, data: { c, i } }),
               signal: AbortSignal.timeout(20000)
             })

@@ -6,8 +6,10 @@
  * the same concurrency, same exchange, same quorum queue, in the same run.
  *
  * Uses the built api (apps/api/dist) as a child process on 127.0.0.1 with
- * RATE_LIMIT_RPS=0 and its own AMQP prefix, Redis prefix and database, all
- * removed afterwards. No worker runs: the queue only fills.
+ * RATE_LIMIT_RPS=0 and the per-user job rates off (JOB_RATE_PER_MINUTE=0),
+ * its own AMQP prefix, Redis prefix and database, all removed afterwards.
+ * One signed-in user submits every job (job routes need a session). No
+ * worker runs: the queue only fills.
  *
  * `node bench/suites/jobs.js` runs it alone; bench/run.js calls run(ctx).
  */
@@ -15,7 +17,7 @@ const { randomUUID } = require('node:crypto')
 const autocannon = require('autocannon')
 const amqplib = require('amqplib')
 const { declareTopology } = require('@socialnet/broker')
-const { AMQP_URL, isolatedEnv, percentile, startApi, runIfMain } = require('../harness')
+const { AMQP_URL, isolatedEnv, percentile, startApi, signUp, runIfMain } = require('../harness')
 
 const BODY = JSON.stringify({ type: 'log', data: { user: 42, action: 'bench', at: '2026-01-01T00:00:00Z' } })
 
@@ -69,11 +71,12 @@ async function run(ctx = {}) {
     await adminChannel.purgeQueue(names.queues.jobs.name)
 
     // Waits for /ready (broker connected), not /health: no 503 may count against the api.
-    api = await startApi({ ...ns.env, OUTBOX_POLL_MS: '600000' }, { readyPath: '/ready' })
+    api = await startApi({ ...ns.env, OUTBOX_POLL_MS: '600000', JOB_RATE_PER_MINUTE: '0' }, { readyPath: '/ready' })
+    const { authorization } = await signUp(api.url)
     log(`api: POST /v1/jobs with autocannon, ${connections} connections, ${durationSec}s`)
     const result = await autocannon({
       url: `${api.url}/v1/jobs`, method: 'POST', body: BODY,
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization },
       connections, duration: durationSec
     })
     const accepted = result['2xx']

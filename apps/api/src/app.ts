@@ -93,7 +93,9 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(jobsService, {
     redisPrefix: config.JOBS_REDIS_PREFIX,
     ttlSeconds: config.JOB_STATUS_TTL_SECONDS,
-    callbackAllowHosts: config.CALLBACK_ALLOW_HOSTS
+    callbackAllowHosts: config.CALLBACK_ALLOW_HOSTS,
+    rate: { perMinute: config.JOB_RATE_PER_MINUTE, emailPerHour: config.JOB_EMAIL_RATE_PER_HOUR },
+    logQuotaBytes: config.JOB_LOG_QUOTA_BYTES
   })
 
   await api.register(sessions, {

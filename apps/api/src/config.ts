@@ -21,6 +21,14 @@ export const ApiConfigSchema = Type.Object({
   /** Async jobs: Redis key prefix and lifetime of a job's status (refreshed on every change); must match the worker's. */
   JOBS_REDIS_PREFIX: Type.String({ default: 'socialnet:jobs:' }),
   JOB_STATUS_TTL_SECONDS: Type.Integer({ minimum: 60, default: 24 * 3600 }),
+  /**
+   * Per-user job rate: jobs of any type per minute, and email jobs per hour
+   * (each is a mail sent under our name); 0 turns a limit off (benchmarks).
+   */
+  JOB_RATE_PER_MINUTE: Type.Integer({ minimum: 0, default: 10 }),
+  JOB_EMAIL_RATE_PER_HOUR: Type.Integer({ minimum: 0, default: 20 }),
+  /** `log` job data (JSON bytes) each user may keep in job_log until the worker's retention sweep removes it. */
+  JOB_LOG_QUOTA_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1048576 }),
   /** Callback hosts accepted at submit time even if private (comma list); the worker has its own, authoritative copy. */
   CALLBACK_ALLOW_HOSTS: Type.String({ default: '' }),
   KV_LOG: Type.Union([Type.Literal('file'), Type.Literal('postgres')], { default: 'file' }),

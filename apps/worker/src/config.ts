@@ -39,6 +39,9 @@ export const WorkerConfigSchema = Type.Object({
   IMAGE_SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1000, default: 60_000 }),
   IMAGE_REPLACED_GRACE_SECONDS: Type.Integer({ minimum: 0, default: 600 }),
   IMAGE_ABANDONED_AFTER_SECONDS: Type.Integer({ minimum: 60, default: 900 }),
+  /** `log` job data: how many days a job_log row is kept, and how often the worker deletes older ones. */
+  JOB_LOG_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36500, default: 30 }),
+  JOB_LOG_SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1000, default: 3_600_000 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
   LOG_LEVEL: LogLevel
 })

@@ -9,6 +9,7 @@ import type { WorkerConfig } from './config'
 import { QUEUES, type WorkerDeps } from './handlers/registry'
 import { createStorage } from '@socialnet/storage'
 import { startImageSweeper, type ImageSweeper } from './images/sweeper'
+import { startJobLogRetention, type JobLogRetention } from './job-log/retention'
 
 /** A running worker: its consumers and the one stop that releases everything. */
 export interface Worker {
@@ -16,6 +17,8 @@ export interface Worker {
   consumers: Consumer[]
   /** Removes the files of replaced avatars and abandoned uploads. */
   sweeper: ImageSweeper
+  /** Deletes `log` job data older than JOB_LOG_RETENTION_DAYS. */
+  jobLogRetention: JobLogRetention
   /** Stops taking messages, waits up to `graceMs` for those in hand, then closes every resource. Idempotent. */
   stop(graceMs: number): Promise<void>
 }
@@ -67,13 +70,18 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Wo
     abandonedAfterSeconds: config.IMAGE_ABANDONED_AFTER_SECONDS,
     batchSize: 50
   })
+  const jobLogRetention = startJobLogRetention(db, log.child({ component: 'job-log-retention' }), {
+    retentionDays: config.JOB_LOG_RETENTION_DAYS,
+    intervalMs: config.JOB_LOG_SWEEP_INTERVAL_MS,
+    batchSize: 1000
+  })
 
   let stopped: Promise<void> | undefined
   const stop = (graceMs: number): Promise<void> => {
     stopped ??= (async () => {
       // Consumers first (their handlers may still publish), then the
       // publisher drains its confirms, then connections close.
-      await Promise.all([...consumers.map((c) => c.stop(graceMs)), sweeper.stop()])
+      await Promise.all([...consumers.map((c) => c.stop(graceMs)), sweeper.stop(), jobLogRetention.stop()])
       await publisher.close()
       await connection.close()
       await redis.quit().catch(() => redis.disconnect())
@@ -91,5 +99,5 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Wo
     throw err
   }
   log.info({ queues: consumers.length }, 'worker consuming')
-  return { connection, consumers, sweeper, stop }
+  return { connection, consumers, sweeper, jobLogRetention, stop }
 }

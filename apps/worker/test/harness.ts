@@ -72,9 +72,9 @@ export class Harness {
     return this
   }
 
-  /** A worker in this process, stopped by close(). */
-  async startWorker(overrides: Partial<WorkerConfig> = {}): Promise<Worker> {
-    const worker = await startWorker({ ...this.config, ...overrides }, this.log)
+  /** A worker in this process, stopped by close(); `log` lets a test read what the worker logged. */
+  async startWorker(overrides: Partial<WorkerConfig> = {}, log: pino.Logger = this.log): Promise<Worker> {
+    const worker = await startWorker({ ...this.config, ...overrides }, log)
     this.workers.push(worker)
     return worker
   }
@@ -93,6 +93,14 @@ export class Harness {
       child.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${out}`)))
     })
     return Object.assign(child, { output: () => out })
+  }
+
+  /** A user row (the owner of log jobs); the database exists once a worker has started. */
+  async createUser(): Promise<string> {
+    const name = `u${randomBytes(4).toString('hex')}`
+    const [row] = await this.query<{ id: string }>(
+      "INSERT INTO users (email, nickname, password_hash) VALUES ($1, $2, 'x') RETURNING id", [`${name}@example.com`, name])
+    return row!.id
   }
 
   /** Submits a job the way the api does: QUEUED status first, then a confirmed publish. */

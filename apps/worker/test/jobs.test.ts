@@ -1,3 +1,4 @@
+import pino from 'pino'
 import { FAILURE_HEADERS } from '@socialnet/broker'
 import { verifyCallbackSignature } from '../src/callback/signature'
 import { startReceiver, type Receiver } from './callback/receiver'
@@ -6,11 +7,13 @@ import { CALLBACK_SECRET, Harness } from './harness'
 describe('worker: every job type to DONE, failures to FAILED (real Redis, RabbitMQ, Postgres, HTTP receiver)', () => {
   let h: Harness
   let receiver: Receiver
+  /** What the worker logged (JSON lines): where the details hidden from job statuses go. */
+  const logLines: string[] = []
 
   beforeAll(async () => {
     receiver = await startReceiver()
     h = await new Harness().open()
-    await h.startWorker()
+    await h.startWorker({}, pino({ level: 'info' }, { write: (line: string) => { logLines.push(line) } }))
   })
   afterEach(() => { receiver.respond = (_req, res) => { res.end('ok') } })
   afterAll(async () => {
@@ -18,19 +21,41 @@ describe('worker: every job type to DONE, failures to FAILED (real Redis, Rabbit
     await receiver.close()
   })
 
-  test('log: QUEUED -> DONE, the data is in job_log once, a redelivered message changes nothing', async () => {
-    const id = await h.submit('log', { data: { user: 7, tags: ['a', 'b'] }, clientTime: '2019-09-22T17:41:11.000Z' })
+  test('log: QUEUED -> DONE, the data is in job_log once, owned and counted; a redelivered message changes nothing', async () => {
+    const ownerId = await h.createUser()
+    const data = { user: 7, tags: ['a', 'b'] }
+    const id = await h.submit('log', { data, clientTime: '2019-09-22T17:41:11.000Z', ownerId })
     const doc = await h.waitForStatus(id, 'DONE', 'FAILED')
     expect(doc).toMatchObject({ id, type: 'log', status: 'DONE', attempts: 1, result: { table: 'job_log' } })
-    const rows = await h.query('SELECT data, client_time FROM job_log WHERE job_id = $1', [id])
-    expect(rows).toEqual([{ data: { user: 7, tags: ['a', 'b'] }, client_time: new Date('2019-09-22T17:41:11.000Z') }])
+    const rows = await h.query('SELECT data, client_time, owner_id FROM job_log WHERE job_id = $1', [id])
+    expect(rows).toEqual([{ data, client_time: new Date('2019-09-22T17:41:11.000Z'), owner_id: ownerId }])
+    // Bytes are counted as Postgres prints the jsonb: keys sorted, ", " and ": ".
+    const usage = [{ row_count: 1, byte_count: '{"tags": ["a", "b"], "user": 7}'.length }]
+    expect(await h.query('SELECT row_count::int, byte_count::int FROM job_log_usage WHERE owner_id = $1', [ownerId])).toEqual(usage)
 
     // The same message again (what a crash after the insert, before the ack, looks like).
-    await h.publishJob('log', id, { data: { user: 7, tags: ['a', 'b'] } })
+    await h.publishJob('log', id, { data, ownerId })
     const marker = await h.submit('log', { data: {} })
     await h.waitForStatus(marker, 'DONE')
     expect(await h.query('SELECT count(*)::int AS n FROM job_log WHERE job_id = $1', [id])).toEqual([{ n: 1 }])
     expect(await h.store.get(id)).toMatchObject({ status: 'DONE', attempts: 1 })
+    expect(await h.query('SELECT row_count::int, byte_count::int FROM job_log_usage WHERE owner_id = $1', [ownerId])).toEqual(usage)
+  })
+
+  test('log retention: rows older than JOB_LOG_RETENTION_DAYS are deleted by the sweep, newer ones kept, quota given back', async () => {
+    const ownerId = await h.createUser()
+    const fresh = await h.submit('log', { data: { keep: true }, ownerId })
+    const old = await h.submit('log', { data: { old: true }, ownerId })
+    await h.waitForStatus(fresh, 'DONE')
+    await h.waitForStatus(old, 'DONE')
+    // 31 days old by the database's clock (the default retention is 30 days).
+    await h.query("UPDATE job_log SET created_at = now() - interval '31 days' WHERE job_id = $1", [old])
+    const worker = await h.startWorker()
+    expect(await worker.jobLogRetention.sweepNow()).toBeGreaterThanOrEqual(1)
+    const left = await h.query<{ job_id: string }>('SELECT job_id FROM job_log WHERE owner_id = $1', [ownerId])
+    expect(left.map((r) => r.job_id)).toEqual([fresh])
+    expect(await h.query('SELECT row_count::int, byte_count::int FROM job_log_usage WHERE owner_id = $1', [ownerId]))
+      .toEqual([{ row_count: 1, byte_count: '{"keep": true}'.length }])
   })
 
   test('callback: the receiver gets {jobId, data} with a valid HMAC signature, then DONE', async () => {
@@ -70,10 +95,24 @@ describe('worker: every job type to DONE, failures to FAILED (real Redis, Rabbit
     // Passes the api's DNS-free check (it is a name), refused by the worker's send-time check.
     const id = await h.submit('callback', { callbackUrl: `http://localhost:${receiver.port}/internal` })
     const doc = await h.waitForStatus(id, 'FAILED')
-    expect(doc).toMatchObject({ attempts: 1, error: expect.stringMatching(/resolves to (127\.0\.0\.1|::1), which is not allowed \(.*loopback/) })
+    // The submitter learns only that it was refused; what localhost resolves to stays in the worker's log.
+    expect(doc).toMatchObject({ attempts: 1, error: 'callback target refused: private address or unknown host' })
+    const logged = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((e) => e.jobId === id && e.msg === 'callback failed')
+    expect(logged).toMatchObject({ reason: doc.error, detail: expect.stringMatching(/resolves to (127\.0\.0\.1|::1), which is not allowed \(.*loopback/) })
     expect(receiver.received.length).toBe(seen)
     const dead = await h.nextMessage(h.names.queues.jobs.dlq)
     expect(dead.properties.headers![FAILURE_HEADERS.kind]).toBe('permanent')
+  })
+
+  test('callback: a refused connection shows only "connection failed" (no port scan through job statuses)', async () => {
+    const closed = await startReceiver()
+    await closed.close()
+    const id = await h.submit('callback', { callbackUrl: `${closed.url}/probe` })
+    const doc = await h.waitForStatus(id, 'FAILED')
+    expect(doc.error).toBe('connection failed')
+    const logged = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => e.jobId === id && e.msg === 'callback failed')
+    expect(logged[0]).toMatchObject({ detail: expect.stringContaining('ECONNREFUSED') })
+    await h.nextMessage(h.names.queues.jobs.dlq)
   })
 
   test('callback: a redirect is not followed; the job FAILS', async () => {
@@ -81,6 +120,15 @@ describe('worker: every job type to DONE, failures to FAILED (real Redis, Rabbit
     const id = await h.submit('callback', { callbackUrl: `${receiver.url}/redirect` })
     expect(await h.waitForStatus(id, 'FAILED')).toMatchObject({ attempts: 1, error: expect.stringContaining('redirects are not followed') })
     await h.nextMessage(h.names.queues.jobs.dlq)
+  })
+
+  test('email: HTML is sanitized before it reaches the mail pipeline (no script, on* handler or javascript: link)', async () => {
+    const html = '<p onclick="steal()">Hi <b>there</b><script>alert(1)</script><img src=x onerror="alert(2)">' +
+      '<a href="javascript:alert(3)">x</a> <a href="https://example.com/ok">ok</a></p><iframe src="https://evil.example"></iframe>'
+    const id = await h.submit('email', { to: 'ada@example.com', subject: 'Report', text: 'See', html })
+    await h.waitForStatus(id, 'DONE')
+    const mail = await h.nextMessage(h.names.queues.mail.name)
+    expect(JSON.parse(mail.payload).html).toBe('<p>Hi <b>there</b><a>x</a> <a href="https://example.com/ok">ok</a></p>')
   })
 
   test('email: handed to the mail pipeline as mail.send.v1 (messageId = job id), then DONE', async () => {

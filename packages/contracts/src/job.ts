@@ -7,6 +7,9 @@ import { EmailAddress } from './mail'
  */
 export const JobId = Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' })
 
+/** A user id (`users.id`, a lower-case UUID as Postgres prints it). */
+export const UserId = Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' })
+
 /** Free-form JSON object a client attaches to a job; the api's body limit bounds its size. */
 export const JobData = Type.Record(Type.String(), Type.Unknown())
 
@@ -15,6 +18,11 @@ export const JobLogV1 = Type.Object(
   {
     jobId: JobId,
     data: JobData,
+    /**
+     * The submitter's user id: the row counts against their `job_log` quota.
+     * Optional so that messages queued before it existed still run (their rows have no owner).
+     */
+    ownerId: Type.Optional(UserId),
     /** The client's clock when it asked (the book's `client_time`), if it said: UTC ISO-8601 as toISOString() writes it. */
     clientTime: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$' }))
   },

@@ -17,6 +17,8 @@ export interface JobStatusDoc {
   result?: unknown
   /** Why the job failed, or why the last attempt failed while a retry is pending. */
   error?: string
+  /** User id of whoever submitted the job: the only caller the api shows it to. Never part of a response body. */
+  owner?: string
 }
 
 export interface JobStatusStoreOptions {
@@ -84,14 +86,19 @@ export class JobStatusStore {
     return `${this.prefix}status:${id}`
   }
 
-  /** Records a new job as QUEUED (the api does this before publishing, so a fast worker finds it). */
-  async create(id: string, type: JobType, now = new Date()): Promise<JobStatusDoc> {
-    const at = now.toISOString()
+  /**
+   * Records a new job as QUEUED (the api does this before publishing, so a fast worker finds it).
+   * `owner` is the submitter's user id; a job without one is shown to nobody.
+   */
+  async create(id: string, type: JobType, opts: { owner?: string; now?: Date } = {}): Promise<JobStatusDoc> {
+    const at = (opts.now ?? new Date()).toISOString()
+    const fields = { type, status: 'QUEUED' as const, attempts: 0, createdAt: at, updatedAt: at }
+    const owned = opts.owner === undefined ? fields : { ...fields, owner: opts.owner }
     await this.redis.multi()
-      .hset(this.key(id), { type, status: 'QUEUED', attempts: 0, createdAt: at, updatedAt: at })
+      .hset(this.key(id), owned)
       .expire(this.key(id), this.ttlSeconds)
       .exec()
-    return { id, type, status: 'QUEUED', attempts: 0, createdAt: at, updatedAt: at }
+    return { id, ...owned }
   }
 
   /** The job's status, or undefined if it never existed or has expired. */
@@ -176,5 +183,6 @@ function toDoc(id: string, fields: Record<string, string>): JobStatusDoc {
   }
   if (fields.result !== undefined) doc.result = JSON.parse(fields.result) as unknown
   if (fields.error !== undefined) doc.error = fields.error
+  if (fields.owner !== undefined) doc.owner = fields.owner
   return doc
 }

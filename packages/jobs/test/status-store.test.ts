@@ -33,6 +33,17 @@ describe('JobStatusStore (real Redis)', () => {
     expect(Date.parse(doc!.updatedAt)).toBeGreaterThanOrEqual(Date.parse(doc!.createdAt))
   })
 
+  test('the owner given at create is kept through every change (the api shows a job to its owner only)', async () => {
+    const id = randomUUID()
+    expect(await store.create(id, 'log', { owner: 'user-1' })).toMatchObject({ id, owner: 'user-1' })
+    await store.started(id, 'log')
+    await store.done(id, 'log', null)
+    expect(await store.get(id)).toMatchObject({ status: 'DONE', owner: 'user-1' })
+    const anonymous = randomUUID()
+    await store.create(anonymous, 'log')
+    expect((await store.get(anonymous))!.owner).toBeUndefined()
+  })
+
   test('the status is kept with a TTL, refreshed on each change', async () => {
     const id = randomUUID()
     await store.create(id, 'email')

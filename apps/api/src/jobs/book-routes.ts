@@ -1,10 +1,11 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import createError from '@fastify/error'
 import { isJobId } from '@socialnet/jobs'
 import { ErrorBody } from '../plugins/errors'
 import { NoSuchJobError, type NewJob } from './plugin'
+import { retryAfterHeader } from './rate-limiter'
 
 const BadClientTimeError = createError<[]>('BAD_CLIENT_TIME', 'client_time must be a unix time in whole seconds (e.g. 1569174071)', 400)
 const BadUuidError = createError<[]>('BAD_UUID', 'uuid must be a job id (lower-case UUID)', 400)
@@ -31,61 +32,71 @@ export function parseClientTime(raw: string | undefined): Date {
  * otherwise) and validating input. `/job/callback?callback_url=` and
  * `/job/mail?email_address=` (the book's CallBack/Mail models) run real
  * callback/email jobs; without them, like the book's workers, the job is
- * only logged.
+ * only logged. Unlike the book, every route needs a session: a GET that a
+ * web page could trigger must not send mail or store data for strangers.
+ * The rules of `POST /v1/jobs` apply (own verified address, rate, quota).
  */
 const bookJobRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  async function send(reply: FastifyReply, job: NewJob, letter: string, extraData: unknown) {
-    const { doc } = await fastify.jobs.submit(job)
+  fastify.addHook('onRequest', fastify.authenticate)
+  fastify.addHook('onError', retryAfterHeader)
+
+  async function send(request: FastifyRequest, reply: FastifyReply, job: NewJob, letter: string, extraData: unknown) {
+    const { doc } = await fastify.jobs.submit(job, { owner: request.auth!.userId })
     return reply.header('location', `/v1/jobs/${doc.id}`).send({ uuid: doc.id, type: letter, extra_data: extraData })
   }
-  const responses = { 200: BookJob, 400: ErrorBody, 503: ErrorBody }
+  const responses = { 200: BookJob, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody }
+  const security = [{ bearerAuth: [] }]
 
   fastify.get('/job/database', {
     schema: {
       tags: ['jobs (book)'], summary: 'Queue a log job stamped with the client time',
+      security,
       querystring: Type.Object({ client_time: Type.Optional(Type.String({ description: 'unix seconds' })) }),
       response: responses
     }
   }, async (request, reply) => {
     const clientTime = parseClientTime(request.query.client_time).toISOString()
-    return send(reply, { type: 'log', data: { source: '/job/database', client_time: clientTime }, clientTime }, 'A', { client_time: clientTime })
+    return send(request, reply, { type: 'log', data: { source: '/job/database', client_time: clientTime }, clientTime }, 'A', { client_time: clientTime })
   })
 
   fastify.get('/job/callback', {
     schema: {
       tags: ['jobs (book)'], summary: 'Queue a callback job (logged only without callback_url)',
+      security,
       querystring: Type.Object({ callback_url: Type.Optional(Type.String()) }),
       response: responses
     }
   }, async (request, reply) => {
     const url = request.query.callback_url
-    if (url === undefined) return send(reply, { type: 'log', data: { source: '/job/callback' } }, 'B', '')
-    return send(reply, { type: 'callback', callbackUrl: url }, 'B', { callback_url: url })
+    if (url === undefined) return send(request, reply, { type: 'log', data: { source: '/job/callback' } }, 'B', '')
+    return send(request, reply, { type: 'callback', callbackUrl: url }, 'B', { callback_url: url })
   })
 
   fastify.get('/job/mail', {
     schema: {
       tags: ['jobs (book)'], summary: 'Queue a mail job (logged only without email_address)',
+      security,
       querystring: Type.Object({ email_address: Type.Optional(Type.String()) }),
       response: responses
     }
   }, async (request, reply) => {
     const to = request.query.email_address
-    if (to === undefined) return send(reply, { type: 'log', data: { source: '/job/mail' } }, 'C', '')
+    if (to === undefined) return send(request, reply, { type: 'log', data: { source: '/job/mail' } }, 'C', '')
     const job: NewJob = { type: 'email', to, subject: 'Your job', text: 'This e-mail was sent by an async job (GET /job/mail).' }
-    return send(reply, job, 'C', { email_address: to })
+    return send(request, reply, job, 'C', { email_address: to })
   })
 
   fastify.get('/job/status', {
     schema: {
-      tags: ['jobs (book)'], summary: 'The book\'s status lookup: {ID, Status}',
+      tags: ['jobs (book)'], summary: 'The book\'s status lookup: {ID, Status} (your own jobs only; 404 for others)',
+      security,
       querystring: Type.Object({ uuid: Type.Optional(Type.String()) }),
-      response: { 200: BookStatus, 400: ErrorBody, 404: ErrorBody }
+      response: { 200: BookStatus, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody }
     }
   }, async (request) => {
     const id = request.query.uuid
     if (id === undefined || !isJobId(id)) throw new BadUuidError()
-    const doc = await fastify.jobs.store.get(id)
+    const doc = await fastify.jobs.find(id, request.auth!.userId)
     if (!doc) throw new NoSuchJobError()
     return { ID: doc.id, Status: doc.status }
   })

@@ -8,6 +8,8 @@ import {
   CallbackUrlError, JOB_MESSAGE_TYPES, JobStatusStore, checkCallbackUrl, parseAllowHosts,
   type JobStatusDoc, type JobType
 } from '@socialnet/jobs'
+import { authorizeEmailJob, checkLogQuota } from './access'
+import { JobRateLimitedError, JobRateLimiter, type JobRateLimits } from './rate-limiter'
 
 export const BrokerUnavailableError = createError<[string]>('BROKER_UNAVAILABLE', 'job not accepted: the message broker is unavailable (%s); retry later', 503)
 export const InvalidJobError = createError<[string]>('INVALID_JOB', '%s', 400)
@@ -22,15 +24,28 @@ export type NewJob =
   | { type: 'callback'; callbackUrl: string; data?: Record<string, unknown> }
   | { type: 'email'; to: string; subject: string; text: string; html?: string }
 
-/** Submitting and reading jobs; the only code that writes a job's first status and publishes it. */
+/** Who submits a job, and the key that makes a retry of the same request return the same job. */
+export interface SubmitOptions {
+  /** The caller's user id: the job's owner, the only one who may see it. */
+  owner: string
+  idempotencyKey?: string
+}
+
+/**
+ * Submitting and reading jobs; the only code that writes a job's first
+ * status and publishes it, and so the one place that decides who may submit
+ * what (email recipients, log quota, per-user rate) and who may see a job.
+ */
 export interface JobService {
   store: JobStatusStore
   /**
    * Accepts a job: resolves only once the broker confirmed its message.
-   * With an idempotency key, a repeat of the same request returns the first
-   * job (`replayed: true`) instead of creating another.
+   * With an idempotency key, a repeat of the same request by the same user
+   * returns the first job (`replayed: true`) instead of creating another.
    */
-  submit(job: NewJob, idempotencyKey?: string): Promise<{ doc: JobStatusDoc; replayed: boolean }>
+  submit(job: NewJob, opts: SubmitOptions): Promise<{ doc: JobStatusDoc; replayed: boolean }>
+  /** The job's status if `owner` submitted it; undefined otherwise, so a stranger cannot tell it exists. */
+  find(id: string, owner: string): Promise<JobStatusDoc | undefined>
 }
 
 declare module 'fastify' {
@@ -44,24 +59,36 @@ export interface JobsPluginOptions {
   ttlSeconds: number
   /** CALLBACK_ALLOW_HOSTS: callback hosts accepted even if they are private addresses. */
   callbackAllowHosts: string
+  /** JOB_RATE_PER_MINUTE and JOB_EMAIL_RATE_PER_HOUR. */
+  rate: JobRateLimits
+  /** JOB_LOG_QUOTA_BYTES: `log` job data each user may keep. */
+  logQuotaBytes: number
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
 
+/** The jobs_submitted_total label of a submission that was not accepted. */
+function outcomeOf(err: unknown): 'rate_limited' | 'refused' | 'unavailable' {
+  if (err instanceof JobRateLimitedError) return 'rate_limited'
+  const status = (err as { statusCode?: number }).statusCode
+  return status !== undefined && status < 500 ? 'refused' : 'unavailable'
+}
+
 /** The job service on `fastify.jobs`: status store (shared Redis client) + the api's one publisher. */
 export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
   const store = new JobStatusStore(fastify.redis, { prefix: opts.redisPrefix, ttlSeconds: opts.ttlSeconds })
+  const limiter = new JobRateLimiter(fastify.redis, { prefix: opts.redisPrefix, ...opts.rate })
   const allowHosts = parseAllowHosts(opts.callbackAllowHosts)
   const { connection, publisher } = fastify.broker
   const submitted = new Counter({
     name: 'jobs_submitted_total',
-    help: 'Job submissions by type and outcome (accepted, replayed, unavailable)',
+    help: 'Job submissions by type and outcome (accepted, replayed, refused, rate_limited, unavailable)',
     labelNames: ['type', 'result'],
     registers: [fastify.metrics.registry]
   })
 
   /** The message payload, checked against its contract so a job the worker would dead-letter is a 400 here. */
-  function messageFor(id: string, job: NewJob): unknown {
+  function messageFor(id: string, job: NewJob, owner: string): unknown {
     const { type, ...fields } = job
     if (type === 'callback') {
       try {
@@ -74,7 +101,9 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
       }
     }
     try {
-      return validateMessage(JOB_MESSAGE_TYPES[type], { ...fields, jobId: id })
+      // A log row is counted against its owner's quota, so the worker must know who that is.
+      const owned = type === 'log' ? { ...fields, ownerId: owner } : fields
+      return validateMessage(JOB_MESSAGE_TYPES[type], { ...owned, jobId: id })
     } catch (err) {
       if (err instanceof MalformedMessageError) throw new InvalidJobError(err.message.replace(/^job\.\w+\.v1: \//, ''))
       throw err
@@ -93,14 +122,22 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
     }
   }
 
+  /** 403/429 before the job is stored: may `owner` send this mail, keep this much log data? */
+  async function authorize(job: NewJob, owner: string): Promise<void> {
+    if (job.type === 'email') await authorizeEmailJob(fastify.db, owner, job.to)
+    if (job.type === 'log') await checkLogQuota(fastify.db, owner, job.data, opts.logQuotaBytes)
+  }
+
   const service: JobService = {
     store,
-    async submit(job, idempotencyKey) {
+    async submit(job, { owner, idempotencyKey }) {
       const id = randomUUID()
-      const payload = messageFor(id, job)
+      const payload = messageFor(id, job, owner)
       let keyHash: string | undefined
       if (idempotencyKey !== undefined) {
-        keyHash = sha256(idempotencyKey)
+        // Scoped to the user: two users picking the same key get their own jobs, and
+        // nobody learns another user's job id by guessing their key.
+        keyHash = sha256(`${owner}\n${idempotencyKey}`)
         const fingerprint = sha256(JSON.stringify(job))
         const claimed = await store.claimIdempotencyKey(keyHash, `${id} ${fingerprint}`)
         if (claimed !== undefined) {
@@ -108,26 +145,34 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
           if (firstFingerprint !== fingerprint) throw new IdempotencyKeyReusedError()
           const doc = await store.get(firstId!)
           if (!doc) throw new IdempotencyKeyInFlightError()
+          // A replay is not a new job: it was judged when it was made, and costs no rate.
           submitted.inc({ type: job.type, result: 'replayed' })
           return { doc, replayed: true }
         }
       }
-      // QUEUED goes in before the publish: a fast worker must find the job.
-      const doc = await store.create(id, job.type)
+      let doc: JobStatusDoc | undefined
       try {
+        await authorize(job, owner)
+        await limiter.take(owner, job.type)
+        // QUEUED goes in before the publish: a fast worker must find the job.
+        doc = await store.create(id, job.type, { owner })
         await publish(id, job.type, payload)
       } catch (err) {
         // Not accepted: forget the job and free the key so the client's retry works.
         // (After a confirm timeout the message may still arrive; the worker then
         // recreates the status and runs it: at-least-once, never silently lost.)
-        await store.remove(id).catch(() => {})
+        if (doc) await store.remove(id).catch(() => {})
         if (keyHash) await store.releaseIdempotencyKey(keyHash).catch(() => {})
-        submitted.inc({ type: job.type, result: 'unavailable' })
+        submitted.inc({ type: job.type, result: outcomeOf(err) })
         throw err
       }
       submitted.inc({ type: job.type, result: 'accepted' })
       return { doc, replayed: false }
+    },
+    async find(id, owner) {
+      const doc = await store.get(id)
+      return doc?.owner === owner ? doc : undefined
     }
   }
   fastify.decorate('jobs', service)
-}, { name: 'jobs', dependencies: ['redis', 'broker', 'metrics'] })
+}, { name: 'jobs', dependencies: ['redis', 'db', 'broker', 'metrics'] })

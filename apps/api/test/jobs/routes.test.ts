@@ -1,16 +1,31 @@
 import { randomBytes } from 'node:crypto'
 import { connect, type Channel, type ChannelModel } from 'amqplib'
 import { declareTopology, deleteTopology, topology, type Topology } from '@socialnet/broker'
+import type { FastifyInstance } from 'fastify'
 import { useTestApp } from '../helper'
 import { AMQP_URL } from '../mail-queue'
+import { signUp, type TestAccount } from '../accounts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
+/** Marks the account's address verified (what the link in the welcome mail does). */
+async function verify(app: FastifyInstance, account: TestAccount): Promise<void> {
+  await app.db.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [account.id])
+}
+
+/** Gives the account the admin role (what `npm run admin -- promote` does); its session is not renewed. */
+async function promote(app: FastifyInstance, account: TestAccount): Promise<void> {
+  await app.db.query("UPDATE users SET role = 'admin' WHERE id = $1", [account.id])
+}
+
 describe('job routes (api side: accept, publish, report status)', () => {
-  const t = useTestApp({ CALLBACK_ALLOW_HOSTS: '127.0.0.1' }, { waitForBroker: true })
+  // The per-user rates are tested on their own below; here they would only get in the way.
+  const t = useTestApp({ CALLBACK_ALLOW_HOSTS: '127.0.0.1', JOB_RATE_PER_MINUTE: '0', JOB_EMAIL_RATE_PER_HOUR: '0' }, { waitForBroker: true })
   let amqp: ChannelModel
   let channel: Channel
   let names: Topology
+  /** The signed-in user every request of this block is made as (address verified). */
+  let alice: TestAccount
 
   /** Takes the next message from this test's jobs queue, as the worker would receive it. */
   async function nextJobMessage() {
@@ -20,14 +35,17 @@ describe('job routes (api side: accept, publish, report status)', () => {
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
   }
-  const post = (payload: unknown, headers: Record<string, string> = {}) =>
-    t.app.inject({ method: 'POST', url: '/v1/jobs', payload: payload as object, headers })
+  const post = (payload: unknown, headers: Record<string, string> = {}, as: TestAccount = alice) =>
+    t.app.inject({ method: 'POST', url: '/v1/jobs', payload: payload as object, headers: { ...as.auth, ...headers } })
+  const get = (url: string, as: TestAccount = alice) => t.app.inject({ url, headers: as.auth })
 
   // Our own channel on the app's topology, to read the jobs queue as the worker would.
   beforeAll(async () => {
     amqp = await connect(AMQP_URL)
     channel = await amqp.createChannel()
     names = await declareTopology(channel, topology(t.env.config.AMQP_PREFIX))
+    alice = await signUp(t.app, 'alice')
+    await verify(t.app, alice)
   })
   afterAll(async () => {
     await deleteTopology(channel, names).catch(() => {})
@@ -41,9 +59,10 @@ describe('job routes (api side: accept, publish, report status)', () => {
     expect(id).toMatch(UUID)
     expect(status).toBe('QUEUED')
     expect(res.headers.location).toBe(`/v1/jobs/${id}`)
-    expect(await nextJobMessage()).toEqual({ type: 'job.log.v1', messageId: id, persistent: true, payload: { jobId: id, data: { hello: 'world', n: [1, 2] } } })
+    // The owner travels with a log job: the worker counts the row against alice's quota.
+    expect(await nextJobMessage()).toEqual({ type: 'job.log.v1', messageId: id, persistent: true, payload: { jobId: id, data: { hello: 'world', n: [1, 2] }, ownerId: alice.id } })
 
-    const got = await t.app.inject(`/v1/jobs/${id}`)
+    const got = await get(`/v1/jobs/${id}`)
     expect(got.statusCode).toBe(200)
     expect(got.json()).toEqual({ id, type: 'log', status: 'QUEUED', attempts: 0, createdAt: expect.any(String), updatedAt: expect.any(String) })
   })
@@ -52,9 +71,9 @@ describe('job routes (api side: accept, publish, report status)', () => {
     const cb = await post({ type: 'callback', callbackUrl: 'http://127.0.0.1:9/hook', data: { a: 1 } })
     expect(cb.statusCode).toBe(202)
     expect((await nextJobMessage()).payload).toEqual({ jobId: cb.json().id, callbackUrl: 'http://127.0.0.1:9/hook', data: { a: 1 } })
-    const mail = await post({ type: 'email', to: 'ada@example.com', subject: 'Hi', text: 'Hello', html: '<p>Hello</p>' })
+    const mail = await post({ type: 'email', to: alice.email, subject: 'Hi', text: 'Hello', html: '<p>Hello</p>' })
     expect(mail.statusCode).toBe(202)
-    expect(await nextJobMessage()).toMatchObject({ type: 'job.email.v1', payload: { jobId: mail.json().id, to: 'ada@example.com', subject: 'Hi', text: 'Hello', html: '<p>Hello</p>' } })
+    expect(await nextJobMessage()).toMatchObject({ type: 'job.email.v1', payload: { jobId: mail.json().id, to: alice.email, subject: 'Hi', text: 'Hello', html: '<p>Hello</p>' } })
   })
 
   test.each([
@@ -89,15 +108,15 @@ describe('job routes (api side: accept, publish, report status)', () => {
   })
 
   test('broken JSON is a 400, not a 500', async () => {
-    const res = await t.app.inject({ method: 'POST', url: '/v1/jobs', payload: '{"type":', headers: { 'content-type': 'application/json' } })
+    const res = await t.app.inject({ method: 'POST', url: '/v1/jobs', payload: '{"type":', headers: { 'content-type': 'application/json', ...alice.auth } })
     expect(res.statusCode).toBe(400)
   })
 
   test('GET /v1/jobs/{id}: malformed id -> 400, unknown id -> 404', async () => {
-    const bad = await t.app.inject('/v1/jobs/not-a-uuid')
+    const bad = await get('/v1/jobs/not-a-uuid')
     expect(bad.statusCode).toBe(400)
     expect(bad.json().error).toBe('VALIDATION_FAILED')
-    const unknown = await t.app.inject('/v1/jobs/00000000-0000-4000-8000-000000000000')
+    const unknown = await get('/v1/jobs/00000000-0000-4000-8000-000000000000')
     expect(unknown.statusCode).toBe(404)
     expect(unknown.json()).toEqual({ error: 'NO_SUCH_JOB', message: expect.any(String) })
   })
@@ -130,7 +149,7 @@ describe('job routes (api side: accept, publish, report status)', () => {
 
   describe("the book's routes", () => {
     test('GET /job/database?client_time= -> 200 {uuid, type: A, extra_data: {client_time}} and a log job', async () => {
-      const res = await t.app.inject('/job/database?client_time=1569174071')
+      const res = await get('/job/database?client_time=1569174071')
       expect(res.statusCode).toBe(200)
       const body = res.json()
       expect(body).toEqual({ uuid: expect.stringMatching(UUID), type: 'A', extra_data: { client_time: '2019-09-22T17:41:11.000Z' } })
@@ -139,34 +158,111 @@ describe('job routes (api side: accept, publish, report status)', () => {
 
     test.each(['', '?client_time=', '?client_time=yesterday', '?client_time=1.5', '?client_time=99999999999999', '?client_time=1e9'])(
       'GET /job/database%s -> 400, not a crash', async (query) => {
-        const res = await t.app.inject(`/job/database${query}`)
+        const res = await get(`/job/database${query}`)
         expect(res.statusCode).toBe(400)
         expect(res.json().error).toBe('BAD_CLIENT_TIME')
       })
 
     test('GET /job/callback and /job/mail -> the book\'s shapes (B and C)', async () => {
-      const cb = await t.app.inject('/job/callback')
+      const cb = await get('/job/callback')
       expect(cb.json()).toEqual({ uuid: expect.stringMatching(UUID), type: 'B', extra_data: '' })
       await nextJobMessage()
-      const mail = await t.app.inject('/job/mail')
+      const mail = await get('/job/mail')
       expect(mail.json()).toEqual({ uuid: expect.stringMatching(UUID), type: 'C', extra_data: '' })
       await nextJobMessage()
-      const realMail = await t.app.inject('/job/mail?email_address=ada@example.com')
-      expect(realMail.json()).toMatchObject({ type: 'C', extra_data: { email_address: 'ada@example.com' } })
-      expect(await nextJobMessage()).toMatchObject({ type: 'job.email.v1', payload: { to: 'ada@example.com' } })
-      const refused = await t.app.inject('/job/callback?callback_url=http://169.254.169.254/')
+      const realMail = await get(`/job/mail?email_address=${alice.email}`)
+      expect(realMail.json()).toMatchObject({ type: 'C', extra_data: { email_address: alice.email } })
+      expect(await nextJobMessage()).toMatchObject({ type: 'job.email.v1', payload: { to: alice.email } })
+      const refused = await get('/job/callback?callback_url=http://169.254.169.254/')
       expect(refused.statusCode).toBe(400)
     })
 
     test('GET /job/status?uuid= -> {ID, Status}; missing or bad uuid -> 400; unknown -> 404', async () => {
-      const { uuid } = (await t.app.inject('/job/database?client_time=0')).json()
+      const { uuid } = (await get('/job/database?client_time=0')).json()
       await nextJobMessage()
-      const res = await t.app.inject(`/job/status?uuid=${uuid}`)
+      const res = await get(`/job/status?uuid=${uuid}`)
       expect(res.statusCode).toBe(200)
       expect(res.json()).toEqual({ ID: uuid, Status: 'QUEUED' })
-      expect((await t.app.inject('/job/status')).statusCode).toBe(400)
-      expect((await t.app.inject('/job/status?uuid=../../etc')).statusCode).toBe(400)
-      expect((await t.app.inject('/job/status?uuid=00000000-0000-4000-8000-000000000000')).statusCode).toBe(404)
+      expect((await get('/job/status')).statusCode).toBe(400)
+      expect((await get('/job/status?uuid=../../etc')).statusCode).toBe(400)
+      expect((await get('/job/status?uuid=00000000-0000-4000-8000-000000000000')).statusCode).toBe(404)
+    })
+  })
+
+  describe('who may submit and see what', () => {
+    test.each([
+      ['POST', '/v1/jobs'],
+      ['GET', '/v1/jobs/00000000-0000-4000-8000-000000000000'],
+      ['GET', '/job/database?client_time=1569174071'],
+      ['GET', '/job/callback'],
+      ['GET', '/job/mail?email_address=ada@example.com'],
+      ['GET', '/job/status?uuid=00000000-0000-4000-8000-000000000000']
+    ] as const)('%s %s without a session -> 401, nothing queued', async (method, url) => {
+      const res = await t.app.inject({ method, url, payload: method === 'POST' ? { type: 'email', to: 'ada@example.com', subject: 's', text: 't' } : undefined })
+      expect(res.statusCode).toBe(401)
+      expect(res.json()).toEqual({ error: 'UNAUTHORIZED', message: expect.any(String) })
+      expect(res.headers['www-authenticate']).toMatch(/^Bearer/)
+      const forged = await t.app.inject({ method, url, headers: { authorization: 'Bearer ' + 'x'.repeat(43) } })
+      expect(forged.statusCode).toBe(401)
+      expect(await channel.checkQueue(names.queues.jobs.name)).toMatchObject({ messageCount: 0 })
+    })
+
+    test("someone else's job is a 404 exactly like an unknown id, on both status routes", async () => {
+      const mallory = await signUp(t.app)
+      const { id } = (await post({ type: 'log', data: { secret: 1 } })).json()
+      await nextJobMessage()
+      const unknown = await get('/v1/jobs/00000000-0000-4000-8000-000000000000', mallory)
+      const theirs = await get(`/v1/jobs/${id}`, mallory)
+      expect(theirs.statusCode).toBe(404)
+      expect(theirs.json()).toEqual(unknown.json())
+      const book = await get(`/job/status?uuid=${id}`, mallory)
+      expect(book.statusCode).toBe(404)
+      expect(book.json()).toEqual(unknown.json())
+      expect((await get(`/v1/jobs/${id}`)).statusCode).toBe(200)
+    })
+
+    test('Idempotency-Key is per user: the same key from another user is a new job of theirs', async () => {
+      const bob = await signUp(t.app)
+      const key = `shared-${randomBytes(4).toString('hex')}`
+      const body = { type: 'log', data: { n: 1 } }
+      const first = await post(body, { 'idempotency-key': key })
+      await nextJobMessage()
+      const other = await post(body, { 'idempotency-key': key }, bob)
+      expect(other.statusCode).toBe(202)
+      expect(other.json().id).not.toBe(first.json().id)
+      expect((await nextJobMessage()).payload.ownerId).toBe(bob.id)
+      expect((await get(`/v1/jobs/${other.json().id}`, bob)).statusCode).toBe(200)
+    })
+
+    test('an email job to an address not your own -> 403, on POST /v1/jobs and on /job/mail; nothing queued', async () => {
+      const res = await post({ type: 'email', to: 'stranger@example.net', subject: 'Buy now', text: 'spam' })
+      expect(res.statusCode).toBe(403)
+      expect(res.json()).toEqual({ error: 'EMAIL_RECIPIENT_NOT_ALLOWED', message: expect.stringContaining('your own address') })
+      const book = await get('/job/mail?email_address=stranger@example.net')
+      expect(book.statusCode).toBe(403)
+      expect(book.json().error).toBe('EMAIL_RECIPIENT_NOT_ALLOWED')
+      expect(await channel.checkQueue(names.queues.jobs.name)).toMatchObject({ messageCount: 0 })
+    })
+
+    test('an email job to your own address before it is verified -> 403 EMAIL_NOT_VERIFIED', async () => {
+      const fresh = await signUp(t.app)
+      const res = await post({ type: 'email', to: fresh.email, subject: 'Hi me', text: 'note to self' }, {}, fresh)
+      expect(res.statusCode).toBe(403)
+      expect(res.json()).toEqual({ error: 'EMAIL_NOT_VERIFIED', message: expect.stringContaining('verify') })
+      // Verified later, the same session may send: the check reads Postgres, not the session.
+      await verify(t.app, fresh)
+      const upper = fresh.email.toUpperCase()
+      expect((await post({ type: 'email', to: upper, subject: 'Hi me', text: 'note to self' }, {}, fresh)).statusCode).toBe(202)
+      expect((await nextJobMessage()).payload.to).toBe(upper)
+    })
+
+    test('an admin may send an email job to any address (role read at submit time, no new login needed)', async () => {
+      const admin = await signUp(t.app)
+      expect((await post({ type: 'email', to: 'anyone@example.org', subject: 'Notice', text: 'hello' }, {}, admin)).statusCode).toBe(403)
+      await promote(t.app, admin)
+      const res = await post({ type: 'email', to: 'anyone@example.org', subject: 'Notice', text: 'hello' }, {}, admin)
+      expect(res.statusCode).toBe(202)
+      expect(await nextJobMessage()).toMatchObject({ type: 'job.email.v1', payload: { to: 'anyone@example.org' } })
     })
   })
 
@@ -176,16 +272,74 @@ describe('job routes (api side: accept, publish, report status)', () => {
   })
 })
 
+describe('job routes: per-user rate and log quota', () => {
+  const t = useTestApp({ JOB_RATE_PER_MINUTE: '3', JOB_EMAIL_RATE_PER_HOUR: '1', JOB_LOG_QUOTA_BYTES: '2048' }, { waitForBroker: true })
+  const post = (as: TestAccount, payload: object) => t.app.inject({ method: 'POST', url: '/v1/jobs', payload, headers: as.auth })
+
+  test('past JOB_RATE_PER_MINUTE -> 429 with Retry-After, counted per user (not per session, not for others)', async () => {
+    const carol = await signUp(t.app)
+    for (let i = 0; i < 3; i++) expect((await post(carol, { type: 'log', data: { i } })).statusCode).toBe(202)
+    const refused = await post(carol, { type: 'log', data: { i: 3 } })
+    expect(refused.statusCode).toBe(429)
+    expect(refused.json()).toEqual({ error: 'JOB_RATE_LIMITED', message: expect.stringContaining('3 jobs per minute') })
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+    expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60)
+    // The book's routes count too, and a fresh login is the same user.
+    expect((await t.app.inject({ url: '/job/database?client_time=0', headers: carol.auth })).statusCode).toBe(429)
+    const again = await t.app.inject({ method: 'POST', url: '/v1/sessions', payload: { login: carol.nickname, password: carol.password } })
+    expect((await post({ ...carol, auth: { authorization: `Bearer ${again.json().token}` } }, { type: 'log', data: {} })).statusCode).toBe(429)
+    const dave = await signUp(t.app)
+    expect((await post(dave, { type: 'log', data: {} })).statusCode).toBe(202)
+  })
+
+  test('an Idempotency-Key replay is the same job, not a new one: it costs no rate', async () => {
+    const gina = await signUp(t.app)
+    const replay = () => t.app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'log', data: { once: true } }, headers: { ...gina.auth, 'idempotency-key': 'report-1' } })
+    const first = await replay()
+    for (let i = 0; i < 4; i++) expect((await replay()).json().id).toBe(first.json().id)
+    expect((await post(gina, { type: 'log', data: { n: 2 } })).statusCode).toBe(202)
+    expect((await post(gina, { type: 'log', data: { n: 3 } })).statusCode).toBe(202)
+    expect((await post(gina, { type: 'log', data: { n: 4 } })).statusCode).toBe(429)
+  })
+
+  test('email jobs have their own, smaller rate (JOB_EMAIL_RATE_PER_HOUR) -> 429 with Retry-After', async () => {
+    const erin = await signUp(t.app)
+    await verify(t.app, erin)
+    const mail = { type: 'email', to: erin.email, subject: 'Reminder', text: 'water the plants' }
+    expect((await post(erin, mail)).statusCode).toBe(202)
+    const refused = await post(erin, mail)
+    expect(refused.statusCode).toBe(429)
+    expect(refused.json().message).toContain('1 email jobs per hour')
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(60)
+    expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(3600)
+    expect((await post(erin, { type: 'log', data: {} })).statusCode).toBe(202)
+  })
+
+  test('a log job that would pass JOB_LOG_QUOTA_BYTES of kept data -> 429 JOB_LOG_QUOTA_EXCEEDED', async () => {
+    const frank = await signUp(t.app)
+    // What the worker writes for frank's earlier jobs: 1,500 bytes ('{"note": "…"}') of the 2,048 he may keep.
+    await t.app.db.query('INSERT INTO job_log (job_id, data, owner_id) VALUES (gen_random_uuid(), $1, $2)', [{ note: 'x'.repeat(1488) }, frank.id])
+    expect((await post(frank, { type: 'log', data: { small: 'y'.repeat(100) } })).statusCode).toBe(202)
+    const refused = await post(frank, { type: 'log', data: { big: 'z'.repeat(600) } })
+    expect(refused.statusCode).toBe(429)
+    expect(refused.json()).toEqual({ error: 'JOB_LOG_QUOTA_EXCEEDED', message: expect.stringMatching(/keep 1500 bytes .* 2048 bytes/) })
+    // Callback and email jobs keep nothing in job_log: the quota does not stop them.
+    expect((await post(frank, { type: 'callback', callbackUrl: 'https://example.com/hook' })).statusCode).toBe(202)
+  })
+})
+
 describe('job routes while RabbitMQ is unreachable', () => {
   // A port nothing listens on: the broker connection keeps retrying in the background.
   const t = useTestApp({ AMQP_URL: 'amqp://guest:guest@127.0.0.1:1' })
 
   test('POST /v1/jobs -> 503, never a 202 for a job the broker did not confirm; nothing left behind', async () => {
-    const res = await t.app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'log', data: {} }, headers: { 'idempotency-key': 'k1' } })
+    const grace = await signUp(t.app)
+    const res = await t.app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'log', data: {} }, headers: { 'idempotency-key': 'k1', ...grace.auth } })
     expect(res.statusCode).toBe(503)
     expect(res.json().error).toBe('BROKER_UNAVAILABLE')
-    expect(await t.app.redis.keys(`${t.env.config.JOBS_REDIS_PREFIX}*`)).toEqual([])
-    const book = await t.app.inject('/job/database?client_time=1569174071')
+    // Only the rate counter remains: no job status, no claimed key.
+    expect(await t.app.redis.keys(`${t.env.config.JOBS_REDIS_PREFIX}*`)).toEqual([`${t.env.config.JOBS_REDIS_PREFIX}rate:jobs:${grace.id}`])
+    const book = await t.app.inject({ url: '/job/database?client_time=1569174071', headers: grace.auth })
     expect(book.statusCode).toBe(503)
   })
 })

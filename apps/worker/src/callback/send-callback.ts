@@ -4,13 +4,24 @@ import type { LookupFunction } from 'node:net'
 import { CallbackUrlError, resolveCallbackTarget, type HostResolver } from '@socialnet/jobs'
 import { SIGNATURE_HEADER, signCallback } from './signature'
 
-/** A callback that did not get a 2xx; `permanent` says whether a retry could change that. */
+/**
+ * A callback that did not get a 2xx; `permanent` says whether a retry could
+ * change that. `message` is what the submitter may read in the job status;
+ * `detail` (resolved addresses, socket errors) is for the worker's log only:
+ * shown to the submitter it would map our internal DNS and open ports.
+ */
 export class CallbackFailedError extends Error {
   readonly code = 'CALLBACK_FAILED'
-  constructor(message: string, readonly permanent: boolean) {
+  readonly detail: string
+  constructor(message: string, readonly permanent: boolean, detail?: string) {
     super(message)
+    this.detail = detail ?? message
   }
 }
+
+/** The public reasons: they say what kind of failure it was, nothing about what is behind the target. */
+const REFUSED = 'callback target refused: private address or unknown host'
+const CONNECTION_FAILED = 'connection failed'
 
 export interface CallbackSenderOptions {
   /** HMAC-SHA256 key for the X-Signature header. */
@@ -50,8 +61,8 @@ export async function sendCallback(
   try {
     target = await resolveCallbackTarget(rawUrl, { allowHosts: opts.allowHosts, resolve: opts.resolve })
   } catch (err) {
-    if (err instanceof CallbackUrlError) throw new CallbackFailedError(err.message, true)
-    throw new CallbackFailedError(`cannot resolve the callback host: ${(err as Error).message}`, false)
+    if (err instanceof CallbackUrlError) throw new CallbackFailedError(REFUSED, true, err.message)
+    throw new CallbackFailedError(CONNECTION_FAILED, false, `cannot resolve the callback host: ${(err as Error).message}`)
   }
   const { address, family } = target
   const pinned: LookupFunction = (_hostname, options, callback) => {
@@ -94,18 +105,21 @@ export async function sendCallback(
         }
       })
       response.on('end', () => finish(...outcome(statusCode)))
-      response.on('error', (err) => finish(new CallbackFailedError(`callback response failed: ${err.message}`, false)))
+      response.on('error', (err) => finish(new CallbackFailedError(CONNECTION_FAILED, false, `callback response failed: ${err.message}`)))
     })
     const timer = setTimeout(() => {
       request.destroy()
-      finish(new CallbackFailedError(`callback timed out after ${opts.timeoutMs} ms`, false))
+      finish(new CallbackFailedError(CONNECTION_FAILED, false, `callback timed out after ${opts.timeoutMs} ms`))
     }, opts.timeoutMs)
-    request.on('error', (err) => finish(new CallbackFailedError(`callback request failed: ${err.message}`, false)))
+    request.on('error', (err) => finish(new CallbackFailedError(CONNECTION_FAILED, false, `callback request failed: ${err.message}`)))
     request.end(body)
   })
 }
 
-/** 2xx delivered; 3xx/4xx will not change on a retry (except 408, 425, 429); 5xx may. */
+/**
+ * 2xx delivered; 3xx/4xx will not change on a retry (except 408, 425, 429); 5xx may.
+ * The status is shown to the submitter: the target passed the address check, so it is theirs to know.
+ */
 function outcome(statusCode: number): [Error | undefined, number] {
   if (statusCode >= 200 && statusCode < 300) return [undefined, statusCode]
   if (statusCode >= 300 && statusCode < 400) {

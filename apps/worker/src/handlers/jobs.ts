@@ -71,7 +71,7 @@ export function jobsQueue(deps: WorkerDeps): QueueRegistration {
   const { config } = deps
   const work: JobWork = {
     log: logJobWork(deps.db),
-    callback: callbackJobWork(deps.callback),
+    callback: callbackJobWork(deps.callback, deps.log.child({ queue: 'jobs', jobType: 'callback' })),
     email: emailJobWork(deps.publisher)
   }
   return {

@@ -59,7 +59,9 @@ describe('sendCallback against a real local receiver', () => {
     const seen = receiver.received.length
     const err = await sendCallback(`${receiver.url}/hook`, '{}', {}, { ...opts, allowHosts: new Set() }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(CallbackFailedError)
-    expect(err).toMatchObject({ permanent: true, message: expect.stringContaining('loopback') })
+    // The submitter reads a generic reason; the resolved address is for the worker's log only.
+    expect(err).toMatchObject({ permanent: true, message: 'callback target refused: private address or unknown host', detail: expect.stringContaining('loopback') })
+    expect((err as Error).message).not.toContain('127.0.0.1')
     expect(receiver.received.length).toBe(seen)
   })
 
@@ -85,7 +87,7 @@ describe('sendCallback against a real local receiver', () => {
   test('a receiver that never answers times out (retryable)', async () => {
     receiver.respond = () => { /* hang */ }
     const err = await sendCallback(`${receiver.url}/hang`, '{}', {}, { ...opts, timeoutMs: 300 }).catch((e: unknown) => e)
-    expect(err).toMatchObject({ permanent: false, message: expect.stringContaining('timed out') })
+    expect(err).toMatchObject({ permanent: false, message: 'connection failed', detail: expect.stringContaining('timed out') })
   })
 
   test('an oversized answer is cut off at the cap; its status still counts', async () => {
@@ -103,6 +105,7 @@ describe('sendCallback against a real local receiver', () => {
     const dead = await startReceiver()
     await dead.close()
     const err = await sendCallback(`${dead.url}/x`, '{}', {}, opts).catch((e: unknown) => e)
-    expect(err).toMatchObject({ permanent: false, message: expect.stringContaining('ECONNREFUSED') })
+    // Refused and timed out read the same to the submitter: no port scan through our worker.
+    expect(err).toMatchObject({ permanent: false, message: 'connection failed', detail: expect.stringContaining('ECONNREFUSED') })
   })
 })
