@@ -18,9 +18,11 @@ function passwordHash (password) {
 
 /**
  * @param {NodeJS.ProcessEnv} env
- * @param {string} [vhost] replaces the template's vhost (tests use a throwaway one)
+ * @param {{ vhost?: string, userPrefix?: string }} [options] vhost replaces the template's vhost;
+ *   userPrefix goes before every user name (users are broker-wide: tests sharing a broker need their own)
  */
-function renderDefinitions (env, vhost) {
+function renderDefinitions (env, options = {}) {
+  const { vhost, userPrefix = '' } = options
   const template = JSON.parse(readFileSync(join(__dirname, 'definitions.template.json'), 'utf8'))
   const missing = template.users.filter((u) => !u.optional && !env[u.password_env]).map((u) => u.password_env)
   if (missing.length > 0) throw new Error(`set ${missing.join(', ')} (see .env.example)`)
@@ -31,13 +33,17 @@ function renderDefinitions (env, vhost) {
   return {
     vhosts: [{ name }],
     users: template.users.filter((u) => present.has(u.name)).map((u) => ({
-      name: u.name,
+      name: userPrefix + u.name,
       password_hash: passwordHash(env[u.password_env]),
       hashing_algorithm: 'rabbit_password_hashing_sha256',
       tags: u.tags
     })),
     permissions: template.permissions.filter((p) => present.has(p.user)).map((p) => ({
-      user: p.user, vhost: name, configure: p.configure, write: p.write, read: p.read
+      user: userPrefix + p.user, vhost: name, configure: p.configure, write: p.write, read: p.read
+    })),
+    // Which routing keys a user may publish (write) or bind (read) on a topic exchange.
+    topic_permissions: (template.topic_permissions ?? []).filter((p) => present.has(p.user)).map((p) => ({
+      user: userPrefix + p.user, vhost: name, exchange: p.exchange, write: p.write, read: p.read
     }))
   }
 }
@@ -49,7 +55,7 @@ if (require.main === module) {
     process.exit(2)
   }
   try {
-    const text = JSON.stringify(renderDefinitions(process.env, vhost), null, 2) + '\n'
+    const text = JSON.stringify(renderDefinitions(process.env, { vhost }), null, 2) + '\n'
     // Written whole or not at all: rabbitmq must never boot on half a file.
     writeFileSync(`${out}.tmp`, text, { mode: 0o644 })
     renameSync(`${out}.tmp`, out)

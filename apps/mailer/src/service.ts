@@ -37,6 +37,8 @@ export async function startMailerService(config: MailerConfig, log: Logger): Pro
     name: `mailer@${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     prefix: config.AMQP_PREFIX,
     retryDelaysMs: config.retryDelaysMs,
+    // The mailer's broker user may touch the mail queues only; its Consumer declares them.
+    ownsTopology: false,
     log
   })
   const metrics = new MailerMetrics(config.MAILER_METRICS_PORT > 0)

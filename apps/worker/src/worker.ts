@@ -37,6 +37,9 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Wo
     prefix: config.AMQP_PREFIX,
     retryDelaysMs: config.retryDelaysMs,
     name: `worker@${hostname()}:${process.pid}`,
+    // The worker's broker user may touch its own queues only (each Consumer declares
+    // its family) and publish mail.send.v1 on the api's routing (email jobs).
+    ownsTopology: false,
     log: log.child({ component: 'broker' })
   })
   const publisher = new Publisher(connection)

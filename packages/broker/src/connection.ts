@@ -27,6 +27,15 @@ export interface BrokerConnectionOptions {
   name: string
   prefix?: string
   retryDelaysMs?: number[]
+  /**
+   * True (the default) for the process that owns the routing, the api: it
+   * declares the whole topology (declareTopology) on every (re)connect. A
+   * process that only consumes, or publishes on the api's routing (the
+   * worker), sets false: its broker user may not declare the exchange or
+   * other services' queues, and each of its Consumers declares its own
+   * queue family instead.
+   */
+  ownsTopology?: boolean
   log?: BrokerLogger
   /** Seconds between heartbeats unless the URL sets `heartbeat`; a dead TCP peer is noticed after ~2x this. */
   heartbeatSeconds?: number
@@ -37,8 +46,9 @@ export interface BrokerConnectionOptions {
 
 /**
  * The one AMQP connection of a process. It connects in the background,
- * declares the topology on every (re)connect (a broker that lost its
- * definitions gets them back before anyone publishes), and reconnects with
+ * declares the topology on every (re)connect if it owns it (a broker that
+ * lost its definitions gets them back before anyone publishes; consumers
+ * re-declare their own queues), and reconnects with
  * jittered backoff until `close()`. Publishers and consumers open their own
  * channels on 'connected'; nothing is buffered here.
  *
@@ -50,6 +60,7 @@ export class BrokerConnection extends EventEmitter {
   readonly name: string
   readonly log: BrokerLogger
   private readonly url: string
+  private readonly ownsTopology: boolean
   private readonly minDelay: number
   private readonly maxDelay: number
   private model: ChannelModel | undefined
@@ -63,6 +74,7 @@ export class BrokerConnection extends EventEmitter {
     this.name = options.name
     this.log = options.log ?? silent
     this.topology = topology({ prefix: options.prefix, retryDelaysMs: options.retryDelaysMs })
+    this.ownsTopology = options.ownsTopology ?? true
     this.minDelay = options.reconnectMinMs ?? 200
     this.maxDelay = options.reconnectMaxMs ?? 10_000
     const url = new URL(options.url)
@@ -70,7 +82,7 @@ export class BrokerConnection extends EventEmitter {
     this.url = url.toString()
   }
 
-  /** True while an AMQP connection is open and the topology is declared. */
+  /** True while an AMQP connection is open and (if this process owns it) the topology is declared. */
   get isConnected(): boolean {
     return this.model !== undefined
   }
@@ -153,7 +165,7 @@ export class BrokerConnection extends EventEmitter {
         model.on('unblocked', () => this.log.info({}, 'amqp connection unblocked'))
         // Listen before declaring: the connection may drop while we declare.
         const lost = new Promise<Error | undefined>((resolve) => model!.once('close', resolve))
-        await this.declare(model)
+        if (this.ownsTopology) await this.declare(model)
         if (this.closing) {
           await model.close().catch(() => {})
           break

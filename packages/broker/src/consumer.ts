@@ -5,7 +5,7 @@ import { ConfirmedChannel, PUBLISH_ID_HEADER } from './confirmed-channel'
 import { PermanentError, UnroutableMessageError } from './errors'
 import { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, decodeMessage, type AnyConsumedMessage } from './message'
 import { CHANNEL_CLOSE_TIMEOUT_MS, settledWithin } from './settled-within'
-import type { WorkQueue } from './topology'
+import { declareQueueFamily, type WorkQueue } from './topology'
 
 /** Handles one message; resolving acks it, throwing retries it (or dead-letters it, see Consumer). */
 export type MessageHandler = (message: AnyConsumedMessage) => Promise<void>
@@ -122,8 +122,12 @@ export class Consumer {
     channel.on('error', (err: Error) => this.connection.log.warn({ err, queue: this.options.queue }, 'consumer channel error'))
     channel.on('close', () => this.drop(confirmed))
     this.channel = confirmed
+    const family = this.connection.topology.queues[this.options.queue]
+    // Every (re)open: a broker that lost its definitions gets this queue back
+    // even when no other process declares it.
+    await declareQueueFamily(channel, family)
     await channel.prefetch(this.prefetch)
-    const queue = this.connection.topology.queues[this.options.queue].name
+    const queue = family.name
     const { consumerTag } = await channel.consume(queue, (raw) => {
       // null: the broker cancelled us (queue deleted); consume again later.
       if (raw === null) return this.drop(confirmed, true)
@@ -193,11 +197,12 @@ export class Consumer {
     await this.republish(confirmed, raw, q.dlq, headers)
   }
 
-  // Copies the message, byte for byte, to `queue` through the default
-  // exchange, and acks the original only once the copy is confirmed. If the
-  // copy cannot be confirmed the original is requeued (bounded by the
-  // queue's delivery limit); if its target queue is missing the original is
-  // rejected, so the work queue's own dead-letter exchange keeps it.
+  // Copies the message, byte for byte, to `queue` through the family's own
+  // dead-letter exchange (not the default exchange: the service's broker
+  // user may write to its own family only), and acks the original only once
+  // the copy is confirmed. If the copy cannot be confirmed the original is
+  // requeued (bounded by the queue's delivery limit); if its target queue is
+  // missing the original is rejected, so the work queue dead-letters it.
   private async republish(confirmed: ConfirmedChannel, raw: ConsumeMessage, queue: string, headers: Record<string, unknown>): Promise<void> {
     delete headers[PUBLISH_ID_HEADER]
     const p = raw.properties
@@ -214,7 +219,8 @@ export class Consumer {
     let timer: NodeJS.Timeout | undefined
     try {
       const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no confirm within ${this.confirmTimeoutMs} ms`)), this.confirmTimeoutMs)))
-      await Promise.race([confirmed.send('', queue, raw.content, options).confirmed, timeout])
+      const exchange = this.connection.topology.queues[this.options.queue].deadLetterExchange
+      await Promise.race([confirmed.send(exchange, queue, raw.content, options).confirmed, timeout])
     } catch (err) {
       this.connection.log.error({ err, messageId: p.messageId, queue }, 'could not move the message; handing it back to the broker')
       return this.settle(confirmed, raw, err instanceof UnroutableMessageError ? 'reject' : 'requeue')

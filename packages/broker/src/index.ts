@@ -2,6 +2,7 @@
  * @socialnet/broker: the one RabbitMQ client of the system.
  *
  *   const connection = new BrokerConnection({ url, prefix, retryDelaysMs, name: 'api', log })  // from the app's validated env
+ *   // a consumer-only process passes ownsTopology: false (its broker user may touch its own queues only)
  *   void connection.connect()                      // retries in the background
  *   const publisher = new Publisher(connection)
  *   await publisher.publish({ type: 'mail.welcome.v1', messageId, payload })  // after the broker confirmed
@@ -16,6 +17,7 @@ export { parseRetryDelays, BrokerConfigError, DEFAULT_AMQP_URL, DEFAULT_RETRY_DE
 export {
   topology,
   declareTopology,
+  declareQueueFamily,
   deleteTopology,
   WORK_QUEUES,
   QUEUE_BINDINGS,

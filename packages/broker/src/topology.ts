@@ -24,10 +24,19 @@ export const QUEUE_BINDINGS: Record<WorkQueue, string[]> = {
  */
 export const DELIVERY_LIMIT = 20
 
-/** Names of one work queue and its satellites. */
+/** Names of one work queue and its satellites: a queue family, which one consumer owns. */
 export interface QueueNames {
   name: string
   dlq: string
+  /**
+   * Direct exchange of this family alone, `<work queue>.dlx`: every move
+   * between the work queue, its retry queues and its dlq goes through it,
+   * with the target queue's name as routing key. Because it is per family,
+   * a broker user can be allowed to write to it (and so to declare and
+   * republish within its family) without being able to reach any other
+   * queue; the default exchange would reach them all.
+   */
+  deadLetterExchange: string
   /** One queue per delay, each with a fixed TTL, dead-lettering back to `name`. */
   retries: { delayMs: number; name: string }[]
 }
@@ -35,9 +44,8 @@ export interface QueueNames {
 /** All names of one deployment (or one test, through the prefix). */
 export interface Topology {
   prefix: string
+  /** The topic exchange publishers send to; the api binds each work queue to it. */
   exchange: string
-  /** Where the work queues dead-letter by themselves (delivery limit exceeded, rejected). */
-  deadLetterExchange: string
   queues: Record<WorkQueue, QueueNames>
 }
 
@@ -56,6 +64,7 @@ export function topology(options: TopologyOptions | string = {}): Topology {
     return {
       name,
       dlq: `${name}.dlq`,
+      deadLetterExchange: `${name}.dlx`,
       // The delay is part of the name: services configured with different
       // delays declare different queues instead of failing on mismatched TTLs.
       retries: retryDelaysMs.map((delayMs) => ({ delayMs, name: `${name}.retry.${delayMs}ms` }))
@@ -64,56 +73,73 @@ export function topology(options: TopologyOptions | string = {}): Topology {
   return {
     prefix,
     exchange: base,
-    deadLetterExchange: `${base}.dlx`,
     queues: { mail: queue('mail'), jobs: queue('jobs'), thumbnails: queue('thumbnails') }
   }
 }
 
 /**
- * Declares the whole topology, idempotently (same arguments every time).
- *
- * Queues are quorum queues: replicated and fsynced before confirming when
- * the broker is clustered, and they support a delivery limit (see
- * DELIVERY_LIMIT). Retry queues dead-letter with the at-least-once strategy
- * so a message moving back to its work queue cannot be dropped in transit.
- * One queue per delay keeps expiry in FIFO order: a single queue with
- * per-message TTLs would hold a short-delay message behind a long one.
+ * Declares the whole topology, idempotently (same arguments every time):
+ * every queue family, the topic exchange, and the bindings that route each
+ * message type to its work queue. The publisher (the api) does this, so a
+ * message is routed even before its consumer ever started; its broker user
+ * may touch every socialnet name. Consumers declare only their own family
+ * (declareQueueFamily), which is all their broker user may touch.
  */
 export async function declareTopology(channel: Channel, options: Topology | TopologyOptions | string = {}): Promise<Topology> {
   const names = isTopology(options) ? options : topology(options)
+  for (const short of WORK_QUEUES) await declareQueueFamily(channel, names.queues[short])
   await channel.assertExchange(names.exchange, 'topic', { durable: true })
-  await channel.assertExchange(names.deadLetterExchange, 'direct', { durable: true })
   for (const short of WORK_QUEUES) {
-    const q = names.queues[short]
-    await channel.assertQueue(q.dlq, { durable: true, arguments: { 'x-queue-type': 'quorum' } })
-    await channel.bindQueue(q.dlq, names.deadLetterExchange, q.name)
-    await channel.assertQueue(q.name, {
+    for (const key of QUEUE_BINDINGS[short]) await channel.bindQueue(names.queues[short].name, names.exchange, key)
+  }
+  return names
+}
+
+/**
+ * Declares one work queue, its retry queues, its dlq and the family's own
+ * dead-letter exchange, idempotently. It names nothing outside the family,
+ * so a broker user confined to `<work queue>(.*)` can run it: declaring a
+ * queue whose dead-letter exchange is X needs write on X, which is why the
+ * family has its own exchange instead of the default one.
+ *
+ * Queues are quorum queues: replicated and fsynced before confirming when
+ * the broker is clustered, and they support a delivery limit (see
+ * DELIVERY_LIMIT). Work and retry queues dead-letter with the at-least-once
+ * strategy so a message moving between them cannot be dropped in transit.
+ * One queue per delay keeps expiry in FIFO order: a single queue with
+ * per-message TTLs would hold a short-delay message behind a long one.
+ */
+export async function declareQueueFamily(channel: Channel, q: QueueNames): Promise<void> {
+  const dlx = q.deadLetterExchange
+  await channel.assertExchange(dlx, 'direct', { durable: true })
+  await channel.assertQueue(q.dlq, { durable: true, arguments: { 'x-queue-type': 'quorum' } })
+  await channel.bindQueue(q.dlq, dlx, q.dlq)
+  await channel.assertQueue(q.name, {
+    durable: true,
+    arguments: {
+      'x-queue-type': 'quorum',
+      'x-delivery-limit': DELIVERY_LIMIT,
+      'x-dead-letter-exchange': dlx,
+      'x-dead-letter-routing-key': q.dlq,
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish'
+    }
+  })
+  await channel.bindQueue(q.name, dlx, q.name)
+  for (const retry of q.retries) {
+    await channel.assertQueue(retry.name, {
       durable: true,
       arguments: {
         'x-queue-type': 'quorum',
-        'x-delivery-limit': DELIVERY_LIMIT,
-        'x-dead-letter-exchange': names.deadLetterExchange,
+        'x-message-ttl': retry.delayMs,
+        'x-dead-letter-exchange': dlx,
         'x-dead-letter-routing-key': q.name,
         'x-dead-letter-strategy': 'at-least-once',
         'x-overflow': 'reject-publish'
       }
     })
-    for (const key of QUEUE_BINDINGS[short]) await channel.bindQueue(q.name, names.exchange, key)
-    for (const retry of q.retries) {
-      await channel.assertQueue(retry.name, {
-        durable: true,
-        arguments: {
-          'x-queue-type': 'quorum',
-          'x-message-ttl': retry.delayMs,
-          'x-dead-letter-exchange': '',
-          'x-dead-letter-routing-key': q.name,
-          'x-dead-letter-strategy': 'at-least-once',
-          'x-overflow': 'reject-publish'
-        }
-      })
-    }
+    await channel.bindQueue(retry.name, dlx, retry.name)
   }
-  return names
 }
 
 /**
@@ -124,9 +150,9 @@ export async function deleteTopology(channel: Channel, names: Topology): Promise
   for (const short of WORK_QUEUES) {
     const q = names.queues[short]
     for (const name of [q.name, q.dlq, ...q.retries.map((r) => r.name)]) await channel.deleteQueue(name)
+    await channel.deleteExchange(q.deadLetterExchange)
   }
   await channel.deleteExchange(names.exchange)
-  await channel.deleteExchange(names.deadLetterExchange)
 }
 
 function isTopology(value: unknown): value is Topology {

@@ -18,6 +18,8 @@ describe('broker config and topology', () => {
     expect(names.queues.mail.name).toBe('p.socialnet.mail')
     expect(names.queues.mail.dlq).toBe('p.socialnet.mail.dlq')
     expect(names.queues.jobs.dlq).toBe('p.socialnet.jobs.dlq')
+    // Per family, so a broker user can be given its own family and nothing else.
+    expect(names.queues.mail.deadLetterExchange).toBe('p.socialnet.mail.dlx')
     expect(names.queues.thumbnails.retries.map((r) => r.name)).toEqual(['p.socialnet.thumbnails.retry.100ms', 'p.socialnet.thumbnails.retry.1000ms'])
   })
 
