@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg'
 import { EmailTakenError, NicknameTakenError } from './errors'
+import { foldLogin } from './login-fold'
 
 type Queryable = Pool | PoolClient
 
@@ -95,14 +96,15 @@ export async function verifyEmail(db: Queryable, tokenHash: Buffer): Promise<Use
 }
 
 /**
- * The user whose e-mail or nickname is `login`, case-insensitively (the unique
- * indexes' expressions, so both lookups use them). A nickname cannot contain
- * '@', so one login never matches two users.
+ * The user whose e-mail or nickname is `login`, case-insensitively: the login
+ * is folded by foldLogin (the fold the login limiter uses), the stored side by
+ * the unique indexes' expressions, so both lookups use them. A nickname cannot
+ * contain '@', so one login never matches two users.
  */
 export async function findUserByLogin(db: Queryable, login: string): Promise<User | undefined> {
   const { rows } = await db.query<User>(
-    `SELECT ${userColumns()} FROM users WHERE lower(email) = lower($1) OR lower(nickname) = lower($1)`,
-    [login]
+    `SELECT ${userColumns()} FROM users WHERE lower(email) = $1 OR lower(nickname) = $1`,
+    [foldLogin(login)]
   )
   return rows[0]
 }
