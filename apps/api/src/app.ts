@@ -8,7 +8,8 @@ import { loggerOptions } from '@socialnet/config'
 import type { ApiConfig } from './config'
 import swagger from './plugins/external/swagger'
 import rateLimit from './plugins/external/rate-limit'
-import errors from './plugins/errors'
+import errors, { clientErrorHandler } from './plugins/errors'
+import securityHeaders from './plugins/external/helmet'
 import readiness from './plugins/readiness'
 import metrics from './plugins/metrics'
 import db from './plugins/db'
@@ -51,6 +52,7 @@ export function serverOptions(config: ApiConfig): FastifyServerOptions & { https
       const status = isKey ? 400 : (err.statusCode ?? 400)
       void (reply as FastifyReply).code(status).send({ error: isKey ? 'BAD_KEY' : status === 414 ? 'URI_TOO_LONG' : 'BAD_URL', message: isKey ? 'invalid key: not valid percent-encoded UTF-8 of at most 1024 bytes' : err.message })
     },
+    clientErrorHandler,
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   }
@@ -75,12 +77,15 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     done(null, payload)
   })
 
+  const https = Boolean(config.TLS_CERT && config.TLS_KEY)
   await api.register(errors)
-  await api.register(swagger, { publicUrl: config.PUBLIC_URL })
+  await api.register(securityHeaders, { https })
   await api.register(readiness)
   await api.register(metrics)
   await api.register(redis, { redisUrl: config.REDIS_URL })
-  await api.register(rateLimit, { rps: config.RATE_LIMIT_RPS })
+  await api.register(rateLimit, { rps: config.RATE_LIMIT_RPS, redisPrefix: config.RATE_LIMIT_REDIS_PREFIX })
+  // After the rate limit, so /docs and /docs/json are limited like any route.
+  await api.register(swagger, { publicUrl: config.PUBLIC_URL, https })
   await api.register(db, { databaseUrl: config.DATABASE_URL })
   await api.register(broker, { url: config.AMQP_URL, prefix: config.AMQP_PREFIX })
   await api.register(outboxRelay, {
@@ -108,7 +113,7 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
 
   await api.register(imageStorage, { config })
 
-  await api.register(opsRoutes)
+  await api.register(opsRoutes, { metricsToken: config.METRICS_TOKEN })
   await api.register(kvRoutes, { maxValueBytes: config.KV_MAX_VALUE_BYTES })
   await api.register(usersRoutes, {
     publicUrl: config.PUBLIC_URL,

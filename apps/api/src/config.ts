@@ -54,6 +54,10 @@ export const ApiConfigSchema = Type.Object({
   LOGIN_MAX_FAILURES_PER_IP: Type.Integer({ minimum: 1, default: 50 }),
   LOGIN_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 900 }),
   RATE_LIMIT_RPS: Type.Integer({ minimum: 0, default: 50 }),
+  /** Redis key prefix of the API-wide rate limit's counters: two deployments sharing one Redis need different ones. */
+  RATE_LIMIT_REDIS_PREFIX: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.:-]+$', default: 'socialnet:rl:api:' }),
+  /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset = open to whoever reaches the api. */
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' })),
   TLS_CERT: Type.Optional(Type.String({ minLength: 1 })),
   TLS_KEY: Type.Optional(Type.String({ minLength: 1 })),
   /** Proxies whose X-Forwarded-For is believed (nginx); empty = none. */

@@ -61,6 +61,7 @@ export function testEnv(overrides: Record<string, string> = {}): TestEnv {
     AMQP_PREFIX: `test-${tag}-`,
     JOBS_REDIS_PREFIX: `test:${tag}:jobs:`,
     SESSIONS_REDIS_PREFIX: `test:${tag}:auth:`,
+    RATE_LIMIT_REDIS_PREFIX: `test:${tag}:rl:`,
     KV_LOG_PATH: join(dir, 'kv.log'),
     STORAGE_DIR: join(dir, 'images'),
     UPLOAD_TMP_DIR: join(dir, 'uploads'),
@@ -128,8 +129,8 @@ export function useTestApp(overrides: Record<string, string> = {}, opts: TestApp
   afterAll(async () => {
     const first = replicas[0]
     if (first && env) {
-      // Sessions, login counters and job statuses would otherwise linger in the shared Redis until their TTLs.
-      for (const prefix of [env.config.JOBS_REDIS_PREFIX, env.config.SESSIONS_REDIS_PREFIX]) {
+      // Sessions, login and rate-limit counters and job statuses would otherwise linger in the shared Redis until their TTLs.
+      for (const prefix of [env.config.JOBS_REDIS_PREFIX, env.config.SESSIONS_REDIS_PREFIX, env.config.RATE_LIMIT_REDIS_PREFIX]) {
         const keys = await first.redis.keys(`${prefix}*`)
         if (keys.length > 0) await first.redis.del(...keys)
       }

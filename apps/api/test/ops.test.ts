@@ -1,3 +1,4 @@
+import { loadApiConfig } from '../src/config'
 import { useTestApp } from './helper'
 
 describe('ops routes', () => {
@@ -52,5 +53,34 @@ describe('ops routes', () => {
     const res = await t.app.inject('/nope')
     expect(res.statusCode).toBe(404)
     expect(res.json()).toEqual({ error: 'NOT_FOUND', message: expect.any(String) })
+  })
+})
+
+describe('ops routes with METRICS_TOKEN set', () => {
+  const token = 'metrics-token-0123456789abcdef'
+  const t = useTestApp({ METRICS_TOKEN: token })
+
+  test('/metrics: 401 without or with a wrong bearer token, 200 with the right one', async () => {
+    const none = await t.app.inject('/metrics')
+    expect(none.statusCode).toBe(401)
+    expect(none.json()).toEqual({ error: 'UNAUTHORIZED', message: expect.stringContaining('METRICS_TOKEN') })
+    expect(none.headers['www-authenticate']).toContain('Bearer')
+    for (const authorization of [`Bearer ${token}x`, `Basic ${token}`, 'Bearer', `Bearer ${token.slice(1)}`]) {
+      expect((await t.app.inject({ url: '/metrics', headers: { authorization } })).statusCode).toBe(401)
+    }
+    const ok = await t.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${token}` } })
+    expect(ok.statusCode).toBe(200)
+    expect(ok.body).toContain('http_request_duration_seconds')
+  })
+
+  test('/health and /ready stay open', async () => {
+    expect((await t.app.inject('/health')).statusCode).toBe(200)
+    expect((await t.app.inject('/ready')).statusCode).toBe(200)
+  })
+})
+
+describe('METRICS_TOKEN validation', () => {
+  test.each([['too short', 'short'], ['with a space', 'a token with spaces in it']])('%s -> a clear config error', (_why, value) => {
+    expect(() => loadApiConfig({ METRICS_TOKEN: value })).toThrow(/METRICS_TOKEN/)
   })
 })

@@ -26,6 +26,7 @@ const V4_BLOCKED: Array<[string, number, string]> = [
 
 const V6_BLOCKED: Array<[string, number, string]> = [
   ['::', 96, 'unspecified, loopback and IPv4-compatible'],
+  ['::ffff:0:0:0', 96, 'IPv4-translated, RFC 2765 (reaches embedded IPv4)'],
   ['64:ff9b::', 96, 'NAT64 (reaches embedded IPv4)'],
   ['64:ff9b:1::', 48, 'local NAT64'],
   ['100::', 64, 'discard-only'],

@@ -96,6 +96,24 @@ describe('callback URL guard (SSRF)', () => {
     expect(checkCallbackUrl('http://private.example/').hostname).toBe('private.example')
   })
 
+  // Every IANA special-purpose IPv6 range that embeds or translates an IPv4 address, each
+  // carrying 127.0.0.1 (or 10.0.0.1): a guard missing one lets a callback reach the inside.
+  test.each([
+    ['NAT64 well-known prefix 64:ff9b::/96', '64:ff9b::7f00:1'],
+    ['local-use NAT64 64:ff9b:1::/48 (RFC 8215)', '64:ff9b:1::7f00:1'],
+    ['6to4 2002::/16', '2002:7f00:1::1'],
+    ['Teredo 2001::/32', '2001:0:4136:e378:8000:63bf:80ff:fffe'],
+    ['IPv4-mapped ::ffff:0:0/96', '::ffff:7f00:1'],
+    ['IPv4-mapped, dotted tail', '::ffff:10.0.0.1'],
+    ['IPv4-translated ::ffff:0:0:0/96 (RFC 2765)', '::ffff:0:7f00:1'],
+    ['IPv4-translated, dotted tail', '::ffff:0:10.0.0.1'],
+    ['IPv4-translated, public inside (never global unicast)', '::ffff:0:5db8:d70e'],
+    ['IPv4-compatible ::/96', '::7f00:1']
+  ])('refuses the IPv4-embedding range %s: %s', async (_range, address) => {
+    expect(() => checkCallbackUrl(`http://[${address}]/`)).toThrow(CallbackUrlError)
+    await expect(resolveCallbackTarget(`http://[${address}]/`)).rejects.toBeInstanceOf(CallbackUrlError)
+  })
+
   test('a DNS failure other than "no such name" is left retryable', async () => {
     const flaky: HostResolver = async () => { throw Object.assign(new Error('timeout'), { code: 'EAI_AGAIN' }) }
     const err = await resolveCallbackTarget('http://public.example/', { resolve: flaky }).catch((e: unknown) => e)

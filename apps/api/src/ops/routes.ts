@@ -1,26 +1,61 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import createError from '@fastify/error'
+import { ErrorBody } from '../plugins/errors'
 
 const Checks = Type.Object({ status: Type.String(), checks: Type.Record(Type.String(), Type.String()) })
+const MetricsUnauthorizedError = createError<[]>('UNAUTHORIZED', 'metrics need `Authorization: Bearer <METRICS_TOKEN>`', 401)
 
-/** Probes and metrics. Exempt from the API rate limit: orchestrators poll them constantly. */
-const opsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+/**
+ * The per-client limit of /ready and /metrics, counted apart from the API-wide
+ * one: generous for orchestrators and scrapers (a probe every second is 10 in
+ * this window), yet each /ready touches Postgres, Redis and RabbitMQ and each
+ * /metrics serializes every series, so a flood of them is refused.
+ */
+const OPS_RATE_LIMIT = { max: 100, timeWindow: 10_000 }
+
+/** True when `header` is `Bearer <token>`; constant-time over the hashes, so timing tells nothing of the token. */
+function hasBearer(header: string | undefined, token: string): boolean {
+  const given = header ? /^Bearer +(\S+) *$/i.exec(header)?.[1] : undefined
+  if (!given) return false
+  const digest = (s: string) => createHash('sha256').update(s).digest()
+  return timingSafeEqual(digest(given), digest(token))
+}
+
+/**
+ * Probes and metrics. /health is never limited (liveness must not fail under
+ * load); /ready and /metrics have their own per-client limit; /metrics needs
+ * METRICS_TOKEN when one is set (nginx refuses it from outside either way).
+ */
+const opsRoutes: FastifyPluginAsyncTypebox<{ metricsToken?: string }> = async (fastify, opts) => {
   fastify.get('/health', {
     config: { rateLimit: false },
     schema: { tags: ['ops'], summary: 'Liveness: the process is up', response: { 200: Type.Object({ status: Type.Literal('ok') }) } }
   }, async () => ({ status: 'ok' as const }))
 
   fastify.get('/ready', {
-    config: { rateLimit: false },
-    schema: { tags: ['ops'], summary: 'Readiness: Postgres, Redis and RabbitMQ reachable', response: { 200: Checks, 503: Checks } }
+    config: { rateLimit: OPS_RATE_LIMIT },
+    schema: { tags: ['ops'], summary: 'Readiness: Postgres, Redis and RabbitMQ reachable', response: { 200: Checks, 429: ErrorBody, 503: Checks } }
   }, async (_request, reply) => {
     const { ok, checks } = await fastify.readiness.check()
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks })
   })
 
+  const { metricsToken } = opts
   fastify.get('/metrics', {
-    config: { rateLimit: false },
-    schema: { tags: ['ops'], summary: 'Prometheus metrics (internal; nginx refuses it from outside)' }
+    config: { rateLimit: OPS_RATE_LIMIT },
+    onRequest: async (request, reply) => {
+      if (metricsToken === undefined || hasBearer(request.headers.authorization, metricsToken)) return
+      void reply.header('www-authenticate', 'Bearer realm="metrics"')
+      throw new MetricsUnauthorizedError()
+    },
+    schema: {
+      tags: ['ops'],
+      summary: 'Prometheus metrics (internal; nginx refuses it from outside; bearer METRICS_TOKEN when set)',
+      security: metricsToken === undefined ? [] : [{ bearerAuth: [] }],
+      response: { 200: Type.String({ description: 'Prometheus text exposition format' }), 401: ErrorBody, 429: ErrorBody }
+    }
   }, async (_request, reply) => {
     const { registry } = fastify.metrics
     return reply.type(registry.contentType).send(await registry.metrics())

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { Type, type Static } from '@sinclair/typebox'
 
 /** Codes for statuses that have no error of their own: the `error` field is always a stable string. */
@@ -8,6 +9,39 @@ const CODE_BY_STATUS: Record<number, string> = {
   406: 'NOT_ACCEPTABLE', 408: 'REQUEST_TIMEOUT', 409: 'CONFLICT', 413: 'PAYLOAD_TOO_LARGE', 414: 'URI_TOO_LONG',
   415: 'UNSUPPORTED_MEDIA_TYPE', 422: 'UNPROCESSABLE_ENTITY', 429: 'RATE_LIMITED', 431: 'HEADERS_TOO_LARGE',
   500: 'INTERNAL_ERROR', 502: 'BAD_GATEWAY', 503: 'SERVICE_UNAVAILABLE', 504: 'GATEWAY_TIMEOUT'
+}
+
+/**
+ * Body-parser errors under our own codes: the client sent a body the route
+ * cannot read, and the code says how (fastify's FST_ERR_CTP_* are internal names).
+ */
+const CODE_BY_PARSER_ERROR: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST'
+}
+
+/**
+ * Errors the HTTP parser meets before fastify sees a request (headers over
+ * Node's 16 KiB, a malformed request line, a client too slow to send its
+ * headers): answered in the one error shape, then the socket is closed.
+ * Passed to the Fastify constructor as `clientErrorHandler`.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  // A reset or already closed socket has no one left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, body]: [number, ErrorBody] =
+    err.code === 'HPE_HEADER_OVERFLOW' ? [431, { error: 'HEADERS_TOO_LARGE', message: 'request headers exceed the 16 KiB limit' }]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, { error: 'REQUEST_TIMEOUT', message: 'the request was not received in time' }]
+        : [400, { error: 'BAD_REQUEST', message: 'malformed HTTP request' }]
+  const json = JSON.stringify(body)
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(json)}\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${json}`)
+  }
+  socket.destroy(err)
 }
 
 /** The one error shape: `{ error: code, message }` (DESIGN.md); every route's error responses use this schema. */
@@ -52,8 +86,11 @@ export default fp(async function errors(fastify) {
     } else {
       const code = err.validation
         ? 'VALIDATION_FAILED'
-        : err.code && !err.code.startsWith('FST_') ? err.code : CODE_BY_STATUS[status] ?? 'BAD_REQUEST'
-      body = { error: code, message: err.message }
+        : err.code && !err.code.startsWith('FST_') ? err.code : CODE_BY_PARSER_ERROR[err.code ?? ''] ?? CODE_BY_STATUS[status] ?? 'BAD_REQUEST'
+      const message = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+        ? `content-type ${JSON.stringify(request.headers['content-type'] ?? '')} is not accepted here`
+        : err.message
+      body = { error: code, message }
     }
     void reply.code(status).type('application/json; charset=utf-8').send(body)
   })

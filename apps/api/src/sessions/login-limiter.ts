@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type Redis from 'ioredis'
+import { foldLogin } from '../users/login-fold'
 
 /** Limits per window; counts live in Redis so they hold across api replicas. */
 export interface LoginLimits {
@@ -33,29 +34,35 @@ return 0
 `
 
 /**
- * Failed-login counters per account and per client IP. The account key is the
- * login as typed (lower-cased, hashed), not a user id, so an unknown login is
- * limited exactly like a real one and the 429 reveals nothing.
+ * Whose failures an attempt counts against: the account the login found (any
+ * of its spellings, e-mail or nickname, count together), or, when it found
+ * none, the folded login itself, so an unknown login is limited exactly like a
+ * real one and the 429 reveals nothing.
  */
+export type LoginSubject = { userId: string } | { unknownLogin: string }
+
+/** Failed-login counters per account and per client IP. */
 export class LoginLimiter {
   constructor(private readonly redis: Redis, private readonly limits: LoginLimits) {}
 
-  private keys(login: string, ip: string): [string, string] {
-    const account = createHash('sha256').update(login.toLowerCase()).digest('hex')
+  private keys(subject: LoginSubject, ip: string): [string, string] {
+    const account = 'userId' in subject
+      ? `user:${subject.userId}`
+      : `unknown:${createHash('sha256').update(foldLogin(subject.unknownLogin)).digest('hex')}`
     return [`${this.limits.prefix}login:account:${account}`, `${this.limits.prefix}login:ip:${ip}`]
   }
 
   /** Counts an attempt; returns the seconds to wait when over a limit, else 0. */
-  async attempt(login: string, ip: string): Promise<number> {
-    const [account, address] = this.keys(login, ip)
+  async attempt(subject: LoginSubject, ip: string): Promise<number> {
+    const [account, address] = this.keys(subject, ip)
     const waitMs = await this.redis.eval(HIT_SCRIPT, 2, account, address,
       this.limits.windowSeconds * 1000, this.limits.maxPerAccount, this.limits.maxPerIp) as number
     return waitMs > 0 ? Math.ceil(waitMs / 1000) : 0
   }
 
   /** A successful login: its attempt was not a failure, and the account's count starts over. */
-  async succeeded(login: string, ip: string): Promise<void> {
-    const [account, address] = this.keys(login, ip)
+  async succeeded(subject: LoginSubject, ip: string): Promise<void> {
+    const [account, address] = this.keys(subject, ip)
     await this.redis.eval(SUCCESS_SCRIPT, 2, account, address)
   }
 }

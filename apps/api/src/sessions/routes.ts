@@ -7,6 +7,7 @@ import { findUserByLogin } from '../users/repository'
 import { hashPassword, verifyPassword } from '../users/passwords'
 import { NO_CONTROL_CHARS } from '../users/schemas'
 import { UnauthorizedError } from './plugin'
+import type { LoginSubject } from './login-limiter'
 
 const LoginRateLimitedError = createError<[number]>('LOGIN_RATE_LIMITED', 'too many login attempts; retry in %d seconds', 429)
 
@@ -39,15 +40,19 @@ const sessionsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { login, password } = request.body
-    const waitSeconds = await limiter.attempt(login, request.ip)
+    // Look the account up first and count failures against it, not against the
+    // login as typed: otherwise each spelling of one account (e-mail, nickname,
+    // other case) would get a counter of its own.
+    const user = await findUserByLogin(fastify.db, login)
+    const subject: LoginSubject = user ? { userId: user.id } : { unknownLogin: login }
+    const waitSeconds = await limiter.attempt(subject, request.ip)
     if (waitSeconds > 0) {
       void reply.header('retry-after', String(waitSeconds))
       throw new LoginRateLimitedError(waitSeconds)
     }
-    const user = await findUserByLogin(fastify.db, login)
     const matches = await verifyPassword(user?.passwordHash ?? dummyHash, password)
     if (!user || !matches) throw new UnauthorizedError('wrong login or password')
-    await limiter.succeeded(login, request.ip)
+    await limiter.succeeded(subject, request.ip)
     const { token, expiresAt } = await store.create(user.id)
     request.log.info({ userId: user.id }, 'session created')
     return reply.code(201).header('cache-control', 'no-store').send({ token, expiresAt: expiresAt.toISOString(), userId: user.id })

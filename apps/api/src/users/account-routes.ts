@@ -36,9 +36,11 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       security: [{ bearerAuth: [] }],
       response: { 200: OwnProfile, 401: ErrorBody, 404: ErrorBody, 503: ErrorBody }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const user = await findUserById(fastify.db, request.auth!.userId)
     if (!user) throw new UserNotFoundError()
+    // The e-mail address is for its owner only: no shared or browser cache may keep it.
+    void reply.header('cache-control', 'no-store')
     return ownProfile(user)
   })
 
@@ -53,12 +55,13 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       body: ProfilePatch,
       response: { 200: OwnProfile, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 503: ErrorBody }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     // Unknown fields are stripped by validation, so `{ email }` arrives empty here.
     if (Object.keys(request.body).length === 0) throw new NothingToChangeError()
     const user = await updateUser(fastify.db, request.params.id, request.body)
     if (!user) throw new UserNotFoundError()
     request.log.info({ userId: user.id, fields: Object.keys(request.body) }, 'profile updated')
+    void reply.header('cache-control', 'no-store')
     return ownProfile(user)
   })
 }

@@ -1,8 +1,8 @@
 import type { Pool } from 'pg'
 import { withTransaction } from '../db/transaction'
 import { enqueueMessage } from '../outbox/enqueue'
-import { hashPassword } from './passwords'
-import { insertUser, insertVerification, type User } from './repository'
+import { checkNewPassword } from './password-policy'
+import { assertEmailAndNicknameFree, insertUser, insertVerification, type User } from './repository'
 import type { RegisterBody } from './schemas'
 import { newVerificationToken, verificationUrl } from './verification-tokens'
 
@@ -17,16 +17,22 @@ export interface RegistrationOptions {
  * Creates the user, its verification token and the welcome-mail outbox row in
  * one transaction: a 201 always has exactly one welcome mail queued, and a
  * failed registration (409, crash) leaves neither a user nor a mail behind.
- * The password is hashed before the transaction so no row lock waits on argon2.
+ * Everything that can refuse the request cheaply (password rules, a taken
+ * e-mail or nickname) runs before `hash` (argon2, ~20 MiB and tens of ms), and
+ * the hash runs before the transaction so no row lock waits on it.
  */
-export async function registerUser(pool: Pool, body: RegisterBody, opts: RegistrationOptions): Promise<User> {
-  const passwordHash = await hashPassword(body.password)
-  const { token, hash } = newVerificationToken()
+export async function registerUser(
+  pool: Pool, body: RegisterBody, opts: RegistrationOptions, hash: (password: string) => Promise<string>
+): Promise<User> {
+  checkNewPassword(body.password)
+  await assertEmailAndNicknameFree(pool, body.email, body.nickname)
+  const passwordHash = await hash(body.password)
+  const { token, hash: tokenHash } = newVerificationToken()
   return withTransaction(pool, async (client) => {
     const user = await insertUser(client, {
       email: body.email, nickname: body.nickname, passwordHash, firstName: body.firstName, lastName: body.lastName
     })
-    await insertVerification(client, user.id, hash, opts.verificationTtlSeconds)
+    await insertVerification(client, user.id, tokenHash, opts.verificationTtlSeconds)
     await enqueueMessage(client, 'mail.welcome.v1', {
       to: user.email, nickname: user.nickname, verificationUrl: verificationUrl(opts.publicUrl, token)
     })

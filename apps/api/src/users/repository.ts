@@ -1,5 +1,7 @@
 import type { Pool, PoolClient } from 'pg'
-import { EmailTakenError, NicknameTakenError } from './errors'
+import { EmailTakenError, NicknameTakenError, NicknameTooSimilarError } from './errors'
+import { foldLogin } from './login-fold'
+import { nicknameSkeleton } from './nickname-skeleton'
 
 type Queryable = Pool | PoolClient
 
@@ -31,10 +33,11 @@ function userColumns(t = 'users'): string {
     ${t}.updated_at AS "updatedAt"`
 }
 
-/** The unique indexes of migration 1763769700000 and the error each one means. */
+/** The unique indexes on users (migrations 1763769700000, 1764000001000) and the error each one means. */
 const UNIQUE_VIOLATIONS: Record<string, () => Error> = {
   users_email_key: () => new EmailTakenError(),
-  users_nickname_key: () => new NicknameTakenError()
+  users_nickname_key: () => new NicknameTakenError(),
+  users_nickname_skeleton_key: () => new NicknameTooSimilarError()
 }
 
 /** A unique violation on e-mail or nickname as its 409; anything else unchanged. */
@@ -45,21 +48,59 @@ function asTakenError(err: unknown): unknown {
 }
 
 /**
- * Inserts a user. The unique indexes on lower(email)/lower(nickname) are the
- * only check: a pre-check would still let two concurrent registrations race,
- * so a unique violation is translated to 409 instead.
+ * Throws the 409 a registration of `email` and `nickname` would meet, if any:
+ * a cheap SELECT before the argon2 hash, so a flood of duplicate registrations
+ * costs no hashing. The unique indexes stay the race-safe check at insert.
+ */
+export async function assertEmailAndNicknameFree(db: Queryable, email: string, nickname: string): Promise<void> {
+  const { rows } = await db.query<{ emailTaken: boolean; nicknameTaken: boolean }>(
+    `SELECT lower(email) = $1 AS "emailTaken", lower(nickname) = $2 AS "nicknameTaken"
+     FROM users WHERE lower(email) = $1 OR lower(nickname) = $2 OR nickname_skeleton = $3`,
+    [foldLogin(email), foldLogin(nickname), nicknameSkeleton(nickname)]
+  )
+  if (rows.some((r) => r.emailTaken)) throw new EmailTakenError()
+  if (rows.some((r) => r.nicknameTaken)) throw new NicknameTakenError()
+  if (rows.length > 0) throw new NicknameTooSimilarError()
+}
+
+/**
+ * Inserts a user. The unique indexes on lower(email), lower(nickname) and the
+ * nickname's skeleton are the final check (two concurrent registrations both
+ * pass any pre-check): a unique violation is translated to its 409.
  */
 export async function insertUser(db: Queryable, user: NewUser): Promise<User> {
   try {
     const { rows } = await db.query<User>(
-      `INSERT INTO users (email, nickname, password_hash, first_name, last_name)
-       VALUES ($1, $2, $3, $4, $5) RETURNING ${userColumns()}`,
-      [user.email, user.nickname, user.passwordHash, user.firstName ?? null, user.lastName ?? null]
+      `INSERT INTO users (email, nickname, nickname_skeleton, password_hash, first_name, last_name)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${userColumns()}`,
+      [user.email, user.nickname, nicknameSkeleton(user.nickname), user.passwordHash, user.firstName ?? null, user.lastName ?? null]
     )
     return rows[0]!
   } catch (err) {
     throw asTakenError(err)
   }
+}
+
+/**
+ * Fills the skeleton of nicknames stored before there was one. Idempotent and
+ * safe beside other replicas doing the same; a nickname whose look-alike
+ * already has the skeleton keeps NULL (both stay, new look-alikes of either
+ * are still refused through the other) and is returned for a log line.
+ */
+export async function backfillNicknameSkeletons(db: Queryable): Promise<{ filled: number; lookAlikes: string[] }> {
+  const { rows } = await db.query<{ id: string; nickname: string }>('SELECT id, nickname FROM users WHERE nickname_skeleton IS NULL')
+  const lookAlikes: string[] = []
+  let filled = 0
+  for (const { id, nickname } of rows) {
+    try {
+      await db.query('UPDATE users SET nickname_skeleton = $2 WHERE id = $1 AND nickname_skeleton IS NULL', [id, nicknameSkeleton(nickname)])
+      filled++
+    } catch (err) {
+      if ((err as { code?: string }).code !== '23505') throw err
+      lookAlikes.push(nickname)
+    }
+  }
+  return { filled, lookAlikes }
 }
 
 export async function findUserById(db: Queryable, id: string): Promise<User | undefined> {
@@ -95,14 +136,15 @@ export async function verifyEmail(db: Queryable, tokenHash: Buffer): Promise<Use
 }
 
 /**
- * The user whose e-mail or nickname is `login`, case-insensitively (the unique
- * indexes' expressions, so both lookups use them). A nickname cannot contain
- * '@', so one login never matches two users.
+ * The user whose e-mail or nickname is `login`, case-insensitively: the login
+ * is folded by foldLogin (the fold the login limiter uses), the stored side by
+ * the unique indexes' expressions, so both lookups use them. A nickname cannot
+ * contain '@', so one login never matches two users.
  */
 export async function findUserByLogin(db: Queryable, login: string): Promise<User | undefined> {
   const { rows } = await db.query<User>(
-    `SELECT ${userColumns()} FROM users WHERE lower(email) = lower($1) OR lower(nickname) = lower($1)`,
-    [login]
+    `SELECT ${userColumns()} FROM users WHERE lower(email) = $1 OR lower(nickname) = $1`,
+    [foldLogin(login)]
   )
   return rows[0]
 }
@@ -114,17 +156,19 @@ export interface ProfileChanges {
   lastName?: string | null
 }
 
-/** Applies `changes` to a user; a taken nickname is a 409 like at registration. */
+/** Applies `changes` to a user; a taken or look-alike nickname is a 409 like at registration. */
 export async function updateUser(db: Queryable, id: string, changes: ProfileChanges): Promise<User | undefined> {
   const { rows } = await db.query<User>(
     `UPDATE users SET
        nickname = CASE WHEN $2::boolean THEN $3 ELSE nickname END,
+       nickname_skeleton = CASE WHEN $2::boolean THEN $8 ELSE nickname_skeleton END,
        first_name = CASE WHEN $4::boolean THEN $5 ELSE first_name END,
        last_name = CASE WHEN $6::boolean THEN $7 ELSE last_name END,
        updated_at = now()
      WHERE id = $1 RETURNING ${userColumns()}`,
     [id, changes.nickname !== undefined, changes.nickname ?? null, changes.firstName !== undefined, changes.firstName ?? null,
-      changes.lastName !== undefined, changes.lastName ?? null]
+      changes.lastName !== undefined, changes.lastName ?? null,
+      changes.nickname !== undefined ? nicknameSkeleton(changes.nickname) : null]
   ).catch((err: unknown) => { throw asTakenError(err) })
   return rows[0]
 }

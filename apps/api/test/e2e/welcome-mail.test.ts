@@ -88,7 +88,7 @@ describe('registration -> outbox -> RabbitMQ -> mailer -> SMTP -> verification l
   })
 
   test('one welcome mail reaches the address, and its link verifies the user', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/users', payload: { email: 'lin@example.com', nickname: 'lin', password: 'password123' } })
+    const res = await app.inject({ method: 'POST', url: '/v1/users', payload: { email: 'lin@example.com', nickname: 'lin', password: 'tiger violet 42' } })
     expect(res.statusCode).toBe(201)
     const userId: string = res.json().id
 

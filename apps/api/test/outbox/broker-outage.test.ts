@@ -31,7 +31,7 @@ describe('RabbitMQ down during registrations', () => {
 
     const emails = Array.from({ length: 20 }, (_, i) => `outage${i}@example.com`)
     for (const [i, email] of emails.entries()) {
-      const res = await app.inject({ method: 'POST', url: '/v1/users', payload: { email, nickname: `outage${i}`, password: 'password123' } })
+      const res = await app.inject({ method: 'POST', url: '/v1/users', payload: { email, nickname: `outage${i}`, password: 'tiger violet 42' } })
       expect(res.statusCode).toBe(201)
     }
     const ready = await app.inject('/ready')
@@ -55,7 +55,7 @@ describe('RabbitMQ down during registrations', () => {
   test('the broker dropping mid-stream loses nothing', async () => {
     const before = mail.messages.length
     const registrations = Array.from({ length: 40 }, (_, i) => app.inject({
-      method: 'POST', url: '/v1/users', payload: { email: `flap${i}@example.com`, nickname: `flap${i}`, password: 'password123' }
+      method: 'POST', url: '/v1/users', payload: { email: `flap${i}@example.com`, nickname: `flap${i}`, password: 'tiger violet 42' }
     }))
     // Cut while registrations and publishes are in flight, then come back.
     await new Promise((resolve) => setTimeout(resolve, 50))
@@ -84,7 +84,7 @@ describe('RabbitMQ down during registrations', () => {
       expect((await late.inject('/ready')).statusCode).toBe(503)
       const emails = Array.from({ length: 5 }, (_, i) => `late${i}@example.com`)
       for (const [i, email] of emails.entries()) {
-        const res = await late.inject({ method: 'POST', url: '/v1/users', payload: { email, nickname: `late${i}`, password: 'password123' } })
+        const res = await late.inject({ method: 'POST', url: '/v1/users', payload: { email, nickname: `late${i}`, password: 'tiger violet 42' } })
         expect(res.statusCode).toBe(201)
       }
       await proxy.restore()

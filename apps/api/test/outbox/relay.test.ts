@@ -3,7 +3,7 @@ import { buildApp, useTestApp } from '../helper'
 import { eventually } from '../mail-queue'
 
 const register = (app: FastifyInstance, n: string | number) => app.inject({
-  method: 'POST', url: '/v1/users', payload: { email: `user${n}@example.com`, nickname: `user${n}`, password: 'password123' }
+  method: 'POST', url: '/v1/users', payload: { email: `user${n}@example.com`, nickname: `user${n}`, password: 'tiger violet 42' }
 })
 
 describe('outbox relay', () => {

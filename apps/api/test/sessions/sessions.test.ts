@@ -132,6 +132,34 @@ describe('sessions', () => {
     expect((await login({ login: 'ghost_g', password: 'x' })).statusCode).toBe(429)
   })
 
+  test('failures count per account, whichever spelling (nickname, e-mail, other case) each one used', async () => {
+    const erin = await signUp(t.app, 'erin_e')
+    expect((await login({ login: 'erin_e', password: 'wrong password' })).statusCode).toBe(401)
+    expect((await login({ login: 'ERIN_E', password: 'wrong password' })).statusCode).toBe(401)
+    expect((await login({ login: erin.email, password: 'wrong password' })).statusCode).toBe(401)
+    for (const spelling of ['erin_e', erin.email.toUpperCase()]) {
+      const res = await login({ login: spelling, password: erin.password })
+      expect({ spelling, status: res.statusCode }).toEqual({ spelling, status: 429 })
+    }
+  })
+
+  test('a locked account stays locked under a spelling that Postgres and JavaScript fold differently', async () => {
+    // Postgres lower('İ') (U+0130) is 'i', JavaScript's is 'i' + U+0307: one fold, used by both
+    // the lookup and the counter, means this spelling can neither dodge the lock nor log in.
+    const frank = await signUp(t.app, 'frank_i')
+    for (let i = 0; i < 3; i++) expect((await login({ login: 'frank_i', password: 'wrong password' })).statusCode).toBe(401)
+    const other = await login({ login: 'FRANK_\u0130', password: frank.password })
+    expect(other.statusCode).toBe(401)
+    expect(other.json().token).toBeUndefined()
+    expect((await login({ login: 'frank_i', password: frank.password })).statusCode).toBe(429)
+  })
+
+  test('a login that folds to no account does not find one through the database\'s own fold', async () => {
+    const gina = await signUp(t.app, 'gina_i')
+    expect((await login({ login: 'GINA_\u0130', password: gina.password })).statusCode).toBe(401)
+    expect((await login({ login: 'GINA_I', password: gina.password })).statusCode).toBe(201)
+  })
+
   test('failed logins per client IP -> 429 across different accounts; a success does not count', async () => {
     const ip = nextIp()
     expect((await login({ login: 'ada_l', password: ada.password }, ip)).statusCode).toBe(201)

@@ -6,7 +6,7 @@ describe('e-mail verification and public profiles', () => {
   let verifyPath: string
 
   beforeAll(async () => {
-    const res = await t.app.inject({ method: 'POST', url: '/v1/users', payload: { email: 'grace@example.com', nickname: 'grace', password: 'password123', firstName: 'Grace' } })
+    const res = await t.app.inject({ method: 'POST', url: '/v1/users', payload: { email: 'grace@example.com', nickname: 'grace', password: 'tiger violet 42', firstName: 'Grace' } })
     userId = res.json().id
     const { rows } = await t.app.db.query("SELECT payload->>'verificationUrl' AS url FROM outbox")
     const url = new URL(rows[0].url)
@@ -42,7 +42,7 @@ describe('e-mail verification and public profiles', () => {
   })
 
   test('an expired token -> 400 and the address stays unverified', async () => {
-    const res = await t.app.inject({ method: 'POST', url: '/v1/users', payload: { email: 'late@example.com', nickname: 'late', password: 'password123' } })
+    const res = await t.app.inject({ method: 'POST', url: '/v1/users', payload: { email: 'late@example.com', nickname: 'late', password: 'tiger violet 42' } })
     const { rows } = await t.app.db.query("SELECT payload->>'verificationUrl' AS url FROM outbox WHERE payload->>'nickname' = 'late'")
     await t.app.db.query("UPDATE email_verifications SET expires_at = now() - interval '1 second' WHERE user_id = $1", [res.json().id])
     const url = new URL(rows[0].url)

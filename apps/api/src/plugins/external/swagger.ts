@@ -2,8 +2,13 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 
-/** OpenAPI 3 document built from the route schemas; UI at /docs, JSON at /docs/json. */
-export default fp(async function openapi(fastify, opts: { publicUrl: string }) {
+/**
+ * OpenAPI 3 document built from the route schemas; UI at /docs, JSON at /docs/json.
+ * The UI pages get swagger-ui's own CSP (its inline script and style hashes),
+ * tightened: never framed, and no upgrade-insecure-requests unless served over
+ * HTTPS (over plain HTTP it would send the UI's own assets to a port with no TLS).
+ */
+export default fp(async function openapi(fastify, opts: { publicUrl: string; https: boolean }) {
   await fastify.register(swagger, {
     openapi: {
       info: { title: 'Social network API', version: '1.0.0', description: 'Users, sessions, avatars, key-value store, async jobs and ops routes.' },
@@ -12,5 +17,13 @@ export default fp(async function openapi(fastify, opts: { publicUrl: string }) {
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } }
     }
   })
-  await fastify.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
+  await fastify.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { docExpansion: 'list' },
+    staticCSP: true,
+    transformStaticCSP: (header) => {
+      const csp = header.replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+      return opts.https ? csp : csp.replace(/\s*upgrade-insecure-requests;?/, '')
+    }
+  })
 }, { name: 'openapi' })
