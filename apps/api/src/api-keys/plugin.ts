@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import createError from '@fastify/error'
-import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ForbiddenError, UnauthorizedError, bearerToken } from '../sessions/plugin'
 import { ApiKeyCache } from './cache'
 import { isWellFormedApiKey, scopeAllows, type ApiKeyScope } from './keys'
@@ -13,8 +13,8 @@ const CACHE_MAX_ENTRIES = 10_000
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** An onRequest hook: 401 unless `Authorization: Bearer <api key>` is a valid key, 403 unless it has `scope`. */
-    requireApiKey: (scope: ApiKeyScope) => onRequestHookHandler
+    /** A preParsing hook: 401 unless `Authorization: Bearer <api key>` is a valid key, 403 unless it has `scope`. */
+    requireApiKey: (scope: ApiKeyScope) => (request: FastifyRequest, reply: FastifyReply) => Promise<void>
   }
   interface FastifyRequest {
     /** The caller's API key, set by fastify.requireApiKey. */
@@ -24,8 +24,11 @@ declare module 'fastify' {
 
 /**
  * API keys for machine clients (minted with `npm run admin -- api-key create`).
- * The hook runs at onRequest, before any body is read: a stranger's 1 MiB PUT
- * is refused unread. Challenges follow RFC 6750 (`WWW-Authenticate: Bearer`).
+ * Routes use the hook at preParsing: still before any body is read (a
+ * stranger's 1 MiB PUT is refused unread), but after every onRequest hook,
+ * so the api-wide rate limit (which @fastify/rate-limit appends to each
+ * route's onRequest) counts a flood of made-up keys before they cost a
+ * database lookup. Challenges follow RFC 6750 (`WWW-Authenticate: Bearer`).
  */
 export default fp(async function apiKeys(fastify, opts: { cacheMs: number }) {
   const cache = new ApiKeyCache((hash) => useApiKey(fastify.db, hash), { ttlMs: opts.cacheMs, maxEntries: CACHE_MAX_ENTRIES })

@@ -45,10 +45,10 @@ export interface KvRoutesOptions {
 const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (fastify, opts) => {
   const open = opts.auth === 'open'
   if (open) fastify.log.warn('KV_AUTH=open: anyone who reaches the api may read, overwrite and delete every key; use it for local experiments and benchmarks only')
-  // Checked at onRequest, before the body is read; 405 stays open, it touches no data.
+  // Checked before the body is read, after the rate limit (see api-keys/plugin.ts); 405 stays open, it touches no data.
   const access = (scope: 'kv:read' | 'kv:write') => open
     ? {}
-    : { onRequest: fastify.requireApiKey(scope) }
+    : { preParsing: fastify.requireApiKey(scope) }
   const secured = open ? {} : { security: [{ apiKey: [] }] }
   const denied = open ? {} : { 401: ErrorBody, 403: ErrorBody }
 
