@@ -47,5 +47,7 @@ group.stopOnSignals(async () => {
 })
 
 waitForHttp200(`http://127.0.0.1:${apiPort}/health`, { gaveUp: () => (apps[0]?.running ? undefined : 'the api exited') }).then(() => {
-  process.stdout.write(`\nready: api http://localhost:${apiPort} (docs /docs), mail inbox http://localhost:${INBOX_PORT}; Ctrl-C stops\n\n`)
+  // Secure by default like every deployment (KV_AUTH=token); say how to get in rather than open the store.
+  const kvHint = process.env.KV_AUTH === 'open' ? '' : '\nkey-value store: mint an API key with `npm run admin -- api-key create --scope kv:write`'
+  process.stdout.write(`\nready: api http://localhost:${apiPort} (docs /docs), mail inbox http://localhost:${INBOX_PORT}; Ctrl-C stops${kvHint}\n\n`)
 }, (err) => process.stderr.write(`${err.message}\n`))

@@ -15,7 +15,8 @@ const apiKill = {
   fault: 'kill -9 the api during PUTs (KV_FSYNC=always), restart on the same log',
   async run({ quick, log }) {
     const ns = namespace('apikill')
-    const env = { ...ns.env, KV_FSYNC: 'always' }
+    // Open store: this fault is about durability, not access (KV_AUTH=token is tested in apps/api).
+    const env = { ...ns.env, KV_FSYNC: 'always', KV_AUTH: 'open' }
     let api
     try {
       api = await startApi(env)

@@ -29,6 +29,8 @@ async function startStack(ns, sink) {
     WORKER_REPLICAS: '0',
     SMTP_URL: sink.url,
     KV_LOG: 'postgres',
+    // Open store: this fault counts lost writes across restarts, not access (KV_AUTH=token is tested in apps/api).
+    KV_AUTH: 'open',
     SHUTDOWN_GRACE_MS: '5000',
     LOG_LEVEL: 'warn'
   }, { script: join(ROOT, 'scripts', 'stack.js'), stopTimeoutMs: 40000, forceSignal: 'SIGTERM' })

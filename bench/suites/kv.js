@@ -4,7 +4,9 @@
  * policy next to a bare Fastify route in the same run, and the start-up replay
  * time of a 1 M-record log next to reading the same file raw. The apis run
  * in their own database, AMQP and Redis prefixes (removed afterwards); only
- * the log file differs between them.
+ * the log file differs between them. Requests carry an API key minted by the
+ * admin CLI (KV_AUTH=token, the default), so the rows include what checking
+ * it costs; `kv.get.open` is the same GET with KV_AUTH=open, to show that cost.
  */
 const { join } = require('node:path')
 const { openSync, writeSync, closeSync, readFileSync, statSync } = require('node:fs')
@@ -12,12 +14,21 @@ const { spawnSync } = require('node:child_process')
 const { ROOT, isolatedEnv, startApi, startProcess, compare, row } = require('../harness')
 
 const API_RECORD_FORMAT = join(ROOT, 'apps', 'api', 'dist', 'kv', 'record-format.js')
+const ADMIN_CLI = join(ROOT, 'apps', 'api', 'dist', 'admin', 'cli.js')
 const VALUE = Buffer.from('bench-value-0123456789')
 const KEYS = 1000
 
-/** Cycles PUT/GET over KEYS keys so the store holds a realistic map, not one entry. */
-function requests(method, prefix) {
-  return Array.from({ length: KEYS }, (_, i) => ({ method, path: `${prefix}/bench-${i}`, body: method === 'PUT' ? VALUE : undefined }))
+/** Cycles PUT/GET over KEYS keys so the store holds a realistic map, not one entry; `headers` go on every request. */
+function requests(method, prefix, headers = {}) {
+  return Array.from({ length: KEYS }, (_, i) => ({ method, path: `${prefix}/bench-${i}`, headers, body: method === 'PUT' ? VALUE : undefined }))
+}
+
+/** A kv:write key in the namespace's database, minted the way an operator does; returns its request headers. */
+function mintKey(databaseUrl) {
+  const out = spawnSync(process.execPath, [ADMIN_CLI, 'api-key', 'create', '--scope', 'kv:write', '--name', 'bench'],
+    { env: { ...process.env, DATABASE_URL: databaseUrl }, encoding: 'utf8', timeout: 60000 })
+  if (out.status !== 0) throw new Error(`minting an API key failed: ${out.error?.message || out.stderr}`)
+  return { authorization: `Bearer ${out.stdout.trim()}` }
 }
 
 /** Writes a log of `records` PUTs over `records / 4` keys, the format the api replays. */
@@ -76,23 +87,26 @@ async function withApi(env, fn) {
 async function measure(ns, duration, log) {
   const dir = ns.dir
   const rows = []
+  const auth = mintKey(ns.env.DATABASE_URL)
   const baseline = await startProcess(join(__dirname, '..', 'baseline-server.js'), {})
   try {
-    log('kv: GET')
-    const { baseline: base, subject: get } = await withApi({ ...ns.env, KV_LOG_PATH: join(dir, 'get.log'), KV_FSYNC: 'off' }, async (api) => {
-      for (let i = 0; i < KEYS; i++) await fetch(`${api.url}/v1/key/bench-${i}`, { method: 'PUT', body: VALUE })
-      return compare(
-        { url: baseline.url, pid: baseline.child.pid, requests: requests('GET', '/const') },
-        { url: api.url, pid: api.child.pid, requests: requests('GET', '/v1/key') }, { duration })
-    })
-    rows.push(row('kv.get', get.rps, 'req/s', 'bare Fastify GET returning a constant', base.rps,
-      { goal: '>= 0.9', extra: { p99Ms: get.p99Ms, non2xx: get.non2xx, cpuUsPerReq: get.cpuUsPerReq, baselineCpuUsPerReq: base.cpuUsPerReq } }))
+    for (const [name, mode, headers] of [['kv.get', 'token', auth], ['kv.get.open', 'open', {}]]) {
+      log(`kv: GET KV_AUTH=${mode}`)
+      const { baseline: base, subject: get } = await withApi({ ...ns.env, KV_LOG_PATH: join(dir, `get-${mode}.log`), KV_FSYNC: 'off', KV_AUTH: mode }, async (api) => {
+        for (let i = 0; i < KEYS; i++) await fetch(`${api.url}/v1/key/bench-${i}`, { method: 'PUT', body: VALUE, headers })
+        return compare(
+          { url: baseline.url, pid: baseline.child.pid, requests: requests('GET', '/const', headers) },
+          { url: api.url, pid: api.child.pid, requests: requests('GET', '/v1/key', headers) }, { duration })
+      })
+      rows.push(row(name, get.rps, 'req/s', 'bare Fastify GET returning a constant', base.rps,
+        { goal: name === 'kv.get' ? '>= 0.9' : undefined, extra: { p99Ms: get.p99Ms, non2xx: get.non2xx, cpuUsPerReq: get.cpuUsPerReq, baselineCpuUsPerReq: base.cpuUsPerReq } }))
+    }
 
     for (const policy of ['always', 'batch', 'off']) {
       log(`kv: PUT fsync=${policy}`)
       const { baseline: memBase, subject: res } = await withApi({ ...ns.env, KV_LOG_PATH: join(dir, `put-${policy}.log`), KV_FSYNC: policy }, (put) => compare(
-        { url: baseline.url, pid: baseline.child.pid, requests: requests('PUT', '/mem') },
-        { url: put.url, pid: put.child.pid, requests: requests('PUT', '/v1/key') }, { duration }))
+        { url: baseline.url, pid: baseline.child.pid, requests: requests('PUT', '/mem', auth) },
+        { url: put.url, pid: put.child.pid, requests: requests('PUT', '/v1/key', auth) }, { duration }))
       rows.push(row(`kv.put.fsync-${policy}`, res.rps, 'req/s', 'bare Fastify PUT into a Map', memBase.rps, {
         goal: policy === 'always' ? '>= 0.4' : undefined,
         extra: { p99Ms: res.p99Ms, non2xx: res.non2xx, cpuUsPerReq: res.cpuUsPerReq, baselineCpuUsPerReq: memBase.cpuUsPerReq }

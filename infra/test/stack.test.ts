@@ -31,6 +31,8 @@ const smtp = new SMTPServer({
 let stack: RunningStack
 let status: StackStatus
 let base: string
+/** `authorization` with a kv:write key minted by the admin CLI: the stack's KV store is not open. */
+let kvAuth: Record<string, string>
 
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 
@@ -70,6 +72,9 @@ beforeAll(async () => {
   })
   status = await stack.ready()
   base = status.http
+  const minted = await promisify(execFile)(process.execPath, [join(ROOT, 'apps/api/dist/admin/cli.js'), 'api-key', 'create', '--scope', 'kv:write', '--name', 'stack test'],
+    { env: { ...process.env, DATABASE_URL: testDatabaseUrl(database) }, timeout: 30000 })
+  kvAuth = { authorization: `Bearer ${minted.stdout.trim()}` }
 }, 120000)
 
 afterAll(async () => {
@@ -97,10 +102,11 @@ describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)'
   test('a key written on one replica is read on the other (KV_LOG=postgres)', async () => {
     const [a, b] = status.api
     const key = `stack-${tag}`
-    expect((await send(`http://127.0.0.1:${a!.port}/v1/key/${key}`, { method: 'PUT', body: 'written on A' })).status).toBe(201)
-    const read = await send(`http://127.0.0.1:${b!.port}/v1/key/${key}`)
+    expect((await send(`http://127.0.0.1:${a!.port}/v1/key/${key}`, { method: 'PUT', body: 'written on A', headers: kvAuth })).status).toBe(201)
+    const read = await send(`http://127.0.0.1:${b!.port}/v1/key/${key}`, { headers: kvAuth })
     expect([read.status, read.body]).toEqual([200, 'written on A'])
-    const viaNginx = await send(`${base}/v1/key/${key}`)
+    expect((await send(`${base}/v1/key/${key}`)).status).toBe(401)
+    const viaNginx = await send(`${base}/v1/key/${key}`, { headers: kvAuth })
     expect([viaNginx.status, viaNginx.body]).toEqual([200, 'written on A'])
   })
 
@@ -129,7 +135,7 @@ describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)'
 
   test('a rolling restart (npm run stack:restart) under continuous load fails no request', async () => {
     const key = `restart-${tag}`
-    expect((await send(`${base}/v1/key/${key}`, { method: 'PUT', body: 'v' })).status).toBe(201)
+    expect((await send(`${base}/v1/key/${key}`, { method: 'PUT', body: 'v', headers: kvAuth })).status).toBe(201)
     const before = status.api.map((a) => a.port)
     const outcomes: string[] = []
     let loading = true
@@ -138,14 +144,14 @@ describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)'
       for (let i = 0; loading; i++) {
         // Reads, idempotent writes, and registrations (POST: nginx never retries those).
         const res = i % 3 === 0
-          ? await send(`${base}/v1/key/${key}`, { method: 'PUT', body: 'v' })
+          ? await send(`${base}/v1/key/${key}`, { method: 'PUT', body: 'v', headers: kvAuth })
           : i % 3 === 1
             ? await send(`${base}/v1/users`, {
               method: 'POST',
               headers: { 'content-type': 'application/json' },
               body: JSON.stringify({ email: `load-${tag}-${registrations}@example.com`, nickname: `load${tag}${registrations++}`, password: 'correct horse battery staple' })
             })
-            : await send(`${base}/v1/key/${key}`)
+            : await send(`${base}/v1/key/${key}`, { headers: kvAuth })
         outcomes.push(res.status === 200 || res.status === 201 ? 'ok' : `${res.status} ${res.body}`)
       }
     }

@@ -17,6 +17,7 @@ import redis from './plugins/redis'
 import broker from './plugins/broker'
 import kvStore from './kv/plugin'
 import kvRoutes from './kv/routes'
+import apiKeys from './api-keys/plugin'
 import opsRoutes from './ops/routes'
 import usersRoutes from './users/routes'
 import outboxRelay from './outbox/plugin'
@@ -95,6 +96,7 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     retentionHours: config.OUTBOX_RETENTION_HOURS
   })
   await api.register(kvStore, { config })
+  await api.register(apiKeys, { cacheMs: config.API_KEY_CACHE_MS })
   await api.register(jobsService, {
     redisPrefix: config.JOBS_REDIS_PREFIX,
     ttlSeconds: config.JOB_STATUS_TTL_SECONDS,
@@ -114,7 +116,7 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(imageStorage, { config })
 
   await api.register(opsRoutes, { metricsToken: config.METRICS_TOKEN })
-  await api.register(kvRoutes, { maxValueBytes: config.KV_MAX_VALUE_BYTES })
+  await api.register(kvRoutes, { maxValueBytes: config.KV_MAX_VALUE_BYTES, auth: config.KV_AUTH })
   await api.register(usersRoutes, {
     publicUrl: config.PUBLIC_URL,
     verificationTtlSeconds: config.EMAIL_VERIFICATION_TTL_SECONDS

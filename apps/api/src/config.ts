@@ -35,6 +35,12 @@ export const ApiConfigSchema = Type.Object({
   KV_LOG_PATH: Type.String({ minLength: 1, default: './data/kv.log' }),
   KV_FSYNC: Type.Union([Type.Literal('always'), Type.Literal('batch'), Type.Literal('off')], { default: 'always' }),
   KV_MAX_VALUE_BYTES: Type.Integer({ minimum: 1, default: 1048576 }),
+  /** `token`: every KV request needs an API key with the route's scope; `open`: anyone may read and write (local experiments, benchmarks). */
+  KV_AUTH: Type.Union([Type.Literal('token'), Type.Literal('open')], { default: 'token' }),
+  /** Cap on the live data (keys + values of live entries); a PUT that would pass it -> 507. */
+  KV_MAX_TOTAL_BYTES: Type.Integer({ minimum: 1, default: 256 * 1048576 }),
+  /** How long a verified API key (or a refused one) is remembered: a revocation takes effect within this time. */
+  API_KEY_CACHE_MS: Type.Integer({ minimum: 0, maximum: 10000, default: 2000 }),
   /** Compaction starts once the log is this big and at least KV_COMPACT_RATIO times the live data. */
   KV_COMPACT_MIN_BYTES: Type.Integer({ minimum: 0, default: 64 * 1048576 }),
   KV_COMPACT_RATIO: Type.Number({ minimum: 1.1, default: 2 }),

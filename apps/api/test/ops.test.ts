@@ -1,5 +1,6 @@
 import { loadApiConfig } from '../src/config'
 import { useTestApp } from './helper'
+import { apiKeyAuth } from './api-keys'
 
 describe('ops routes', () => {
   const t = useTestApp()
@@ -17,7 +18,7 @@ describe('ops routes', () => {
   })
 
   test('GET /metrics exposes request and KV metrics in Prometheus format', async () => {
-    await t.app.inject({ method: 'PUT', url: '/v1/key/m', payload: 'v' })
+    await t.app.inject({ method: 'PUT', url: '/v1/key/m', payload: 'v', headers: await apiKeyAuth(t.app) })
     const res = await t.app.inject('/metrics')
     expect(res.statusCode).toBe(200)
     expect(res.body).toContain('http_request_duration_seconds_bucket')

@@ -6,7 +6,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { MAGIC, OP_DELETE, OP_PUT, encodeRecord, recordSize, type Op } from './record-format'
 import { replayLog } from './replay'
 import { KeyTable } from './key-table'
-import { KvUnavailableError, type KvObserver, type KvStore } from './store'
+import { KvFullError, KvUnavailableError, type KvObserver, type KvStore } from './store'
 
 export type FsyncPolicy = 'always' | 'batch' | 'off'
 
@@ -19,6 +19,8 @@ export interface FileKvStoreOptions {
   compactRatio: number
   log: FastifyBaseLogger
   observer?: KvObserver
+  /** Cap on live keys + values (KV_MAX_TOTAL_BYTES); a PUT past it fails with KvFullError. Default: none. */
+  maxLiveBytes?: number
 }
 
 interface PendingWrite {
@@ -27,6 +29,8 @@ interface PendingWrite {
   key: Buffer
   record: Buffer
   value: Buffer
+  /** Bytes this PUT holds in reservedBytes until it is applied or refused. */
+  reserved: number
   resolve: () => void
   reject: (err: Error) => void
 }
@@ -34,6 +38,8 @@ interface PendingWrite {
 const BATCH_SYNC_MS = 10
 const COMPACT_WRITE_CHUNK = 1024 * 1024
 const COMPACT_YIELD_EVERY = 5000
+/** Bytes a live entry occupies in liveBytes beyond its key and value (the record header). */
+const RECORD_OVERHEAD = recordSize(0, 0)
 
 /**
  * The key-value store as an append-only log file with an in-memory index,
@@ -52,6 +58,8 @@ export class FileKvStore implements KvStore {
   private fh!: FileHandle
   private logBytes = 0
   private liveBytes = 0
+  /** Key + value bytes of PUTs accepted but not yet applied; counted against the cap in full. */
+  private reservedBytes = 0
   private failure: Error | undefined
   private batchSyncTimer: NodeJS.Timeout | undefined
   private compaction: { tail: Buffer[] } | undefined
@@ -73,6 +81,8 @@ export class FileKvStore implements KvStore {
 
   get size(): number { return this.data.size }
   get bytes(): { log: number; live: number } { return { log: this.logBytes, live: this.liveBytes } }
+  /** Keys + values of live entries: what KV_MAX_TOTAL_BYTES caps. */
+  get liveDataBytes(): number { return this.liveBytes - RECORD_OVERHEAD * this.data.size }
 
   async get(key: string): Promise<Buffer | undefined> {
     return this.data.get(Buffer.from(key, 'utf8'))
@@ -106,15 +116,33 @@ export class FileKvStore implements KvStore {
 
   private append(op: Op, key: string, value: Buffer): Promise<void> {
     if (this.failure) return Promise.reject(this.unavailable())
+    const keyBytes = Buffer.from(key, 'utf8')
+    const reserved = op === OP_PUT ? this.reserve(keyBytes, value) : 0
+    if (reserved < 0) return Promise.reject(new KvFullError(this.opts.maxLiveBytes!))
     return new Promise((resolve, reject) => {
-      const keyBytes = Buffer.from(key, 'utf8')
       const record = encodeRecord(op, keyBytes, value)
-      this.pending.push({ op, key: keyBytes, record, value, resolve, reject })
+      this.pending.push({ op, key: keyBytes, record, value, reserved, resolve, reject })
       if (!this.flushQueued) {
         this.flushQueued = true
         void this.exclusive(() => this.flush())
       }
     })
+  }
+
+  /**
+   * Holds the PUT's key + value bytes against the cap, or returns -1 when it
+   * would pass it. The value it replaces is credited now; PUTs still in flight
+   * count in full, so concurrent writers can only be refused early, never let
+   * past the cap.
+   */
+  private reserve(key: Buffer, value: Buffer): number {
+    const max = this.opts.maxLiveBytes ?? Infinity
+    const size = key.length + value.length
+    const old = this.data.get(key)
+    const freed = old === undefined ? 0 : key.length + old.length
+    if (this.liveDataBytes + this.reservedBytes + size - freed > max) return -1
+    this.reservedBytes += size
+    return size
   }
 
   /** Runs `fn` after everything queued before it: the single writer lane for the file handle. */
@@ -130,7 +158,7 @@ export class FileKvStore implements KvStore {
     this.pending = []
     if (batch.length === 0) return
     if (this.failure) {
-      for (const w of batch) w.reject(this.unavailable())
+      this.refuse(batch)
       return
     }
     try {
@@ -142,10 +170,12 @@ export class FileKvStore implements KvStore {
       // Once a write or fsync failed the kernel may have dropped dirty pages: we can no
       // longer tell what is on disk, so refuse every further write instead of guessing.
       this.fail(err as Error)
-      for (const w of batch) w.reject(this.unavailable())
+      this.refuse(batch)
       return
     }
     for (const w of batch) {
+      // Released only now: while the batch was being written its bytes were neither live nor free.
+      this.reservedBytes -= w.reserved
       this.apply(w.op, w.key, w.value)
       w.resolve()
     }
@@ -158,6 +188,13 @@ export class FileKvStore implements KvStore {
       }, BATCH_SYNC_MS)
     }
     this.maybeCompact()
+  }
+
+  private refuse(batch: PendingWrite[]): void {
+    for (const w of batch) {
+      this.reservedBytes -= w.reserved
+      w.reject(this.unavailable())
+    }
   }
 
   private async writeAll(buffers: Buffer[]): Promise<void> {

@@ -32,12 +32,13 @@ export default fp(async function kvStore(fastify, opts: { config: ApiConfig }) {
       compactMinBytes: config.KV_COMPACT_MIN_BYTES,
       compactRatio: config.KV_COMPACT_RATIO,
       log,
+      maxLiveBytes: config.KV_MAX_TOTAL_BYTES,
       observer: {
         onSync: (seconds) => kvSyncSeconds.observe(seconds),
         onCompaction: () => kvCompactions.inc()
       }
     })
-    : new PostgresKvStore({ pool: fastify.db, fsync: config.KV_FSYNC, log, compactEveryMs: 60_000 })
+    : await PostgresKvStore.open({ pool: fastify.db, fsync: config.KV_FSYNC, log, compactEveryMs: 60_000, maxLiveBytes: config.KV_MAX_TOTAL_BYTES })
   fastify.decorate('kv', store)
   fastify.addHook('onClose', async () => { await store.close() })
 }, { name: 'kv-store', dependencies: ['db', 'metrics'] })

@@ -30,21 +30,39 @@ function keyFromUrl(url: string): string {
   return key
 }
 
+export interface KvRoutesOptions {
+  maxValueBytes: number
+  /** KV_AUTH: `token` needs an API key with kv:read (GET/HEAD) or kv:write (PUT/DELETE); `open` lets anyone in. */
+  auth: 'token' | 'open'
+}
+
 /**
- * `/v1/key/{key}`: the Cloud Native Go key-value API. Bodies are raw bytes of
- * any content type, capped at KV_MAX_VALUE_BYTES (413 beyond).
+ * `/v1/key/{key}`: the Cloud Native Go key-value API. Who: holders of an API
+ * key with the route's scope (or anyone with KV_AUTH=open). How often: the
+ * api-wide rate limit. How much: KV_MAX_VALUE_BYTES per value (413) and
+ * KV_MAX_TOTAL_BYTES of live data (507). Bodies are raw bytes of any type.
  */
-const kvRoutes: FastifyPluginAsyncTypebox<{ maxValueBytes: number }> = async (fastify, opts) => {
+const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (fastify, opts) => {
+  const open = opts.auth === 'open'
+  if (open) fastify.log.warn('KV_AUTH=open: anyone who reaches the api may read, overwrite and delete every key; use it for local experiments and benchmarks only')
+  // Checked before the body is read, after the rate limit (see api-keys/plugin.ts); 405 stays open, it touches no data.
+  const access = (scope: 'kv:read' | 'kv:write') => open
+    ? {}
+    : { preParsing: fastify.requireApiKey(scope) }
+  const secured = open ? {} : { security: [{ apiKey: [] }] }
+  const denied = open ? {} : { 401: ErrorBody, 403: ErrorBody }
+
   // Values are opaque bytes whatever Content-Type says; this scope parses nothing.
   fastify.removeAllContentTypeParsers()
   fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.maxValueBytes }, (_req, body, done) => done(null, body))
 
   fastify.put('/v1/key/:key', {
     bodyLimit: opts.maxValueBytes,
+    ...access('kv:write'),
     schema: {
-      tags: ['kv'], summary: 'Store a value (idempotent)', params: Params,
+      tags: ['kv'], summary: 'Store a value (idempotent; API key scope kv:write)', params: Params, ...secured,
       consumes: ['application/octet-stream'],
-      response: { 201: { description: 'stored under the KV_FSYNC policy' }, 400: ErrorBody, 413: ErrorBody, 503: ErrorBody }
+      response: { 201: { description: 'stored under the KV_FSYNC policy' }, 400: ErrorBody, ...denied, 413: ErrorBody, 503: ErrorBody, 507: ErrorBody }
     }
   }, async (request, reply) => {
     const key = keyFromUrl(request.url)
@@ -54,12 +72,13 @@ const kvRoutes: FastifyPluginAsyncTypebox<{ maxValueBytes: number }> = async (fa
   })
 
   fastify.get('/v1/key/:key', {
+    ...access('kv:read'),
     schema: {
-      tags: ['kv'], summary: 'Read a value', params: Params,
+      tags: ['kv'], summary: 'Read a value (API key scope kv:read or kv:write)', params: Params, ...secured,
       // Content per status: the value is raw bytes, errors are JSON (a route-wide `produces` would claim both are bytes).
       response: {
         200: { description: 'the raw value', content: { 'application/octet-stream': { schema: Type.Unsafe({ type: 'string', format: 'binary' }) } } },
-        400: ErrorBody, 404: ErrorBody, 503: ErrorBody
+        400: ErrorBody, ...denied, 404: ErrorBody, 503: ErrorBody
       }
     }
   }, async (request, reply) => {
@@ -71,7 +90,11 @@ const kvRoutes: FastifyPluginAsyncTypebox<{ maxValueBytes: number }> = async (fa
   })
 
   fastify.delete('/v1/key/:key', {
-    schema: { tags: ['kv'], summary: 'Delete a key (200 also when absent)', params: Params, response: { 200: { description: 'deleted (or was absent)' }, 400: ErrorBody, 503: ErrorBody } }
+    ...access('kv:write'),
+    schema: {
+      tags: ['kv'], summary: 'Delete a key (200 also when absent; API key scope kv:write)', params: Params, ...secured,
+      response: { 200: { description: 'deleted (or was absent)' }, 400: ErrorBody, ...denied, 503: ErrorBody }
+    }
   }, async (request, reply) => {
     await fastify.kv.delete(keyFromUrl(request.url))
     return reply.code(200).send()

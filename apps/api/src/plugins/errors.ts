@@ -8,7 +8,7 @@ const CODE_BY_STATUS: Record<number, string> = {
   400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED',
   406: 'NOT_ACCEPTABLE', 408: 'REQUEST_TIMEOUT', 409: 'CONFLICT', 413: 'PAYLOAD_TOO_LARGE', 414: 'URI_TOO_LONG',
   415: 'UNSUPPORTED_MEDIA_TYPE', 422: 'UNPROCESSABLE_ENTITY', 429: 'RATE_LIMITED', 431: 'HEADERS_TOO_LARGE',
-  500: 'INTERNAL_ERROR', 502: 'BAD_GATEWAY', 503: 'SERVICE_UNAVAILABLE', 504: 'GATEWAY_TIMEOUT'
+  500: 'INTERNAL_ERROR', 502: 'BAD_GATEWAY', 503: 'SERVICE_UNAVAILABLE', 504: 'GATEWAY_TIMEOUT', 507: 'INSUFFICIENT_STORAGE'
 }
 
 /**
@@ -78,7 +78,9 @@ export default fp(async function errors(fastify) {
     let status = err.validation ? 400 : backendDown ? 503 : (err.statusCode ?? 500)
     if (status < 400 || status > 599) status = 500
     let body: ErrorBody
-    if (status >= 500) {
+    // 507 (the KV store is full) is the client's to act on, like a 413: its message is
+    // meant for them, and logging each one at error level would let a full store flood the log.
+    if (status >= 500 && status !== 507) {
       request.log.error({ err }, 'request failed')
       // Our own 5xx codes (KV_UNAVAILABLE, ...) are stable API; driver codes (ECONNREFUSED) are not.
       const ours = !backendDown && err.code !== undefined && /^[A-Z][A-Z0-9_]+$/.test(err.code) && !err.code.startsWith('FST_')

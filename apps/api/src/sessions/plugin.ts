@@ -31,7 +31,7 @@ export interface SessionsOptions {
 }
 
 /** Extracts the token of `Authorization: Bearer <token>` (scheme case-insensitive, RFC 6750). */
-function bearerToken(header: string | undefined): string | undefined {
+export function bearerToken(header: string | undefined): string | undefined {
   const match = header ? /^Bearer +([^\s]+) *$/i.exec(header) : null
   return match?.[1]
 }

@@ -172,3 +172,16 @@ export async function updateUser(db: Queryable, id: string, changes: ProfileChan
   ).catch((err: unknown) => { throw asTakenError(err) })
   return rows[0]
 }
+
+/**
+ * Gives the user with this e-mail (matched like the unique index, ignoring
+ * case) the admin role. Returns the role they had before, or undefined when
+ * there is no such user. Only the operator's CLI calls this; no route does.
+ */
+export async function promoteToAdmin(db: Queryable, email: string): Promise<{ email: string; previousRole: string } | undefined> {
+  const { rows } = await db.query<{ email: string; previousRole: string }>(
+    `WITH target AS (SELECT id, role FROM users WHERE lower(email) = lower($1))
+     UPDATE users u SET role = 'admin', updated_at = now() FROM target WHERE u.id = target.id
+     RETURNING u.email, target.role AS "previousRole"`, [email])
+  return rows[0]
+}

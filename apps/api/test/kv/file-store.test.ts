@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import pino from 'pino'
 import { FileKvStore, type FileKvStoreOptions } from '../../src/kv/file-store'
-import { KvLogCorruptError } from '../../src/kv/store'
+import { KvFullError, KvLogCorruptError } from '../../src/kv/store'
 import { encodeRecord, OP_PUT } from '../../src/kv/record-format'
 
 /** A logger that remembers what it was told, so tests can see the torn-tail warning. */
@@ -199,5 +199,19 @@ describe('FileKvStore', () => {
       expect((await reopened.get(`${fsync}-49`))?.toString()).toBe('49')
       await reopened.close()
     }
+  })
+
+  test('maxLiveBytes: concurrent PUTs are never let past the cap, and a replay counts the same live data', async () => {
+    const store = await open({ maxLiveBytes: 100 })
+    // 10 writes of 20 bytes (2-byte key + 18-byte value) at once: exactly 5 fit.
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.put(`k${i}`, Buffer.alloc(18))))
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5)
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(KvFullError)
+    expect(store.liveDataBytes).toBe(100)
+    await store.close()
+    const again = await open({ maxLiveBytes: 100 })
+    expect(again.liveDataBytes).toBe(100)
+    await expect(again.put('zz', Buffer.alloc(0))).rejects.toBeInstanceOf(KvFullError)
+    await again.close()
   })
 })

@@ -36,7 +36,9 @@ describe('api process', () => {
 
   test('SIGTERM: in-flight requests finish, the log is flushed, exit 0', async () => {
     const path = join(env.dir, 'graceful.log')
-    const api = await spawnApi({ ...env.env, KV_LOG_PATH: path, KV_FSYNC: 'batch' })
+    // These process tests write without keys: KV_AUTH=open, which must warn at start.
+    const api = await spawnApi({ ...env.env, KV_LOG_PATH: path, KV_FSYNC: 'batch', KV_AUTH: 'open' })
+    expect(api.output()).toMatch(/"level":40.*KV_AUTH=open: anyone who reaches the api may read, overwrite and delete every key/)
     const puts = Array.from({ length: 50 }, (_, i) => fetch(`${api.url}/v1/key/g${i}`, { method: 'PUT', body: `v${i}` }))
     const first = await puts[0]!
     expect(first.status).toBe(201)
@@ -55,7 +57,7 @@ describe('api process', () => {
 
   test('kill -9 during writes with KV_FSYNC=always: every acknowledged write survives', async () => {
     const path = join(env.dir, 'crash.log')
-    const api = await spawnApi({ ...env.env, KV_LOG_PATH: path, KV_FSYNC: 'always' })
+    const api = await spawnApi({ ...env.env, KV_LOG_PATH: path, KV_FSYNC: 'always', KV_AUTH: 'open' })
     const acked = new Map<string, string>()
     let stop = false
     const writer = async (w: number) => {
@@ -101,6 +103,8 @@ describe('api process', () => {
         req.end()
       })
       expect(body).toBe('200 {"status":"ok"}')
+      // KV_AUTH defaults to token: no open-store warning.
+      expect(api.output()).not.toContain('KV_AUTH=open')
     } finally {
       api.child.kill('SIGTERM')
       await api.exited

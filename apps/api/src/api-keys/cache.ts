@@ -1,0 +1,46 @@
+import { hashApiKey } from './keys'
+import type { ActiveApiKey } from './repository'
+
+export interface ApiKeyCacheOptions {
+  /** How long an answer (valid or not) is reused; a revocation takes effect within this time. 0 = no cache. */
+  ttlMs: number
+  /** Bound on remembered keys, so a stream of made-up keys cannot grow memory. */
+  maxEntries: number
+  now?: () => number
+}
+
+interface Entry {
+  expiresAt: number
+  result: Promise<ActiveApiKey | undefined>
+}
+
+/**
+ * Verifies API keys through a short-lived in-process cache: a busy key costs
+ * one Postgres round trip per `ttlMs` instead of one per request, and lookups
+ * of the same key that arrive together share one query. A failed lookup (the
+ * database is down) is not remembered.
+ */
+export class ApiKeyCache {
+  private readonly entries = new Map<string, Entry>()
+  private readonly now: () => number
+
+  constructor (private readonly lookup: (hash: Buffer) => Promise<ActiveApiKey | undefined>, private readonly opts: ApiKeyCacheOptions) {
+    this.now = opts.now ?? Date.now
+  }
+
+  /** The key's id and scopes, or undefined when it is unknown or revoked. */
+  verify(key: string): Promise<ActiveApiKey | undefined> {
+    const hash = hashApiKey(key)
+    if (this.opts.ttlMs <= 0) return this.lookup(hash)
+    const id = hash.toString('base64')
+    const now = this.now()
+    const cached = this.entries.get(id)
+    if (cached && cached.expiresAt > now) return cached.result
+    if (cached) this.entries.delete(id)
+    if (this.entries.size >= this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value!)
+    const result = this.lookup(hash)
+    this.entries.set(id, { expiresAt: now + this.opts.ttlMs, result })
+    result.catch(() => { if (this.entries.get(id)?.result === result) this.entries.delete(id) })
+    return result
+  }
+}
