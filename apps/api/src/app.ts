@@ -14,6 +14,7 @@ import readiness from './plugins/readiness'
 import metrics from './plugins/metrics'
 import db from './plugins/db'
 import redis from './plugins/redis'
+import departures from './plugins/departures'
 import broker from './plugins/broker'
 import kvStore from './kv/plugin'
 import kvRoutes from './kv/routes'
@@ -84,6 +85,7 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(readiness)
   await api.register(metrics)
   await api.register(redis, { redisUrl: config.REDIS_URL })
+  await api.register(departures, { maxWaitMs: config.SHUTDOWN_HANDOFF_MS, settleMs: config.SHUTDOWN_HANDOFF_SETTLE_MS, key: config.SHUTDOWN_HANDOFF_KEY })
   await api.register(rateLimit, { rps: config.RATE_LIMIT_RPS, redisPrefix: config.RATE_LIMIT_REDIS_PREFIX })
   // After the rate limit, so /docs and /docs/json are limited like any route.
   await api.register(swagger, { publicUrl: config.PUBLIC_URL, https })

@@ -69,6 +69,14 @@ export const ApiConfigSchema = Type.Object({
   /** Proxies whose X-Forwarded-For is believed (nginx); empty = none. */
   TRUST_PROXY: Type.String({ default: '' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
+  /**
+   * Replicas that are signalled together (docker compose restart) leave one at a time: a stopping
+   * replica keeps serving up to this long while another is away; 0 = leave at once. The turn passes
+   * when a replica has listened SHUTDOWN_HANDOFF_SETTLE_MS; SHUTDOWN_HANDOFF_KEY is its Redis key.
+   */
+  SHUTDOWN_HANDOFF_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 0 }),
+  SHUTDOWN_HANDOFF_SETTLE_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 6000 }),
+  SHUTDOWN_HANDOFF_KEY: Type.String({ minLength: 1, default: 'socialnet:api:leaving' }),
   LOG_LEVEL: LogLevel
 })
 
