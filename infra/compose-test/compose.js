@@ -59,6 +59,14 @@ class ComposeProject {
     return { status, health: health || undefined, exitCode: Number(exitCode) }
   }
 
+  /** The first running container of a service. */
+  async running(service) {
+    for (const container of await this.containers(service)) {
+      if ((await this.state(container.id)).status === 'running') return container
+    }
+    throw new Error(`no running ${service} container`)
+  }
+
   exec(id, command, options) {
     return exec('docker', ['exec', id, ...command], options)
   }

@@ -179,7 +179,7 @@ async function scenario({ project, env, check, log, interrupted }) {
   if (interrupted()) return
 
   await check('docker kill -s KILL one mailer mid-stream: nothing lost', async () => {
-    const [victim] = await project.containers('mailer')
+    const victim = await project.running('mailer')
     let killed
     const { lost, duplicated } = await batch('k', 150, async (accepted) => {
       if (accepted === 40 && !killed) killed = project.kill(victim.id)
@@ -204,18 +204,19 @@ async function scenario({ project, env, check, log, interrupted }) {
     const avatar = upload.json()
     const original = await request('GET', toPublic(avatar.url))
     if (original.status !== 200) throw new Error(`GET original: ${original.status}`)
-    const thumbnail = Array.isArray(avatar.thumbnails) ? avatar.thumbnails[0] : Object.values(avatar.thumbnails)[0]
-    const thumbUrl = toPublic(typeof thumbnail === 'string' ? thumbnail : thumbnail.url)
     const started = performance.now()
-    await waitFor('the thumbnail', async () => (await request('GET', thumbUrl)).status === 200, 60_000)
-    return `original ${original.headers.get('content-type')} ${original.text.length} B; thumbnail after ${seconds(started)} s`
+    const sizes = Object.keys(avatar.thumbnails.urls)
+    for (const size of sizes) {
+      await waitFor(`the ${size} px thumbnail`, async () => (await request('GET', toPublic(avatar.thumbnails.urls[size]))).status === 200, 60_000)
+    }
+    return `original ${original.headers.get('content-type')}, ${png.length} B; thumbnails ${sizes.join(', ')} px after ${seconds(started)} s`
   })
   if (interrupted()) return
 
   let kvAuth = {}
   await check('KV PUT on one api replica, read back through nginx', async () => {
     const apis = await project.containers('api')
-    kvAuth = await kvApiKey(project, apis[0].id)
+    kvAuth = await kvApiKey(project, (await project.running('api')).id)
     const key = `compose-${runId}`
     const put = await project.exec(apis[0].id, ['node', '-e', `fetch('http://127.0.0.1:3000/v1/key/${key}', { method: 'PUT', body: 'written on one replica', headers: ${JSON.stringify(kvAuth)} }).then((r) => console.log(r.status))`])
     if (put.trim() !== '201') throw new Error(`PUT on ${apis[0].name}: ${put.trim()}`)
@@ -267,7 +268,7 @@ async function scenario({ project, env, check, log, interrupted }) {
   if (interrupted()) return
 
   await check('RabbitMQ users: the mailer cannot publish to the jobs queue', async () => {
-    const [mailer] = await project.containers('mailer')
+    const mailer = await project.running('mailer')
     const outcome = await publishAs(project, mailer.id)
     const refused = Object.entries(outcome).filter(([, result]) => result.startsWith('refused'))
     if (refused.length !== Object.keys(outcome).length) throw new Error(`mailer publish: ${JSON.stringify(outcome)}`)

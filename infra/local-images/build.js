@@ -129,14 +129,13 @@ async function buildMissingImages(logTo = log, { rebuild = false } = {}) {
   const groups = new Map()
   for (const image of wanted) {
     const recipe = RECIPES[repositoryOf(image)]
-    groups.set(recipe, [...(groups.get(recipe) ?? []), image])
+    groups.set(recipe.dir, { recipe, tags: [...(groups.get(recipe.dir)?.tags ?? []), image] })
   }
-  const order = [...groups.keys()].sort((a, b) => Number(b.dir === 'node') - Number(a.dir === 'node'))
+  const order = [...groups.values()].sort((a, b) => Number(b.recipe.dir === 'node') - Number(a.recipe.dir === 'node'))
   const nodeImage = wanted.find((image) => repositoryOf(image) === 'node')
   const built = []
   let registry
-  for (const recipe of order) {
-    const tags = groups.get(recipe)
+  for (const { recipe, tags } of order) {
     if (!rebuild && tags.every(imageExists)) continue
     ensureBaseImage()
     const args = { BASE_IMAGE, ...recipe.args?.(tags[0]) }

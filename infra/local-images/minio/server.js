@@ -103,7 +103,8 @@ async function minioExtras(ctx, next) {
   return next()
 }
 
-const server = new S3rver({ address: '0.0.0.0', port, directory, silent: false })
+// Path-style only: with virtual hosts on, s3rver would take the host name (minio:9000) for a bucket.
+const server = new S3rver({ address: '0.0.0.0', port, directory, silent: false, vhostBuckets: false })
 server.middleware.unshift(minioExtras)
 server.run().then(() => console.log(`minio stand-in (s3rver): S3 API on :${port}, data in ${directory}`))
 for (const signal of ['SIGTERM', 'SIGINT']) process.once(signal, () => server.close().finally(() => process.exit(0)))
