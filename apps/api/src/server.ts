@@ -9,11 +9,15 @@ import { loadApiConfig } from './config'
 async function main(): Promise<void> {
   const config = loadConfigOrExit('api', () => loadApiConfig())
   const server = Fastify(serverOptions(config))
-  // A second signal or the deadline exits at once; otherwise in-flight requests finish,
-  // then onClose hooks flush the KV log and release pools.
-  closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+  // A second signal or the deadline exits at once; otherwise this replica waits for its turn
+  // to leave (when several are signalled together), in-flight requests finish, then onClose
+  // hooks flush the KV log and release pools.
+  closeWithGrace({ delay: config.SHUTDOWN_HANDOFF_MS + config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     if (err) server.log.error({ err }, 'shutting down after an uncaught error')
-    else server.log.info({ signal }, 'shutting down gracefully')
+    else {
+      server.log.info({ signal }, 'shutting down gracefully')
+      await server.waitForTurnToLeave()
+    }
     await server.close()
   })
   await server.register(fp(app), { config })

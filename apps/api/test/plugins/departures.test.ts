@@ -23,7 +23,13 @@ async function replica(maxWaitMs: number, settleMs: number): Promise<FastifyInst
 
 /** Resolves to 'left' when the promise settles within `ms`, 'waiting' otherwise. */
 async function within(promise: Promise<void>, ms: number): Promise<'left' | 'waiting'> {
-  return Promise.race([promise.then(() => 'left' as const), new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), ms))])
+  let timer: NodeJS.Timeout | undefined
+  const waiting = new Promise<'waiting'>((resolve) => { timer = setTimeout(() => resolve('waiting'), ms) })
+  try {
+    return await Promise.race([promise.then(() => 'left' as const), waiting])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 beforeAll(() => { probe = new Redis(REDIS_URL) })
