@@ -7,9 +7,9 @@
 
 const ADMIN_CLI = '/app/apps/api/dist/admin/cli.js'
 
-/** Headers that authorize KV reads and writes: a fresh API key minted in the api container. */
-async function kvApiKey(project, apiContainer) {
-  const out = await project.exec(apiContainer, ['node', ADMIN_CLI, 'api-key', 'create', '--scope', 'kv:read', '--scope', 'kv:write', '--name', 'compose-test'])
+/** Headers that authorize KV reads and writes: a fresh API key minted with the api's admin CLI. */
+async function kvApiKey(project) {
+  const out = await project.compose(['exec', '-T', 'api', 'node', ADMIN_CLI, 'api-key', 'create', '--scope', 'kv:write'])
   const key = /\b(snk_[A-Za-z0-9_-]{16,})\b/.exec(out)?.[1]
   if (!key) throw new Error(`no API key in the admin CLI's output: ${out.trim().slice(0, 200)}`)
   return { authorization: `Bearer ${key}` }

@@ -85,9 +85,9 @@ async function scenario({ project, env, check, log, interrupted }) {
   })
   if (!built || interrupted()) return
 
-  const ready = await check('docker compose up: every service healthy, /ready through nginx', async () => {
+  const ready = await check('docker compose up -d --build: every service healthy, /ready through nginx', async () => {
     const started = performance.now()
-    await project.compose(['up', '-d'], { timeoutMs: 10 * 60_000 })
+    await project.compose(['up', '-d', '--build'], { timeoutMs: 10 * 60_000 })
     const containers = await waitFor('every service healthy', async () => {
       const all = await project.containers()
       const states = await Promise.all(all.map(async (c) => ({ ...c, ...(await project.state(c.id)) })))
@@ -216,7 +216,7 @@ async function scenario({ project, env, check, log, interrupted }) {
   let kvAuth = {}
   await check('KV PUT on one api replica, read back through nginx', async () => {
     const apis = await project.containers('api')
-    kvAuth = await kvApiKey(project, (await project.running('api')).id)
+    kvAuth = await kvApiKey(project)
     const key = `compose-${runId}`
     const put = await project.exec(apis[0].id, ['node', '-e', `fetch('http://127.0.0.1:3000/v1/key/${key}', { method: 'PUT', body: 'written on one replica', headers: ${JSON.stringify(kvAuth)} }).then((r) => console.log(r.status))`])
     if (put.trim() !== '201') throw new Error(`PUT on ${apis[0].name}: ${put.trim()}`)
