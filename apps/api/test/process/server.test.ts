@@ -26,6 +26,19 @@ describe('api process', () => {
     expect(lines[0]).toMatch(new RegExp(`^api: invalid environment: .*${name}`))
   })
 
+  test.each([
+    ['no server on that port', 'postgres://postgres@127.0.0.1:1/socialnet'],
+    ['unknown role, with a password', 'postgres://nobody_here:s3cret-pw@127.0.0.1:5432/socialnet'],
+    ['unknown host', 'postgres://postgres@no-such-host.invalid:5432/socialnet']
+  ])('DATABASE_URL with %s -> one line naming Postgres and the variable, no password, exit 1', async (_case, url) => {
+    const { code, output } = await runApiToExit({ ...env.env, DATABASE_URL: url })
+    expect(code).toBe(1)
+    const lines = output.trim().split('\n')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/^api: failed to start: cannot connect to Postgres at \S+ \(check DATABASE_URL\): /)
+    expect(output).not.toContain('s3cret-pw')
+  })
+
   test('a corrupt KV log stops start-up with a clear message', async () => {
     const path = join(env.dir, 'corrupt.log')
     writeFileSync(path, 'SNKVLOG1' + 'garbage that is not a record at all')
