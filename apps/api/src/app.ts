@@ -51,7 +51,13 @@ export function serverOptions(config: ApiConfig): FastifyServerOptions & { https
       const status = isKey ? 400 : (err.statusCode ?? 400)
       void (reply as FastifyReply).code(status).send({ error: isKey ? 'BAD_KEY' : status === 414 ? 'URI_TOO_LONG' : 'BAD_URL', message: isKey ? 'invalid key: not valid percent-encoded UTF-8 of at most 1024 bytes' : err.message })
     },
-    return503OnClosing: true,
+    // Longer than nginx's upstream keepalive_timeout (2 s): an idle upstream socket is always
+    // closed by nginx, never by us while nginx may be sending a request on it.
+    keepAliveTimeout: 72_000,
+    // While closing, a request on an open connection is served (with `Connection: close`):
+    // a 503 would make nginx retry only idempotent methods, and a POST would fail.
+    return503OnClosing: false,
+    // Whatever is still idle after the drain (server.ts) is closed; in-flight requests finish.
     forceCloseConnections: 'idle'
   }
 }
