@@ -43,6 +43,9 @@ export function serverOptions(config: ApiConfig): FastifyServerOptions & { https
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID()
     },
     requestIdHeader: false,
+    // One rule for every JSON body: an unknown field is a 400 naming it (fastify's default would
+    // drop it silently), and a 400 lists every bad field, not just the first.
+    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
     routerOptions: { maxParamLength: 8192, ignoreTrailingSlash: false },
     // Router-level URL errors (broken escapes, over-long params) get the api's error shape too;
     // on /v1/key/ both mean a bad key, which DESIGN.md answers with 400.
