@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorBody } from '../plugins/errors'
 import createError from '@fastify/error'
+import { documentedBody } from '../plugins/external/swagger'
 
 export const KEY_MAX_BYTES = 1024
 const ALLOW = 'GET, HEAD, PUT, DELETE'
@@ -41,9 +42,10 @@ const kvRoutes: FastifyPluginAsyncTypebox<{ maxValueBytes: number }> = async (fa
 
   fastify.put('/v1/key/:key', {
     bodyLimit: opts.maxValueBytes,
+    config: documentedBody(Type.Unsafe({ type: 'string', format: 'binary', description: 'the raw value: any bytes, with any Content-Type' })),
     schema: {
       tags: ['kv'], summary: 'Store a value (idempotent)', params: Params,
-      consumes: ['application/octet-stream'],
+      consumes: ['application/octet-stream', 'text/plain'],
       response: { 201: { description: 'stored under the KV_FSYNC policy' }, 400: ErrorBody, 413: ErrorBody, 503: ErrorBody }
     }
   }, async (request, reply) => {
