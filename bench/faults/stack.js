@@ -56,6 +56,13 @@ const rollingRestart = {
       const started = await startStack(ns, sink)
       stack = started.stack
       const { base } = started
+      // nginx's and the apis' complaints, kept whole (the child's output buffer is short) to explain a failed request.
+      const problems = []
+      stack.child.stdout.on('data', (chunk) => {
+        for (const line of String(chunk).split('\n')) {
+          if (/\[(error|crit|alert|emerg)\]|"level":(50|60)|exited|SIGKILL/.test(line) && !/Connection refused|temporarily disabled/.test(line)) problems.push(line.slice(0, 400))
+        }
+      })
       const puts = new Map()
       const emails = []
       const failures = new Map()
@@ -66,6 +73,7 @@ const rollingRestart = {
       const count = (reason) => {
         failures.set(reason, (failures.get(reason) || 0) + 1)
         rounds[round].failed++
+        if (rounds[round].failed <= 3) log(`stack.rolling-restart: restart ${round}: failed ${reason} at ${new Date().toISOString()}`)
       }
       const client = async (c) => {
         for (let i = 0; running; i++) {
@@ -111,6 +119,7 @@ const rollingRestart = {
       await sleep(1000)
       running = false
       await Promise.all(clients)
+      if (failures.size > 0) log(`stack.rolling-restart: what the stack said:\n${problems.slice(-60).join('\n')}`)
 
       await waitUntil(() => emails.every((e) => sink.byRecipient.has(e)), 60000)
       const readBack = new Map()
