@@ -60,7 +60,7 @@ const rollingRestart = {
       const problems = []
       stack.child.stdout.on('data', (chunk) => {
         for (const line of String(chunk).split('\n')) {
-          if (/\[(error|crit|alert|emerg)\]|"level":(50|60)|exited|SIGKILL/.test(line) && !/Connection refused|temporarily disabled/.test(line)) problems.push(line.slice(0, 400))
+          if (/\[(error|crit|alert|emerg)\]|"level":(50|60)|exited|SIGKILL/.test(line) && !/Connection refused/.test(line)) problems.push(line.slice(0, 400))
         }
       })
       const puts = new Map()

@@ -60,6 +60,14 @@ describe('nginx config rendered for loopback', () => {
     expect(seconds * 1000).toBeLessThan(3000)
   })
 
+  test('loopback: a restarting replica is left out briefly, and never all of them at once (backups)', () => {
+    const conf = render('backups', 50)
+    for (const port of [18101, 18102]) {
+      expect(conf).toMatch(new RegExp(`server 127\\.0\\.0\\.1:${port} max_fails=1 fail_timeout=1s;`))
+      expect(conf).toMatch(new RegExp(`server 127\\.0\\.0\\.1:${port} backup max_fails=0;`))
+    }
+  })
+
   test('nginx -t reports a broken config with its own message', () => {
     render('broken', 50)
     const conf = join(dir, 'broken/conf/socialnet.conf')

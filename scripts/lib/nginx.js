@@ -49,7 +49,15 @@ function loopbackVariables (o) {
   const limited = o.rateLimitRps > 0
   return {
     NGINX_RESOLVER: '# static loopback upstreams: no resolver needed',
-    NGINX_UPSTREAM_SERVERS: o.upstreamPorts.map((port) => `server 127.0.0.1:${port} max_fails=1 fail_timeout=${UPSTREAM_FAIL_TIMEOUT_S}s;`).join('\n    '),
+    // Each replica twice: as a primary that a refused connect takes out for fail_timeout (one
+    // probe a second instead of one refused connect per request while it restarts), and as a
+    // backup that is never taken out. When both primaries are out at once (one restarting, the
+    // other just refused or failed a request) nginx goes to the backups, where a refused connect
+    // is again retried on the next one, instead of answering 502 "no live upstreams".
+    NGINX_UPSTREAM_SERVERS: [
+      ...o.upstreamPorts.map((port) => `server 127.0.0.1:${port} max_fails=1 fail_timeout=${UPSTREAM_FAIL_TIMEOUT_S}s;`),
+      ...o.upstreamPorts.map((port) => `server 127.0.0.1:${port} backup max_fails=0;`)
+    ].join('\n    '),
     NGINX_HTTP_LISTEN: `127.0.0.1:${o.httpPort}`,
     NGINX_HTTPS_LISTEN: `127.0.0.1:${o.httpsPort}`,
     NGINX_TLS_CERT: o.tlsCert,
