@@ -4,7 +4,8 @@
  * broker stop/start, a Redis restart, a misbehaving SMTP server, poison
  * messages, a rolling restart behind nginx) while work flows, and counts for
  * each what was accepted, delivered, lost and duplicated. Lost must be 0:
- * the exit code is 1 if anything was lost or a fault could not be run.
+ * the exit code is 1 if anything was lost, a fault could not be run, or a
+ * fault that promises at most `failedAllowed` failed requests failed more.
  *
  *   node bench/faults.js [--quick] [fault names...]   e.g. `-- --quick poison`
  *
@@ -52,7 +53,7 @@ async function main() {
     const t = Date.now()
     try {
       const outcome = await fault.run({ quick, log })
-      results.push({ name: fault.name, fault: fault.fault, ...outcome, seconds: Math.round((Date.now() - t) / 1000) })
+      results.push({ name: fault.name, fault: fault.fault, failedAllowed: fault.failedAllowed, ...outcome, seconds: Math.round((Date.now() - t) / 1000) })
       log(`${fault.name}: accepted ${outcome.accepted}, delivered ${outcome.delivered}, lost ${outcome.lost}, duplicated ${outcome.duplicated}`)
     } catch (err) {
       results.push({ name: fault.name, fault: fault.fault, error: String(err.message || err).split('\n')[0], seconds: Math.round((Date.now() - t) / 1000) })
@@ -66,9 +67,11 @@ async function main() {
   console.log(table(results))
   const lost = results.filter((r) => r.lost > 0)
   const failed = results.filter((r) => r.error)
+  const tooManyFailed = results.filter((r) => r.failedAllowed !== undefined && r.failed > r.failedAllowed)
   console.log(`\n${results.length} faults in ${report.seconds} s${quick ? ' (quick)' : ''}; written to bench/results/faults.json`)
-  if (lost.length || failed.length) {
-    console.error(`LOST in: ${lost.map((r) => r.name).join(', ') || 'none'}; could not run: ${failed.map((r) => r.name).join(', ') || 'none'}`)
+  if (lost.length || failed.length || tooManyFailed.length) {
+    console.error(`LOST in: ${lost.map((r) => r.name).join(', ') || 'none'}; could not run: ${failed.map((r) => r.name).join(', ') || 'none'}; ` +
+      `failed requests beyond what is allowed in: ${tooManyFailed.map((r) => `${r.name} (${r.failed} > ${r.failedAllowed})`).join(', ') || 'none'}`)
     process.exitCode = 1
   }
 }

@@ -46,10 +46,26 @@ describe('nginx config rendered for loopback', () => {
     expect(conf).toContain('map "off" $socialnet_limit_key')
   })
 
-  test('retries only idempotent requests on the next replica', () => {
+  test('retries refused connects for every method, sent requests only when idempotent', () => {
     const conf = render('retries', 50)
     const directive = /proxy_next_upstream\s+([^;]+);/.exec(conf)?.[1]
     expect(directive?.split(/\s+/).sort()).toEqual(['error', 'http_502', 'http_503', 'timeout'])
+  })
+
+  test('nginx closes idle upstream sockets before a stopping api would (SHUTDOWN_DRAIN_MS, 3 s)', () => {
+    const conf = render('keepalive', 50)
+    const upstream = /upstream api \{([^}]*)\}/.exec(conf)?.[1] ?? ''
+    const seconds = Number(/keepalive_timeout\s+(\d+)s;/.exec(upstream)?.[1])
+    expect(seconds).toBeGreaterThan(0)
+    expect(seconds * 1000).toBeLessThan(3000)
+  })
+
+  test('loopback: a restarting replica is left out briefly, and never all of them at once (backups)', () => {
+    const conf = render('backups', 50)
+    for (const port of [18101, 18102]) {
+      expect(conf).toMatch(new RegExp(`server 127\\.0\\.0\\.1:${port} max_fails=1 fail_timeout=1s;`))
+      expect(conf).toMatch(new RegExp(`server 127\\.0\\.0\\.1:${port} backup max_fails=0;`))
+    }
   })
 
   test('nginx -t reports a broken config with its own message', () => {

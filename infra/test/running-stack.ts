@@ -45,7 +45,7 @@ export async function freePort(): Promise<number> {
 
 /**
  * STACK_PORT, STACK_TLS_PORT and STACK_API_PORT for a stack of its own: nginx on
- * free ports, the api replicas from a random base (each restart takes the next port).
+ * free ports, the api replicas from a random base (replica n on base + n, also after a restart).
  */
 export async function stackPorts(): Promise<Record<string, string>> {
   return {

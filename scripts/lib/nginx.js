@@ -1,11 +1,18 @@
 // @ts-check
 'use strict'
-const { readFileSync, writeFileSync, mkdirSync, readdirSync } = require('node:fs')
+const { readFileSync, writeFileSync, mkdirSync } = require('node:fs')
 const { execFileSync } = require('node:child_process')
 const { join, resolve } = require('node:path')
 
 const INFRA_NGINX = resolve(__dirname, '../../infra/nginx')
 const NGINX_BIN = process.env.NGINX_BIN ?? 'nginx'
+
+/**
+ * How long nginx leaves out an api replica after a refused connect. A restarted
+ * replica takes traffic again only after this, so a rolling restart waits it
+ * out before stopping the next one (else nginx would have no live upstream).
+ */
+const UPSTREAM_FAIL_TIMEOUT_S = 1
 
 /**
  * Fills `${NAME}` placeholders (upper case only: lower-case `$names` are nginx's
@@ -42,7 +49,15 @@ function loopbackVariables (o) {
   const limited = o.rateLimitRps > 0
   return {
     NGINX_RESOLVER: '# static loopback upstreams: no resolver needed',
-    NGINX_UPSTREAM_SERVERS: o.upstreamPorts.map((port) => `server 127.0.0.1:${port} max_fails=1 fail_timeout=5s;`).join('\n    '),
+    // Each replica twice: as a primary that a refused connect takes out for fail_timeout (one
+    // probe a second instead of one refused connect per request while it restarts), and as a
+    // backup that is never taken out. When both primaries are out at once (one restarting, the
+    // other just refused or failed a request) nginx goes to the backups, where a refused connect
+    // is again retried on the next one, instead of answering 502 "no live upstreams".
+    NGINX_UPSTREAM_SERVERS: [
+      ...o.upstreamPorts.map((port) => `server 127.0.0.1:${port} max_fails=1 fail_timeout=${UPSTREAM_FAIL_TIMEOUT_S}s;`),
+      ...o.upstreamPorts.map((port) => `server 127.0.0.1:${port} backup max_fails=0;`)
+    ].join('\n    '),
     NGINX_HTTP_LISTEN: `127.0.0.1:${o.httpPort}`,
     NGINX_HTTPS_LISTEN: `127.0.0.1:${o.httpsPort}`,
     NGINX_TLS_CERT: o.tlsCert,
@@ -92,38 +107,4 @@ function testNginxConfig (prefix) {
   }
 }
 
-/** Worker pids of an nginx master, read from /proc (Linux). @param {number} masterPid */
-function workerPids (masterPid) {
-  const pids = new Set()
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      // Field 4 of /proc/<pid>/stat is the parent pid; the name in field 2 may hold spaces.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      if (ppid === masterPid) pids.add(Number(entry))
-    } catch { /* the process ended while we looked */ }
-  }
-  return pids
-}
-
-/**
- * Reloads a running nginx (SIGHUP) and resolves once every worker of the old
- * configuration has exited: they finish their in-flight requests first, so
- * after this no request is on its way to an upstream the new config dropped.
- * @param {number} masterPid @param {number} [timeoutMs]
- */
-async function reloadAndDrain (masterPid, timeoutMs = 30000) {
-  const before = workerPids(masterPid)
-  process.kill(masterPid, 'SIGHUP')
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const now = workerPids(masterPid)
-    const oldLeft = [...before].some((pid) => now.has(pid))
-    if (!oldLeft && now.size > 0) return
-    if (Date.now() > deadline) throw new Error(`nginx workers of the old config still running after ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
-module.exports = { renderTemplate, renderLoopbackNginx, testNginxConfig, nginxArgs, reloadAndDrain, NGINX_BIN }
+module.exports = { renderTemplate, renderLoopbackNginx, testNginxConfig, nginxArgs, NGINX_BIN, UPSTREAM_FAIL_TIMEOUT_S }

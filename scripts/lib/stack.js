@@ -4,7 +4,7 @@ const { mkdirSync, writeFileSync, rmSync } = require('node:fs')
 const { execFileSync } = require('node:child_process')
 const { join, resolve } = require('node:path')
 const { ProcessGroup } = require('./process-group')
-const { renderLoopbackNginx, testNginxConfig, nginxArgs, reloadAndDrain, NGINX_BIN } = require('./nginx')
+const { renderLoopbackNginx, testNginxConfig, nginxArgs, NGINX_BIN, UPSTREAM_FAIL_TIMEOUT_S } = require('./nginx')
 const { waitForHttp200 } = require('./readiness')
 const { serveControl } = require('./stack-control')
 
@@ -58,7 +58,6 @@ class Stack {
     this.apis = []
     /** @type {ManagedProcess | undefined} */
     this.nginx = undefined
-    this.portCounter = 0
     this.nginxPrefix = join(settings.dir, 'nginx')
     this.tlsDir = join(settings.dir, 'tls')
     this.socketPath = join(settings.dir, 'control.sock')
@@ -85,9 +84,9 @@ class Stack {
       this.group.start({ name: 'maildev', command: join(ROOT, 'node_modules/.bin/maildev'), args: ['--ip', '127.0.0.1', '--smtp', '1025', '--web', '1080'], cwd: ROOT })
     }
     // The first replica creates and migrates the database alone; the others then start together.
-    this.apis = [await this.startApi()]
+    this.apis = [await this.startApi(this.apiPort(1))]
     const more = []
-    for (let i = 1; i < this.s.apiReplicas; i++) more.push(this.startApi())
+    for (let i = 2; i <= this.s.apiReplicas; i++) more.push(this.startApi(this.apiPort(i)))
     this.apis.push(...await Promise.all(more))
     this.throwIfStopping()
 
@@ -127,14 +126,16 @@ class Stack {
     }
   }
 
-  /** Next port for an api replica; a restarted replica gets a fresh one so old and new overlap. */
-  nextApiPort () {
-    this.portCounter = (this.portCounter % 500) + 1
-    return this.s.apiBasePort + this.portCounter
+  /**
+   * Replica n's port, for good: nginx's upstream lists them once, so restarting
+   * a replica (on the same port) never needs an nginx reload. @param {number} n
+   */
+  apiPort (n) {
+    return this.s.apiBasePort + n
   }
 
-  /** Starts one api replica and resolves once its /ready answers 200. */
-  async startApi (port = this.nextApiPort()) {
+  /** Starts one api replica and resolves once its /ready answers 200. @param {number} port */
+  async startApi (port) {
     const proc = this.group.start({
       name: `api:${port}`,
       command: NODE,
@@ -209,22 +210,25 @@ class Stack {
   }
 
   /**
-   * Replaces the api replicas one at a time, never dropping capacity: start the
-   * new replica, wait until it is ready, point nginx at it (reload), wait until
-   * the old nginx workers have finished every request they had, then stop the
-   * old replica gracefully. No request ever reaches a replica that is going away.
+   * Replaces the api replicas one at a time; nginx keeps all of them in its
+   * upstream and is never reloaded (a reload retires its workers and with them
+   * clients' keep-alive connections). A stopping replica refuses new
+   * connections, which nginx retries on another replica, answers the requests
+   * still reaching it on open connections with `Connection: close`, and waits
+   * for nginx to close its idle ones (apps/api/src/shutdown-drain.ts); then its
+   * successor starts on the same port. nginx sends it traffic again once the
+   * refused connects are older than the upstream's fail_timeout: only then is
+   * the next replica stopped.
    */
   async rollingRestart () {
-    const nginxPid = this.nginx?.pid
-    if (!nginxPid || this.stopping) throw new Error('the stack is not running')
+    if (!this.nginx?.running || this.stopping) throw new Error('the stack is not running')
     for (const old of [...this.apis]) {
-      const fresh = await this.startApi()
-      this.apis = this.apis.map((a) => (a === old ? fresh : a))
-      const confError = this.renderNginx()
-      if (confError) throw new Error(confError)
-      await reloadAndDrain(nginxPid)
       await old.process.stop()
-      process.stdout.write(`rolling restart: api:${old.port} replaced by api:${fresh.port}\n`)
+      this.throwIfStopping()
+      const fresh = await this.startApi(old.port)
+      this.apis = this.apis.map((a) => (a === old ? fresh : a))
+      await new Promise((resolve) => setTimeout(resolve, UPSTREAM_FAIL_TIMEOUT_S * 1000 + 500))
+      process.stdout.write(`rolling restart: api:${old.port} restarted (pid ${old.process.pid} -> ${fresh.process.pid})\n`)
     }
     writeFileSync(join(this.s.dir, 'stack.json'), JSON.stringify(this.status(), null, 2) + '\n')
     return `${this.apis.length} api replicas restarted`

@@ -46,6 +46,9 @@ export function serverOptions(config: ApiConfig): FastifyServerOptions & { https
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID()
     },
     requestIdHeader: false,
+    // One rule for every JSON body: an unknown field is a 400 naming it (fastify's default would
+    // drop it silently), and a 400 lists every bad field, not just the first.
+    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
     routerOptions: { maxParamLength: 8192, ignoreTrailingSlash: false },
     // Router-level URL errors (broken escapes, over-long params) get the api's error shape too;
     // on /v1/key/ both mean a bad key, which DESIGN.md answers with 400.
@@ -55,7 +58,13 @@ export function serverOptions(config: ApiConfig): FastifyServerOptions & { https
       void (reply as FastifyReply).code(status).send({ error: isKey ? 'BAD_KEY' : status === 414 ? 'URI_TOO_LONG' : 'BAD_URL', message: isKey ? 'invalid key: not valid percent-encoded UTF-8 of at most 1024 bytes' : err.message })
     },
     clientErrorHandler,
-    return503OnClosing: true,
+    // Longer than nginx's upstream keepalive_timeout (2 s): an idle upstream socket is always
+    // closed by nginx, never by us while nginx may be sending a request on it.
+    keepAliveTimeout: 72_000,
+    // While closing, a request on an open connection is served (with `Connection: close`):
+    // a 503 would make nginx retry only idempotent methods, and a POST would fail.
+    return503OnClosing: false,
+    // Whatever is still idle after the drain (server.ts) is closed; in-flight requests finish.
     forceCloseConnections: 'idle'
   }
 }

@@ -77,6 +77,11 @@ export const ApiConfigSchema = Type.Object({
   SHUTDOWN_HANDOFF_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 0 }),
   SHUTDOWN_HANDOFF_SETTLE_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 6000 }),
   SHUTDOWN_HANDOFF_KEY: Type.String({ minLength: 1, default: 'socialnet:api:leaving' }),
+  /**
+   * Part of the grace period spent refusing new connections while open ones drain; longer than
+   * the proxy's upstream keepalive_timeout (nginx: 2 s), so the proxy closes its idle sockets.
+   */
+  SHUTDOWN_DRAIN_MS: Type.Integer({ minimum: 0, default: 3000 }),
   LOG_LEVEL: LogLevel
 })
 
@@ -87,6 +92,9 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const config = loadConfig(ApiConfigSchema, env)
   if (Boolean(config.TLS_CERT) !== Boolean(config.TLS_KEY)) {
     throw new ConfigError('invalid environment: TLS_CERT and TLS_KEY must be set together')
+  }
+  if (config.SHUTDOWN_DRAIN_MS >= config.SHUTDOWN_GRACE_MS && config.SHUTDOWN_DRAIN_MS > 0) {
+    throw new ConfigError('invalid environment: SHUTDOWN_DRAIN_MS must be shorter than SHUTDOWN_GRACE_MS (the drain is part of the grace period)')
   }
   validateStorageConfig(config)
   return config

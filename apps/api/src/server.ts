@@ -4,13 +4,15 @@ import closeWithGrace from 'close-with-grace'
 import { loadConfigOrExit } from '@socialnet/config'
 import app, { serverOptions } from './app'
 import { loadApiConfig } from './config'
+import { stopAcceptingAndDrain } from './shutdown-drain'
 
 /** Entry point: validate env, build the app, listen, and shut down gracefully on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfigOrExit('api', () => loadApiConfig())
   const server = Fastify(serverOptions(config))
-  // A second signal or the deadline exits at once; otherwise this replica waits for its turn
-  // to leave (when several are signalled together), in-flight requests finish, then onClose
+  // A second signal or the deadline exits at once; otherwise this replica waits for its turn to
+  // leave (when several are signalled together), then new connections are refused (a proxy
+  // retries them on another replica), open ones drain, in-flight requests finish, and onClose
   // hooks flush the KV log and release pools.
   closeWithGrace({ delay: config.SHUTDOWN_HANDOFF_MS + config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     if (err) server.log.error({ err }, 'shutting down after an uncaught error')
@@ -19,6 +21,9 @@ async function main(): Promise<void> {
       await server.waitForTurnToLeave()
     }
     await server.close()
+  })
+  server.addHook('preClose', async () => {
+    if (server.server.listening) await stopAcceptingAndDrain(server.server, config.SHUTDOWN_DRAIN_MS, server.log)
   })
   await server.register(fp(app), { config })
   await server.listen({ port: config.PORT, host: config.HOST })

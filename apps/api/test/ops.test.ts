@@ -55,6 +55,25 @@ describe('ops routes', () => {
     expect(res.statusCode).toBe(404)
     expect(res.json()).toEqual({ error: 'NOT_FOUND', message: expect.any(String) })
   })
+
+  test('GET / points a newcomer at the API documentation', async () => {
+    const res = await t.app.inject('/')
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toMatchObject({ docs: '/docs', openapi: '/docs/json' })
+  })
+
+  test('OpenAPI describes the raw KV value and the avatar upload, so "Try it out" can send them', async () => {
+    const doc = (await t.app.inject('/docs/json')).json()
+    const kv = doc.paths['/v1/key/{key}'].put.requestBody.content
+    expect(kv['application/octet-stream'].schema).toMatchObject({ type: 'string', format: 'binary' })
+    expect(kv['text/plain'].schema).toMatchObject({ type: 'string' })
+    const avatar = doc.paths['/v1/users/{id}/avatar'].put.requestBody.content['multipart/form-data'].schema
+    expect(avatar).toMatchObject({ type: 'object', required: ['image'], properties: { image: { type: 'string', format: 'binary' } } })
+    // Documenting the body changed nothing in how it is read: any content type, raw bytes.
+    const put = await t.app.inject({ method: 'PUT', url: '/v1/key/docs-body', headers: { 'content-type': 'application/json' }, payload: '{not json' })
+    expect(put.statusCode).toBe(201)
+    expect((await t.app.inject('/v1/key/docs-body')).body).toBe('{not json')
+  })
 })
 
 describe('ops routes with METRICS_TOKEN set', () => {

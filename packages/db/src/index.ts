@@ -9,6 +9,39 @@ export interface DbLogger {
   error(obj: object | string, msg?: string): void
 }
 
+/**
+ * Postgres could not be reached or refused us at start. The message names
+ * Postgres, where we looked (no password) and the variable to fix, because the
+ * driver's own text ("role x does not exist", "ECONNREFUSED") names neither.
+ */
+export class DatabaseConnectError extends Error {
+  readonly code = 'DATABASE_UNREACHABLE'
+  constructor(databaseUrl: string, cause: Error) {
+    super(`cannot connect to Postgres at ${describeTarget(databaseUrl)} (check DATABASE_URL): ${cause.message}`, { cause })
+  }
+}
+
+/** user@host:port/database of a connection URL, without its password. */
+function describeTarget(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl)
+    const user = url.username ? `${decodeURIComponent(url.username)}@` : ''
+    return `${user}${url.hostname}:${url.port || '5432'}${url.pathname}`
+  } catch {
+    return 'an unparseable URL'
+  }
+}
+
+/** Connects a client, turning a failure into a DatabaseConnectError unless `keep(err)` says otherwise. */
+async function connectOrExplain(client: Client, databaseUrl: string, keep: (err: { code?: string }) => boolean = () => false): Promise<void> {
+  try {
+    await client.connect()
+  } catch (err) {
+    if (keep(err as { code?: string })) throw err
+    throw new DatabaseConnectError(databaseUrl, err as Error)
+  }
+}
+
 /** Folder of the versioned SQL migrations (node-pg-migrate format, ms-timestamp prefixes). */
 export const MIGRATIONS_DIR = join(__dirname, '..', 'migrations')
 
@@ -22,7 +55,8 @@ export async function ensureDatabase(databaseUrl: string, log: DbLogger): Promis
   if (!name) return
   const probe = new Client({ connectionString: databaseUrl })
   try {
-    await probe.connect()
+    // 3D000 invalid_catalog_name: the server is there, the database is not (yet).
+    await connectOrExplain(probe, databaseUrl, (err) => err.code === '3D000')
     return
   } catch (err) {
     if ((err as { code?: string }).code !== '3D000') throw err
@@ -31,7 +65,7 @@ export async function ensureDatabase(databaseUrl: string, log: DbLogger): Promis
   }
   url.pathname = '/postgres'
   const admin = new Client({ connectionString: url.toString() })
-  await admin.connect()
+  await connectOrExplain(admin, databaseUrl)
   try {
     await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`)
     log.info({ database: name }, 'created database')

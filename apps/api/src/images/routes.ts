@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import multipart from '@fastify/multipart'
 import { THUMBNAIL_SIZES, originalKey, thumbnailKey } from '@socialnet/storage'
 import { ErrorBody } from '../plugins/errors'
+import { documentedBody } from '../plugins/external/swagger'
 import { UserParams } from '../users/schemas'
 import { EncodeSlots } from './encode-slots'
 import { ImageNotFoundError, MalformedUploadError, MissingImageError, NotMultipartError, ThumbnailNotReadyError } from './errors'
@@ -76,6 +77,9 @@ const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastif
 
   fastify.put('/v1/users/:id/avatar', {
     onRequest: [fastify.authenticate, fastify.requireOwner],
+    config: documentedBody(Type.Object({
+      image: Type.Unsafe({ type: 'string', format: 'binary', description: 'JPEG, PNG or WebP; the bytes decide, not the filename' })
+    })),
     schema: {
       tags: ['images'],
       summary: 'Upload a new avatar (multipart field "image"); the previous one is removed later',

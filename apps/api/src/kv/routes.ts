@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorBody } from '../plugins/errors'
 import createError from '@fastify/error'
+import { documentedBody } from '../plugins/external/swagger'
 
 export const KEY_MAX_BYTES = 1024
 const ALLOW = 'GET, HEAD, PUT, DELETE'
@@ -59,9 +60,10 @@ const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (fastify, opt
   fastify.put('/v1/key/:key', {
     bodyLimit: opts.maxValueBytes,
     ...access('kv:write'),
+    config: documentedBody(Type.Unsafe({ type: 'string', format: 'binary', description: 'the raw value: any bytes, with any Content-Type' })),
     schema: {
       tags: ['kv'], summary: 'Store a value (idempotent; API key scope kv:write)', params: Params, ...secured,
-      consumes: ['application/octet-stream'],
+      consumes: ['application/octet-stream', 'text/plain'],
       response: { 201: { description: 'stored under the KV_FSYNC policy' }, 400: ErrorBody, ...denied, 413: ErrorBody, 503: ErrorBody, 507: ErrorBody }
     }
   }, async (request, reply) => {

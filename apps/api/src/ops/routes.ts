@@ -5,6 +5,7 @@ import createError from '@fastify/error'
 import { ErrorBody } from '../plugins/errors'
 
 const Checks = Type.Object({ status: Type.String(), checks: Type.Record(Type.String(), Type.String()) })
+const Links = Type.Object({ name: Type.String(), docs: Type.String(), openapi: Type.String(), health: Type.String() })
 const MetricsUnauthorizedError = createError<[]>('UNAUTHORIZED', 'metrics need `Authorization: Bearer <METRICS_TOKEN>`', 401)
 
 /**
@@ -29,6 +30,11 @@ function hasBearer(header: string | undefined, token: string): boolean {
  * METRICS_TOKEN when one is set (nginx refuses it from outside either way).
  */
 const opsRoutes: FastifyPluginAsyncTypebox<{ metricsToken?: string }> = async (fastify, opts) => {
+  // Someone who opens the api's address in a browser finds the way on (the console takes over / behind nginx).
+  fastify.get('/', {
+    schema: { tags: ['ops'], summary: 'Where to go from here: the API documentation', response: { 200: Links } }
+  }, async () => ({ name: 'Social network API', docs: '/docs', openapi: '/docs/json', health: '/health' }))
+
   fastify.get('/health', {
     config: { rateLimit: false },
     schema: { tags: ['ops'], summary: 'Liveness: the process is up', response: { 200: Type.Object({ status: Type.Literal('ok') }) } }

@@ -2,6 +2,9 @@ import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { Type, type Static } from '@sinclair/typebox'
+import type { HTTPMethods } from 'fastify'
+import { MethodRoutes } from './method-routes'
+import { describeValidationErrors, type ValidationIssue } from './validation-messages'
 
 /** Codes for statuses that have no error of their own: the `error` field is always a stable string. */
 const CODE_BY_STATUS: Record<number, string> = {
@@ -44,14 +47,22 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Duple
   socket.destroy(err)
 }
 
-/** The one error shape: `{ error: code, message }` (DESIGN.md); every route's error responses use this schema. */
-export const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() })
+/**
+ * The one error shape: `{ error: code, message }` (DESIGN.md); every route's error responses use
+ * this schema. A validation error adds `details`: one entry per bad field.
+ */
+export const ErrorBody = Type.Object({
+  error: Type.String(),
+  message: Type.String(),
+  details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() })))
+})
 export type ErrorBody = Static<typeof ErrorBody>
 
 interface HttpishError extends Error {
   statusCode?: number
   code?: string
-  validation?: unknown
+  validation?: ValidationIssue[]
+  validationContext?: string
 }
 
 /**
@@ -85,10 +96,11 @@ export default fp(async function errors(fastify) {
       // Our own 5xx codes (KV_UNAVAILABLE, ...) are stable API; driver codes (ECONNREFUSED) are not.
       const ours = !backendDown && err.code !== undefined && /^[A-Z][A-Z0-9_]+$/.test(err.code) && !err.code.startsWith('FST_')
       body = { error: ours && status !== 500 ? err.code! : CODE_BY_STATUS[status] ?? 'INTERNAL_ERROR', message: STATUS_CODES[status] ?? 'Error' }
+    } else if (err.validation) {
+      const details = describeValidationErrors(err.validation, err.validationContext ?? 'request')
+      body = { error: 'VALIDATION_FAILED', message: details.map((d) => `${d.field} ${d.message}`).join('; ') || err.message, details }
     } else {
-      const code = err.validation
-        ? 'VALIDATION_FAILED'
-        : err.code && !err.code.startsWith('FST_') ? err.code : CODE_BY_PARSER_ERROR[err.code ?? ''] ?? CODE_BY_STATUS[status] ?? 'BAD_REQUEST'
+      const code = err.code && !err.code.startsWith('FST_') ? err.code : CODE_BY_PARSER_ERROR[err.code ?? ''] ?? CODE_BY_STATUS[status] ?? 'BAD_REQUEST'
       const message = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
         ? `content-type ${JSON.stringify(request.headers['content-type'] ?? '')} is not accepted here`
         : err.message
@@ -96,7 +108,17 @@ export default fp(async function errors(fastify) {
     }
     void reply.code(status).type('application/json; charset=utf-8').send(body)
   })
+  // One rule for every route: a known path with a method it does not take is 405 with `Allow`.
+  const routes = new MethodRoutes(fastify.initialConfig.routerOptions ?? {})
+  fastify.addHook('onRoute', (route) => routes.add(route.method as HTTPMethods | HTTPMethods[], route.url))
   fastify.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: 'NOT_FOUND', message: `Route ${request.method} ${request.url.split('?')[0]} not found` })
+    const path = request.url.split('?')[0]!
+    const allowed = routes.allowed(path)
+    if (allowed.length > 0) {
+      void reply.code(405).header('allow', allowed.join(', '))
+        .send({ error: 'METHOD_NOT_ALLOWED', message: `method ${request.method} not allowed on ${path}; allowed: ${allowed.join(', ')}` })
+      return
+    }
+    void reply.code(404).send({ error: 'NOT_FOUND', message: `Route ${request.method} ${path} not found` })
   })
 }, { name: 'errors' })

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { request as httpsRequest } from 'node:https'
+import { Agent, request as httpRequest } from 'node:http'
+import { connect } from 'node:net'
 import { readFileSync, writeFileSync } from 'node:fs'
 import pino from 'pino'
 import { testEnv, type TestEnv } from '../helper'
@@ -17,13 +19,27 @@ describe('api process', () => {
     ['PORT', '70000'],
     ['KV_LOG', 'sqlite'],
     ['KV_FSYNC', 'sometimes'],
-    ['DATABASE_URL', 'mysql://x']
+    ['DATABASE_URL', 'mysql://x'],
+    ['SHUTDOWN_DRAIN_MS', '10000']
   ])('bad %s=%s -> one clear line on stderr, exit 1', async (name, value) => {
     const { code, output } = await runApiToExit({ ...env.env, [name]: value })
     expect(code).toBe(1)
     const lines = output.trim().split('\n')
     expect(lines).toHaveLength(1)
     expect(lines[0]).toMatch(new RegExp(`^api: invalid environment: .*${name}`))
+  })
+
+  test.each([
+    ['no server on that port', 'postgres://postgres@127.0.0.1:1/socialnet'],
+    ['unknown role, with a password', 'postgres://nobody_here:s3cret-pw@127.0.0.1:5432/socialnet'],
+    ['unknown host', 'postgres://postgres@no-such-host.invalid:5432/socialnet']
+  ])('DATABASE_URL with %s -> one line naming Postgres and the variable, no password, exit 1', async (_case, url) => {
+    const { code, output } = await runApiToExit({ ...env.env, DATABASE_URL: url })
+    expect(code).toBe(1)
+    const lines = output.trim().split('\n')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/^api: failed to start: cannot connect to Postgres at \S+ \(check DATABASE_URL\): /)
+    expect(output).not.toContain('s3cret-pw')
   })
 
   test('a corrupt KV log stops start-up with a clear message', async () => {
@@ -53,6 +69,35 @@ describe('api process', () => {
     }
     expect(statuses.filter((s) => s === 201).length).toBeGreaterThan(0)
     await store.close()
+  })
+
+  test('SIGTERM behind a proxy: new connections refused, an idle keep-alive one still served (Connection: close)', async () => {
+    const api = await spawnApi({ ...env.env, SHUTDOWN_DRAIN_MS: '3000', SHUTDOWN_GRACE_MS: '8000' })
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    const get = () => new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+      httpRequest(`${api.url}/health`, { agent }, (res) => {
+        res.resume().on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection }))
+      }).on('error', reject).end()
+    })
+    try {
+      expect(await get()).toEqual({ status: 200, connection: 'keep-alive' })
+      api.child.kill('SIGTERM')
+      while (!api.output().includes('shutting down gracefully')) await new Promise((r) => setTimeout(r, 20))
+      await new Promise((r) => setTimeout(r, 200))
+      // A proxy retries a refused connect on another replica, whatever the method.
+      const { port } = new URL(api.url)
+      const refused = await new Promise<string>((resolve) => {
+        connect(Number(port), '127.0.0.1').on('connect', function (this: import('node:net').Socket) { this.destroy(); resolve('connected') })
+          .on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message))
+      })
+      expect(refused).toBe('ECONNREFUSED')
+      // The proxy's idle connection was not closed under it: its next request is served, not 503.
+      expect(await get()).toEqual({ status: 200, connection: 'close' })
+      expect(await api.exited).toBe(0)
+    } finally {
+      agent.destroy()
+      api.child.kill('SIGKILL')
+    }
   })
 
   test('kill -9 during writes with KV_FSYNC=always: every acknowledged write survives', async () => {
