@@ -94,7 +94,13 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(readiness)
   await api.register(metrics)
   await api.register(redis, { redisUrl: config.REDIS_URL })
-  await api.register(departures, { maxWaitMs: config.SHUTDOWN_HANDOFF_MS, settleMs: config.SHUTDOWN_HANDOFF_SETTLE_MS, key: config.SHUTDOWN_HANDOFF_KEY })
+  await api.register(departures, {
+    maxWaitMs: config.SHUTDOWN_HANDOFF_MS,
+    settleMs: config.SHUTDOWN_HANDOFF_SETTLE_MS,
+    key: config.SHUTDOWN_HANDOFF_KEY,
+    // Behind nginx a replica that is still needed sees requests every few milliseconds.
+    idleMs: 3000
+  })
   await api.register(rateLimit, { rps: config.RATE_LIMIT_RPS, redisPrefix: config.RATE_LIMIT_REDIS_PREFIX })
   // After the rate limit, so /docs and /docs/json are limited like any route.
   await api.register(swagger, { publicUrl: config.PUBLIC_URL, https })

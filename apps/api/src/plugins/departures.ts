@@ -16,6 +16,8 @@ export interface DeparturesOptions {
   settleMs: number
   /** Redis key of the turn, shared by the replicas of one deployment. */
   key: string
+  /** A waiting replica that served no request (probes aside) for this long leaves: nobody needs it. */
+  idleMs: number
 }
 
 /**
@@ -23,13 +25,19 @@ export interface DeparturesOptions {
  * new image) signals every replica at the same moment; if they all stopped listening together,
  * nginx would have no replica to send requests to until the first came back. So a stopping
  * replica first takes the "leaving" turn in Redis, and the others keep serving normally until
- * a replica that started since has listened for `settleMs`, which frees the turn. A replica
- * that no successor relieves (`down`, scale-in) leaves after `maxWaitMs`; a Redis error never
- * holds a shutdown up.
+ * a replica that started since has listened for `settleMs`, which frees the turn. A waiting
+ * replica that no request reaches for `idleMs` leaves (on `docker compose down` nginx stops
+ * first); one that no successor relieves leaves after `maxWaitMs`; a Redis error never holds a
+ * shutdown up.
  */
 export default fp(async function departures(fastify, opts: DeparturesOptions) {
   const me = `${hostname()}:${process.pid}`
   let settle: NodeJS.Timeout | undefined
+  let lastRequestAt = Date.now()
+
+  fastify.addHook('onRequest', async (request) => {
+    if (request.url !== '/health' && request.url !== '/ready') lastRequestAt = Date.now()
+  })
 
   fastify.addHook('onListen', async () => {
     if (opts.maxWaitMs <= 0 || settle) return
@@ -53,6 +61,10 @@ export default fp(async function departures(fastify, opts: DeparturesOptions) {
         }
       } catch (err) {
         fastify.log.warn({ err: (err as Error).message }, 'leaving without waiting for my turn: Redis unavailable')
+        return
+      }
+      if (announced && Date.now() - lastRequestAt >= opts.idleMs) {
+        fastify.log.info({ waitedMs: Date.now() - started }, 'leaving while another replica is away: no request for a while')
         return
       }
       if (Date.now() - started >= opts.maxWaitMs) {

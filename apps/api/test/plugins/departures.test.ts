@@ -11,11 +11,11 @@ const apps: FastifyInstance[] = []
 let probe: Redis
 
 /** A listening replica with only what the departure turn needs. */
-async function replica(maxWaitMs: number, settleMs: number): Promise<FastifyInstance> {
+async function replica(maxWaitMs: number, settleMs: number, idleMs = 60_000): Promise<FastifyInstance> {
   const app = Fastify()
   await app.register(readiness)
   await app.register(redis, { redisUrl: REDIS_URL })
-  await app.register(departures, { maxWaitMs, settleMs, key })
+  await app.register(departures, { maxWaitMs, settleMs, key, idleMs })
   await app.listen({ port: 0, host: '127.0.0.1' })
   apps.push(app)
   return app
@@ -62,6 +62,21 @@ test('a replica that no successor relieves leaves after the longest wait', async
   const bLeaves = b.waitForTurnToLeave()
   expect(await within(bLeaves, 300)).toBe('waiting')
   expect(await within(bLeaves, 5000)).toBe('left')
+})
+
+test('a waiting replica that no request reaches leaves: nobody needs it (nginx stopped first on `down`)', async () => {
+  const a = await replica(20_000, 100, 500)
+  const b = await replica(20_000, 100, 500)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  await a.waitForTurnToLeave()
+  const bLeaves = b.waitForTurnToLeave()
+  // Requests keep it serving...
+  for (let i = 0; i < 8; i++) {
+    expect((await b.inject('/anything')).statusCode).toBe(404)
+    expect(await within(bLeaves, 150)).toBe('waiting')
+  }
+  // ...silence lets it go.
+  expect(await within(bLeaves, 3000)).toBe('left')
 })
 
 test('with a wait of 0 (the default) a replica leaves at once and takes no turn', async () => {
