@@ -3,7 +3,7 @@
 'use strict'
 // `npm start`: api + mailer + worker + a dev SMTP inbox (maildev) in the foreground,
 // output prefixed per process. Ctrl-C stops everything gracefully; a second Ctrl-C at once.
-// The env of DESIGN.md applies (PORT, DATABASE_URL, ...); SMTP_URL defaults to this maildev, whose
+// The environment of the README's Configuration table applies (PORT, DATABASE_URL, ...); SMTP_URL defaults to this maildev, whose
 // ports are INBOX_SMTP_PORT (1025) and INBOX_WEB_PORT (1080). A port already taken (another copy
 // running) stops it before anything starts; any child that exits stops the whole group.
 const { existsSync } = require('node:fs')

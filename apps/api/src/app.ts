@@ -51,7 +51,7 @@ export function serverOptions(config: ApiConfig): FastifyServerOptions & { https
     ajv: { customOptions: { removeAdditional: false, allErrors: true } },
     routerOptions: { maxParamLength: 8192, ignoreTrailingSlash: false },
     // Router-level URL errors (broken escapes, over-long params) get the api's error shape too;
-    // on /v1/key/ both mean a bad key, which DESIGN.md answers with 400.
+    // on /v1/key/ both mean a bad key, which the API answers with 400.
     frameworkErrors: (err, request, reply) => {
       const isKey = request.url.startsWith('/v1/key/')
       const status = isKey ? 400 : (err.statusCode ?? 400)

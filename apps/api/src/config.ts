@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError, LogLevel, loadConfig } from '@socialnet/config'
 import { StorageEnv, validateStorageConfig } from '@socialnet/storage'
 
-/** Every environment variable the api reads, with its default (see DESIGN.md). */
+/** Every environment variable the api reads, with its default (the README's Configuration table). */
 export const ApiConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),

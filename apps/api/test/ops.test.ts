@@ -26,11 +26,11 @@ describe('ops routes', () => {
     expect(res.body).toContain('kv_log_fsync_seconds_count')
   })
 
-  test('OpenAPI document lists every route of DESIGN.md, errors in the one error shape', async () => {
+  test('OpenAPI document lists every route of the README, errors in the one error shape', async () => {
     const res = await t.app.inject('/docs/json')
     expect(res.statusCode).toBe(200)
     const doc = res.json()
-    // Every route DESIGN.md names is documented, and every error it documents has the one error shape.
+    // Every route the README names is documented, and every error it documents has the one error shape.
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining([
       '/health', '/ready', '/metrics', '/v1/key/{key}', '/v1/users', '/v1/users/verify', '/v1/users/{id}', '/v1/users/me',
       '/v1/sessions', '/v1/sessions/current', '/v1/users/{id}/avatar', '/v1/images/{id}', '/v1/jobs', '/v1/jobs/{id}',

@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError, LogLevel, loadConfig } from '@socialnet/config'
 import { parseRetryDelays, BrokerConfigError, DEFAULT_AMQP_URL } from '@socialnet/broker'
 
-/** Every environment variable the mailer reads, with its default (see DESIGN.md). */
+/** Every environment variable the mailer reads, with its default (the README's Configuration table). */
 export const MailerConfigSchema = Type.Object({
   AMQP_URL: Type.String({ format: 'uri', pattern: '^amqps?://', default: DEFAULT_AMQP_URL }),
   /** Prefix for every exchange and queue name (test isolation, several stacks on one broker). */

@@ -4,7 +4,7 @@ import { BrokerConfigError, DEFAULT_AMQP_URL, parseRetryDelays } from '@socialne
 import { DEFAULT_JOBS_PREFIX, DEFAULT_JOB_TTL_SECONDS } from '@socialnet/jobs'
 import { StorageEnv, validateStorageConfig } from '@socialnet/storage'
 
-/** Every environment variable the worker reads, with its default (see DESIGN.md and docs/jobs.md). */
+/** Every environment variable the worker reads, with its default (the README's Configuration table and docs/jobs.md). */
 export const WorkerConfigSchema = Type.Object({
   NODE_ENV: Type.String({ default: 'development' }),
   AMQP_URL: Type.String({ format: 'uri', pattern: '^amqps?://', default: DEFAULT_AMQP_URL }),

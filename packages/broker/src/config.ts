@@ -4,7 +4,7 @@
  * value a JSON schema cannot check, the retry delays.
  */
 
-/** Used when AMQP_URL is not set: the local RabbitMQ of DESIGN.md. */
+/** Used when AMQP_URL is not set: the local RabbitMQ the README's test line expects. */
 export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672'
 
 /** 1 s, 5 s, 30 s, 2 min, 10 min: rides out a broker or SMTP restart without hammering it. */

@@ -8,7 +8,7 @@ import { BrokerConnection, deleteTopology, type BrokerConnectionOptions, type To
 
 const run = promisify(execFile)
 
-/** The local RabbitMQ of DESIGN.md (tests never mock amqplib). */
+/** The local RabbitMQ the README's test line expects (tests never mock amqplib). */
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
 
 /** Short retry delays so a test sees several attempts within a second. */

@@ -31,7 +31,7 @@ export function loadConfig<T extends TObject>(schema: T, env: NodeJS.ProcessEnv 
 /**
  * The start of every app's entry point: runs its config loader and, on a bad
  * environment, prints the one-line reason prefixed with the service name and
- * exits 1 (DESIGN.md), instead of a stack trace.
+ * exits 1, instead of a stack trace.
  */
 export function loadConfigOrExit<T>(service: string, load: () => T): T {
   try {

@@ -5,7 +5,7 @@ import { S3Storage } from './s3'
 import type { ObjectStorage } from './storage'
 
 /**
- * The storage variables (DESIGN.md), as TypeBox properties each app spreads
+ * The storage variables (the README's Configuration table), as TypeBox properties each app spreads
  * into its own env schema, so api and worker read them the same way.
  */
 export const StorageEnv = {

@@ -48,7 +48,7 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Duple
 }
 
 /**
- * The one error shape: `{ error: code, message }` (DESIGN.md); every route's error responses use
+ * The one error shape: `{ error: code, message }`; every route's error responses use
  * this schema. A validation error adds `details`: one entry per bad field.
  */
 export const ErrorBody = Type.Object({
