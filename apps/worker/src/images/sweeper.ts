@@ -1,6 +1,7 @@
 import type { Pool } from 'pg'
 import type { Logger } from 'pino'
 import { allImageKeys, type ObjectStorage } from '@socialnet/storage'
+import { startPeriodicSweep, type PeriodicSweep } from '../sweeps/periodic-sweep'
 
 export interface SweepOptions {
   /** How long a replaced avatar stays served (pages rendered just before the change still show it). */
@@ -51,44 +52,17 @@ export async function sweepImages(db: Pool, storage: ObjectStorage, opts: SweepO
   }
 }
 
-/** A running sweeper: `stop()` cancels the timer and waits for a sweep in progress. */
-export interface ImageSweeper {
-  /** One full pass now (batch after batch until nothing is due); also what the timer runs. */
-  sweepNow(): Promise<number>
-  stop(): Promise<void>
-}
+/** A running image sweep: `stop()` cancels the timer and waits for a sweep in progress. */
+export type ImageSweeper = PeriodicSweep
 
 /** Runs sweepImages every `intervalMs` (first run after one interval); errors are logged and retried next time. */
 export function startImageSweeper(db: Pool, storage: ObjectStorage, log: Logger, intervalMs: number, opts: SweepOptions): ImageSweeper {
-  let running: Promise<number> | undefined
-  let stopped = false
-  const sweepNow = (): Promise<number> => {
-    running ??= (async () => {
-      let total = 0
-      try {
-        for (;;) {
-          const removed = await sweepImages(db, storage, opts)
-          total += removed
-          if (removed < opts.batchSize || stopped) break
-        }
-        if (total > 0) log.info({ removed: total }, 'swept replaced and abandoned images')
-      } catch (err) {
-        log.warn({ err }, 'image sweep failed; will retry')
-      } finally {
-        running = undefined
-      }
-      return total
-    })()
-    return running
-  }
-  const timer = setInterval(() => { void sweepNow() }, intervalMs)
-  timer.unref()
-  return {
-    sweepNow,
-    async stop() {
-      stopped = true
-      clearInterval(timer)
-      await running
-    }
-  }
+  return startPeriodicSweep({
+    sweepBatch: () => sweepImages(db, storage, opts),
+    batchSize: opts.batchSize,
+    intervalMs,
+    log,
+    done: { msg: 'swept replaced and abandoned images' },
+    failed: 'image sweep failed; will retry'
+  })
 }

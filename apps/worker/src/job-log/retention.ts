@@ -1,5 +1,6 @@
 import type { Pool } from 'pg'
 import type { Logger } from 'pino'
+import { startPeriodicSweep, type PeriodicSweep } from '../sweeps/periodic-sweep'
 
 /**
  * Deletes up to `batchSize` job_log rows older than `retentionDays`, oldest
@@ -21,50 +22,20 @@ export async function deleteExpiredJobLogs(db: Pool, retentionDays: number, batc
 }
 
 /** A running retention sweep: `stop()` cancels the timer and waits for a sweep in progress. */
-export interface JobLogRetention {
-  /** One full pass now (batch after batch until nothing is due); also what the timer runs. */
-  sweepNow(): Promise<number>
-  stop(): Promise<void>
-}
+export type JobLogRetention = PeriodicSweep
 
-/**
- * Runs deleteExpiredJobLogs every `intervalMs` (first run after one
- * interval), like the image sweeper; errors are logged and retried next time.
- */
+/** Runs deleteExpiredJobLogs every `intervalMs` (first run after one interval), like the image sweeper. */
 export function startJobLogRetention(
   db: Pool,
   log: Logger,
   opts: { retentionDays: number; intervalMs: number; batchSize: number }
 ): JobLogRetention {
-  let running: Promise<number> | undefined
-  let stopped = false
-  const sweepNow = (): Promise<number> => {
-    running ??= (async () => {
-      let total = 0
-      try {
-        for (;;) {
-          const removed = await deleteExpiredJobLogs(db, opts.retentionDays, opts.batchSize)
-          total += removed
-          if (removed < opts.batchSize || stopped) break
-        }
-        if (total > 0) log.info({ removed: total, retentionDays: opts.retentionDays }, 'deleted expired job_log rows')
-      } catch (err) {
-        log.warn({ err }, 'job_log retention sweep failed; will retry')
-      } finally {
-        running = undefined
-      }
-      return total
-    })()
-    return running
-  }
-  const timer = setInterval(() => { void sweepNow() }, opts.intervalMs)
-  timer.unref()
-  return {
-    sweepNow,
-    async stop() {
-      stopped = true
-      clearInterval(timer)
-      await running
-    }
-  }
+  return startPeriodicSweep({
+    sweepBatch: () => deleteExpiredJobLogs(db, opts.retentionDays, opts.batchSize),
+    batchSize: opts.batchSize,
+    intervalMs: opts.intervalMs,
+    log,
+    done: { msg: 'deleted expired job_log rows', fields: { retentionDays: opts.retentionDays } },
+    failed: 'job_log retention sweep failed; will retry'
+  })
 }
