@@ -16,13 +16,21 @@ export function explainJobBody(body: unknown): string | undefined {
   if (typeof type !== 'string' || !(JOB_TYPES as readonly string[]).includes(type)) {
     return `unknown job type ${JSON.stringify(type)} (one of ${JOB_TYPES.join(', ')})`
   }
-  // Check() is the compiled fast path; the interpreted Errors() walk only runs for a bad body.
+  // Check() is the compiled fast path; the interpreted Errors() walk only runs for a bad body,
+  // and names every field at fault, not just the first.
   const check = checkByType[type as JobType]
-  const first = check.Check(body) ? undefined : check.Errors(body).First()
-  if (first) return `${first.path.slice(1) || 'body'}: ${first.message.toLowerCase()} (for a ${type} job)`
+  const problems = check.Check(body) ? [] : describe(check.Errors(body))
+  if (problems.length) return `${problems.join('; ')} (for a ${type} job)`
   const data = (body as { data?: unknown }).data
   const why = data === undefined ? undefined : explainData(data)
   return why ? `data: ${why} (for a ${type} job)` : undefined
+}
+
+/** One `field: problem` line per field at fault (its first error: "required" before "expected string"). */
+function describe(errors: Iterable<{ path: string; message: string }>): string[] {
+  const byField = new Map<string, string>()
+  for (const e of errors) if (!byField.has(e.path)) byField.set(e.path, `${e.path.slice(1) || 'body'}: ${e.message.toLowerCase()}`)
+  return [...byField.values()]
 }
 
 /** Deep enough for any real document; a 64 KiB body of `[[[[...` would otherwise overflow JSON.stringify's stack (500). */
@@ -75,7 +83,7 @@ export const jobsValidatorCompiler: FastifySchemaCompiler<any> = ({ schema, http
   }
   const check = TypeCompiler.Compile(schema as TSchema)
   return (data: unknown) => {
-    const first = check.Check(data) ? undefined : check.Errors(data).First()
-    return first ? { error: new InvalidJobError(`${httpPart}${first.path}: ${first.message.toLowerCase()}`) } : { value: data }
+    const problems = check.Check(data) ? [] : describe(check.Errors(data)).map((line) => `${httpPart}.${line}`)
+    return problems.length ? { error: new InvalidJobError(problems.join('; ')) } : { value: data }
   }
 }

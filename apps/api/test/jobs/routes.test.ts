@@ -84,6 +84,7 @@ describe('job routes (api side: accept, publish, report status)', () => {
     ['log with data not an object', { type: 'log', data: 'x' }, /data/],
     ['callback without callbackUrl', { type: 'callback', data: {} }, /callbackUrl: expected required property/],
     ['email without subject', { type: 'email', to: 'a@b.co', text: 't' }, /subject/],
+    ['email with two fields wrong: both are named', { type: 'email', to: 'a@b.co', subject: 7 }, /^(?=.*subject: expected string)(?=.*text: expected required property)/],
     ['email with a bad address', { type: 'email', to: 'not an address', subject: 's', text: 't' }, /to/],
     ['email subject with a line break (header injection)', { type: 'email', to: 'a@b.co', subject: 'a\r\nBcc: x@y.z', text: 't' }, /subject/],
     ['a field of another type', { type: 'log', data: {}, callbackUrl: 'http://x.example/' }, /callbackUrl: unexpected property/],
