@@ -29,7 +29,9 @@ const routes = { 'default exchange -> socialnet.jobs': ['', 'socialnet.jobs'], '
   connection.on('error', () => {})
   for (const [route, [exchange, key]] of Object.entries(routes)) {
     const channel = await connection.createConfirmChannel()
-    channel.on('error', (err) => { out[route] ??= 'refused: ' + String(err.message).split(' - ')[0].replace('Channel closed by server: ', '') })
+    // "Channel closed by server: 403 (ACCESS-REFUSED) with message ..." -> "refused: 403 ACCESS-REFUSED"
+    const refused = (err) => 'refused: ' + (/(\\d{3}) \\(([A-Z-]+)\\)/.exec(String(err.message)) ?? [, '', String(err.message)]).slice(1).join(' ').trim()
+    channel.on('error', (err) => { out[route] ??= refused(err) })
     channel.on('return', () => { out[route] ??= 'returned' })
     try {
       channel.publish(exchange, key, Buffer.from('{}'), { persistent: true, mandatory: true, messageId: 'compose-test-probe', type: 'job.log.v1', contentType: 'application/json' })
@@ -38,7 +40,7 @@ const routes = { 'default exchange -> socialnet.jobs': ['', 'socialnet.jobs'], '
       out[route] ??= 'published'
       await channel.close()
     } catch (err) {
-      out[route] ??= 'refused: ' + String(err.message).split(' - ')[0]
+      out[route] ??= refused(err)
     }
   }
   console.log(JSON.stringify(out))
