@@ -4,7 +4,7 @@ import { loadApiConfig } from '../../src/config'
 import { buildApp, useTestApp } from '../helper'
 import { signUp } from '../accounts'
 
-describe('security headers (@fastify/helmet)', () => {
+describe('security headers (helmet)', () => {
   const t = useTestApp({ KV_AUTH: 'open' })
 
   test('JSON and KV responses: nosniff, nothing may load or frame them, no HSTS over plain HTTP', async () => {
