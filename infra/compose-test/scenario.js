@@ -63,13 +63,11 @@ async function scenario({ project, env, check, log, interrupted }) {
   const inbox = new Inbox('http://127.0.0.1:8025')
   const rabbitAuth = `Basic ${Buffer.from(`admin:${env.RABBITMQ_ADMIN_PASSWORD}`).toString('base64')}`
   const runId = randomBytes(3).toString('hex')
-  const passwords = new Map()
   /** Registers user `tag` through nginx; answers the 201 body. */
   const register = async (tag) => {
     const user = { email: `ct-${runId}-${tag}@example.com`, nickname: `ct${runId}x${tag}`, password: `Pw-${randomBytes(12).toString('base64url')}` }
     const response = await request('POST', '/v1/users', { json: user })
     if (response.status !== 201) throw new Error(`register ${tag}: ${response.status} ${response.text.slice(0, 200)}`)
-    passwords.set(user.nickname, user.password)
     return { ...response.json(), password: user.password }
   }
   const mailQueue = async () => {
