@@ -96,4 +96,4 @@ class ComposeProject {
   }
 }
 
-module.exports = { ComposeProject, exec }
+module.exports = { ComposeProject }

@@ -100,4 +100,4 @@ async function ensureRegistry(log) {
   return url
 }
 
-module.exports = { CACHE_DIR, aptInstall, ensureDockerEngine, ensureRegistry, tryRun, waitUntil }
+module.exports = { CACHE_DIR, aptInstall, ensureDockerEngine, ensureRegistry, tryRun }
