@@ -30,6 +30,8 @@ import sessionsRoutes from './sessions/routes'
 import accountRoutes from './users/account-routes'
 import imageStorage from './images/plugin'
 import imageRoutes from './images/routes'
+import admin from './admin/plugin'
+import adminQueueRoutes from './admin/queue-routes'
 
 /** Options for the Fastify constructor: logger, HTTPS, limits, proxy trust. */
 export function serverOptions(config: ApiConfig): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
@@ -131,6 +133,7 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   })
 
   await api.register(imageStorage, { config })
+  await api.register(admin, { amqpUrl: config.AMQP_URL, managementUrl: config.RABBITMQ_MANAGEMENT_URL })
 
   await api.register(opsRoutes, { metricsToken: config.METRICS_TOKEN })
   await api.register(kvRoutes, { maxValueBytes: config.KV_MAX_VALUE_BYTES, auth: config.KV_AUTH })
@@ -149,4 +152,5 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   })
   await api.register(jobsRoutes)
   await api.register(bookJobRoutes)
+  await api.register(adminQueueRoutes)
 }

@@ -12,6 +12,8 @@ export const ApiConfigSchema = Type.Object({
   PUBLIC_URL: Type.String({ format: 'uri', pattern: '^https?://', default: 'http://localhost:3000' }),
   /** Prefix for every exchange and queue name (test isolation, several stacks on one broker). */
   AMQP_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]*$', default: '' }),
+  /** RabbitMQ's management API (`http://user:pass@host:15672`); when set, admin queue stats include unacked counts. */
+  RABBITMQ_MANAGEMENT_URL: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://' })),
   /** How long the verification link in the welcome mail stays valid. */
   EMAIL_VERIFICATION_TTL_SECONDS: Type.Integer({ minimum: 60, default: 48 * 3600 }),
   /** Outbox relay: safety poll (NOTIFY wakes it at once), claim size, and how long sent rows are kept. */

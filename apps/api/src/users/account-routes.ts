@@ -10,7 +10,10 @@ import { Nickname, PersonName, PublicProfile, UserParams } from './schemas'
 const NothingToChangeError = createError<[]>('VALIDATION_FAILED', 'body: nothing to change; allowed fields are nickname, firstName, lastName', 400)
 
 /** What the owner sees of their own account: the public profile plus the e-mail address. */
-const OwnProfile = Type.Composite([PublicProfile, Type.Object({ email: Type.String() })])
+const OwnProfile = Type.Composite([PublicProfile, Type.Object({
+  email: Type.String(),
+  role: Type.Union([Type.Literal('user'), Type.Literal('admin')], { description: 'admins may use /v1/admin/*' })
+})])
 
 const ProfilePatch = Type.Object({
   nickname: Type.Optional(Nickname),
@@ -19,7 +22,7 @@ const ProfilePatch = Type.Object({
 }, { additionalProperties: false, minProperties: 1 })
 
 function ownProfile(user: User) {
-  return { ...publicProfile(user), email: user.email }
+  return { ...publicProfile(user), email: user.email, role: user.role === 'admin' ? 'admin' as const : 'user' as const }
 }
 
 /**

@@ -16,6 +16,8 @@ export interface User {
   emailVerifiedAt: Date | null
   createdAt: Date
   updatedAt: Date
+  /** `user` or `admin` (`npm run admin -- promote <email>`). */
+  role: string
 }
 
 export interface NewUser {
@@ -30,7 +32,7 @@ export interface NewUser {
 function userColumns(t = 'users'): string {
   return `${t}.id, ${t}.email, ${t}.nickname, ${t}.password_hash AS "passwordHash", ${t}.first_name AS "firstName",
     ${t}.last_name AS "lastName", ${t}.email_verified_at AS "emailVerifiedAt", ${t}.created_at AS "createdAt",
-    ${t}.updated_at AS "updatedAt"`
+    ${t}.updated_at AS "updatedAt", ${t}.role`
 }
 
 /** The unique indexes on users (migrations 1763769700000, 1764000001000) and the error each one means. */
