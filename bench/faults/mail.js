@@ -17,7 +17,7 @@ const { AMQP_URL, RETRY_DELAYS_MS, sleep, waitUntil, namespace, startChild, star
 const SETTLE_MS = 60000
 
 function welcome(i) {
-  return { to: `user${i}@example.com`, nickname: `user${i}`, verificationUrl: `http://localhost:3000/v1/users/verify?token=${randomBytes(12).toString('base64url')}` }
+  return { to: `user${i}@example.com`, nickname: `user${i}`, verificationUrl: `http://localhost:3000/verify?token=${randomBytes(12).toString('base64url')}` }
 }
 
 /** Runs `fn(bed)` on a fresh mail testbed and closes the testbed afterwards, whatever happened. */

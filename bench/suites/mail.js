@@ -76,7 +76,7 @@ async function startSink() {
 }
 
 function welcome(i) {
-  return { to: `user${i}@example.com`, nickname: `user${i}`, verificationUrl: `${PUBLIC_URL}/v1/users/verify?token=${randomBytes(16).toString('base64url')}` }
+  return { to: `user${i}@example.com`, nickname: `user${i}`, verificationUrl: `${PUBLIC_URL}/verify?token=${randomBytes(16).toString('base64url')}` }
 }
 
 /** Baseline: raw pooled nodemailer, PREFETCH * senders sends in flight, same rendered mails. */

@@ -136,7 +136,7 @@ describe('rabbitmq permissions: each service does its own work and no more', () 
   test('(a) the api declares the whole topology and publishes mail, job and thumbnail messages, which are routed', async () => {
     const publisher = new Publisher(await serviceConnection('api', true))
     opened.unshift(publisher)
-    await publisher.publish({ type: 'mail.welcome.v1', messageId: randomUUID(), payload: { to: 'ada@example.com', nickname: 'ada', verificationUrl: 'http://localhost:3000/v1/users/verify?token=abc' } })
+    await publisher.publish({ type: 'mail.welcome.v1', messageId: randomUUID(), payload: { to: 'ada@example.com', nickname: 'ada', verificationUrl: 'http://localhost:3000/verify?token=abc' } })
     await publisher.publish({ type: 'job.log.v1', messageId: randomUUID(), payload: { jobId: randomUUID(), data: { hello: 'world' } } })
     await publisher.publish({ type: 'image.thumbnails.v1', messageId: randomUUID(), payload: { imageId: randomUUID(), sizes: [64] } })
     expect(await depth(names.queues.mail.name)).toBe(1)
@@ -231,7 +231,7 @@ describe('rabbitmq permissions: each service does its own work and no more', () 
     }
 
     test.each([
-      ['mailer', 'mail', () => ({ type: 'mail.welcome.v1', payload: { to: 'ada@example.com', nickname: 'ada', verificationUrl: 'http://localhost:3000/v1/users/verify?token=abc' } })],
+      ['mailer', 'mail', () => ({ type: 'mail.welcome.v1', payload: { to: 'ada@example.com', nickname: 'ada', verificationUrl: 'http://localhost:3000/verify?token=abc' } })],
       ['worker', 'jobs', () => ({ type: 'job.log.v1', payload: { jobId: randomUUID(), data: {} } })],
       ['worker', 'thumbnails', () => ({ type: 'image.thumbnails.v1', payload: { imageId: randomUUID(), sizes: [64] } })]
     ] as const)('the %s retries a failed %s message and dead-letters one that always fails', async (user, queue, message) => {

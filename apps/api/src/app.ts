@@ -20,6 +20,8 @@ import kvStore from './kv/plugin'
 import kvRoutes from './kv/routes'
 import apiKeys from './api-keys/plugin'
 import opsRoutes from './ops/routes'
+import consoleFiles from './console/plugin'
+import { DEFAULT_CONSOLE_DIR } from './console/build'
 import usersRoutes from './users/routes'
 import outboxRelay from './outbox/plugin'
 import jobsService from './jobs/plugin'
@@ -135,6 +137,8 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(imageStorage, { config })
   await api.register(admin, { amqpUrl: config.AMQP_URL, managementUrl: config.RABBITMQ_MANAGEMENT_URL })
 
+  // Before the ops routes: `GET /` shows the console to a browser.
+  await api.register(consoleFiles, { dir: config.CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR, publicUrl: config.PUBLIC_URL })
   await api.register(opsRoutes, { metricsToken: config.METRICS_TOKEN })
   await api.register(kvRoutes, { maxValueBytes: config.KV_MAX_VALUE_BYTES, auth: config.KV_AUTH })
   await api.register(usersRoutes, {

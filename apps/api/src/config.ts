@@ -84,6 +84,8 @@ export const ApiConfigSchema = Type.Object({
    * the proxy's upstream keepalive_timeout (nginx: 2 s), so the proxy closes its idle sockets.
    */
   SHUTDOWN_DRAIN_MS: Type.Integer({ minimum: 0, default: 3000 }),
+  /** The web console's build output, served at `/` (default: apps/console/dist beside this package; missing = not served). */
+  CONSOLE_DIR: Type.Optional(Type.String({ minLength: 1 })),
   LOG_LEVEL: LogLevel
 })
 

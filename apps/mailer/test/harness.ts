@@ -77,7 +77,7 @@ export async function mailerTestbed(smtpUrl: string, publicUrl = 'http://localho
       await publisher.publish({
         type: 'mail.welcome.v1',
         messageId,
-        payload: { to, nickname: 'Ada <Lovelace> & "friends"', verificationUrl: verificationUrl ?? `${publicUrl}/v1/users/verify?token=${token}` }
+        payload: { to, nickname: 'Ada <Lovelace> & "friends"', verificationUrl: verificationUrl ?? `${publicUrl}/verify?token=${token}` }
       })
       return messageId
     },

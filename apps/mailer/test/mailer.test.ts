@@ -6,7 +6,7 @@ import { startSmtpSink, type SmtpSink } from './smtp-sink'
 
 /** Finds the verification link in a received mail (text part). */
 function linkIn(decoded: string): string {
-  const match = /https?:\/\/\S+\/v1\/users\/verify\?token=[A-Za-z0-9_-]+/.exec(decoded)
+  const match = /https?:\/\/\S+\/verify\?token=[A-Za-z0-9_-]+/.exec(decoded)
   if (!match) throw new Error('no verification link in the mail')
   return match[0]
 }
@@ -19,10 +19,10 @@ describe('mailer', () => {
 
   beforeAll(async () => {
     smtp = await startSmtpSink()
-    // Stands in for the api at PUBLIC_URL: records the tokens of links people open.
+    // Stands in for the console at PUBLIC_URL: records the tokens of links people open.
     web = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x')
-      if (url.pathname === '/v1/users/verify') verifiedTokens.push(url.searchParams.get('token') ?? '')
+      if (url.pathname === '/verify') verifiedTokens.push(url.searchParams.get('token') ?? '')
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"verified":true}')
     })
     web.listen(0, '127.0.0.1')
@@ -110,7 +110,7 @@ describe('mailer', () => {
     await channel.waitForConfirms()
     await channel.close()
     // Valid by schema but linking outside PUBLIC_URL: a forged message must not become a phishing mail.
-    await bed.publishWelcome('phish@example.com', 'poison-link', 'https://evil.example/v1/users/verify?token=x')
+    await bed.publishWelcome('phish@example.com', 'poison-link', 'https://evil.example/verify?token=x')
     await bed.publishWelcome('survivor@example.com')
     await waitFor(() => smtp.mails.some((m) => m.to[0] === 'survivor@example.com'), 'a good mail after the poison')
     await waitFor(async () => (await depth(bed.raw, bed.names.queues.mail.dlq)) === 4, 'four dead letters')

@@ -10,7 +10,7 @@ import {
 } from '../src'
 import { depth, drain, killConnection, randomPrefix, rawConnection, removeTopology, testConnection, TEST_RETRY_DELAYS_MS, waitFor } from './harness'
 
-const welcome = { to: 'ada@example.com', nickname: 'ada', verificationUrl: 'http://localhost:3000/v1/users/verify?token=abc' }
+const welcome = { to: 'ada@example.com', nickname: 'ada', verificationUrl: 'http://localhost:3000/verify?token=abc' }
 
 describe('Consumer', () => {
   const prefix = randomPrefix()

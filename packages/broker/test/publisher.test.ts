@@ -10,7 +10,7 @@ import {
 } from '../src'
 import { AMQP_URL, depth, drain, killConnection, randomPrefix, rawConnection, removeTopology, testConnection, waitFor } from './harness'
 
-const welcome = { to: 'ada@example.com', nickname: 'ada', verificationUrl: 'http://localhost:3000/v1/users/verify?token=abc' }
+const welcome = { to: 'ada@example.com', nickname: 'ada', verificationUrl: 'http://localhost:3000/verify?token=abc' }
 
 describe('Publisher', () => {
   const prefix = randomPrefix()

@@ -4,7 +4,7 @@ import { basename, join } from 'node:path'
 import { MalformedMessageError, MESSAGE_TYPES, validateMessage } from '../src'
 import { writeSchemas } from '../src/write-schemas'
 
-const welcome = { to: 'ada@example.com', nickname: 'ada', verificationUrl: 'https://social.example/v1/users/verify?token=abc' }
+const welcome = { to: 'ada@example.com', nickname: 'ada', verificationUrl: 'https://social.example/verify?token=abc' }
 
 describe('contracts', () => {
   it('returns a valid payload unchanged', () => {

@@ -30,9 +30,10 @@ function hasBearer(header: string | undefined, token: string): boolean {
  * METRICS_TOKEN when one is set (nginx refuses it from outside either way).
  */
 const opsRoutes: FastifyPluginAsyncTypebox<{ metricsToken?: string }> = async (fastify, opts) => {
-  // Someone who opens the api's address in a browser finds the way on (the console takes over / behind nginx).
+  // A browser gets the web console's page (when it is built); any other client finds the way on.
   fastify.get('/', {
-    schema: { tags: ['ops'], summary: 'Where to go from here: the API documentation', response: { 200: Links } }
+    onRequest: fastify.consolePage,
+    schema: { tags: ['ops'], summary: 'Where to go from here: the API documentation (a browser asking for text/html gets the web console)', response: { 200: Links } }
   }, async () => ({ name: 'Social network API', docs: '/docs', openapi: '/docs/json', health: '/health' }))
 
   fastify.get('/health', {

@@ -11,7 +11,12 @@ export function hashVerificationToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest()
 }
 
-/** The link sent in the welcome mail; PUBLIC_URL may carry a path prefix, which is kept. */
+/**
+ * The link sent in the welcome mail: the console's Verify page, which calls
+ * `GET /v1/users/verify?token=` and shows the outcome to a person (a mail
+ * link that opened raw JSON would read as an error). PUBLIC_URL may carry a
+ * path prefix, which is kept.
+ */
 export function verificationUrl(publicUrl: string, token: string): string {
-  return `${publicUrl.replace(/\/+$/, '')}/v1/users/verify?token=${encodeURIComponent(token)}`
+  return `${publicUrl.replace(/\/+$/, '')}/verify?token=${encodeURIComponent(token)}`
 }

@@ -24,7 +24,7 @@ describe('POST /v1/users', () => {
     expect(rows[0].payload).toEqual({
       to: 'Ada@Example.com',
       nickname: 'Ada_L',
-      verificationUrl: expect.stringMatching(/^https:\/\/social\.example\/v1\/users\/verify\?token=[\w-]{43}$/)
+      verificationUrl: expect.stringMatching(/^https:\/\/social\.example\/verify\?token=[\w-]{43}$/)
     })
   })
 

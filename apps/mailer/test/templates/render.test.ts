@@ -20,18 +20,18 @@ describe('templates', () => {
   })
 
   it('renders the welcome mail as text and HTML around the verification link', () => {
-    const link = 'https://social.example/app/v1/users/verify?token=a-b_c&x=1'
+    const link = 'https://social.example/app/verify?token=a-b_c&x=1'
     const mail = renderMail(welcome(link, '<script>alert(1)</script>'), 'https://social.example/app')
     expect(mail.to).toBe('ada@example.com')
     expect(mail.text).toContain(link)
     expect(mail.text).toContain('<script>alert(1)</script>')
-    expect(mail.html).toContain('href="https://social.example/app/v1/users/verify?token=a-b_c&amp;x=1"')
+    expect(mail.html).toContain('href="https://social.example/app/verify?token=a-b_c&amp;x=1"')
     expect(mail.html).not.toContain('<script>')
   })
 
   it('refuses a welcome link outside PUBLIC_URL for good', () => {
-    expect(() => renderMail(welcome('https://social.example.evil/v1/users/verify?token=x'), 'https://social.example')).toThrow(PermanentError)
-    expect(() => renderMail(welcome('https://social.example/application/v1/users/verify?token=x'), 'https://social.example/app')).toThrow(PermanentError)
-    expect(() => renderMail(welcome('http://social.example/v1/users/verify?token=x'), 'https://social.example')).toThrow(PermanentError)
+    expect(() => renderMail(welcome('https://social.example.evil/verify?token=x'), 'https://social.example')).toThrow(PermanentError)
+    expect(() => renderMail(welcome('https://social.example/application/verify?token=x'), 'https://social.example/app')).toThrow(PermanentError)
+    expect(() => renderMail(welcome('http://social.example/verify?token=x'), 'https://social.example')).toThrow(PermanentError)
   })
 })

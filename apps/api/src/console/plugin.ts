@@ -1,0 +1,120 @@
+import { join } from 'node:path'
+import fp from 'fastify-plugin'
+import fastifyStatic from '@fastify/static'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import createError from '@fastify/error'
+import { helmetHeaders } from '../plugins/external/helmet'
+import { readConsoleBuild, type ConsoleBuild } from './build'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * onRequest hook for a route that a browser may open as a page (`GET /`):
+     * a request that asks for `text/html` gets the console's index.html, any
+     * other goes on to the route's own handler. Does nothing without a console build.
+     */
+    consolePage: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>
+  }
+}
+
+const NotAPageError = createError<[string]>('NOT_FOUND', '%s is a page of the web console: open it in a browser', 404)
+
+/** Hashed file names (`index-3f9a….js`) never change content: cached for a year. */
+const IMMUTABLE = 'public, max-age=31536000, immutable'
+
+/**
+ * The console page's Content-Security-Policy: its own scripts, styles and API
+ * only (no inline script or style, nothing from elsewhere), images also from
+ * PUBLIC_URL (avatar URLs are absolute) and blob: (the preview of a picked file).
+ */
+function consoleCsp(publicUrl: string): string {
+  const imageOrigin = new URL(publicUrl).origin
+  return helmetHeaders({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", imageOrigin, 'blob:', 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"]
+      }
+    }
+  })['content-security-policy']!
+}
+
+/** True for a browser navigating to a page: it names `text/html` (curl's and fetch's `*\/*` does not). */
+function asksForHtml(request: FastifyRequest): boolean {
+  return (request.method === 'GET' || request.method === 'HEAD') && /\btext\/html\b/i.test(request.headers.accept ?? '')
+}
+
+function pageSender(build: ConsoleBuild, csp: string) {
+  return async function consolePage(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    if (!asksForHtml(request)) return undefined
+    void reply.header('content-security-policy', csp)
+      // The page names the current hashed files: a browser must ask again (a 304 costs nothing).
+      .header('cache-control', 'no-cache')
+      .header('etag', build.etag)
+      .header('vary', 'accept')
+    if (request.headers['if-none-match'] === build.etag) return reply.code(304).send()
+    return reply.code(200).type('text/html; charset=utf-8').send(build.indexHtml)
+  }
+}
+
+export interface ConsoleOptions {
+  /** The console's build output (CONSOLE_DIR). */
+  dir: string
+  publicUrl: string
+}
+
+/**
+ * Serves the web console (apps/console) from its build output: index.html for
+ * browsers at `/` and at each console page (`/login`, `/verify`, ...; listed
+ * by the build in pages.json), hashed files under `/assets/` cached for good.
+ * Anything else, the API included, is untouched: a client that does not ask
+ * for HTML still gets `GET /`'s JSON links, and a console path answers it 404.
+ * Without a build it logs one line and serves nothing.
+ */
+export default fp(async function consoleFiles(fastify, opts: ConsoleOptions) {
+  const build = readConsoleBuild(opts.dir)
+  if (!build) {
+    fastify.log.info({ dir: opts.dir }, 'no web console build here (npm run build makes one): not serving the console')
+    fastify.decorate('consolePage', async () => undefined)
+    return
+  }
+  const consolePage = pageSender(build, consoleCsp(opts.publicUrl))
+  fastify.decorate('consolePage', consolePage)
+
+  await fastify.register(async function consoleRoutes(scope) {
+    // Files are listed once at start (wildcard: false): no request reaches the disk for a file that was not built.
+    await scope.register(fastifyStatic, {
+      root: join(build.dir, 'assets'),
+      prefix: '/assets/',
+      wildcard: false,
+      decorateReply: false,
+      cacheControl: false,
+      setHeaders: (reply) => { void reply.header('cache-control', IMMUTABLE) }
+    })
+    // Unhashed files copied from the console's public/ folder (the icon): revalidated on each use.
+    await scope.register(fastifyStatic, {
+      root: build.dir,
+      prefix: '/',
+      wildcard: false,
+      index: false,
+      decorateReply: false,
+      globIgnore: ['assets/**', 'index.html', 'pages.json'],
+      cacheControl: false,
+      setHeaders: (reply) => { void reply.header('cache-control', 'no-cache') }
+    })
+    for (const page of build.pages) {
+      scope.get(page, { onRequest: consolePage, schema: { hide: true } }, async () => {
+        throw new NotAPageError(page)
+      })
+    }
+  })
+  fastify.log.info({ dir: build.dir, pages: build.pages.length }, 'serving the web console at /')
+}, { name: 'console', dependencies: ['security-headers'] })

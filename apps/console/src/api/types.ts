@@ -1,0 +1,107 @@
+/**
+ * The API's bodies as the console reads them: the same shapes as the api's
+ * TypeBox schemas (OpenAPI at /docs) and the event catalogue (docs/events.md).
+ */
+
+/** `{error, message}`: every error the API answers. */
+export interface ErrorBody {
+  error: string
+  message: string
+  details?: Array<{ field: string; message: string }>
+}
+
+/** `POST /v1/users` -> 201. */
+export interface UserCreated {
+  id: string
+  nickname: string
+  email: string
+  createdAt: string
+}
+
+/** `GET /v1/users/me`. */
+export interface Me {
+  id: string
+  nickname: string
+  email: string
+  firstName: string | null
+  lastName: string | null
+  emailVerified: boolean
+  role: 'user' | 'admin'
+  createdAt: string
+}
+
+/** `POST /v1/sessions` -> 201. */
+export interface Session {
+  token: string
+  expiresAt: string
+}
+
+/** `GET /v1/users/verify?token=` -> 200. */
+export interface Verified {
+  id: string
+  emailVerifiedAt: string
+}
+
+/** `PUT /v1/users/{id}/avatar` -> 201, `GET /v1/users/{id}/avatar`. */
+export interface Avatar {
+  id: string
+  url: string
+  contentType: string
+  thumbnails: { status: 'pending' | 'ready'; urls: Record<string, string> }
+}
+
+export type JobStatus = 'QUEUED' | 'STARTED' | 'IN_PROGRESS' | 'DONE' | 'FAILED' | 'CANCELLED'
+export const FINAL_JOB_STATUSES: readonly JobStatus[] = ['DONE', 'FAILED', 'CANCELLED']
+
+/** `POST /v1/jobs` bodies. */
+export type JobRequest =
+  | { type: 'log'; data: Record<string, unknown> }
+  | { type: 'callback'; callbackUrl: string; data?: Record<string, unknown> }
+  | { type: 'email'; to: string; subject: string; text: string }
+
+/** `POST /v1/jobs` -> 202. */
+export interface JobAccepted {
+  id: string
+  status: JobStatus
+}
+
+/** `GET /v1/admin/queues`: one work queue; a count the broker did not tell is null. */
+export interface QueueStats {
+  name: string
+  queue?: string
+  ready: number | null
+  unacked: number | null
+  consumers: number | null
+  dlq: number | null
+}
+
+/** A process seen in the last minute (`queue.stats`). */
+export interface ReplicaSeen {
+  service: string
+  replica: string
+  lastSeenAt: string
+}
+
+/** One message in `GET /v1/admin/dlq/{queue}`. */
+export interface DeadLetter {
+  messageId: string
+  type?: string
+  reason?: string
+  attempts?: number
+  firstFailedAt?: string
+  lastFailedAt?: string
+  originalQueue?: string
+}
+
+/** `GET /v1/admin/dlq/{queue}`. */
+export interface DeadLetterList {
+  queue?: string
+  messages: DeadLetter[]
+}
+
+/** `POST /v1/admin/dlq/{queue}/replay` and `DELETE /v1/admin/dlq/{queue}`: how many messages it moved or removed. */
+export interface DeadLetterOutcome {
+  replayed?: number
+  purged?: number
+  [key: string]: unknown
+}

@@ -1,0 +1,29 @@
+import type { AnyEvent } from '../events/types'
+import { describeEvent } from '../events/describe'
+
+/** A live list of events, newest first: time, what happened, and where. */
+export function EventList({ events, label, empty }: { events: AnyEvent[]; label: string; empty: string }) {
+  if (events.length === 0) return <p class='empty'>{empty}</p>
+  return (
+    <div role='log' aria-label={label} aria-live='polite'>
+      <ol class='events'>
+        {events.map((event) => {
+          const { what, details } = describeEvent(event)
+          return (
+            <li key={event.id} data-type={event.type}>
+              <time dateTime={event.at}>{new Date(event.at).toLocaleTimeString(undefined, { hour12: false })}</time>
+              <span class={`service service-${event.service}`}>{event.service}</span>
+              <span class='what'>{[what, ...details.filter(Boolean)].join(' — ')}</span>
+            </li>
+          )
+        })}
+      </ol>
+    </div>
+  )
+}
+
+/** Adds an event to a newest-first list once (a reconnect may repeat one), keeping at most `max`. */
+export function withEvent(events: AnyEvent[], event: AnyEvent, max = 200): AnyEvent[] {
+  if (events.some((e) => e.id === event.id)) return events
+  return [event, ...events].slice(0, max)
+}

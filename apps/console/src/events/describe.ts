@@ -1,0 +1,61 @@
+import type { AnyEvent } from './types'
+import { isEvent } from './types'
+
+/** What a person reads for one event: what happened, and the numbers behind it. */
+export interface EventDescription {
+  /** e.g. "SMTP accepted by mailer-2" */
+  what: string
+  /** e.g. ["41 ms", "250 OK: queued"] */
+  details: string[]
+}
+
+const MESSAGE_NAMES: Record<string, string> = {
+  'mail.welcome.v1': 'Welcome mail',
+  'image.thumbnails.v1': 'Thumbnail request'
+}
+
+/** "Welcome mail", "Job", ... from a message type such as `mail.welcome.v1`. */
+function messageName(messageType: string): string {
+  return MESSAGE_NAMES[messageType] ?? (messageType.startsWith('job.') ? 'Job' : messageType.startsWith('mail.') ? 'Mail' : messageType)
+}
+
+export function ms(value: number | undefined): string {
+  return value === undefined ? '' : value < 1000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(1)} s`
+}
+
+function time(iso: string): string {
+  return new Date(iso).toLocaleTimeString()
+}
+
+/** One event as a line of the timeline. */
+export function describeEvent(event: AnyEvent): EventDescription {
+  const by = event.replica
+  const e = event
+  if (isEvent(e, 'user.registered')) return { what: `Account "${e.data.nickname}" created by ${by}`, details: ['welcome mail queued in the same transaction'] }
+  if (isEvent(e, 'outbox.published')) {
+    return { what: `${messageName(e.data.messageType)} handed to RabbitMQ by ${by}`, details: [ms(e.data.waitedMs), `batch of ${e.data.batchSize}`] }
+  }
+  if (isEvent(e, 'mail.consumed')) {
+    return { what: `${messageName(e.data.messageType)} picked up by ${by}`, details: [`attempt ${e.data.attempt}`, `${ms(e.data.queuedMs)} in the queue`] }
+  }
+  if (isEvent(e, 'mail.sent')) return { what: `SMTP accepted by ${by}`, details: [ms(e.data.durationMs), e.data.smtpResponse] }
+  if (isEvent(e, 'mail.duplicate_skipped')) return { what: `Duplicate delivery skipped by ${by}`, details: ['the mail was already sent once'] }
+  if (isEvent(e, 'mail.retry_scheduled')) {
+    return { what: `Mail retry scheduled by ${by}`, details: [`attempt ${e.data.attempt}`, `at ${time(e.data.retryAt)}`, e.data.reason] }
+  }
+  if (isEvent(e, 'mail.dead_lettered')) {
+    return { what: `Mail dead-lettered by ${by}`, details: [`after ${e.data.attempts} attempts`, e.data.permanent ? 'permanent failure' : 'gave up retrying', e.data.reason] }
+  }
+  if (isEvent(e, 'job.status')) {
+    return {
+      what: `Job (${e.data.jobType}) ${e.data.status.toLowerCase().replace('_', ' ')} — ${by}`,
+      details: [e.data.durationMs !== undefined ? ms(e.data.durationMs) : '', `attempts: ${e.data.attempts}`, e.data.error ?? '']
+    }
+  }
+  if (isEvent(e, 'image.stored')) return { what: `Image stored by ${by}`, details: [`${Math.round(e.data.bytes / 1024)} KiB`, e.data.contentType] }
+  if (isEvent(e, 'image.thumbnails_made')) {
+    return { what: `Thumbnails made by ${by}`, details: [ms(e.data.durationMs), `${e.data.sizes.join(' and ')} px`] }
+  }
+  if (isEvent(e, 'stream.dropped')) return { what: 'The live stream fell behind and was restarted', details: [e.data.reason] }
+  return { what: `${event.type} — ${by}`, details: [] }
+}
