@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto'
+import type { Browser, Page } from 'playwright-core'
+import { avatarPng } from './avatar-image'
+import { launchBrowser, newPage, screenshot } from './browser'
+import { startStack, type Stack } from './stack/stack'
+
+const PASSWORD = 'correct horse battery staple'
+
+/** Registers through the API (for people whose sign-up is not what a scenario is about). */
+async function register(stack: Stack, nickname: string, email: string): Promise<void> {
+  const res = await fetch(`${stack.url}/v1/users`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, nickname, password: PASSWORD })
+  })
+  if (res.status !== 201) throw new Error(`register ${nickname}: ${res.status} ${await res.text()}`)
+}
+
+/** Fills the log-in form as a person would and waits for the page it leads to. */
+async function logIn(page: Page, login: string, then: string): Promise<void> {
+  await page.getByLabel('Nickname or e-mail address').fill(login)
+  await page.getByLabel('Password').fill(PASSWORD)
+  await page.getByRole('button', { name: 'Log in', exact: true }).click()
+  await page.getByRole('heading', { name: then, exact: true }).waitFor()
+}
+
+describe('the web console in a real browser, against the whole system', () => {
+  let stack: Stack
+  let browser: Browser
+  const tag = randomBytes(3).toString('hex')
+
+  beforeAll(async () => {
+    ;[stack, browser] = await Promise.all([startStack(), launchBrowser()])
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    await stack?.stop()
+  })
+
+  test('a person registers, watches the welcome mail go out, verifies, logs in and sees their avatar thumbnail', async () => {
+    const nickname = `ada_${tag}`
+    const email = `ada-${tag}@example.com`
+    const { page, errors } = await newPage(browser)
+
+    await page.goto(`${stack.url}/register`)
+    await page.getByLabel('E-mail address').fill(email)
+    await page.getByLabel('Nickname').fill(nickname)
+    await page.getByLabel('Password').fill(PASSWORD)
+    await screenshot(page, '01-register')
+    await page.getByRole('button', { name: 'Register', exact: true }).click()
+
+    await page.getByRole('heading', { name: 'Check your inbox' }).waitFor()
+    const myEvents = page.getByRole('log', { name: 'My events' })
+    await myEvents.getByText(/SMTP accepted by mailer-[12]/).waitFor()
+    await screenshot(page, '02-check-inbox')
+
+    // The link in the mail the SMTP server received opens the console's Verify page.
+    const mail = await stack.inbox.mailTo(email)
+    const link = mail.text.match(/http:\/\/127\.0\.0\.1:\d+\/verify\?token=[\w-]+/)?.[0]
+    expect(link).toMatch(new RegExp(`^${stack.url}/verify\\?token=`))
+    await page.goto(link!)
+    await page.getByText('Your e-mail address is verified.').waitFor()
+    await screenshot(page, '03-verify')
+
+    await page.getByRole('button', { name: 'Log out' }).click()
+    await page.getByRole('heading', { name: 'Log in', exact: true }).waitFor()
+    await page.getByLabel('Nickname or e-mail address').fill(nickname)
+    await screenshot(page, '04-login')
+    await logIn(page, nickname, 'My timeline')
+    // The timeline starts with what the server kept of the last minutes: the mail is there again.
+    await myEvents.getByText(/SMTP accepted by mailer-[12]/).waitFor()
+    await screenshot(page, '05-timeline')
+
+    await page.getByRole('link', { name: 'Profile' }).click()
+    await page.getByRole('heading', { name: 'Profile' }).waitFor()
+    await page.getByLabel(/^Image/).setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: await avatarPng() })
+    await page.getByRole('button', { name: 'Upload avatar' }).click()
+    const thumbnail = page.getByRole('img', { name: '128 px thumbnail' })
+    await thumbnail.waitFor()
+    await page.waitForFunction(() => {
+      const img = document.querySelector<HTMLImageElement>('img[alt="128 px thumbnail"]')
+      return img !== null && img.complete && img.naturalWidth > 0
+    })
+    await screenshot(page, '06-profile')
+    expect(errors).toEqual([])
+  })
+
+  test('an admin watches the mail queue lose a consumer when a mailer stops', async () => {
+    const email = `root-${tag}@example.com`
+    await register(stack, `root_${tag}`, email)
+    await stack.promote(email)
+    const { page, errors } = await newPage(browser)
+
+    await page.goto(`${stack.url}/login?next=/admin`)
+    await logIn(page, email, 'Admin')
+    const consumers = (n: number) => page.locator('tr[data-queue="mail"] td[data-column="consumers"]', { hasText: new RegExp(`^${n}$`) })
+    await consumers(2).waitFor()
+    await screenshot(page, '07-admin')
+
+    expect(await stack.mailers[1]!.stop()).toBe(0)
+    expect(await stack.mailConsumers()).toBe(1)
+    await consumers(1).waitFor()
+    await screenshot(page, '08-admin-one-mailer')
+    expect(errors).toEqual([])
+  })
+})

@@ -1,0 +1,79 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import amqplib from 'amqplib'
+import { ROOT, builtScript, freePort, runCli, startApp, type AppProcess } from './app-process'
+import { AMQP_URL, isolatedEnv } from './isolated-env'
+import { startSmtpInbox, type SmtpInbox } from './smtp-inbox'
+
+export const CONSOLE_DIR = join(ROOT, 'apps', 'console', 'dist')
+
+/** The system as `npm start` runs it, in a namespace of its own: api with the console, two mailers, a worker, an SMTP inbox. */
+export interface Stack {
+  /** The api's address, also its PUBLIC_URL. */
+  url: string
+  inbox: SmtpInbox
+  api: AppProcess
+  mailers: AppProcess[]
+  worker: AppProcess
+  /** Gives a registered user the admin role, with the api's own CLI. */
+  promote(email: string): Promise<void>
+  /** Consumers on the mail queue, as RabbitMQ counts them. */
+  mailConsumers(): Promise<number>
+  /** Stops every process (SIGTERM, as an operator would) and removes the namespace; throws with what failed. */
+  stop(): Promise<void>
+}
+
+export async function startStack(): Promise<Stack> {
+  if (!existsSync(join(CONSOLE_DIR, 'index.html'))) throw new Error(`${CONSOLE_DIR} is missing: run npm run build first`)
+  const isolated = isolatedEnv()
+  const inbox = await startSmtpInbox()
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const env = {
+    ...isolated.env,
+    PUBLIC_URL: url,
+    SMTP_URL: inbox.url,
+    RATE_LIMIT_RPS: '0',
+    SHUTDOWN_GRACE_MS: '5000',
+    SHUTDOWN_DRAIN_MS: '0',
+    CALLBACK_ALLOW_HOSTS: '127.0.0.1'
+  }
+  const started: AppProcess[] = []
+  const stopAll = async () => {
+    // Mailers and worker first: nothing is left half-consumed when the api (and the topology it made) goes.
+    await Promise.all(started.filter((p) => p.name !== 'api').map((p) => p.stop()))
+    await Promise.all(started.filter((p) => p.name === 'api').map((p) => p.stop()))
+  }
+  try {
+    const api = startApp('api', builtScript('api'), { ...env, HOST: '127.0.0.1', PORT: String(port), CONSOLE_DIR, REPLICA_ID: 'api-1' })
+    started.push(api)
+    await api.printed('Server listening at')
+    const mailers = ['mailer-1', 'mailer-2'].map((replica) => startApp(replica, builtScript('mailer'), { ...env, REPLICA_ID: replica }))
+    const worker = startApp('worker', builtScript('worker'), { ...env, REPLICA_ID: 'worker-1' })
+    started.push(...mailers, worker)
+    await Promise.all([...mailers.map((m) => m.printed('mailer started')), worker.printed('worker consuming')])
+
+    const amqp = await amqplib.connect(AMQP_URL)
+    const channel = await amqp.createChannel()
+    return {
+      url,
+      inbox,
+      api,
+      mailers,
+      worker,
+      promote: async (email) => { await runCli(join(ROOT, 'apps', 'api', 'dist', 'admin', 'cli.js'), ['promote', email], env) },
+      mailConsumers: async () => (await channel.checkQueue(isolated.names.queues.mail.name)).consumerCount,
+      async stop() {
+        await amqp.close().catch(() => {})
+        await stopAll()
+        await inbox.close()
+        await isolated.cleanup()
+      }
+    }
+  } catch (err) {
+    await stopAll()
+    await inbox.close()
+    await isolated.cleanup().catch(() => {})
+    throw err
+  }
+}
