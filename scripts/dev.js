@@ -12,6 +12,7 @@ const { join, resolve } = require('node:path')
 const { ProcessGroup } = require('./lib/process-group')
 const { waitForHttp200 } = require('./lib/readiness')
 const { takenPorts } = require('./lib/ports')
+const { logLineFormat } = require('./lib/log-format')
 
 const ROOT = resolve(__dirname, '..')
 const APPS = /** @type {const} */ (['api', 'mailer', 'worker'])
@@ -48,6 +49,7 @@ async function main () {
 function startAll () {
   let stopping = false
   const group = new ProcessGroup({
+    formatLine: logLineFormat(),
     // One app that cannot start (or dies) leaves a half system that looks alive: stop it all.
     onUnexpectedExit: (p, code, signal) => {
       process.stderr.write(`${p.spec.name} exited (${signal ?? `code ${code}`}): stopping everything\n`)
@@ -67,7 +69,8 @@ function startAll () {
     command: process.execPath,
     args: [join(ROOT, `apps/${app}/dist/server.js`)],
     cwd: ROOT,
-    env,
+    // One process of each: its name is a better replica name in logs and events than the hostname.
+    env: { REPLICA_ID: `${app}-1`, ...env },
     stopTimeoutMs: grace
   }))
 

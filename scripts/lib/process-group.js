@@ -60,9 +60,13 @@ class ManagedProcess {
  * terminal's Ctrl-C reaches only us and we stop them in a deliberate order.
  */
 class ProcessGroup {
-  /** @param {{ color?: boolean, onUnexpectedExit?: (p: ManagedProcess, code: number | null, signal: string | null) => void }} [opts] */
+  /**
+   * @param {{ color?: boolean, formatLine?: (line: string) => string,
+   *   onUnexpectedExit?: (p: ManagedProcess, code: number | null, signal: string | null) => void }} [opts]
+   */
   constructor (opts = {}) {
     this.color = opts.color ?? Boolean(process.stdout.isTTY)
+    this.formatLine = opts.formatLine ?? ((/** @type {string} */ line) => line)
     this.onUnexpectedExit = opts.onUnexpectedExit
     /** @type {Set<ManagedProcess>} */
     this.processes = new Set()
@@ -92,7 +96,7 @@ class ProcessGroup {
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue
       readline.createInterface({ input: stream, crlfDelay: Infinity })
-        .on('line', (line) => process.stdout.write(prefix() + line + '\n'))
+        .on('line', (line) => process.stdout.write(prefix() + this.formatLine(line) + '\n'))
     }
     child.once('error', (err) => process.stdout.write(`${prefix()}failed to start: ${err.message}\n`))
     void managed.exited.then(({ code, signal }) => {

@@ -7,6 +7,7 @@ const { ProcessGroup } = require('./process-group')
 const { renderLoopbackNginx, testNginxConfig, nginxArgs, NGINX_BIN, UPSTREAM_FAIL_TIMEOUT_S } = require('./nginx')
 const { waitForHttp200 } = require('./readiness')
 const { serveControl } = require('./stack-control')
+const { logLineFormat } = require('./log-format')
 
 const ROOT = resolve(__dirname, '../..')
 const NODE = process.execPath
@@ -53,7 +54,7 @@ class Stack {
     this.s = settings
     this.env = env
     this.stopping = false
-    this.group = new ProcessGroup({ onUnexpectedExit: (p, code, signal) => this.onCrash(p, code, signal) })
+    this.group = new ProcessGroup({ formatLine: logLineFormat(env), onUnexpectedExit: (p, code, signal) => this.onCrash(p, code, signal) })
     /** @type {{ process: ManagedProcess, port: number }[]} */
     this.apis = []
     /** @type {ManagedProcess | undefined} */
@@ -142,7 +143,7 @@ class Stack {
       args: [join(ROOT, 'apps/api/dist/server.js')],
       cwd: ROOT,
       // Only nginx, on loopback, may set X-Forwarded-For.
-      env: this.appEnv({ PORT: String(port), HOST: '127.0.0.1', TRUST_PROXY: '127.0.0.1', SHUTDOWN_GRACE_MS: String(this.s.shutdownGraceMs) }),
+      env: this.appEnv({ REPLICA_ID: `api-${port}`, PORT: String(port), HOST: '127.0.0.1', TRUST_PROXY: '127.0.0.1', SHUTDOWN_GRACE_MS: String(this.s.shutdownGraceMs) }),
       stopTimeoutMs: this.s.shutdownGraceMs + 5000
     })
     try {
@@ -161,7 +162,7 @@ class Stack {
       command: NODE,
       args: [join(ROOT, `apps/${app}/dist/server.js`)],
       cwd: ROOT,
-      env: this.appEnv(),
+      env: this.appEnv({ REPLICA_ID: `${app}-${n}` }),
       stopTimeoutMs: this.s.shutdownGraceMs + 5000
     })
     Object.assign(proc, { restartInfo: { app, n, attempt } })

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { loggerOptions } from '@socialnet/config'
 import type { ApiConfig } from './config'
+import { RequestLog } from './request-log'
 import swagger from './plugins/external/swagger'
 import rateLimit from './plugins/external/rate-limit'
 import errors, { clientErrorHandler } from './plugins/errors'
@@ -39,6 +40,7 @@ import adminQueueRoutes from './admin/queue-routes'
 export function serverOptions(config: ApiConfig): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
   return {
     logger: loggerOptions('api', config.LOG_LEVEL),
+    logController: new RequestLog(),
     https: config.TLS_CERT && config.TLS_KEY
       ? { cert: readFileSync(config.TLS_CERT), key: readFileSync(config.TLS_KEY) }
       : undefined,

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { Type } from '@sinclair/typebox'
 import type { LoggerOptions } from 'pino'
 
@@ -9,12 +10,14 @@ export const LogLevel = Type.Union(
 
 /**
  * The one pino setup every app uses: JSON lines, ISO timestamps, the service
- * name on every line, and credentials redacted wherever they appear.
+ * and replica name on every line (which of three mailers sent a mail shows in
+ * the line itself, not only in a supervisor's prefix), and credentials
+ * redacted wherever they appear. The replica is `REPLICA_ID`, default the hostname.
  */
-export function loggerOptions(service: string, level = 'info'): LoggerOptions {
+export function loggerOptions(service: string, level = 'info', replica = process.env.REPLICA_ID || hostname()): LoggerOptions {
   return {
     level,
-    base: { service },
+    base: { service, replica },
     timestamp: () => `,"time":"${new Date().toISOString()}"`,
     redact: {
       paths: [
