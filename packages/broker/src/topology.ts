@@ -127,10 +127,8 @@ export async function declareTopology(channel: Channel, options: Topology | Topo
 }
 
 /**
- * Declares the events exchange, idempotently. Every service that emits
- * events runs it when its event channel opens, so emitting works whichever
- * service starts first; events published before the api declared its queue
- * are simply not routed (they are disposable).
+ * Declares the events exchange, idempotently; part of the api's topology.
+ * Other services only check it exists before they publish events to it.
  */
 export async function declareEventsExchange(channel: Channel, events: EventNames): Promise<void> {
   await channel.assertExchange(events.exchange, 'topic', { durable: true })

@@ -1,7 +1,6 @@
 import type { ConfirmChannel } from 'amqplib'
 import type { BrokerConnection } from '../connection'
 import { settledWithin, CHANNEL_CLOSE_TIMEOUT_MS } from '../settled-within'
-import { declareEventsExchange } from '../topology'
 import type { EmittedEvent, EventInput, EventService, EventSink, EventType } from './event'
 
 /** Options of an EventPublisher. */
@@ -20,16 +19,19 @@ interface Buffered {
   body: Buffer
 }
 
-/** Pause before reopening a channel the broker closed (permission refused, exchange deleted). */
-const REOPEN_DELAY_MS = 1000
+/** Pause before reopening a channel the broker closed (exchange not declared yet, permission refused). */
+const REOPEN_DELAY_MS = 2000
 
 /**
  * Publishes events to the events exchange, fire and forget: `emit` never
  * waits and never throws. While the broker is away (or the channel pushes
  * back) events wait in a bounded buffer; overflow drops the oldest and is
- * counted. The channel declares the events exchange itself, so a service
- * emits whichever service started first; one the broker refuses (a missing
- * permission) is logged once and retried, and the work goes on regardless.
+ * counted. The events exchange is the api's (declared with its topology):
+ * the channel only checks that it exists (a passive declare, which needs no
+ * configure permission, so the mailer and worker users may publish to it
+ * and nothing more). Until it exists, or while the broker refuses the
+ * channel, events wait in the buffer, a warning is logged once, and the
+ * check is retried every few seconds; the work goes on regardless.
  */
 export class EventPublisher implements EventSink {
   private readonly maxBuffered: number
@@ -122,9 +124,9 @@ export class EventPublisher implements EventSink {
         this.blocked = false
         this.flush()
       })
-      await declareEventsExchange(channel, this.connection.topology.events)
+      await channel.checkExchange(this.connection.topology.events.exchange)
     } catch (err) {
-      this.warn(err, 'cannot open the event channel; events are dropped until it opens')
+      this.warn(err, 'cannot publish events yet (is the events exchange declared? the api declares it); they wait in a bounded buffer')
       channel = undefined
     } finally {
       this.opening = false
