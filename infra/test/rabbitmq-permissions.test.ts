@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import amqp from 'amqplib'
-import { BrokerConnection, Consumer, Publisher, topology, type AnyConsumedMessage, type QueueNames, type WorkQueue } from '@socialnet/broker'
+import { BrokerConnection, Consumer, EventPublisher, Publisher, topology, type AnyConsumedMessage, type QueueNames, type WorkQueue } from '@socialnet/broker'
 import { importDefinitions, rabbitmqctl, tryAs, type ImportedDefinitions, type ServiceUser } from './rabbitmq-definitions'
 
 // Each service user of the rendered definitions, tried for real against the local RabbitMQ:
@@ -250,6 +250,57 @@ describe('rabbitmq permissions: each service does its own work and no more', () 
       expect(dead && dead.properties.headers?.['x-failure-kind']).toBe('exhausted')
       expect(acked).toEqual([once])
       for (const each of familyQueues(names.queues[queue])) expect(await depth(each)).toBe(0)
+    })
+  })
+
+  describe('(e) events: each service publishes its own event types to the events exchange, only the api reads them', () => {
+    const events = names.events
+
+    beforeAll(async () => {
+      // The api's topology (declared by test (a)'s connection) holds the events exchange and queue.
+      await serviceConnection('api', true)
+    })
+
+    afterEach(async () => {
+      const channel = await admin.createChannel()
+      await channel.purgeQueue(events.queue)
+      await channel.close()
+    })
+
+    test('mailer: mail.* events only; worker: job.* and image.* only; api: its own types', async () => {
+      expect(await publishAs('mailer', events.exchange, 'mail.sent')).toBe('routed')
+      expect(await publishAs('mailer', events.exchange, 'job.status')).toMatch(/ACCESS_REFUSED/)
+      expect(await publishAs('mailer', events.exchange, 'queue.stats')).toMatch(/ACCESS_REFUSED/)
+      expect(await publishAs('worker', events.exchange, 'job.status')).toBe('routed')
+      expect(await publishAs('worker', events.exchange, 'image.thumbnails_made')).toBe('routed')
+      expect(await publishAs('worker', events.exchange, 'mail.sent')).toMatch(/ACCESS_REFUSED/)
+      expect(await publishAs('api', events.exchange, 'user.registered')).toBe('routed')
+      expect(await publishAs('api', events.exchange, 'outbox.published')).toBe('routed')
+      expect(await depth(events.queue)).toBe(5)
+    })
+
+    test('mailer and worker cannot read, rebind or remove the events exchange and queue; the api can read the queue', async () => {
+      for (const user of ['mailer', 'worker'] as const) {
+        const refusals = [
+          await tryAs(defs.url(user), (ch) => ch.consume(events.queue, () => {})),
+          await tryAs(defs.url(user), (ch) => ch.get(events.queue)),
+          await tryAs(defs.url(user), (ch) => ch.deleteExchange(events.exchange)),
+          await tryAs(defs.url(user), (ch) => ch.deleteQueue(events.queue)),
+          await tryAs(defs.url(user), (ch) => ch.assertExchange(events.exchange, 'topic', { durable: true })),
+          await tryAs(defs.url(user), (ch) => ch.bindQueue(names.queues[user === 'mailer' ? 'mail' : 'jobs'].name, events.exchange, '#'))
+        ]
+        for (const refusal of refusals) expect(refusal).toMatch(/ACCESS_REFUSED/)
+      }
+      expect(await tryAs(defs.url('api'), (ch) => ch.get(events.queue))).toBe('ok')
+    })
+
+    test('the EventPublisher under the mailer\'s and worker\'s own users: their events arrive', async () => {
+      for (const [user, type] of [['mailer', 'mail.sent'], ['worker', 'job.status']] as const) {
+        const publisher = new EventPublisher(await serviceConnection(user, false), { service: user, replica: `${user}-1` })
+        opened.unshift(publisher)
+        publisher.emit(type, { subject: 'x:1', data: {} })
+      }
+      await waitFor(async () => (await depth(events.queue)) === 2, 'two events in the collector queue')
     })
   })
 })

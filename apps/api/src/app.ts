@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify'
@@ -35,6 +35,9 @@ import imageStorage from './images/plugin'
 import imageRoutes from './images/routes'
 import admin from './admin/plugin'
 import adminQueueRoutes from './admin/queue-routes'
+import events from './events/publisher'
+import eventStreams from './events/plugin'
+import eventRoutes from './events/routes'
 
 /** Options for the Fastify constructor: logger, HTTPS, limits, proxy trust. */
 export function serverOptions(config: ApiConfig): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
@@ -112,6 +115,8 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(swagger, { publicUrl: config.PUBLIC_URL, https })
   await api.register(db, { databaseUrl: config.DATABASE_URL })
   await api.register(broker, { url: config.AMQP_URL, prefix: config.AMQP_PREFIX })
+  const replica = config.REPLICA_ID ?? hostname()
+  await api.register(events, { replica })
   await api.register(outboxRelay, {
     databaseUrl: config.DATABASE_URL,
     pollMs: config.OUTBOX_POLL_MS,
@@ -125,6 +130,7 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     ttlSeconds: config.JOB_STATUS_TTL_SECONDS,
     callbackAllowHosts: config.CALLBACK_ALLOW_HOSTS,
     rate: { perMinute: config.JOB_RATE_PER_MINUTE, emailPerHour: config.JOB_EMAIL_RATE_PER_HOUR },
+    events: api.events,
     logQuotaBytes: config.JOB_LOG_QUOTA_BYTES
   })
 
@@ -138,6 +144,15 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
 
   await api.register(imageStorage, { config })
   await api.register(admin, { amqpUrl: config.AMQP_URL, managementUrl: config.RABBITMQ_MANAGEMENT_URL })
+  await api.register(eventStreams, {
+    redisPrefix: config.EVENTS_REDIS_PREFIX,
+    streamMaxLen: config.EVENTS_STREAM_MAX_LEN,
+    perUser: config.EVENTS_STREAMS_PER_USER,
+    maxStreams: config.EVENTS_MAX_STREAMS,
+    clientBufferBytes: config.EVENTS_CLIENT_BUFFER_BYTES,
+    heartbeatMs: config.EVENTS_HEARTBEAT_MS,
+    replica
+  })
 
   // Before the ops routes: `GET /` shows the console to a browser.
   await api.register(consoleFiles, { dir: config.CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR, publicUrl: config.PUBLIC_URL })
@@ -159,4 +174,5 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(jobsRoutes)
   await api.register(bookJobRoutes)
   await api.register(adminQueueRoutes)
+  await api.register(eventRoutes, { replica })
 }

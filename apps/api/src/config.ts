@@ -70,6 +70,19 @@ export const ApiConfigSchema = Type.Object({
   TLS_KEY: Type.Optional(Type.String({ minLength: 1 })),
   /** Proxies whose X-Forwarded-For is believed (nginx); empty = none. */
   TRUST_PROXY: Type.String({ default: '' }),
+  /** This process's name in events and logs; default: the hostname (a container's id under compose). */
+  REPLICA_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' })),
+  /** Event stream (docs/events.md): Redis key prefix of the stream and the replicas seen; shared by every replica. */
+  EVENTS_REDIS_PREFIX: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.:-]+$', default: 'socialnet:events:' }),
+  /** Hard cap of the Redis stream's length, on top of its 10-minute window (a burst cannot fill Redis). */
+  EVENTS_STREAM_MAX_LEN: Type.Integer({ minimum: 1000, maximum: 10_000_000, default: 100_000 }),
+  /** Open event streams (SSE) allowed per user, and per api replica in all. */
+  EVENTS_STREAMS_PER_USER: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  EVENTS_MAX_STREAMS: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+  /** Bytes an event stream may have waiting in its socket before the client counts as too slow and is dropped. */
+  EVENTS_CLIENT_BUFFER_BYTES: Type.Integer({ minimum: 1024, maximum: 67_108_864, default: 262_144 }),
+  /** Interval of the `: ping` comment that keeps proxies from closing an idle stream. */
+  EVENTS_HEARTBEAT_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 15_000 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
   /**
    * Replicas that are signalled together (docker compose restart) leave one at a time: a stopping

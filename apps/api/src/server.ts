@@ -23,6 +23,9 @@ async function main(): Promise<void> {
     await server.close()
   })
   server.addHook('preClose', async () => {
+    // Event streams never end by themselves: end them first (clients reconnect to another
+    // replica), or the drain would wait its whole time for them.
+    server.eventStreams.closeAll()
     if (server.server.listening) await stopAcceptingAndDrain(server.server, config.SHUTDOWN_DRAIN_MS, server.log)
   })
   await server.register(fp(app), { config })

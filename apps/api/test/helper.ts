@@ -62,6 +62,7 @@ export function testEnv(overrides: Record<string, string> = {}): TestEnv {
     JOBS_REDIS_PREFIX: `test:${tag}:jobs:`,
     SESSIONS_REDIS_PREFIX: `test:${tag}:auth:`,
     RATE_LIMIT_REDIS_PREFIX: `test:${tag}:rl:`,
+    EVENTS_REDIS_PREFIX: `test:${tag}:events:`,
     KV_LOG_PATH: join(dir, 'kv.log'),
     STORAGE_DIR: join(dir, 'images'),
     UPLOAD_TMP_DIR: join(dir, 'uploads'),
@@ -130,7 +131,7 @@ export function useTestApp(overrides: Record<string, string> = {}, opts: TestApp
     const first = replicas[0]
     if (first && env) {
       // Sessions, login and rate-limit counters and job statuses would otherwise linger in the shared Redis until their TTLs.
-      for (const prefix of [env.config.JOBS_REDIS_PREFIX, env.config.SESSIONS_REDIS_PREFIX, env.config.RATE_LIMIT_REDIS_PREFIX]) {
+      for (const prefix of [env.config.JOBS_REDIS_PREFIX, env.config.SESSIONS_REDIS_PREFIX, env.config.RATE_LIMIT_REDIS_PREFIX, env.config.EVENTS_REDIS_PREFIX]) {
         const keys = await first.redis.keys(`${prefix}*`)
         if (keys.length > 0) await first.redis.del(...keys)
       }

@@ -26,6 +26,8 @@ export const MailerConfigSchema = Type.Object({
   MAIL_DEDUPE_RETENTION_HOURS: Type.Number({ minimum: 1, default: 7 * 24 }),
   /** Port for GET /metrics (Prometheus); 0 = no metrics server. */
   MAILER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
+  /** This process's name in events and logs; default: the hostname (a container's id under compose). */
+  REPLICA_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' })),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
   LOG_LEVEL: LogLevel
 })

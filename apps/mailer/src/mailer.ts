@@ -1,4 +1,7 @@
-import { Consumer, PermanentError, type AnyConsumedMessage, type BrokerConnection } from '@socialnet/broker'
+import {
+  Consumer, PUBLISHED_AT_HEADER, PermanentError, userIdOf,
+  type AnyConsumedMessage, type BrokerConnection, type ConsumerDecision, type EventSink
+} from '@socialnet/broker'
 import type { Logger } from 'pino'
 import type { Claim, DeliveryLog } from './deliveries'
 import type { MailerMetrics } from './metrics'
@@ -11,6 +14,7 @@ export interface MailerDeps {
   transport: SmtpTransport
   deliveries: DeliveryLog
   metrics: MailerMetrics
+  events: EventSink
   log: Logger
   publicUrl: string
   prefetch: number
@@ -38,8 +42,22 @@ export class Mailer {
       prefetch: deps.prefetch,
       maxAttempts: deps.maxAttempts,
       accepts: ['mail.welcome.v1', 'mail.send.v1'],
-      handler: (message) => this.handle(message)
+      handler: (message) => this.handle(message),
+      onDecision: (decision) => this.decided(decision)
     })
+  }
+
+  // The consumer decides retry or dead letter; the mailer only reports what it decided.
+  private decided(d: ConsumerDecision): void {
+    const messageId = d.messageId ?? ''
+    const event = { subject: `mail:${messageId}`, userId: userIdOf(d.headers) }
+    if (d.action === 'retry') {
+      this.deps.metrics.count(d.type ?? 'unknown', 'retry')
+      this.deps.events.emit('mail.retry_scheduled', { ...event, data: { messageId, attempt: d.attempt, retryAt: d.retryAt.toISOString(), reason: d.reason } })
+    } else {
+      this.deps.metrics.count(d.type ?? 'unknown', 'dead_lettered')
+      this.deps.events.emit('mail.dead_lettered', { ...event, data: { messageId, attempts: d.attempt, reason: d.reason, permanent: d.permanent } })
+    }
   }
 
   /** Starts consuming; resolves once the consumer is attached (waits for the broker if it is down). */
@@ -58,26 +76,28 @@ export class Mailer {
   }
 
   private async handle(message: AnyConsumedMessage): Promise<void> {
-    const { log, deliveries, metrics } = this.deps
+    const { log, deliveries, metrics, events } = this.deps
     const { messageId, type, attempt } = message
     const context = { messageId, type, attempt, redelivered: message.redelivered }
-    try {
-      const mail = renderMail(message, this.deps.publicUrl)
-      log.info({ ...context, to: mail.to }, 'mail consumed')
-      const claim = await this.claim(messageId, type, mail.to)
-      if (claim.state === 'sent') {
-        metrics.count(type, 'duplicate')
-        log.info({ ...context, to: mail.to }, 'mail already sent, skipping the duplicate')
-        return
-      }
-      const response = await this.send(messageId, mail, claim.owner)
-      await this.markSent(messageId, response)
-      metrics.count(type, 'sent')
-      log.info({ ...context, to: mail.to, response }, 'mail sent')
-    } catch (err) {
-      metrics.count(type, err instanceof PermanentError || attempt >= this.deps.maxAttempts ? 'dead_lettered' : 'retry')
-      throw err
+    const event = { subject: `mail:${messageId}`, userId: userIdOf(message.headers) }
+    const publishedAt = Number(message.headers[PUBLISHED_AT_HEADER])
+    const queuedMs = Number.isFinite(publishedAt) && publishedAt > 0 ? Math.max(0, Date.now() - publishedAt) : undefined
+    events.emit('mail.consumed', { ...event, data: { messageId, messageType: type, attempt, queuedMs } })
+    const mail = renderMail(message, this.deps.publicUrl)
+    log.info({ ...context, to: mail.to }, 'mail consumed')
+    const claim = await this.claim(messageId, type, mail.to)
+    if (claim.state === 'sent') {
+      metrics.count(type, 'duplicate')
+      events.emit('mail.duplicate_skipped', { ...event, data: { messageId } })
+      log.info({ ...context, to: mail.to }, 'mail already sent, skipping the duplicate')
+      return
     }
+    const started = Date.now()
+    const response = await this.send(messageId, mail, claim.owner)
+    await this.markSent(messageId, response)
+    metrics.count(type, 'sent')
+    events.emit('mail.sent', { ...event, data: { messageId, smtpResponse: response, durationMs: Date.now() - started } })
+    log.info({ ...context, to: mail.to, response }, 'mail sent')
   }
 
   // A live claim held by someone else means a redelivery raced the original

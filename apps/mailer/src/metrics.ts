@@ -21,6 +21,12 @@ export class MailerMetrics {
     registers: [this.registry]
   })
 
+  private readonly eventsDropped = new Counter({
+    name: 'socialnet_events_dropped_total',
+    help: 'Events this process could not publish (buffer full while the broker was away, or nacked)',
+    registers: [this.registry]
+  })
+
   constructor(defaults = false) {
     if (defaults) collectDefaultMetrics({ register: this.registry })
   }
@@ -28,6 +34,11 @@ export class MailerMetrics {
   /** Counts one handled message. */
   count(type: string, outcome: Outcome): void {
     this.messages.inc({ type, outcome })
+  }
+
+  /** Counts events the event publisher dropped. */
+  dropEvents(count: number): void {
+    this.eventsDropped.inc(count)
   }
 
   /** Starts an SMTP send timer; call the result when the server answered. */

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Server } from 'node:http'
-import { BrokerConnection } from '@socialnet/broker'
+import { BrokerConnection, EventPublisher } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
 import type { Logger } from 'pino'
 import type { MailerConfig } from './config'
@@ -15,6 +15,8 @@ export interface MailerService {
   mailer: Mailer
   connection: BrokerConnection
   metrics: MailerMetrics
+  /** Publishes the mailer's events (docs/events.md); never holds up a mail. */
+  events: EventPublisher
   /** Stops consuming, lets in-flight mails finish (up to graceMs), then closes SMTP, broker and Postgres. Idempotent. */
   close(graceMs: number): Promise<void>
 }
@@ -42,12 +44,18 @@ export async function startMailerService(config: MailerConfig, log: Logger): Pro
     log
   })
   const metrics = new MailerMetrics(config.MAILER_METRICS_PORT > 0)
+  const events = new EventPublisher(connection, {
+    service: 'mailer',
+    replica: config.REPLICA_ID ?? hostname(),
+    onDropped: (n) => metrics.dropEvents(n)
+  })
   const deliveries = new DeliveryLog(db, 2 * config.MAIL_SEND_TIMEOUT_MS)
   const mailer = new Mailer({
     connection,
     transport,
     deliveries,
     metrics,
+    events,
     log,
     publicUrl: config.PUBLIC_URL,
     prefetch: config.MAIL_PREFETCH,
@@ -69,6 +77,7 @@ export async function startMailerService(config: MailerConfig, log: Logger): Pro
       clearInterval(pruning)
       await mailer.stop(graceMs)
       transport.close()
+      await events.close()
       await connection.close()
       await db.end()
       if (metricsServer) await new Promise((resolve) => metricsServer!.close(resolve))
@@ -84,5 +93,5 @@ export async function startMailerService(config: MailerConfig, log: Logger): Pro
     throw err
   }
   log.info({ queue: connection.topology.queues.mail.name, prefetch: config.MAIL_PREFETCH }, 'mailer started')
-  return { mailer, connection, metrics, close }
+  return { mailer, connection, metrics, events, close }
 }

@@ -42,6 +42,8 @@ export const WorkerConfigSchema = Type.Object({
   /** `log` job data: how many days a job_log row is kept, and how often the worker deletes older ones. */
   JOB_LOG_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36500, default: 30 }),
   JOB_LOG_SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1000, default: 3_600_000 }),
+  /** This process's name in events and logs; default: the hostname (a container's id under compose). */
+  REPLICA_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' })),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
   LOG_LEVEL: LogLevel
 })

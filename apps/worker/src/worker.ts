@@ -2,7 +2,7 @@ import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import Redis from 'ioredis'
 import type { Logger } from 'pino'
-import { BrokerConnection, Consumer, Publisher } from '@socialnet/broker'
+import { BrokerConnection, Consumer, EventPublisher, Publisher } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
 import { JobStatusStore, parseAllowHosts } from '@socialnet/jobs'
 import type { WorkerConfig } from './config'
@@ -19,6 +19,8 @@ export interface Worker {
   sweeper: ImageSweeper
   /** Deletes `log` job data older than JOB_LOG_RETENTION_DAYS. */
   jobLogRetention: JobLogRetention
+  /** The worker's events (docs/events.md). */
+  events: EventPublisher
   /** Stops taking messages, waits up to `graceMs` for those in hand, then closes every resource. Idempotent. */
   stop(graceMs: number): Promise<void>
 }
@@ -43,6 +45,11 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Wo
     log: log.child({ component: 'broker' })
   })
   const publisher = new Publisher(connection)
+  const events = new EventPublisher(connection, {
+    service: 'worker',
+    replica: config.REPLICA_ID ?? hostname(),
+    onDropped: droppedEventsLog(log)
+  })
   const storage = createStorage(config)
 
   let secret = config.CALLBACK_SECRET
@@ -57,8 +64,10 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Wo
     log,
     db,
     redis,
-    store: new JobStatusStore(redis, { prefix: config.JOBS_REDIS_PREFIX, ttlSeconds: config.JOB_STATUS_TTL_SECONDS }),
+    // Every status the worker writes is reported from the store (job.status events).
+    store: new JobStatusStore(redis, { prefix: config.JOBS_REDIS_PREFIX, ttlSeconds: config.JOB_STATUS_TTL_SECONDS, events }),
     publisher,
+    events,
     callback: {
       secret,
       timeoutMs: config.CALLBACK_TIMEOUT_MS,
@@ -85,6 +94,7 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Wo
       // Consumers first (their handlers may still publish), then the
       // publisher drains its confirms, then connections close.
       await Promise.all([...consumers.map((c) => c.stop(graceMs)), sweeper.stop(), jobLogRetention.stop()])
+      await events.close()
       await publisher.close()
       await connection.close()
       await redis.quit().catch(() => redis.disconnect())
@@ -102,5 +112,22 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Wo
     throw err
   }
   log.info({ queues: consumers.length }, 'worker consuming')
-  return { connection, consumers, sweeper, jobLogRetention, stop }
+  return { connection, consumers, sweeper, jobLogRetention, events, stop }
+}
+
+/**
+ * The worker serves no metrics, so dropped events are reported in the log:
+ * at most one line a minute, with the count since the last one.
+ */
+function droppedEventsLog(log: Logger): (count: number) => void {
+  let pending = 0
+  let timer: NodeJS.Timeout | undefined
+  return (count) => {
+    pending += count
+    timer ??= setTimeout(() => {
+      log.warn({ dropped: pending }, 'events dropped (broker unreachable or buffer full)')
+      pending = 0
+      timer = undefined
+    }, 60_000).unref()
+  }
 }

@@ -22,9 +22,24 @@ export interface ConsumerOptions {
   accepts?: readonly MessageType[]
   /** How long a retry or dead-letter republish may wait for its confirm before the delivery is requeued. */
   confirmTimeoutMs?: number
+  /** Told each retry or dead-letter decision once the message sits in its retry queue or dlq (events, metrics). */
+  onDecision?: (decision: ConsumerDecision) => void
 }
 
-type FailureKind = 'malformed' | 'permanent' | 'exhausted'
+/** Why a message was dead-lettered. */
+export type FailureKind = 'malformed' | 'permanent' | 'exhausted'
+
+/** A decision the Consumer made about a failed message, as onDecision hears it. */
+export type ConsumerDecision = {
+  messageId: string | undefined
+  type: string | undefined
+  headers: Record<string, unknown>
+  attempt: number
+  reason: string
+} & (
+  | { action: 'retry'; delayMs: number; retryAt: Date }
+  | { action: 'dead_letter'; kind: FailureKind; permanent: boolean }
+)
 
 const MAX_REASON = 1000
 
@@ -180,7 +195,9 @@ export class Consumer {
     const target = retries[Math.min(attempt - 1, retries.length - 1)]!
     const headers = { ...raw.properties.headers, [ATTEMPT_HEADER]: attempt + 1, [LAST_ERROR_HEADER]: truncate(reason) }
     this.connection.log.warn({ messageId: raw.properties.messageId, type: raw.properties.type, attempt, delayMs: target.delayMs, reason }, 'message failed, retrying later')
-    await this.republish(confirmed, raw, target.name, headers)
+    if (await this.republish(confirmed, raw, target.name, headers)) {
+      this.decided(raw, attempt, reason, { action: 'retry', delayMs: target.delayMs, retryAt: new Date(Date.now() + target.delayMs) })
+    }
   }
 
   private async fail(confirmed: ConfirmedChannel, raw: ConsumeMessage, attempt: number, kind: FailureKind, reason: string): Promise<void> {
@@ -194,7 +211,20 @@ export class Consumer {
       [FAILURE_HEADERS.queue]: q.name
     }
     this.connection.log.error({ messageId: raw.properties.messageId, type: raw.properties.type, attempt, kind, reason, dlq: q.dlq }, 'message dead-lettered')
-    await this.republish(confirmed, raw, q.dlq, headers)
+    if (await this.republish(confirmed, raw, q.dlq, headers)) {
+      this.decided(raw, attempt, reason, { action: 'dead_letter', kind, permanent: kind !== 'exhausted' })
+    }
+  }
+
+  // The hook observes; a bug in it must not change what happens to the message.
+  private decided(raw: ConsumeMessage, attempt: number, reason: string, outcome: { action: 'retry'; delayMs: number; retryAt: Date } | { action: 'dead_letter'; kind: FailureKind; permanent: boolean }): void {
+    if (!this.options.onDecision) return
+    const p = raw.properties
+    try {
+      this.options.onDecision({ messageId: p.messageId, type: p.type, headers: { ...(p.headers ?? {}) }, attempt, reason: truncate(reason), ...outcome })
+    } catch (err) {
+      this.connection.log.warn({ err, messageId: p.messageId }, 'onDecision hook failed')
+    }
   }
 
   // Copies the message, byte for byte, to `queue` through the family's own
@@ -203,7 +233,8 @@ export class Consumer {
   // the copy is confirmed. If the copy cannot be confirmed the original is
   // requeued (bounded by the queue's delivery limit); if its target queue is
   // missing the original is rejected, so the work queue dead-letters it.
-  private async republish(confirmed: ConfirmedChannel, raw: ConsumeMessage, queue: string, headers: Record<string, unknown>): Promise<void> {
+  // Resolves true once the copy is confirmed.
+  private async republish(confirmed: ConfirmedChannel, raw: ConsumeMessage, queue: string, headers: Record<string, unknown>): Promise<boolean> {
     delete headers[PUBLISH_ID_HEADER]
     const p = raw.properties
     const options: Options.Publish = {
@@ -223,11 +254,13 @@ export class Consumer {
       await Promise.race([confirmed.send(exchange, queue, raw.content, options).confirmed, timeout])
     } catch (err) {
       this.connection.log.error({ err, messageId: p.messageId, queue }, 'could not move the message; handing it back to the broker')
-      return this.settle(confirmed, raw, err instanceof UnroutableMessageError ? 'reject' : 'requeue')
+      this.settle(confirmed, raw, err instanceof UnroutableMessageError ? 'reject' : 'requeue')
+      return false
     } finally {
       clearTimeout(timer)
     }
     this.settle(confirmed, raw, 'ack')
+    return true
   }
 
   // Acks on the channel the message came from (a delivery tag means nothing

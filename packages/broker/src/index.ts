@@ -10,6 +10,9 @@
  *   const consumer = new Consumer(connection, { queue: 'mail', prefetch: 10, maxAttempts: 5, handler })
  *   await consumer.start(); ...; await consumer.stop(10_000); await connection.close()
  *
+ *   const events = new EventPublisher(connection, { service: 'mailer', replica })  // fire and forget
+ *   events.emit('mail.sent', { subject: `mail:${id}`, userId, data: { ... } })
+ *
  * The routing key of a message defaults to its type; the topology binds
  * `mail.#` to the mail queue, `job.#` to jobs, `image.#` to thumbnails.
  */
@@ -18,7 +21,11 @@ export {
   topology,
   declareTopology,
   declareQueueFamily,
+  declareEventsExchange,
   deleteTopology,
+  EVENTS_QUEUE_MAX_LENGTH,
+  EVENTS_QUEUE_TTL_MS,
+  type EventNames,
   WORK_QUEUES,
   QUEUE_BINDINGS,
   DELIVERY_LIMIT,
@@ -29,7 +36,12 @@ export {
 } from './topology'
 export { BrokerConnection, type BrokerConnectionOptions, type BrokerLogger } from './connection'
 export { Publisher, type PublishRequest, type PublisherOptions } from './publisher'
-export { Consumer, type ConsumerOptions, type MessageHandler } from './consumer'
+export { Consumer, type ConsumerOptions, type ConsumerDecision, type FailureKind, type MessageHandler } from './consumer'
+export {
+  EVENT_TYPES, NO_EVENTS, USER_ID_HEADER, PUBLISHED_AT_HEADER, userIdOf,
+  type EventType, type EventService, type EventInput, type EmittedEvent, type StreamedEvent, type EventSink
+} from './events/event'
+export { EventPublisher, type EventPublisherOptions } from './events/event-publisher'
 export { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, type ConsumedMessage, type AnyConsumedMessage } from './message'
 export { PUBLISH_ID_HEADER } from './confirmed-channel'
 export {

@@ -4,6 +4,7 @@ import type { BrokerConnection } from './connection'
 import { ConfirmedChannel } from './confirmed-channel'
 import { BrokerClosedError, ChannelClosedError, PublisherBufferFullError, PublishTimeoutError } from './errors'
 import { CHANNEL_CLOSE_TIMEOUT_MS, settledWithin } from './settled-within'
+import { PUBLISHED_AT_HEADER } from './events/event'
 
 /** One message to publish. The payload is validated against its contract before it is sent. */
 export interface PublishRequest<T extends MessageType = MessageType> {
@@ -156,7 +157,8 @@ export class Publisher {
         contentType: 'application/json',
         contentEncoding: 'utf-8',
         timestamp: Math.floor((request.timestamp ?? new Date()).getTime() / 1000),
-        headers: request.headers
+        // Millisecond publish time: consumers report how long a message queued (the AMQP timestamp has whole seconds).
+        headers: { ...request.headers, [PUBLISHED_AT_HEADER]: Date.now() }
       })
       this.inFlight.add(entry)
       if (!send.written) this.blocked = true

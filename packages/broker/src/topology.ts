@@ -41,12 +41,31 @@ export interface QueueNames {
   retries: { delayMs: number; name: string }[]
 }
 
+/**
+ * Most events the shared events queue holds; past it the oldest are dropped
+ * (events are disposable: a live view wants the newest). Fixed here, not
+ * configured, because every api replica declares the queue with the same
+ * arguments and RabbitMQ refuses a declaration whose arguments differ.
+ */
+export const EVENTS_QUEUE_MAX_LENGTH = 10_000
+/** Events older than this are not worth collecting any more (the replay window). */
+export const EVENTS_QUEUE_TTL_MS = 10 * 60_000
+
+/** Names of the event stream's broker side (see docs/events.md). */
+export interface EventNames {
+  /** Topic exchange every service publishes its events to; the routing key is the event type. */
+  exchange: string
+  /** The one queue the api replicas share (competing consumers) to collect events. */
+  queue: string
+}
+
 /** All names of one deployment (or one test, through the prefix). */
 export interface Topology {
   prefix: string
   /** The topic exchange publishers send to; the api binds each work queue to it. */
   exchange: string
   queues: Record<WorkQueue, QueueNames>
+  events: EventNames
 }
 
 /** Options for naming the topology. */
@@ -73,7 +92,8 @@ export function topology(options: TopologyOptions | string = {}): Topology {
   return {
     prefix,
     exchange: base,
-    queues: { mail: queue('mail'), jobs: queue('jobs'), thumbnails: queue('thumbnails') }
+    queues: { mail: queue('mail'), jobs: queue('jobs'), thumbnails: queue('thumbnails') },
+    events: { exchange: `${base}.events`, queue: `${base}.events.collector` }
   }
 }
 
@@ -92,7 +112,26 @@ export async function declareTopology(channel: Channel, options: Topology | Topo
   for (const short of WORK_QUEUES) {
     for (const key of QUEUE_BINDINGS[short]) await channel.bindQueue(names.queues[short].name, names.exchange, key)
   }
+  await declareEventsExchange(channel, names.events)
+  await channel.assertQueue(names.events.queue, {
+    durable: true,
+    arguments: {
+      'x-queue-type': 'classic',
+      'x-max-length': EVENTS_QUEUE_MAX_LENGTH,
+      'x-overflow': 'drop-head',
+      'x-message-ttl': EVENTS_QUEUE_TTL_MS
+    }
+  })
+  await channel.bindQueue(names.events.queue, names.events.exchange, '#')
   return names
+}
+
+/**
+ * Declares the events exchange, idempotently; part of the api's topology.
+ * Other services only check it exists before they publish events to it.
+ */
+export async function declareEventsExchange(channel: Channel, events: EventNames): Promise<void> {
+  await channel.assertExchange(events.exchange, 'topic', { durable: true })
 }
 
 /**
@@ -153,6 +192,8 @@ export async function deleteTopology(channel: Channel, names: Topology): Promise
     await channel.deleteExchange(q.deadLetterExchange)
   }
   await channel.deleteExchange(names.exchange)
+  await channel.deleteQueue(names.events.queue)
+  await channel.deleteExchange(names.events.exchange)
 }
 
 function isTopology(value: unknown): value is Topology {

@@ -21,12 +21,21 @@ export interface JobStatusDoc {
   owner?: string
 }
 
+/** Where the store reports each status change (the process's event publisher); it must not block. */
+export interface JobEventSink {
+  emit(type: 'job.status', event: { subject: string; userId?: string; data: Record<string, unknown> }): void
+}
+
 export interface JobStatusStoreOptions {
   /** Prefix of every key this store writes; tests use their own for isolation. */
   prefix?: string
   /** How long a job's status is kept after its last change. */
   ttlSeconds?: number
+  /** Told every status the store writes (a `job.status` event), so every change is reported from here alone. */
+  events?: JobEventSink
 }
+
+const TERMINAL: ReadonlySet<string> = new Set(['DONE', 'FAILED', 'CANCELLED'])
 
 /** Outcome of a worker's status write: `applied` is false when the job had already finished. */
 export interface Transition {
@@ -71,10 +80,12 @@ export class JobStatusStore {
   readonly prefix: string
   readonly ttlSeconds: number
   private readonly transitionCommand: TransitionCommand
+  private readonly events: JobEventSink | undefined
 
   constructor(private readonly redis: Redis, opts: JobStatusStoreOptions = {}) {
     this.prefix = opts.prefix ?? DEFAULT_JOBS_PREFIX
     this.ttlSeconds = opts.ttlSeconds ?? DEFAULT_JOB_TTL_SECONDS
+    this.events = opts.events
     if (!('jobTransition' in redis)) {
       redis.defineCommand('jobTransition', { numberOfKeys: 1, lua: TRANSITION_LUA })
     }
@@ -98,7 +109,14 @@ export class JobStatusStore {
       .hset(this.key(id), owned)
       .expire(this.key(id), this.ttlSeconds)
       .exec()
-    return { id, ...owned }
+    const doc = { id, ...owned }
+    this.report(doc)
+    return doc
+  }
+
+  /** The job's status as a `job.status` event; every status write goes through here. */
+  private report(doc: JobStatusDoc): void {
+    this.events?.emit('job.status', jobStatusEvent(doc))
   }
 
   /** The job's status, or undefined if it never existed or has expired. */
@@ -168,8 +186,23 @@ export class JobStatusStore {
     )
     const fields: Record<string, string> = {}
     for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!
-    return { applied: applied === 1, doc: toDoc(id, fields) }
+    const doc = toDoc(id, fields)
+    if (applied === 1) this.report(doc)
+    return { applied: applied === 1, doc }
   }
+}
+
+/** True for a status a job never leaves. */
+export function isTerminalStatus(status: string): boolean {
+  return TERMINAL.has(status)
+}
+
+/** A job's status as the subject, owner and data of a `job.status` event (docs/events.md). */
+export function jobStatusEvent(doc: JobStatusDoc): { subject: string; userId?: string; data: Record<string, unknown> } {
+  const data: Record<string, unknown> = { jobId: doc.id, jobType: doc.type, status: doc.status, attempts: doc.attempts }
+  if (doc.error !== undefined) data.error = doc.error
+  if (TERMINAL.has(doc.status)) data.durationMs = Date.parse(doc.updatedAt) - Date.parse(doc.createdAt)
+  return { subject: `job:${doc.id}`, ...(doc.owner ? { userId: doc.owner } : {}), data }
 }
 
 function toDoc(id: string, fields: Record<string, string>): JobStatusDoc {

@@ -49,7 +49,7 @@ export async function promoteToAvatar(
        WHERE id = $1`,
       [image.id, image.bytes, image.etag, image.width, image.height]
     )
-    await enqueueMessage(client, 'image.thumbnails.v1', { imageId: image.id, sizes: thumbnailSizes })
+    await enqueueMessage(client, 'image.thumbnails.v1', { imageId: image.id, sizes: thumbnailSizes }, { userId: image.ownerId })
   })
 }
 

@@ -110,6 +110,7 @@ const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastif
           const encoded = await encodeImage(path, kind, opts.maxPixels, fastify.storage, originalKey(id))
           await promoteToAvatar(fastify.db, { id, ownerId: request.params.id, ...encoded }, [...THUMBNAIL_SIZES])
           request.log.info({ imageId: id, bytes: encoded.bytes, width: encoded.width, height: encoded.height }, 'avatar stored')
+          fastify.events.emit('image.stored', { subject: `image:${id}`, userId: request.params.id, data: { imageId: id, bytes: encoded.bytes, contentType: kind.contentType } })
           return { id, contentType: kind.contentType, thumbnailsState: 'pending' as const }
         } catch (err) {
           // The object is already deleted by encodeImage; a row left behind (db down) is the sweeper's.

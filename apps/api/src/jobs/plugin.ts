@@ -2,11 +2,11 @@ import fp from 'fastify-plugin'
 import { createHash, randomUUID } from 'node:crypto'
 import createError from '@fastify/error'
 import { Counter } from 'prom-client'
-import { BrokerError } from '@socialnet/broker'
+import { BrokerError, USER_ID_HEADER } from '@socialnet/broker'
 import { MalformedMessageError, validateMessage } from '@socialnet/contracts'
 import {
   CallbackUrlError, JOB_MESSAGE_TYPES, JobStatusStore, checkCallbackUrl, parseAllowHosts,
-  type JobStatusDoc, type JobType
+  type JobEventSink, type JobStatusDoc, type JobType
 } from '@socialnet/jobs'
 import { authorizeEmailJob, checkLogQuota } from './access'
 import { JobRateLimitedError, JobRateLimiter, type JobRateLimits } from './rate-limiter'
@@ -63,6 +63,8 @@ export interface JobsPluginOptions {
   rate: JobRateLimits
   /** JOB_LOG_QUOTA_BYTES: `log` job data each user may keep. */
   logQuotaBytes: number
+  /** Where the status store reports each status it writes (`job.status` QUEUED from the api). */
+  events?: JobEventSink
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
@@ -76,7 +78,7 @@ function outcomeOf(err: unknown): 'rate_limited' | 'refused' | 'unavailable' {
 
 /** The job service on `fastify.jobs`: status store (shared Redis client) + the api's one publisher. */
 export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
-  const store = new JobStatusStore(fastify.redis, { prefix: opts.redisPrefix, ttlSeconds: opts.ttlSeconds })
+  const store = new JobStatusStore(fastify.redis, { prefix: opts.redisPrefix, ttlSeconds: opts.ttlSeconds, events: opts.events })
   const limiter = new JobRateLimiter(fastify.redis, { prefix: opts.redisPrefix, ...opts.rate })
   const allowHosts = parseAllowHosts(opts.callbackAllowHosts)
   const { connection, publisher } = fastify.broker
@@ -110,12 +112,12 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
     }
   }
 
-  async function publish(id: string, type: JobType, payload: unknown): Promise<void> {
+  async function publish(id: string, type: JobType, payload: unknown, owner: string): Promise<void> {
     // Fail fast while RabbitMQ is away: the publisher would otherwise hold the
     // request until its confirm timeout before we could say 503.
     if (!connection.isConnected) throw new BrokerUnavailableError('not connected')
     try {
-      await publisher.publish({ type: JOB_MESSAGE_TYPES[type], messageId: id, payload: payload as never })
+      await publisher.publish({ type: JOB_MESSAGE_TYPES[type], messageId: id, payload: payload as never, headers: { [USER_ID_HEADER]: owner } })
     } catch (err) {
       if (err instanceof BrokerError) throw new BrokerUnavailableError(err.message)
       throw err
@@ -156,7 +158,7 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
         await limiter.take(owner, job.type)
         // QUEUED goes in before the publish: a fast worker must find the job.
         doc = await store.create(id, job.type, { owner })
-        await publish(id, job.type, payload)
+        await publish(id, job.type, payload, owner)
       } catch (err) {
         // Not accepted: forget the job and free the key so the client's retry works.
         // (After a confirm timeout the message may still arrive; the worker then

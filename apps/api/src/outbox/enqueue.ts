@@ -8,14 +8,18 @@ import { validateMessage, type MessagePayload, type MessageType } from '@socialn
  * does. The insert's trigger NOTIFYs the relays at commit. The payload is
  * checked against its contract here, so a malformed message fails the request
  * that made it instead of reaching the queue. The routing key is the type (the
- * broker's topic bindings route on it). Returns the message's AMQP messageId.
+ * broker's topic bindings route on it). `userId` is the user the message
+ * belongs to: it travels as the `x-user-id` header so the consumer's events
+ * reach that user's own event stream. Returns the message's AMQP messageId.
  */
-export async function enqueueMessage<T extends MessageType>(client: PoolClient, type: T, payload: MessagePayload<T>): Promise<string> {
+export async function enqueueMessage<T extends MessageType>(
+  client: PoolClient, type: T, payload: MessagePayload<T>, opts: { userId?: string } = {}
+): Promise<string> {
   validateMessage(type, payload)
   const messageId = randomUUID()
   await client.query(
-    'INSERT INTO outbox (message_id, type, routing_key, payload) VALUES ($1, $2, $2, $3)',
-    [messageId, type, JSON.stringify(payload)]
+    'INSERT INTO outbox (message_id, type, routing_key, payload, user_id) VALUES ($1, $2, $2, $3, $4)',
+    [messageId, type, JSON.stringify(payload), opts.userId ?? null]
   )
   return messageId
 }

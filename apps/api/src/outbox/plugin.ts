@@ -1,7 +1,21 @@
 import fp from 'fastify-plugin'
 import { Counter, Gauge } from 'prom-client'
 import type { MessageType } from '@socialnet/contracts'
-import { OutboxRelay } from './relay'
+import { USER_ID_HEADER, type EventInput } from '@socialnet/broker'
+import { OutboxRelay, type PublishedRow } from './relay'
+
+/** What the event is about: the mail, or the job or image the message carries. */
+function outboxPublishedEvent(row: PublishedRow, batchSize: number): EventInput {
+  const payload = row.payload as { jobId?: string; imageId?: string }
+  const subject = row.type.startsWith('image.') && payload.imageId ? `image:${payload.imageId}`
+    : row.type.startsWith('job.') && payload.jobId ? `job:${payload.jobId}`
+      : `mail:${row.messageId}`
+  return {
+    subject,
+    ...(row.userId ? { userId: row.userId } : {}),
+    data: { messageId: row.messageId, messageType: row.type, waitedMs: row.waitedMs, batchSize }
+  }
+}
 
 export interface OutboxPluginOptions {
   databaseUrl: string
@@ -37,14 +51,22 @@ export default fp(async function outboxRelay(fastify, opts: OutboxPluginOptions)
     publisher: {
       // The row's type and payload were checked against the contracts when enqueued;
       // the publisher checks again, and a failure there stays on the row as last_error.
-      publish: (m) => publisher.publish({ ...m, type: m.type as MessageType, payload: m.payload as never })
+      publish: ({ userId, ...m }) => publisher.publish({
+        ...m, type: m.type as MessageType, payload: m.payload as never, headers: userId ? { [USER_ID_HEADER]: userId } : undefined
+      })
     },
     isBrokerConnected: () => connection.isConnected,
     log: fastify.log.child({ component: 'outbox' }),
     pollMs: opts.pollMs,
     batchSize: opts.batchSize,
     retentionMs: opts.retentionHours * 3600 * 1000,
-    observer: { onPublished: (n) => published.inc(n), onFailed: (n) => failed.inc(n) }
+    observer: {
+      onPublished(rows, batchSize) {
+        published.inc(rows.length)
+        for (const row of rows) fastify.events.emit('outbox.published', outboxPublishedEvent(row, batchSize))
+      },
+      onFailed: (n) => failed.inc(n)
+    }
   })
   const onConnected = (): void => relay.brokerConnected()
   connection.on('connected', onConnected)
@@ -53,4 +75,4 @@ export default fp(async function outboxRelay(fastify, opts: OutboxPluginOptions)
     connection.off('connected', onConnected)
     await relay.stop()
   })
-}, { name: 'outbox-relay', dependencies: ['db', 'broker', 'metrics'] })
+}, { name: 'outbox-relay', dependencies: ['db', 'broker', 'metrics', 'events'] })

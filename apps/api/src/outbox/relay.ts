@@ -4,12 +4,23 @@ import { withTransaction } from '../db/transaction'
 
 /** What the relay needs from the broker: a publish that resolves only once the broker confirmed. */
 export interface ConfirmingPublisher {
-  publish(message: { routingKey: string; type: string; messageId: string; payload: unknown; timestamp: Date }): Promise<void>
+  publish(message: { routingKey: string; type: string; messageId: string; payload: unknown; timestamp: Date; userId?: string }): Promise<void>
 }
 
-/** Called after each batch so the plugin can count; kept out of the relay to keep it metric-agnostic. */
+/** One row the broker confirmed, as the relay reports it. */
+export interface PublishedRow {
+  messageId: string
+  type: string
+  payload: unknown
+  userId?: string
+  /** Row written -> confirmed by the broker. */
+  waitedMs: number
+}
+
+/** Called after each batch so the plugin can count and emit events; kept out of the relay to keep it metric-agnostic. */
 export interface RelayObserver {
-  onPublished(count: number): void
+  /** `batchSize`: rows claimed in the batch (published or not). */
+  onPublished(rows: PublishedRow[], batchSize: number): void
   onFailed(count: number): void
 }
 
@@ -36,6 +47,7 @@ interface OutboxRow {
   routingKey: string
   payload: unknown
   createdAt: Date
+  userId: string | null
 }
 
 const LISTEN_RETRY_MAX_MS = 30_000
@@ -135,23 +147,29 @@ export class OutboxRelay {
   /** Claims, publishes and marks one batch; true when the batch was full and all went out (more may be waiting). */
   private async publishBatch(): Promise<boolean> {
     const { pool, publisher, batchSize, log, observer } = this.opts
-    const { sent, failed, claimed } = await withTransaction(pool, async (client) => {
+    const { published, failed, claimed } = await withTransaction(pool, async (client) => {
       const { rows } = await client.query<OutboxRow>(
         `SELECT id, message_id AS "messageId", type, routing_key AS "routingKey", payload,
-           created_at AS "createdAt" FROM outbox
+           created_at AS "createdAt", user_id AS "userId" FROM outbox
          WHERE published_at IS NULL AND next_attempt_at <= now()
          ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [batchSize]
       )
       const results = await Promise.allSettled(rows.map((row) => publisher.publish({
-        routingKey: row.routingKey, type: row.type, messageId: row.messageId, payload: row.payload, timestamp: row.createdAt
-      })))
+        routingKey: row.routingKey, type: row.type, messageId: row.messageId, payload: row.payload, timestamp: row.createdAt,
+        userId: row.userId ?? undefined
+      }).then(() => Date.now())))
       const sent: string[] = []
+      const published: PublishedRow[] = []
       const failed: Array<{ id: string; messageId: string; error: string }> = []
       results.forEach((result, i) => {
         const row = rows[i]!
-        if (result.status === 'fulfilled') sent.push(row.id)
-        else failed.push({ id: row.id, messageId: row.messageId, error: String((result.reason as Error)?.message ?? result.reason) })
+        if (result.status === 'fulfilled') {
+          sent.push(row.id)
+          published.push({ messageId: row.messageId, type: row.type, payload: row.payload, ...(row.userId ? { userId: row.userId } : {}), waitedMs: result.value - row.createdAt.getTime() })
+        } else {
+          failed.push({ id: row.id, messageId: row.messageId, error: String((result.reason as Error)?.message ?? result.reason) })
+        }
       })
       if (sent.length > 0) {
         await client.query('UPDATE outbox SET published_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1::bigint[])', [sent])
@@ -165,10 +183,15 @@ export class OutboxRelay {
           [f.id, f.error, ROW_BACKOFF_MAX_SECONDS]
         )
       }
-      return { sent, failed, claimed: rows.length }
+      return { sent, published, failed, claimed: rows.length }
     })
-    if (sent.length > 0) log.debug({ count: sent.length }, 'outbox: published')
-    observer?.onPublished(sent.length)
+    if (published.length > 0) {
+      // One line per batch a person can follow: how many, of which types, how long the oldest waited.
+      const types: Record<string, number> = {}
+      for (const row of published) types[row.type] = (types[row.type] ?? 0) + 1
+      log.info({ count: published.length, types, oldestWaitMs: Math.max(...published.map((r) => r.waitedMs)) }, 'outbox: published batch')
+    }
+    observer?.onPublished(published, claimed)
     observer?.onFailed(failed.length)
     return claimed === batchSize && failed.length === 0
   }

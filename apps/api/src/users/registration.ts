@@ -23,7 +23,7 @@ export interface RegistrationOptions {
  */
 export async function registerUser(
   pool: Pool, body: RegisterBody, opts: RegistrationOptions, hash: (password: string) => Promise<string>
-): Promise<User> {
+): Promise<User & { mailMessageId: string }> {
   checkNewPassword(body.password)
   await assertEmailAndNicknameFree(pool, body.email, body.nickname)
   const passwordHash = await hash(body.password)
@@ -33,9 +33,9 @@ export async function registerUser(
       email: body.email, nickname: body.nickname, passwordHash, firstName: body.firstName, lastName: body.lastName
     })
     await insertVerification(client, user.id, tokenHash, opts.verificationTtlSeconds)
-    await enqueueMessage(client, 'mail.welcome.v1', {
+    const mailMessageId = await enqueueMessage(client, 'mail.welcome.v1', {
       to: user.email, nickname: user.nickname, verificationUrl: verificationUrl(opts.publicUrl, token)
-    })
-    return user
+    }, { userId: user.id })
+    return { ...user, mailMessageId }
   })
 }

@@ -51,6 +51,7 @@ const usersRoutes: FastifyPluginAsyncTypebox<RegistrationOptions> = async (fasti
   }, async (request, reply) => {
     const user = await registerUser(fastify.db, request.body, opts, hash)
     request.log.info({ userId: user.id }, 'user registered')
+    fastify.events.emit('user.registered', { subject: `user:${user.id}`, userId: user.id, data: { nickname: user.nickname, mailMessageId: user.mailMessageId } })
     return reply.code(201).header('location', `/v1/users/${user.id}`).send({
       id: user.id, nickname: user.nickname, email: user.email, createdAt: user.createdAt.toISOString()
     })

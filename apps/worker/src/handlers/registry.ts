@@ -1,7 +1,7 @@
 import type { Pool } from 'pg'
 import type Redis from 'ioredis'
 import type { Logger } from 'pino'
-import type { MessageHandler, Publisher, WorkQueue } from '@socialnet/broker'
+import type { EventSink, MessageHandler, Publisher, WorkQueue } from '@socialnet/broker'
 import type { MessageType } from '@socialnet/contracts'
 import type { ObjectStorage } from '@socialnet/storage'
 import type { JobStatusStore } from '@socialnet/jobs'
@@ -18,6 +18,8 @@ export interface WorkerDeps {
   redis: Redis
   store: JobStatusStore
   publisher: Publisher
+  /** Fire-and-forget events (docs/events.md). */
+  events: EventSink
   callback: CallbackSenderOptions
   /** Image storage (thumbnails). */
   storage: ObjectStorage

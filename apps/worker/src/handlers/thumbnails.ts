@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import sharp from 'sharp'
-import { PermanentError, type AnyConsumedMessage } from '@socialnet/broker'
+import { PermanentError, userIdOf, type AnyConsumedMessage } from '@socialnet/broker'
 import { originalKey, thumbnailKey } from '@socialnet/storage'
 import type { QueueRegistration, WorkerDeps } from './registry'
 
@@ -69,8 +69,12 @@ export function thumbnailsQueue(deps: WorkerDeps): QueueRegistration {
     handler: async (message: AnyConsumedMessage) => {
       if (message.type !== 'image.thumbnails.v1') throw new PermanentError(`${message.type} is not a thumbnails message`)
       const { imageId, sizes } = message.payload
+      const started = Date.now()
       const outcome = await makeThumbnails(deps, imageId, sizes)
       deps.log.info({ imageId, sizes, outcome, attempt: message.attempt }, 'thumbnails')
+      if (outcome === 'made') {
+        deps.events.emit('image.thumbnails_made', { subject: `image:${imageId}`, userId: userIdOf(message.headers), data: { imageId, sizes, durationMs: Date.now() - started } })
+      }
     }
   }
 }

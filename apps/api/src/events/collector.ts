@@ -1,0 +1,102 @@
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib'
+import type { FastifyBaseLogger } from 'fastify'
+import type { BrokerConnection } from '@socialnet/broker'
+import { parseEmittedEvent, type EventStore } from './event-store'
+
+/** What the collector reports, for metrics. */
+export interface CollectorObserver {
+  collected(): void
+  /** An event not stored: malformed, or Redis refused it. */
+  discarded(): void
+}
+
+/** Events taken from the queue at once by one replica; each is one XADD in flight. */
+const PREFETCH = 200
+/** Length cap applied every this many appends (XTRIM MAXLEN ~). */
+const TRIM_EVERY = 1000
+
+/**
+ * Moves events from the shared events queue into the Redis stream. Every
+ * api replica runs one, as competing consumers on the one queue: each event
+ * is stored once, by whichever replica took it, and every replica serves it
+ * from the stream. An event is acked once stored; one Redis refuses is
+ * acked too and counted (events are disposable: requeueing would spin while
+ * Redis is away, and the queue's own length cap bounds the backlog).
+ */
+export class EventCollector {
+  private channel: ConfirmChannel | undefined
+  private opening = false
+  private stopped = false
+  private appended = 0
+  private readonly onConnected = (): void => void this.open()
+
+  constructor(
+    private readonly connection: BrokerConnection,
+    private readonly store: EventStore,
+    private readonly log: FastifyBaseLogger,
+    private readonly observer: CollectorObserver
+  ) {}
+
+  /** Starts consuming now if connected, and again after every reconnect. */
+  start(): void {
+    this.connection.on('connected', this.onConnected)
+    void this.open()
+  }
+
+  /** Stops consuming; unacked events go back to the queue for another replica. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.connection.off('connected', this.onConnected)
+    const channel = this.channel
+    this.channel = undefined
+    await channel?.close().catch(() => {})
+  }
+
+  private async open(): Promise<void> {
+    if (this.opening || this.channel || this.stopped || !this.connection.isConnected) return
+    this.opening = true
+    try {
+      const channel = await this.connection.createChannel()
+      channel.on('error', (err: Error) => this.log.warn({ err }, 'events: collector channel error'))
+      channel.on('close', () => {
+        if (this.channel !== channel) return
+        this.channel = undefined
+        if (!this.stopped) setTimeout(() => void this.open(), 1000).unref()
+      })
+      await channel.prefetch(PREFETCH)
+      // The queue is declared with the topology on every connect (the api owns it).
+      await channel.consume(this.connection.topology.events.queue, (raw) => {
+        if (raw) void this.collect(channel, raw)
+      })
+      if (this.stopped) await channel.close().catch(() => {})
+      else this.channel = channel
+    } catch (err) {
+      this.log.warn({ err }, 'events: cannot consume the events queue, retrying')
+      if (!this.stopped) setTimeout(() => void this.open(), 1000).unref()
+    } finally {
+      this.opening = false
+    }
+  }
+
+  private async collect(channel: ConfirmChannel, raw: ConsumeMessage): Promise<void> {
+    const body = raw.content.toString('utf8')
+    const event = parseEmittedEvent(body)
+    if (!event) {
+      this.observer.discarded()
+    } else {
+      try {
+        await this.store.append(event, body)
+        this.observer.collected()
+        if (++this.appended % TRIM_EVERY === 0) await this.store.trim()
+      } catch (err) {
+        this.observer.discarded()
+        this.log.debug({ err }, 'events: could not store an event')
+      }
+    }
+    try {
+      channel.ack(raw)
+    } catch {
+      // Channel gone: the broker hands the event to another replica.
+    }
+  }
+}

@@ -1,0 +1,141 @@
+import type Redis from 'ioredis'
+import { EVENT_TYPES, type EmittedEvent, type EventType } from '@socialnet/broker'
+
+/** How far back a reconnecting client can resume (Last-Event-ID): the stream keeps this much. */
+export const REPLAY_WINDOW_MS = 10 * 60_000
+/** Replicas that emitted within this long are listed in `queue.stats`. */
+export const REPLICA_SEEN_WINDOW_MS = 60_000
+
+/** An entry of the stream: the event's id, its JSON without the id, and the parsed event. */
+export interface StoredEvent {
+  id: string
+  event: EmittedEvent
+  /** The event as served, with its id, one line of JSON. */
+  json: string
+}
+
+/** A service process that emitted events recently. */
+export interface ReplicaSeen {
+  service: string
+  replica: string
+  lastSeenAt: string
+}
+
+const ID = /^(\d{1,20})-(\d{1,20})$/
+
+/** True for a Redis stream entry id (`<ms>-<seq>`). */
+export function isEventId(value: string): boolean {
+  return ID.test(value)
+}
+
+/** Orders two stream entry ids (negative: a before b). */
+export function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-')
+  const [bm, bs] = b.split('-')
+  const ms = BigInt(am!) - BigInt(bm!)
+  if (ms !== 0n) return ms < 0n ? -1 : 1
+  const seq = BigInt(as ?? '0') - BigInt(bs ?? '0')
+  return seq === 0n ? 0 : seq < 0n ? -1 : 1
+}
+
+/** Checks an event read off the broker is one we serve; anything else is dropped by the collector. */
+export function parseEmittedEvent(body: string): EmittedEvent | undefined {
+  let value: unknown
+  try {
+    value = JSON.parse(body)
+  } catch {
+    return undefined
+  }
+  if (typeof value !== 'object' || value === null) return undefined
+  const e = value as Record<string, unknown>
+  const ok = EVENT_TYPES.includes(e.type as EventType) && typeof e.at === 'string' && typeof e.service === 'string' &&
+    typeof e.replica === 'string' && typeof e.subject === 'string' && (e.userId === undefined || typeof e.userId === 'string') &&
+    typeof e.data === 'object' && e.data !== null
+  return ok ? (e as unknown as EmittedEvent) : undefined
+}
+
+/** Turns a raw XRANGE/XREAD entry into a StoredEvent; undefined for an entry that is not ours. */
+export function toStored(id: string, fields: string[]): StoredEvent | undefined {
+  const index = fields.indexOf('e')
+  const raw = index >= 0 ? fields[index + 1] : undefined
+  if (raw === undefined || !raw.startsWith('{')) return undefined
+  try {
+    const event = JSON.parse(raw) as EmittedEvent
+    // The stored JSON never holds an id; splicing it in saves a stringify per event.
+    return { id, event, json: `{"id":"${id}",${raw.slice(1)}` }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The event stream in Redis: ONE stream shared by every api replica (each
+ * appends what it collects and reads everything), trimmed to the replay
+ * window, plus a hash of the replicas seen. The stream key and the hash are
+ * the only keys.
+ */
+export class EventStore {
+  readonly streamKey: string
+  readonly replicasKey: string
+  private readonly seenAt = new Map<string, number>()
+
+  constructor(private readonly redis: Redis, prefix: string, private readonly maxLen: number) {
+    this.streamKey = `${prefix}stream`
+    this.replicasKey = `${prefix}replicas`
+  }
+
+  /**
+   * Appends one event; its entry id becomes the event's id. `MINID ~` drops
+   * entries older than the replay window as it goes (ids are times, so no
+   * extra bookkeeping); the `~` lets Redis trim whole nodes only, which is
+   * cheap. The hard length cap is applied separately (see trim).
+   */
+  async append(event: EmittedEvent, body: string): Promise<string> {
+    const minId = Date.now() - REPLAY_WINDOW_MS
+    const pipeline = this.redis.pipeline().xadd(this.streamKey, 'MINID', '~', String(minId), '*', 'e', body)
+    const replica = `${event.service}/${event.replica}`
+    const last = this.seenAt.get(replica) ?? 0
+    // The hash needs second precision at most: one write per replica per second.
+    if (Date.now() - last >= 1000) {
+      this.seenAt.set(replica, Date.now())
+      pipeline.hset(this.replicasKey, replica, new Date().toISOString())
+    }
+    const results = await pipeline.exec()
+    const [err, id] = results![0]!
+    if (err) throw err
+    return id as string
+  }
+
+  /** Caps the stream's length (approximately): a burst inside the window cannot grow it without bound. */
+  async trim(): Promise<void> {
+    await this.redis.xtrim(this.streamKey, 'MAXLEN', '~', this.maxLen)
+  }
+
+  /** Up to `count` entries after `afterId` (exclusive), oldest first. */
+  async after(afterId: string, count: number): Promise<StoredEvent[]> {
+    const entries = await this.redis.xrange(this.streamKey, `(${afterId}`, '+', 'COUNT', count)
+    return entries.map(([id, fields]) => toStored(id, fields)).filter((e): e is StoredEvent => e !== undefined)
+  }
+
+  /** The newest entry id, or `0-0` for an empty stream: where a reader starts. */
+  async lastId(): Promise<string> {
+    const [last] = await this.redis.xrevrange(this.streamKey, '+', '-', 'COUNT', 1)
+    return last?.[0] ?? '0-0'
+  }
+
+  /** Service processes that emitted within the last minute; older entries are removed as they are found. */
+  async replicasSeen(): Promise<ReplicaSeen[]> {
+    const all = await this.redis.hgetall(this.replicasKey)
+    const now = Date.now()
+    const seen: ReplicaSeen[] = []
+    const stale: string[] = []
+    for (const [key, at] of Object.entries(all)) {
+      const age = now - Date.parse(at)
+      const slash = key.indexOf('/')
+      if (age <= REPLICA_SEEN_WINDOW_MS) seen.push({ service: key.slice(0, slash), replica: key.slice(slash + 1), lastSeenAt: at })
+      else if (age > 3600_000) stale.push(key)
+    }
+    if (stale.length > 0) await this.redis.hdel(this.replicasKey, ...stale)
+    return seen.sort((a, b) => a.service.localeCompare(b.service) || a.replica.localeCompare(b.replica))
+  }
+}

@@ -1,0 +1,73 @@
+import type { EmittedEvent } from '@socialnet/broker'
+import { compareIds, type EventStore, type StoredEvent } from './event-store'
+import type { EventHub } from './hub'
+import type { SseStream } from './sse-stream'
+
+/** Entries read per XRANGE while replaying. */
+const REPLAY_PAGE = 500
+/** Live events held while a replay runs; a replay that falls this far behind drops the client. */
+const MAX_HELD = 10_000
+
+/** What one stream shows and where it starts. */
+export interface PipeOptions {
+  stream: SseStream
+  hub: EventHub
+  store: EventStore
+  /** Which events this stream shows. */
+  accept: (event: EmittedEvent) => boolean
+  /** From the client's Last-Event-ID: replay every accepted event after it first. */
+  after?: string
+  /** Sent first, before any replayed or live event (the job's current status); `final` ends the stream after it. */
+  prelude?: () => Promise<{ type: string; json: string; final: boolean } | undefined>
+  /** Closes the stream after an event it shows (a job's terminal status). */
+  endsWith?: (event: EmittedEvent) => boolean
+}
+
+/**
+ * Feeds a stream without a gap or a duplicate at the seam between replay
+ * and live: it subscribes first and holds live events while it replays from
+ * the stream (XRANGE after the client's id), then sends the held ones it has
+ * not sent yet, then goes live. Ids are stream positions, so "not sent yet"
+ * is "greater than the last id sent".
+ */
+export async function pipeEvents(opts: PipeOptions): Promise<void> {
+  const { stream, accept } = opts
+  let held: StoredEvent[] | undefined = []
+  let lastSent = opts.after
+  const send = (entry: StoredEvent): void => {
+    if (!stream.isOpen || !accept(entry.event)) return
+    if (lastSent !== undefined && compareIds(entry.id, lastSent) <= 0) return
+    lastSent = entry.id
+    stream.send(entry.event.type, entry.json, entry.id)
+    if (opts.endsWith?.(entry.event)) stream.close()
+  }
+  const unsubscribe = opts.hub.subscribe({
+    deliver(entry) {
+      if (held === undefined) return send(entry)
+      if (held.length >= MAX_HELD) return stream.close({ type: 'stream.dropped', json: JSON.stringify({ type: 'stream.dropped', data: { reason: 'replay fell too far behind the live events' } }) })
+      held.push(entry)
+    }
+  })
+  stream.onClose(unsubscribe)
+
+  const first = await opts.prelude?.()
+  if (first && stream.isOpen) {
+    stream.send(first.type, first.json)
+    if (first.final) return stream.close()
+  }
+  if (opts.after !== undefined) {
+    let cursor = opts.after
+    for (;;) {
+      const page = await opts.store.after(cursor, REPLAY_PAGE)
+      for (const entry of page) send(entry)
+      if (!stream.isOpen) return
+      if (page.length < REPLAY_PAGE) break
+      cursor = page[page.length - 1]!.id
+      // Replay at the client's pace: the backlog bound is for live events, not for catching up.
+      await stream.drained()
+    }
+  }
+  const pending = held
+  held = undefined
+  for (const entry of pending) send(entry)
+}

@@ -1,0 +1,114 @@
+import fp from 'fastify-plugin'
+import createError from '@fastify/error'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Counter, Gauge } from 'prom-client'
+import { EventCollector } from './collector'
+import { EventStore } from './event-store'
+import { EventHub } from './hub'
+import { SseStream } from './sse-stream'
+import { startQueueStatsTicker } from './queue-stats-ticker'
+
+export const TooManyStreamsError = createError<[number]>('TOO_MANY_STREAMS', 'you already have %d event streams open; close one first', 429)
+export const StreamsFullError = createError<[]>('EVENT_STREAMS_FULL', 'this server has no room for another event stream; retry later', 503)
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The event stream of this replica: its store, its one reader, and its open SSE streams. */
+    eventStreams: EventStreams
+  }
+}
+
+/** What the event routes use. */
+export interface EventStreams {
+  store: EventStore
+  hub: EventHub
+  /** Opens an SSE response for the caller, within the per-user and per-replica caps (429 / 503 otherwise). */
+  open(request: FastifyRequest, reply: FastifyReply, opts?: { admin?: boolean }): SseStream
+  /** Ends every open stream (clients reconnect to another replica); shutdown calls it before draining. */
+  closeAll(): void
+}
+
+export interface EventStreamOptions {
+  redisPrefix: string
+  streamMaxLen: number
+  perUser: number
+  maxStreams: number
+  clientBufferBytes: number
+  heartbeatMs: number
+  replica: string
+}
+
+/**
+ * Collects events into the Redis stream (EventCollector), reads it back once
+ * per replica (EventHub) and keeps the open SSE streams: their caps, their
+ * metrics, the admin streams' `queue.stats`, and their end at shutdown
+ * (preClose, so fastify's close is not held up by streams that never end).
+ */
+export default fp(async function eventStreams(fastify, opts: EventStreamOptions) {
+  const { registry } = fastify.metrics
+  const collected = new Counter({ name: 'socialnet_events_collected_total', help: 'Events this replica moved from the broker into the event stream', registers: [registry] })
+  const discarded = new Counter({ name: 'socialnet_events_discarded_total', help: 'Events taken from the broker but not stored (malformed, or Redis refused)', registers: [registry] })
+  const slowDropped = new Counter({ name: 'socialnet_sse_dropped_total', help: 'Event streams closed because the client read too slowly', registers: [registry] })
+  const openGauge = new Gauge({ name: 'socialnet_sse_streams', help: 'Event streams (SSE) open on this replica', registers: [registry] })
+
+  const store = new EventStore(fastify.redis, opts.redisPrefix, opts.streamMaxLen)
+  const hub = new EventHub(fastify.redis, store, fastify.log.child({ component: 'events' }))
+  const collector = new EventCollector(fastify.broker.connection, store, fastify.log.child({ component: 'events' }), {
+    collected: () => collected.inc(),
+    discarded: () => discarded.inc()
+  })
+  const streams = new Set<SseStream>()
+  const admins = new Set<SseStream>()
+  const perUser = new Map<string, number>()
+  const limits = { maxBufferedBytes: opts.clientBufferBytes, heartbeatMs: opts.heartbeatMs, replica: opts.replica }
+
+  const service: EventStreams = {
+    store,
+    hub,
+    open(request, reply, { admin = false } = {}) {
+      const userId = request.auth!.userId
+      const mine = perUser.get(userId) ?? 0
+      if (mine >= opts.perUser) throw new TooManyStreamsError(opts.perUser)
+      if (streams.size >= opts.maxStreams) throw new StreamsFullError()
+      const stream = new SseStream(reply, limits, request.id)
+      perUser.set(userId, mine + 1)
+      streams.add(stream)
+      if (admin) admins.add(stream)
+      openGauge.set(streams.size)
+      stream.onClose(() => {
+        streams.delete(stream)
+        admins.delete(stream)
+        const left = (perUser.get(userId) ?? 1) - 1
+        if (left > 0) perUser.set(userId, left)
+        else perUser.delete(userId)
+        openGauge.set(streams.size)
+        if (stream.dropped) slowDropped.inc()
+      })
+      return stream
+    },
+    closeAll() {
+      for (const stream of [...streams]) stream.close()
+    }
+  }
+  fastify.decorate('eventStreams', service)
+
+  const ticker = startQueueStatsTicker({
+    streams: admins,
+    read: async () => ({ queues: await fastify.queueStats.read(), replicas: await store.replicasSeen() }),
+    replica: opts.replica,
+    log: fastify.log.child({ component: 'events' })
+  })
+
+  fastify.addHook('onReady', async () => {
+    await hub.start()
+    collector.start()
+  })
+  fastify.addHook('preClose', async () => {
+    ticker.stop()
+    service.closeAll()
+  })
+  fastify.addHook('onClose', async () => {
+    await collector.stop()
+    await hub.stop()
+  })
+}, { name: 'event-streams', dependencies: ['redis', 'broker', 'metrics', 'sessions', 'admin'] })

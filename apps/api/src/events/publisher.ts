@@ -1,0 +1,31 @@
+import fp from 'fastify-plugin'
+import { Counter } from 'prom-client'
+import { EventPublisher, type EventSink } from '@socialnet/broker'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Emits events (docs/events.md) without waiting: never blocks or fails the work that emits them. */
+    events: EventSink
+  }
+}
+
+/**
+ * The api's event publisher on its one broker connection. Events dropped
+ * (broker away long enough to fill the buffer) are counted in
+ * socialnet_events_dropped_total; onClose closes it before the connection
+ * (plugins close in reverse order).
+ */
+export default fp(async function events(fastify, opts: { replica: string }) {
+  const dropped = new Counter({
+    name: 'socialnet_events_dropped_total',
+    help: 'Events this process could not publish (buffer full while the broker was away, or nacked)',
+    registers: [fastify.metrics.registry]
+  })
+  const publisher = new EventPublisher(fastify.broker.connection, {
+    service: 'api',
+    replica: opts.replica,
+    onDropped: (n) => dropped.inc(n)
+  })
+  fastify.decorate('events', publisher)
+  fastify.addHook('onClose', async () => { await publisher.close() })
+}, { name: 'events', dependencies: ['broker', 'metrics'] })

@@ -1,0 +1,99 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { isTerminalStatus, jobStatusEvent } from '@socialnet/jobs'
+import { ErrorBody } from '../plugins/errors'
+import { JobIdParams } from '../jobs/schemas'
+import { NoSuchJobError } from '../jobs/plugin'
+import { pipeEvents } from './pipe'
+
+const ResumeHeaders = Type.Object({
+  'last-event-id': Type.Optional(Type.String({
+    pattern: '^[0-9]{1,20}-[0-9]{1,20}$',
+    description: 'id of the last event received: every matching event after it (up to 10 minutes back) comes first, then the live stream'
+  }))
+})
+
+const SseBody = Type.String({ description: 'text/event-stream: `id:`, `event:` (the type) and `data:` (the event as JSON) per event; `: ping` every 15 s' })
+const STREAM_DESCRIPTION = 'Server-Sent Events; see docs/events.md for the event types. ' +
+  'At most EVENTS_STREAMS_PER_USER streams per user (429) and EVENTS_MAX_STREAMS per replica (503). ' +
+  'A client that reads too slowly gets `stream.dropped` and is disconnected.'
+
+/**
+ * The three event streams (SSE). Who: a signed-in user for their own
+ * events and jobs, an admin for everything. How often: a handful of open
+ * streams per user, each a long-lived response. Cost: one socket and at most
+ * EVENTS_CLIENT_BUFFER_BYTES of buffered output per stream; no Redis work
+ * per stream beyond a replay (the replica reads the stream once for all).
+ */
+const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fastify, opts) => {
+  const { store, hub } = fastify.eventStreams
+  fastify.addHook('onRequest', fastify.authenticate)
+
+  fastify.get('/v1/events', {
+    schema: {
+      tags: ['events'],
+      summary: 'Your own events, live (SSE)',
+      description: STREAM_DESCRIPTION,
+      produces: ['text/event-stream'],
+      security: [{ bearerAuth: [] }],
+      headers: ResumeHeaders,
+      response: { 200: SseBody, 400: ErrorBody, 401: ErrorBody, 429: ErrorBody, 503: ErrorBody }
+    }
+  }, async (request, reply) => {
+    const userId = request.auth!.userId
+    const stream = fastify.eventStreams.open(request, reply)
+    await pipeEvents({ stream, hub, store, after: request.headers['last-event-id'], accept: (e) => e.userId === userId })
+  })
+
+  fastify.get('/v1/jobs/:id/events', {
+    schema: {
+      tags: ['jobs', 'events'],
+      summary: 'A job\'s status now, then each change (SSE); closed after DONE, FAILED or CANCELLED',
+      description: `Your own jobs only (404 for others, as GET /v1/jobs/{id}). ${STREAM_DESCRIPTION}`,
+      produces: ['text/event-stream'],
+      security: [{ bearerAuth: [] }],
+      params: JobIdParams,
+      headers: ResumeHeaders,
+      response: { 200: SseBody, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 429: ErrorBody, 503: ErrorBody }
+    }
+  }, async (request, reply) => {
+    const { id } = request.params
+    const userId = request.auth!.userId
+    if (!(await fastify.jobs.find(id, userId))) throw new NoSuchJobError()
+    const subject = `job:${id}`
+    const stream = fastify.eventStreams.open(request, reply)
+    await pipeEvents({
+      stream,
+      hub,
+      store,
+      after: request.headers['last-event-id'],
+      accept: (e) => e.type === 'job.status' && e.subject === subject,
+      endsWith: (e) => isTerminalStatus(String(e.data.status)),
+      // Read after subscribing, so a change between the read and the subscription is not lost.
+      prelude: async () => {
+        const doc = await fastify.jobs.find(id, userId)
+        if (!doc) return { type: 'job.status', json: '{}', final: true }
+        const event = { type: 'job.status', at: doc.updatedAt, service: 'api', replica: opts.replica, ...jobStatusEvent(doc) }
+        return { type: 'job.status', json: JSON.stringify(event), final: isTerminalStatus(doc.status) }
+      }
+    })
+  })
+
+  fastify.get('/v1/admin/events', {
+    onRequest: fastify.requireAdmin,
+    schema: {
+      tags: ['admin', 'events'],
+      summary: 'Every event, plus `queue.stats` every second (SSE; admins only)',
+      description: STREAM_DESCRIPTION,
+      produces: ['text/event-stream'],
+      security: [{ bearerAuth: [] }],
+      headers: ResumeHeaders,
+      response: { 200: SseBody, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody }
+    }
+  }, async (request, reply) => {
+    const stream = fastify.eventStreams.open(request, reply, { admin: true })
+    await pipeEvents({ stream, hub, store, after: request.headers['last-event-id'], accept: () => true })
+  })
+}
+
+export default eventRoutes
