@@ -38,6 +38,7 @@ import adminQueueRoutes from './admin/queue-routes'
 import events from './events/publisher'
 import eventStreams from './events/plugin'
 import eventRoutes from './events/routes'
+import adminDlqRoutes from './admin/dlq-routes'
 
 /** Options for the Fastify constructor: logger, HTTPS, limits, proxy trust. */
 export function serverOptions(config: ApiConfig): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
@@ -175,4 +176,5 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(bookJobRoutes)
   await api.register(adminQueueRoutes)
   await api.register(eventRoutes, { replica })
+  await api.register(adminDlqRoutes)
 }

@@ -1,11 +1,11 @@
 import {
-  Consumer, PUBLISHED_AT_HEADER, PermanentError, userIdOf,
+  Consumer, PUBLISHED_AT_HEADER, PermanentError, TransientError, userIdOf,
   type AnyConsumedMessage, type BrokerConnection, type ConsumerDecision, type EventSink
 } from '@socialnet/broker'
 import type { Logger } from 'pino'
 import type { Claim, DeliveryLog } from './deliveries'
 import type { MailerMetrics } from './metrics'
-import { describeSmtpError, isPermanentSmtpError, type SmtpTransport } from './smtp'
+import { describeSmtpError, isPermanentSmtpError, smtpFailureCode, type SmtpTransport } from './smtp'
 import { renderMail } from './templates'
 
 /** What a Mailer needs; the service opens and closes each of these in one place. */
@@ -22,16 +22,13 @@ export interface MailerDeps {
   sendTimeoutMs: number
 }
 
-/** Raised when another mailer held a live claim on the message for a whole lease; the broker retries it later. */
-class ClaimedElsewhereError extends Error {
-  readonly code = 'MAIL_CLAIMED_ELSEWHERE'
-}
 
 /**
  * Consumes the mail queue and sends each message as one mail: render,
  * claim in the delivery log, send through the SMTP pool, mark sent, ack.
- * Transient SMTP failures throw (the consumer retries with backoff);
- * permanent ones throw PermanentError (dead-lettered with the reason).
+ * Transient SMTP failures throw TransientError (the consumer retries with
+ * backoff); permanent ones throw PermanentError (dead-lettered with the
+ * reason). The consumer decides and tells `onFailure`, which counts it.
  */
 export class Mailer {
   private readonly consumer: Consumer
@@ -43,6 +40,8 @@ export class Mailer {
       maxAttempts: deps.maxAttempts,
       accepts: ['mail.welcome.v1', 'mail.send.v1'],
       handler: (message) => this.handle(message),
+      // Metrics count each decision once it is made; events report it once the message has moved.
+      onFailure: (outcome, message) => deps.metrics.count(message?.type ?? 'malformed', outcome.action === 'retry' ? 'retry' : 'dead_lettered'),
       onDecision: (decision) => this.decided(decision)
     })
   }
@@ -52,10 +51,8 @@ export class Mailer {
     const messageId = d.messageId ?? ''
     const event = { subject: `mail:${messageId}`, userId: userIdOf(d.headers) }
     if (d.action === 'retry') {
-      this.deps.metrics.count(d.type ?? 'unknown', 'retry')
       this.deps.events.emit('mail.retry_scheduled', { ...event, data: { messageId, attempt: d.attempt, retryAt: d.retryAt.toISOString(), reason: d.reason } })
     } else {
-      this.deps.metrics.count(d.type ?? 'unknown', 'dead_lettered')
       this.deps.events.emit('mail.dead_lettered', { ...event, data: { messageId, attempts: d.attempt, reason: d.reason, permanent: d.permanent } })
     }
   }
@@ -109,7 +106,7 @@ export class Mailer {
     for (;;) {
       const claim = await this.deps.deliveries.claim(messageId, type, to)
       if (claim.state !== 'busy') return claim
-      if (Date.now() > deadline) throw new ClaimedElsewhereError('another mailer holds this message past its lease')
+      if (Date.now() > deadline) throw new TransientError('another mailer holds this message past its lease', { code: 'MAIL_CLAIMED_ELSEWHERE' })
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
   }
@@ -139,8 +136,9 @@ export class Mailer {
         this.deps.log.warn({ err: releaseErr, messageId }, 'could not release the delivery claim')
       })
       const reason = describeSmtpError(err)
-      if (isPermanentSmtpError(err)) throw new PermanentError(`SMTP refused the mail: ${reason}`)
-      throw new Error(`SMTP send failed: ${reason}`)
+      const code = smtpFailureCode(err)
+      if (isPermanentSmtpError(err)) throw new PermanentError(`SMTP refused the mail: ${reason}`, { code, cause: err })
+      throw new TransientError(`SMTP send failed: ${reason}`, { code, cause: err })
     } finally {
       clearTimeout(timer)
       stopTimer()

@@ -36,7 +36,11 @@ export {
 } from './topology'
 export { BrokerConnection, type BrokerConnectionOptions, type BrokerLogger } from './connection'
 export { Publisher, type PublishRequest, type PublisherOptions } from './publisher'
-export { Consumer, type ConsumerOptions, type ConsumerDecision, type FailureKind, type MessageHandler } from './consumer'
+export {
+  Consumer, type ConsumerOptions, type ConsumerDecision, type MessageHandler, type HandlerContext, type FailureOutcome, type FailureKind
+} from './consumer'
+export { classifyFailure, type FailureClass } from './failure'
+export { DeadLetterQueue, REDRIVEN_HEADER, type DeadLetter, type ReplaySelection, type ReplayResult } from './dead-letters'
 export {
   EVENT_TYPES, NO_EVENTS, USER_ID_HEADER, PUBLISHED_AT_HEADER, userIdOf,
   type EventType, type EventService, type EventInput, type EmittedEvent, type StreamedEvent, type EventSink
@@ -47,6 +51,8 @@ export { PUBLISH_ID_HEADER } from './confirmed-channel'
 export {
   BrokerError,
   PermanentError,
+  TransientError,
+  type FailureOptions,
   PublishTimeoutError,
   PublisherBufferFullError,
   UnroutableMessageError,

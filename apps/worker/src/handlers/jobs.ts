@@ -1,4 +1,4 @@
-import { PermanentError, type AnyConsumedMessage, type MessageHandler } from '@socialnet/broker'
+import { PermanentError, type AnyConsumedMessage, type ConsumerOptions, type MessageHandler } from '@socialnet/broker'
 import type { JobCallbackV1, JobEmailV1, JobLogV1 } from '@socialnet/contracts'
 import { JOB_MESSAGE_TYPES, jobTypeOfMessage, type JobStatusStore } from '@socialnet/jobs'
 import type { Logger } from 'pino'
@@ -16,17 +16,18 @@ interface JobWork {
 
 /**
  * Runs one job message and keeps its status in Redis in step:
- * STARTED (one more attempt) -> IN_PROGRESS -> DONE, or back to QUEUED with
- * the error while the broker holds it for a retry, or FAILED for good.
+ * STARTED (one more attempt) -> IN_PROGRESS -> DONE. When the work throws,
+ * the consumer decides (retry or dead letter) and `onFailure` records it:
+ * back to QUEUED with the error while a retry waits, or FAILED for good.
  * A message for a job that already finished is acked without running it
  * again. A job whose starts keep exceeding maxAttempts without ever
  * finishing (the worker died mid-job each time) is FAILED instead of being
  * left IN_PROGRESS forever.
  */
-export function jobsHandler(store: JobStatusStore, work: JobWork, maxAttempts: number, log: Logger): MessageHandler {
-  return async (message: AnyConsumedMessage) => {
+export function jobsHandler(store: JobStatusStore, work: JobWork, maxAttempts: number, log: Logger): { handler: MessageHandler; onFailure: NonNullable<ConsumerOptions['onFailure']> } {
+  const handler: MessageHandler = async (message: AnyConsumedMessage) => {
     if (message.type !== 'job.log.v1' && message.type !== 'job.callback.v1' && message.type !== 'job.email.v1') {
-      throw new PermanentError(`${message.type} is not a job message`)
+      throw new PermanentError(`${message.type} is not a job message`, { code: 'INVALID_MESSAGE' })
     }
     // The guard above narrows the payload; the type-to-job mapping itself lives in @socialnet/jobs.
     const jobType = jobTypeOfMessage(message.type)!
@@ -41,29 +42,30 @@ export function jobsHandler(store: JobStatusStore, work: JobWork, maxAttempts: n
     if (start.doc.attempts > maxAttempts) {
       const reason = `gave up after ${start.doc.attempts - 1} starts without finishing (worker stopped mid-job)`
       await store.failed(jobId, jobType, reason)
-      throw new PermanentError(reason)
+      throw new PermanentError(reason, { code: 'JOB_CRASH_LOOP' })
     }
     await store.inProgress(jobId, jobType)
     let result: unknown
-    try {
-      if (message.type === 'job.log.v1') result = await work.log(message.payload)
-      else if (message.type === 'job.callback.v1') result = await work.callback(message.payload)
-      else result = await work.email(message.payload)
-    } catch (err) {
-      const reason = (err as Error).message || String(err)
-      // Mirror the consumer's decision: it dead-letters on PermanentError or the last attempt.
-      if (err instanceof PermanentError || message.attempt >= maxAttempts) {
-        await store.failed(jobId, jobType, reason)
-        jobLog.warn({ reason }, 'job failed')
-      } else {
-        await store.retrying(jobId, jobType, reason)
-        jobLog.info({ reason }, 'job attempt failed; will retry')
-      }
-      throw err
-    }
+    if (message.type === 'job.log.v1') result = await work.log(message.payload)
+    else if (message.type === 'job.callback.v1') result = await work.callback(message.payload)
+    else result = await work.email(message.payload)
     await store.done(jobId, jobType, result)
     jobLog.info('job done')
   }
+  const onFailure: NonNullable<ConsumerOptions['onFailure']> = async (outcome, message) => {
+    const jobType = message ? jobTypeOfMessage(message.type) : undefined
+    if (!message || !jobType) return
+    const { jobId } = message.payload as { jobId: string }
+    const jobLog = log.child({ jobId, jobType, attempt: outcome.attempt, code: outcome.code })
+    if (outcome.action === 'dead-letter') {
+      await store.failed(jobId, jobType, outcome.reason)
+      jobLog.warn({ reason: outcome.reason }, 'job failed')
+    } else {
+      await store.retrying(jobId, jobType, outcome.reason)
+      jobLog.info({ reason: outcome.reason, delayMs: outcome.delayMs }, 'job attempt failed; will retry')
+    }
+  }
+  return { handler, onFailure }
 }
 
 /** The `jobs` queue: log, callback and email jobs. */
@@ -79,6 +81,6 @@ export function jobsQueue(deps: WorkerDeps): QueueRegistration {
     accepts: Object.values(JOB_MESSAGE_TYPES),
     prefetch: config.JOBS_PREFETCH,
     maxAttempts: config.JOBS_MAX_ATTEMPTS,
-    handler: jobsHandler(deps.store, work, config.JOBS_MAX_ATTEMPTS, deps.log.child({ queue: 'jobs' }))
+    ...jobsHandler(deps.store, work, config.JOBS_MAX_ATTEMPTS, deps.log.child({ queue: 'jobs' }))
   }
 }
