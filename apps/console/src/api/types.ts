@@ -84,24 +84,42 @@ export interface ReplicaSeen {
 
 /** One message in `GET /v1/admin/dlq/{queue}`. */
 export interface DeadLetter {
-  messageId: string
-  type?: string
-  reason?: string
-  attempts?: number
-  firstFailedAt?: string
-  lastFailedAt?: string
-  originalQueue?: string
+  messageId: string | null
+  type: string | null
+  /** malformed, permanent, exhausted, or broker:<reason>. */
+  kind: string
+  code: string | null
+  reason: string
+  attempts: number
+  firstFailedAt: string | null
+  lastFailedAt: string | null
+  originalQueue: string
+  /** Set when the message was replayed before and failed again. */
+  redriven: { at: string; by: string } | null
+  bytes: number
 }
 
-/** `GET /v1/admin/dlq/{queue}`. */
+/** `GET /v1/admin/dlq/{queue}`: the first messages of `total`. */
 export interface DeadLetterList {
-  queue?: string
+  queue: string
+  dlq: string
+  total: number
   messages: DeadLetter[]
 }
 
-/** `POST /v1/admin/dlq/{queue}/replay` and `DELETE /v1/admin/dlq/{queue}`: how many messages it moved or removed. */
-export interface DeadLetterOutcome {
-  replayed?: number
-  purged?: number
-  [key: string]: unknown
+/** `POST /v1/admin/dlq/{queue}/replay`. */
+export interface ReplayResult {
+  queue: string
+  dryRun: boolean
+  replayed: number
+  messageIds: string[]
+  notFound: string[]
+  /** Dead letters left: one call moves at most a page of them. */
+  remaining: number
+}
+
+/** `DELETE /v1/admin/dlq/{queue}`. */
+export interface PurgeResult {
+  queue: string
+  purged: number
 }
