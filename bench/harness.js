@@ -65,6 +65,7 @@ function isolatedEnv(name, { scope = 'bench', retryDelaysMs } = {}) {
     REDIS_URL,
     JOBS_REDIS_PREFIX: `${redisPrefix}jobs:`,
     SESSIONS_REDIS_PREFIX: `${redisPrefix}auth:`,
+    EVENTS_REDIS_PREFIX: `${redisPrefix}events:`,
     DATABASE_URL: databaseUrl.toString(),
     KV_LOG_PATH: join(dir, 'kv.log'),
     STORAGE_DIR: join(dir, 'images'),

@@ -9,7 +9,7 @@ const { writeFileSync, mkdirSync, existsSync } = require('node:fs')
 const { join } = require('node:path')
 const os = require('node:os')
 
-const SUITES = ['kv', 'mail', 'jobs', 'register', 'upload']
+const SUITES = ['kv', 'mail', 'jobs', 'register', 'upload', 'events']
 
 function table(rows) {
   const lines = [

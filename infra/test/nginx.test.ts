@@ -52,6 +52,14 @@ describe('nginx config rendered for loopback', () => {
     expect(directive?.split(/\s+/).sort()).toEqual(['error', 'http_502', 'http_503', 'timeout'])
   })
 
+  test('event streams (SSE) pass unbuffered, with a read timeout above the 15 s heartbeat', () => {
+    const conf = render('events', 50)
+    const block = /location ~ \^\/v1\/\(events\|admin\/events\|jobs\/\[\^\/\]\+\/events\)\$ \{([^}]*)\}/.exec(conf)?.[1] ?? ''
+    expect(block).toMatch(/proxy_buffering off;/)
+    expect(Number(/proxy_read_timeout\s+(\d+)s;/.exec(block)?.[1])).toBeGreaterThan(15)
+    for (const path of ['/v1/events', '/v1/admin/events', '/v1/jobs/0b0c/events']) expect(path).toMatch(/^\/v1\/(events|admin\/events|jobs\/[^/]+\/events)$/)
+  })
+
   test('nginx closes idle upstream sockets before a stopping api would (SHUTDOWN_DRAIN_MS, 3 s)', () => {
     const conf = render('keepalive', 50)
     const upstream = /upstream api \{([^}]*)\}/.exec(conf)?.[1] ?? ''

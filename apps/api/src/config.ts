@@ -76,6 +76,8 @@ export const ApiConfigSchema = Type.Object({
   EVENTS_REDIS_PREFIX: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.:-]+$', default: 'socialnet:events:' }),
   /** Hard cap of the Redis stream's length, on top of its 10-minute window (a burst cannot fill Redis). */
   EVENTS_STREAM_MAX_LEN: Type.Integer({ minimum: 1000, maximum: 10_000_000, default: 100_000 }),
+  /** Events held while the broker is away before the oldest are dropped (socialnet_events_dropped_total). */
+  EVENTS_PUBLISH_BUFFER: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
   /** Open event streams (SSE) allowed per user, and per api replica in all. */
   EVENTS_STREAMS_PER_USER: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
   EVENTS_MAX_STREAMS: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),

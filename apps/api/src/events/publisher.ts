@@ -15,7 +15,7 @@ declare module 'fastify' {
  * socialnet_events_dropped_total; onClose closes it before the connection
  * (plugins close in reverse order).
  */
-export default fp(async function events(fastify, opts: { replica: string }) {
+export default fp(async function events(fastify, opts: { replica: string; maxBuffered: number }) {
   const dropped = new Counter({
     name: 'socialnet_events_dropped_total',
     help: 'Events this process could not publish (buffer full while the broker was away, or nacked)',
@@ -24,6 +24,7 @@ export default fp(async function events(fastify, opts: { replica: string }) {
   const publisher = new EventPublisher(fastify.broker.connection, {
     service: 'api',
     replica: opts.replica,
+    maxBuffered: opts.maxBuffered,
     onDropped: (n) => dropped.inc(n)
   })
   fastify.decorate('events', publisher)

@@ -1,0 +1,73 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { Readable } from 'node:stream'
+import sharp from 'sharp'
+import { USER_ID_HEADER, type EmittedEvent } from '@socialnet/broker'
+import { JOB_MESSAGE_TYPES } from '@socialnet/jobs'
+import { LocalStorage, originalKey } from '@socialnet/storage'
+import { Harness } from './harness'
+
+describe('worker events', () => {
+  let dir: string
+  let h: Harness
+  const events: EmittedEvent[] = []
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'socialnet-worker-events-'))
+    h = await new Harness({ STORAGE_DIR: dir, IMAGE_SWEEP_INTERVAL_MS: '3600000' }).open()
+    // The api's side: the harness's connection declared the events exchange and its queue.
+    await h.channel.consume(h.names.events.queue, (msg) => {
+      if (msg) events.push(JSON.parse(msg.content.toString('utf8')) as EmittedEvent)
+    }, { noAck: true })
+    await h.startWorker({ REPLICA_ID: 'worker-3' })
+  })
+  afterAll(async () => {
+    await h.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  async function until<T>(find: () => T | undefined): Promise<T> {
+    for (;;) {
+      const found = find()
+      if (found !== undefined) return found
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
+  test('a job\'s statuses, each reported once by the status store, owned by the submitter', async () => {
+    const owner = await h.createUser()
+    const id = randomUUID()
+    await h.store.create(id, 'log', { owner })
+    await h.publishJob('log', id, { data: { n: 1 }, ownerId: owner })
+    await until(() => events.find((e) => e.subject === `job:${id}` && e.data.status === 'DONE'))
+    const mine = events.filter((e) => e.subject === `job:${id}`)
+    expect(mine.map((e) => e.data.status)).toEqual(['STARTED', 'IN_PROGRESS', 'DONE'])
+    for (const e of mine) expect(e).toMatchObject({ type: 'job.status', service: 'worker', replica: 'worker-3', userId: owner, data: { jobId: id, jobType: 'log' } })
+    expect(mine[2]!.data).toMatchObject({ attempts: 1, durationMs: expect.any(Number) })
+  })
+
+  test('a failing job: FAILED with the error', async () => {
+    const owner = await h.createUser()
+    const id = randomUUID()
+    await h.store.create(id, 'callback', { owner })
+    // 127.0.0.1:9 refuses at once; CALLBACK_ALLOW_HOSTS lets the worker try it.
+    await h.publisher.publish({ type: JOB_MESSAGE_TYPES.callback, messageId: id, payload: { jobId: id, callbackUrl: 'http://127.0.0.1:9/hook' } })
+    const failed = await until(() => events.find((e) => e.subject === `job:${id}` && e.data.status === 'FAILED'))
+    expect(failed).toMatchObject({ userId: owner, data: { error: expect.any(String) } })
+  })
+
+  test('thumbnails made: image.thumbnails_made for the owner named in the x-user-id header', async () => {
+    const id = randomUUID()
+    const owner = await h.createUser()
+    const original = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3a6' } }).jpeg().toBuffer()
+    await new LocalStorage(dir).put(originalKey(id), Readable.from([original]), { contentType: 'image/jpeg' })
+    await h.query(
+      `INSERT INTO images (id, owner_id, content_type, width, height, bytes, etag, state) VALUES ($1, $2, 'image/jpeg', 300, 200, $3, 'e', 'stored')`,
+      [id, owner, original.length])
+    await h.publisher.publish({ type: 'image.thumbnails.v1', messageId: randomUUID(), payload: { imageId: id, sizes: [64] }, headers: { [USER_ID_HEADER]: owner } })
+    const made = await until(() => events.find((e) => e.type === 'image.thumbnails_made' && e.subject === `image:${id}`))
+    expect(made).toMatchObject({ service: 'worker', userId: owner, data: { imageId: id, sizes: [64], durationMs: expect.any(Number) } })
+  })
+})

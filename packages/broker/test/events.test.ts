@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto'
+import type { ChannelModel } from 'amqplib'
+import {
+  Consumer, EventPublisher, PermanentError, Publisher, USER_ID_HEADER,
+  type BrokerConnection, type ConsumerDecision, type EmittedEvent
+} from '../src'
+import { drain, randomPrefix, rawConnection, removeTopology, testConnection, waitFor } from './harness'
+
+describe('events', () => {
+  let raw: ChannelModel
+  let api: BrokerConnection
+  const prefix = randomPrefix()
+  const closers: Array<() => Promise<unknown>> = []
+
+  beforeAll(async () => {
+    raw = await rawConnection()
+    // The api's connection declares the whole topology, the events exchange and queue included.
+    api = testConnection(prefix)
+    await api.connect()
+  })
+  afterAll(async () => {
+    for (const close of closers.reverse()) await close()
+    await api.close()
+    await removeTopology(raw, api.topology)
+    await raw.close()
+  })
+
+  const collected = async (count: number): Promise<EmittedEvent[]> => {
+    const got: EmittedEvent[] = []
+    await waitFor(async () => {
+      for (const message of await drain(raw, api.topology.events.queue)) got.push(JSON.parse(message.content.toString('utf8')))
+      return got.length >= count
+    }, `${count} events`)
+    return got
+  }
+
+  test('an emitted event reaches the events queue, routed by its type, with service, replica and time', async () => {
+    const events = new EventPublisher(api, { service: 'api', replica: 'api-1' })
+    closers.push(() => events.close())
+    events.emit('user.registered', { subject: 'user:1', userId: 'u1', data: { nickname: 'ada' } })
+    const [event] = await collected(1)
+    expect(event).toEqual({ type: 'user.registered', at: expect.any(String), service: 'api', replica: 'api-1', subject: 'user:1', userId: 'u1', data: { nickname: 'ada' } })
+  })
+
+  test('while the broker is away emit never blocks: a bounded buffer, the oldest dropped and counted, the rest sent later', async () => {
+    const late = testConnection(prefix, { ownsTopology: false })
+    const dropped: number[] = []
+    const events = new EventPublisher(late, { service: 'worker', replica: 'w', maxBuffered: 3, onDropped: (n) => dropped.push(n) })
+    for (let i = 0; i < 5; i++) events.emit('job.status', { subject: `job:${i}`, data: { i } })
+    expect(events.dropped).toBe(2)
+    expect(dropped).toEqual([1, 1])
+    expect(events.buffered).toBe(3)
+    await late.connect()
+    closers.push(() => late.close(), () => events.close())
+    const got = await collected(3)
+    expect(got.map((e) => e.subject)).toEqual(['job:2', 'job:3', 'job:4'])
+  })
+
+  test('the Consumer tells onDecision each retry and dead letter, once the message has moved', async () => {
+    const decisions: ConsumerDecision[] = []
+    const consumer = new Consumer(api, {
+      queue: 'mail',
+      maxAttempts: 2,
+      handler: async (message) => {
+        if (message.messageId.startsWith('permanent')) throw new PermanentError('refused for good')
+        throw new Error('not now')
+      },
+      onDecision: (d) => decisions.push(d)
+    })
+    closers.push(() => consumer.stop(1000))
+    await consumer.start()
+    const publisher = new Publisher(api)
+    closers.push(() => publisher.close())
+    const payload = { to: 'ada@example.com', nickname: 'ada', verificationUrl: 'http://localhost:3000/v1/users/verify?token=abc' }
+    const transient = `transient-${randomUUID()}`
+    const permanent = `permanent-${randomUUID()}`
+    await publisher.publish({ type: 'mail.welcome.v1', messageId: transient, payload, headers: { [USER_ID_HEADER]: 'u1' } })
+    await publisher.publish({ type: 'mail.welcome.v1', messageId: permanent, payload })
+    await waitFor(() => decisions.length === 3, 'three decisions')
+    const of = (id: string) => decisions.filter((d) => d.messageId === id)
+    expect(of(transient)).toEqual([
+      expect.objectContaining({ action: 'retry', attempt: 1, delayMs: expect.any(Number), retryAt: expect.any(Date), reason: 'not now', headers: expect.objectContaining({ [USER_ID_HEADER]: 'u1' }) }),
+      expect.objectContaining({ action: 'dead_letter', attempt: 2, kind: 'exhausted', permanent: false })
+    ])
+    expect(of(permanent)).toEqual([expect.objectContaining({ action: 'dead_letter', attempt: 1, kind: 'permanent', permanent: true, reason: 'refused for good' })])
+  })
+})
