@@ -29,9 +29,19 @@ export type FailureKind = 'malformed' | 'permanent' | 'exhausted'
  * The consumer's decision about a failed message, made in one place
  * (`classifyFailure` + the attempt count) and handed to `onFailure`.
  */
-export type FailureOutcome =
-  | { action: 'retry'; messageId?: string; type?: string; attempt: number; delayMs: number; code: string; reason: string; permanent: false }
-  | { action: 'dead-letter'; messageId?: string; type?: string; attempt: number; kind: FailureKind; code: string; reason: string; permanent: boolean }
+export type FailureOutcome = {
+  messageId?: string
+  type?: string
+  attempt: number
+  code: string
+  /** What the dead-letter or retry headers say (an exhausted message: "failed N attempts, last: <error>"). */
+  reason: string
+  /** The failed attempt's own error message. */
+  error: string
+} & (
+  | { action: 'retry'; delayMs: number; permanent: false }
+  | { action: 'dead-letter'; kind: FailureKind; permanent: boolean }
+)
 
 /** Options of a Consumer. */
 export interface ConsumerOptions {
@@ -199,7 +209,7 @@ export class Consumer {
     const decoded = decodeMessage(raw, this.options.accepts)
     const { messageId, type } = raw.properties as { messageId?: string; type?: string }
     if (!decoded.ok) {
-      const outcome: FailureOutcome = { action: 'dead-letter', messageId, type, attempt: decoded.attempt, kind: 'malformed', code: 'MALFORMED', reason: decoded.reason, permanent: true }
+      const outcome: FailureOutcome = { action: 'dead-letter', messageId, type, attempt: decoded.attempt, kind: 'malformed', code: 'MALFORMED', reason: decoded.reason, error: decoded.reason, permanent: true }
       return this.fail(confirmed, raw, outcome, undefined)
     }
     const { message } = decoded
@@ -211,10 +221,10 @@ export class Consumer {
       if (failure.permanent || isLastAttempt) {
         const reason = failure.permanent ? failure.reason : `failed ${message.attempt} attempts, last: ${failure.reason}`
         const kind: FailureKind = failure.permanent ? 'permanent' : 'exhausted'
-        return this.fail(confirmed, raw, { action: 'dead-letter', messageId, type, attempt: message.attempt, kind, code: failure.code, reason, permanent: failure.permanent }, message)
+        return this.fail(confirmed, raw, { action: 'dead-letter', messageId, type, attempt: message.attempt, kind, code: failure.code, reason, error: failure.reason, permanent: failure.permanent }, message)
       }
       const target = this.retryTarget(message.attempt, failure.retryAfterMs)
-      const outcome: FailureOutcome = { action: 'retry', messageId, type, attempt: message.attempt, delayMs: target.delayMs, code: failure.code, reason: failure.reason, permanent: false }
+      const outcome: FailureOutcome = { action: 'retry', messageId, type, attempt: message.attempt, delayMs: target.delayMs, code: failure.code, reason: failure.reason, error: failure.reason, permanent: false }
       return this.retry(confirmed, raw, outcome, target.queue, message)
     }
     this.settle(confirmed, raw, 'ack')
