@@ -3,7 +3,7 @@ import Redis from 'ioredis'
 import type { Logger } from 'pino'
 import { BrokerConnection, Consumer, Publisher } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
-import { JobStatusStore, parseAllowHosts } from '@socialnet/jobs'
+import { JobStatusStore, parseAllowHosts, type HostResolver } from '@socialnet/jobs'
 import type { WorkerConfig } from './config'
 import { WebhookSigner, generateCallbackSecret } from './callback/webhook-signer'
 import { QUEUES, type WorkerDeps } from './handlers/registry'
@@ -27,8 +27,9 @@ export interface Worker {
  * Opens every resource once (Postgres, Redis, one AMQP connection with one
  * publisher) and starts one Consumer per registered queue. Resolves once
  * consuming; while RabbitMQ is down it keeps waiting (the connection retries).
+ * `options.resolve` replaces the system DNS resolver for callbacks (tests).
  */
-export async function startWorker(config: WorkerConfig, log: Logger): Promise<Worker> {
+export async function startWorker(config: WorkerConfig, log: Logger, options: { resolve?: HostResolver } = {}): Promise<Worker> {
   const db = await openDatabase(config.DATABASE_URL, log)
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, connectTimeout: 5000 })
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'))
@@ -64,7 +65,8 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Wo
       timeoutMs: config.CALLBACK_TIMEOUT_MS,
       retryAfterMaxMs: config.CALLBACK_RETRY_AFTER_MAX_MS,
       maxResponseBytes: config.CALLBACK_MAX_RESPONSE_BYTES,
-      allowHosts: parseAllowHosts(config.CALLBACK_ALLOW_HOSTS)
+      allowHosts: parseAllowHosts(config.CALLBACK_ALLOW_HOSTS),
+      resolve: options.resolve
     },
     storage
   }

@@ -73,8 +73,8 @@ export class Harness {
   }
 
   /** A worker in this process, stopped by close(); `log` lets a test read what the worker logged. */
-  async startWorker(overrides: Partial<WorkerConfig> = {}, log: pino.Logger = this.log): Promise<Worker> {
-    const worker = await startWorker({ ...this.config, ...overrides }, log)
+  async startWorker(overrides: Partial<WorkerConfig> = {}, log: pino.Logger = this.log, options: Parameters<typeof startWorker>[2] = {}): Promise<Worker> {
+    const worker = await startWorker({ ...this.config, ...overrides }, log, options)
     this.workers.push(worker)
     return worker
   }

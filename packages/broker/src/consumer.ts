@@ -237,11 +237,13 @@ export class Consumer {
   // at most the queue's TTL behind a longer one, so the wait stays bounded.
   private retryTarget(attempt: number, retryAfterMs: number | undefined): { queue: string; delayMs: number } {
     const retries = this.connection.topology.queues[this.options.queue].retries
-    let target = retries[Math.min(attempt - 1, retries.length - 1)]!
-    if (retryAfterMs !== undefined && retryAfterMs > target.delayMs) target = retries.find((r) => r.delayMs >= retryAfterMs) ?? retries[retries.length - 1]!
-    const jittered = Math.round(target.delayMs * (1 - Math.random() * this.retryJitter))
-    const delayMs = retryAfterMs === undefined ? jittered : Math.min(target.delayMs, Math.max(jittered, retryAfterMs))
-    return { queue: target.name, delayMs }
+    const scheduled = retries[Math.min(attempt - 1, retries.length - 1)]!
+    if (retryAfterMs !== undefined && retryAfterMs > scheduled.delayMs) {
+      const target = retries.find((r) => r.delayMs >= retryAfterMs) ?? retries[retries.length - 1]!
+      return { queue: target.name, delayMs: Math.min(retryAfterMs, target.delayMs) }
+    }
+    const jittered = Math.round(scheduled.delayMs * (1 - Math.random() * this.retryJitter))
+    return { queue: scheduled.name, delayMs: Math.max(jittered, retryAfterMs ?? 0) }
   }
 
   private async retry(confirmed: ConfirmedChannel, raw: ConsumeMessage, outcome: FailureOutcome & { action: 'retry' }, queue: string, message: AnyConsumedMessage): Promise<void> {
