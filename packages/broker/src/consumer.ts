@@ -29,9 +29,19 @@ export type FailureKind = 'malformed' | 'permanent' | 'exhausted'
  * The consumer's decision about a failed message, made in one place
  * (`classifyFailure` + the attempt count) and handed to `onFailure`.
  */
-export type FailureOutcome =
-  | { action: 'retry'; messageId?: string; type?: string; attempt: number; delayMs: number; code: string; reason: string; permanent: false }
-  | { action: 'dead-letter'; messageId?: string; type?: string; attempt: number; kind: FailureKind; code: string; reason: string; permanent: boolean }
+export type FailureOutcome = {
+  messageId?: string
+  type?: string
+  attempt: number
+  code: string
+  /** What the dead-letter or retry headers say (an exhausted message: "failed N attempts, last: <error>"). */
+  reason: string
+  /** The failed attempt's own error message. */
+  error: string
+} & (
+  | { action: 'retry'; delayMs: number; permanent: false }
+  | { action: 'dead-letter'; kind: FailureKind; permanent: boolean }
+)
 
 /** Options of a Consumer. */
 export interface ConsumerOptions {
@@ -213,7 +223,7 @@ export class Consumer {
     const decoded = decodeMessage(raw, this.options.accepts)
     const { messageId, type } = raw.properties as { messageId?: string; type?: string }
     if (!decoded.ok) {
-      const outcome: FailureOutcome = { action: 'dead-letter', messageId, type, attempt: decoded.attempt, kind: 'malformed', code: 'MALFORMED', reason: decoded.reason, permanent: true }
+      const outcome: FailureOutcome = { action: 'dead-letter', messageId, type, attempt: decoded.attempt, kind: 'malformed', code: 'MALFORMED', reason: decoded.reason, error: decoded.reason, permanent: true }
       return this.fail(confirmed, raw, outcome, undefined)
     }
     const { message } = decoded
@@ -225,10 +235,10 @@ export class Consumer {
       if (failure.permanent || isLastAttempt) {
         const reason = failure.permanent ? failure.reason : `failed ${message.attempt} attempts, last: ${failure.reason}`
         const kind: FailureKind = failure.permanent ? 'permanent' : 'exhausted'
-        return this.fail(confirmed, raw, { action: 'dead-letter', messageId, type, attempt: message.attempt, kind, code: failure.code, reason, permanent: failure.permanent }, message)
+        return this.fail(confirmed, raw, { action: 'dead-letter', messageId, type, attempt: message.attempt, kind, code: failure.code, reason, error: failure.reason, permanent: failure.permanent }, message)
       }
       const target = this.retryTarget(message.attempt, failure.retryAfterMs)
-      const outcome: FailureOutcome = { action: 'retry', messageId, type, attempt: message.attempt, delayMs: target.delayMs, code: failure.code, reason: failure.reason, permanent: false }
+      const outcome: FailureOutcome = { action: 'retry', messageId, type, attempt: message.attempt, delayMs: target.delayMs, code: failure.code, reason: failure.reason, error: failure.reason, permanent: false }
       return this.retry(confirmed, raw, outcome, target.queue, message)
     }
     this.settle(confirmed, raw, 'ack')
@@ -241,11 +251,13 @@ export class Consumer {
   // at most the queue's TTL behind a longer one, so the wait stays bounded.
   private retryTarget(attempt: number, retryAfterMs: number | undefined): { queue: string; delayMs: number } {
     const retries = this.connection.topology.queues[this.options.queue].retries
-    let target = retries[Math.min(attempt - 1, retries.length - 1)]!
-    if (retryAfterMs !== undefined && retryAfterMs > target.delayMs) target = retries.find((r) => r.delayMs >= retryAfterMs) ?? retries[retries.length - 1]!
-    const jittered = Math.round(target.delayMs * (1 - Math.random() * this.retryJitter))
-    const delayMs = retryAfterMs === undefined ? jittered : Math.min(target.delayMs, Math.max(jittered, retryAfterMs))
-    return { queue: target.name, delayMs }
+    const scheduled = retries[Math.min(attempt - 1, retries.length - 1)]!
+    if (retryAfterMs !== undefined && retryAfterMs > scheduled.delayMs) {
+      const target = retries.find((r) => r.delayMs >= retryAfterMs) ?? retries[retries.length - 1]!
+      return { queue: target.name, delayMs: Math.min(retryAfterMs, target.delayMs) }
+    }
+    const jittered = Math.round(scheduled.delayMs * (1 - Math.random() * this.retryJitter))
+    return { queue: scheduled.name, delayMs: Math.max(jittered, retryAfterMs ?? 0) }
   }
 
   private async retry(confirmed: ConfirmedChannel, raw: ConsumeMessage, outcome: FailureOutcome & { action: 'retry' }, queue: string, message: AnyConsumedMessage): Promise<void> {

@@ -96,7 +96,7 @@ describe('dead letters: /v1/admin/dlq/{queue} with a real mailer and SMTP server
     const [first] = (await eventually(async () => { const l = await list(); return l.total === 1 && l })).messages
     expect((await replay({ messageIds: [first!.messageId] })).json()).toMatchObject({ replayed: 1 })
     const again = await eventually(async () => { const l = await list(); return l.total === 1 && l.messages[0]!.redriven && l })
-    expect(again.messages[0]).toMatchObject({ messageId: first!.messageId, attempts: 1, redriven: { at: expect.any(String), by: `user:${admin.id} <${admin.email}>` } })
+    expect(again && again.messages[0]).toMatchObject({ messageId: first!.messageId, attempts: 1, redriven: { at: expect.any(String), by: `user:${admin.id} <${admin.email}>` } })
 
     const purge = await t.app.inject({ method: 'DELETE', url: '/v1/admin/dlq/mail', headers: admin.auth })
     expect(purge.statusCode).toBe(200)

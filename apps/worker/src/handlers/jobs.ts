@@ -6,11 +6,13 @@ import type { QueueRegistration, WorkerDeps } from './registry'
 import { logJobWork } from './log-job'
 import { callbackJobWork } from './callback-job'
 import { emailJobWork } from './email-job'
+import { runCancellable } from './cancellation'
 
 /** The work of each job type; resolves with the result shown in the job's status. */
 interface JobWork {
   log(payload: JobLogV1): Promise<unknown>
-  callback(payload: JobCallbackV1): Promise<unknown>
+  /** `signal` fires when the job is cancelled while its callback is in flight. */
+  callback(payload: JobCallbackV1, signal: AbortSignal): Promise<unknown>
   email(payload: JobEmailV1): Promise<unknown>
 }
 
@@ -24,7 +26,7 @@ interface JobWork {
  * finishing (the worker died mid-job each time) is FAILED instead of being
  * left IN_PROGRESS forever.
  */
-export function jobsHandler(store: JobStatusStore, work: JobWork, maxAttempts: number, log: Logger): { handler: MessageHandler; onFailure: NonNullable<ConsumerOptions['onFailure']> } {
+export function jobsHandler(store: JobStatusStore, work: JobWork, opts: { maxAttempts: number; cancelPollMs: number }, log: Logger): { handler: MessageHandler; onFailure: NonNullable<ConsumerOptions['onFailure']> } {
   const handler: MessageHandler = async (message: AnyConsumedMessage) => {
     if (message.type !== 'job.log.v1' && message.type !== 'job.callback.v1' && message.type !== 'job.email.v1') {
       throw new PermanentError(`${message.type} is not a job message`, { code: 'INVALID_MESSAGE' })
@@ -36,21 +38,27 @@ export function jobsHandler(store: JobStatusStore, work: JobWork, maxAttempts: n
 
     const start = await store.started(jobId, jobType)
     if (!start.applied) {
-      jobLog.info({ status: start.doc.status }, 'job already finished; redelivery ignored')
+      jobLog.info({ status: start.doc.status }, start.doc.status === 'CANCELLED' ? 'job cancelled; skipped' : 'job already finished; redelivery ignored')
       return
     }
-    if (start.doc.attempts > maxAttempts) {
+    if (start.doc.attempts > opts.maxAttempts) {
       const reason = `gave up after ${start.doc.attempts - 1} starts without finishing (worker stopped mid-job)`
       await store.failed(jobId, jobType, reason)
       throw new PermanentError(reason, { code: 'JOB_CRASH_LOOP' })
     }
     await store.inProgress(jobId, jobType)
-    let result: unknown
-    if (message.type === 'job.log.v1') result = await work.log(message.payload)
-    else if (message.type === 'job.callback.v1') result = await work.callback(message.payload)
-    else result = await work.email(message.payload)
-    await store.done(jobId, jobType, result)
-    jobLog.info('job done')
+    const outcome = await runCancellable(store, jobId, opts.cancelPollMs, (signal) => {
+      if (message.type === 'job.log.v1') return work.log(message.payload)
+      if (message.type === 'job.callback.v1') return work.callback(message.payload, signal)
+      return work.email(message.payload)
+    })
+    if (outcome.cancelled) {
+      // CANCELLED is final: the ack ends the message, no retry.
+      jobLog.info('job cancelled while running; its work was aborted')
+      return
+    }
+    const done = await store.done(jobId, jobType, outcome.result)
+    jobLog.info({ status: done.doc.status }, done.applied ? 'job done' : 'job finished after it was cancelled; result not recorded')
   }
   const onFailure: NonNullable<ConsumerOptions['onFailure']> = async (outcome, message) => {
     const jobType = message ? jobTypeOfMessage(message.type) : undefined
@@ -58,10 +66,10 @@ export function jobsHandler(store: JobStatusStore, work: JobWork, maxAttempts: n
     const { jobId } = message.payload as { jobId: string }
     const jobLog = log.child({ jobId, jobType, attempt: outcome.attempt, code: outcome.code })
     if (outcome.action === 'dead-letter') {
-      await store.failed(jobId, jobType, outcome.reason)
+      await store.failed(jobId, jobType, outcome.error)
       jobLog.warn({ reason: outcome.reason }, 'job failed')
     } else {
-      await store.retrying(jobId, jobType, outcome.reason)
+      await store.retrying(jobId, jobType, outcome.error)
       jobLog.info({ reason: outcome.reason, delayMs: outcome.delayMs }, 'job attempt failed; will retry')
     }
   }
@@ -73,7 +81,7 @@ export function jobsQueue(deps: WorkerDeps): QueueRegistration {
   const { config } = deps
   const work: JobWork = {
     log: logJobWork(deps.db),
-    callback: callbackJobWork(deps.callback, deps.log.child({ queue: 'jobs', jobType: 'callback' })),
+    callback: callbackJobWork(deps.callback, deps.store, deps.log.child({ queue: 'jobs', jobType: 'callback' })),
     email: emailJobWork(deps.publisher)
   }
   return {
@@ -81,6 +89,6 @@ export function jobsQueue(deps: WorkerDeps): QueueRegistration {
     accepts: Object.values(JOB_MESSAGE_TYPES),
     prefetch: config.JOBS_PREFETCH,
     maxAttempts: config.JOBS_MAX_ATTEMPTS,
-    ...jobsHandler(deps.store, work, config.JOBS_MAX_ATTEMPTS, deps.log.child({ queue: 'jobs' }))
+    ...jobsHandler(deps.store, work, { maxAttempts: config.JOBS_MAX_ATTEMPTS, cancelPollMs: config.JOB_CANCEL_POLL_MS }, deps.log.child({ queue: 'jobs' }))
   }
 }
