@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Browser, Page } from 'playwright-core'
 import { avatarPng } from './avatar-image'
 import { launchBrowser, newPage, screenshot } from './browser'
+import { startHoldingHookServer } from './hook-server'
 import { startStack, type Stack } from './stack/stack'
 
 const PASSWORD = 'correct horse battery staple'
@@ -86,7 +87,36 @@ describe('the web console in a real browser, against the whole system', () => {
     expect(errors).toEqual([])
   })
 
-  test('an admin watches the mail queue lose a consumer when a mailer stops', async () => {
+  test('a person submits a job and watches it finish, then cancels a slow one', async () => {
+    const nickname = `lin_${tag}`
+    await register(stack, nickname, `lin-${tag}@example.com`)
+    const hooks = await startHoldingHookServer()
+    try {
+      const { page, errors } = await newPage(browser)
+      await page.goto(`${stack.url}/login?next=/jobs`)
+      await logIn(page, nickname, 'Jobs')
+      const status = (job: ReturnType<Page['getByRole']>, text: string) => job.getByTestId('job-status').getByText(text, { exact: true })
+
+      await page.getByRole('button', { name: 'Submit job' }).click()
+      const logJob = page.getByRole('article').first()
+      await status(logJob, 'DONE').waitFor()
+
+      await page.getByLabel('callback').check()
+      await page.getByLabel('Callback URL').fill(hooks.url)
+      await page.getByRole('button', { name: 'Submit job' }).click()
+      const callbackJob = page.getByRole('article', { name: /^Job / }).first()
+      await hooks.received
+      await status(callbackJob, 'IN_PROGRESS').waitFor()
+      await callbackJob.getByRole('button', { name: 'Cancel job' }).click()
+      await status(callbackJob, 'CANCELLED').waitFor()
+      await screenshot(page, '07-jobs')
+      expect(errors).toEqual([])
+    } finally {
+      await hooks.close()
+    }
+  })
+
+  test('an admin watches the mail queue lose a consumer, then replays a dead-lettered mail', async () => {
     const email = `root-${tag}@example.com`
     await register(stack, `root_${tag}`, email)
     await stack.promote(email)
@@ -96,12 +126,27 @@ describe('the web console in a real browser, against the whole system', () => {
     await logIn(page, email, 'Admin')
     const consumers = (n: number) => page.locator('tr[data-queue="mail"] td[data-column="consumers"]', { hasText: new RegExp(`^${n}$`) })
     await consumers(2).waitFor()
-    await screenshot(page, '07-admin')
+    await screenshot(page, '08-admin')
 
     expect(await stack.mailers[1]!.stop()).toBe(0)
     expect(await stack.mailConsumers()).toBe(1)
     await consumers(1).waitFor()
-    await screenshot(page, '08-admin-one-mailer')
+    await screenshot(page, '09-admin-one-mailer')
+
+    // A mail the SMTP server refuses for good is dead-lettered at once; once the address works, Replay sends it.
+    const bounce = `bounce-${tag}@example.com`
+    stack.inbox.refused.add(bounce)
+    await register(stack, `bounce_${tag}`, bounce)
+    const mailDeadLetters = page.getByRole('region', { name: /^Dead letters of mail/ })
+    await mailDeadLetters.getByRole('table').getByText(/550/).waitFor()
+    await page.getByRole('log', { name: 'All events' }).getByText('Mail dead-lettered by mailer-1').waitFor()
+    await screenshot(page, '10-admin-dead-letter')
+    stack.inbox.refused.delete(bounce)
+    await mailDeadLetters.getByRole('button', { name: 'Replay all' }).click()
+    await mailDeadLetters.getByText('Replayed 1 message to mail.').waitFor()
+    await stack.inbox.mailTo(bounce)
+    await mailDeadLetters.getByText('None.').waitFor()
+    await screenshot(page, '11-admin-replayed')
     expect(errors).toEqual([])
   })
 })

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks'
 import { api } from '../api/client'
 import type { DeadLetter, DeadLetterList, PurgeResult, ReplayResult } from '../api/types'
+import { plural } from '../events/describe'
 import { ErrorMessage, Notice } from './Form'
 
 const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString(undefined, { hour12: false }) : '—')
@@ -51,9 +52,9 @@ export function DeadLetterPanel({ queue, depth }: { queue: string; depth: number
   }
   const replay = (messageIds?: string[]) => act(async () => {
     const result = await api.post<ReplayResult>(`${base}/replay`, messageIds ? { messageIds } : { all: true })
-    return `Replayed ${result.replayed} message(s) to ${queue}${result.remaining > 0 ? `; ${result.remaining} still dead-lettered` : ''}.`
+    return `Replayed ${plural(result.replayed, 'message')} to ${queue}${result.remaining > 0 ? `; ${result.remaining} still dead-lettered` : ''}.`
   })
-  const purge = () => act(async () => `Purged ${(await api.delete<PurgeResult>(base)).purged} message(s).`)
+  const purge = () => act(async () => `Purged ${plural((await api.delete<PurgeResult>(base)).purged, 'message')}.`)
 
   const total = list?.total ?? 0
   return (
@@ -77,7 +78,7 @@ export function DeadLetterPanel({ queue, depth }: { queue: string; depth: number
           <button type='button' disabled={busy} onClick={() => replay()}>Replay all</button>
           {confirmPurge
             ? <>
-                <button type='button' class='danger' disabled={busy} onClick={purge}>Yes, delete {total} message(s) for good</button>
+                <button type='button' class='danger' disabled={busy} onClick={purge}>Yes, delete {plural(total, 'message')} for good</button>
                 <button type='button' class='secondary' onClick={() => setConfirmPurge(false)}>Keep them</button>
               </>
             : <button type='button' class='danger' disabled={busy} onClick={() => setConfirmPurge(true)}>Purge</button>}

@@ -10,6 +10,7 @@ import { StreamStatus } from './StreamStatus'
 interface StatusStep {
   id: string
   status: JobStatus
+  attempts: number
   at: string
   replica: string
   durationMs?: number
@@ -24,7 +25,12 @@ export function JobCard({ id, type }: { id: string; type: string }) {
   const state = useEventStream(`/v1/jobs/${id}/events`, (event: AnyEvent) => {
     if (!isEvent(event, 'job.status')) return
     const { status, durationMs, error: jobError } = event.data
-    setSteps((list) => list.some((s) => s.id === event.id) ? list : [...list, { id: event.id, status, at: event.at, replica: event.replica, durationMs, error: jobError }])
+    setSteps((list) => {
+      const last = list.at(-1)
+      // The stream opens with the job's status at that moment, which the next live event may repeat.
+      if (list.some((s) => s.id === event.id) || (last?.status === status && last.attempts === event.data.attempts)) return list
+      return [...list, { id: event.id, status, attempts: event.data.attempts, at: event.at, replica: event.replica, durationMs, error: jobError }]
+    })
   }, { endsByItself: true })
   const status = steps.at(-1)?.status
   const final = status !== undefined && FINAL_JOB_STATUSES.includes(status)

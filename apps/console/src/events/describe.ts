@@ -19,6 +19,11 @@ function messageName(messageType: string): string {
   return MESSAGE_NAMES[messageType] ?? (messageType.startsWith('job.') ? 'Job' : messageType.startsWith('mail.') ? 'Mail' : messageType)
 }
 
+/** "1 attempt", "3 attempts". */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
 export function ms(value: number | undefined): string {
   return value === undefined ? '' : value < 1000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(1)} s`
 }
@@ -44,7 +49,7 @@ export function describeEvent(event: AnyEvent): EventDescription {
     return { what: `Mail retry scheduled by ${by}`, details: [`attempt ${e.data.attempt}`, `at ${time(e.data.retryAt)}`, e.data.reason] }
   }
   if (isEvent(e, 'mail.dead_lettered')) {
-    return { what: `Mail dead-lettered by ${by}`, details: [`after ${e.data.attempts} attempts`, e.data.permanent ? 'permanent failure' : 'gave up retrying', e.data.reason] }
+    return { what: `Mail dead-lettered by ${by}`, details: [`after ${plural(e.data.attempts, 'attempt')}`, e.data.permanent ? 'permanent failure' : 'gave up retrying', e.data.reason] }
   }
   if (isEvent(e, 'job.status')) {
     return {

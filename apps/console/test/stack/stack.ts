@@ -36,7 +36,9 @@ export async function startStack(): Promise<Stack> {
     RATE_LIMIT_RPS: '0',
     SHUTDOWN_GRACE_MS: '5000',
     SHUTDOWN_DRAIN_MS: '0',
-    CALLBACK_ALLOW_HOSTS: '127.0.0.1'
+    CALLBACK_ALLOW_HOSTS: '127.0.0.1',
+    // Unacked counts in the admin queue table; without the management plugin they show as "—".
+    RABBITMQ_MANAGEMENT_URL: process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672'
   }
   const started: AppProcess[] = []
   const stopAll = async () => {
