@@ -89,7 +89,7 @@ function startAll () {
     if (stopping) return
     // Secure by default like every deployment (KV_AUTH=token); say how to get in rather than open the store.
     const kvHint = process.env.KV_AUTH === 'open' ? '' : '\nkey-value store: mint an API key with `npm run admin -- api-key create --scope kv:write`'
-    process.stdout.write(`\nready: api http://localhost:${apiPort} (docs /docs), mail inbox http://localhost:${INBOX_PORT}; Ctrl-C stops${kvHint}\n\n`)
+    process.stdout.write(`\nready: console http://localhost:${apiPort}/ (in a browser), api http://localhost:${apiPort} (docs /docs), mail inbox http://localhost:${INBOX_PORT}; Ctrl-C stops${kvHint}\n\n`)
   }, (err) => {
     process.stderr.write(`${err.message}\n`)
     void stopAll(1)

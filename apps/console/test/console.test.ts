@@ -44,7 +44,11 @@ describe('the web console in a real browser, against the whole system', () => {
     const email = `ada-${tag}@example.com`
     const { page, errors } = await newPage(browser)
 
-    await page.goto(`${stack.url}/register`)
+    // A browser opening the api's address gets the console, not the JSON links.
+    await page.goto(stack.url)
+    await page.getByRole('heading', { name: 'Watch the system work' }).waitFor()
+    await screenshot(page, '00-home')
+    await page.getByRole('main').getByRole('link', { name: 'Register' }).click()
     await page.getByLabel('E-mail address').fill(email)
     await page.getByLabel('Nickname').fill(nickname)
     await page.getByLabel('Password').fill(PASSWORD)
@@ -126,6 +130,11 @@ describe('the web console in a real browser, against the whole system', () => {
     await logIn(page, email, 'Admin')
     const consumers = (n: number) => page.locator('tr[data-queue="mail"] td[data-column="consumers"]', { hasText: new RegExp(`^${n}$`) })
     await consumers(2).waitFor()
+    // Replicas seen in the last minute come with the admin stream's queue.stats: at least the api that
+    // registered this admin and the mailer that sent their welcome mail.
+    const replicas = page.getByRole('table', { name: 'Replicas seen in the last minute' })
+    await replicas.getByRole('cell', { name: 'api-1', exact: true }).waitFor()
+    await replicas.getByRole('cell', { name: /^mailer-[12]$/ }).first().waitFor()
     await screenshot(page, '08-admin')
 
     expect(await stack.mailers[1]!.stop()).toBe(0)

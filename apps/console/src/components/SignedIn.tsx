@@ -2,7 +2,8 @@ import type { ComponentChildren } from 'preact'
 import { useEffect } from 'preact/hooks'
 import { useLocation } from 'preact-iso/router'
 import type { Me } from '../api/types'
-import { me } from '../session/session'
+import { accountError, loadMe, me } from '../session/session'
+import { ErrorMessage } from './Form'
 import { sessionToken } from '../session/token'
 
 /**
@@ -16,6 +17,14 @@ export function SignedIn({ children }: { children: (user: Me) => ComponentChildr
     if (!token) route(`/login?next=${encodeURIComponent(url)}`, true)
   }, [token])
   if (!token) return null
+  if (!me.value && accountError.value) {
+    return (
+      <>
+        <ErrorMessage error={accountError.value} />
+        <button type='button' onClick={() => { void loadMe().catch(() => undefined) }}>Try again</button>
+      </>
+    )
+  }
   if (!me.value) return <p aria-busy='true'>Loading your account…</p>
   return <>{children(me.value)}</>
 }

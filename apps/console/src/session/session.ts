@@ -6,11 +6,20 @@ import { sessionToken } from './token'
 /** The signed-in person (`GET /v1/users/me`), once loaded; null when signed out or not yet loaded. */
 export const me = signal<Me | null>(null)
 
+/** Why the signed-in person could not be loaded (the API unreachable, a 503); null once loaded. */
+export const accountError = signal<unknown>(null)
+
 /** Loads the signed-in person; a 401 drops the token (api client), and the pages show the log-in form. */
 export async function loadMe(): Promise<Me> {
-  const user = await api.get<Me>('/v1/users/me')
-  me.value = user
-  return user
+  try {
+    const user = await api.get<Me>('/v1/users/me')
+    me.value = user
+    accountError.value = null
+    return user
+  } catch (err) {
+    accountError.value = err
+    throw err
+  }
 }
 
 /** `POST /v1/sessions` with a nickname or e-mail address, then who that is. */
@@ -34,5 +43,8 @@ export async function logOut(): Promise<void> {
 
 // However the token goes (log out, a 401 anywhere), the person goes with it.
 effect(() => {
-  if (!sessionToken.value) me.value = null
+  if (!sessionToken.value) {
+    me.value = null
+    accountError.value = null
+  }
 })
