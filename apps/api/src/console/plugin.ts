@@ -52,15 +52,24 @@ function asksForHtml(request: FastifyRequest): boolean {
   return (request.method === 'GET' || request.method === 'HEAD') && /\btext\/html\b/i.test(request.headers.accept ?? '')
 }
 
+/** If-None-Match as RFC 9110 compares it for a GET: any listed tag, weak or strong, or `*`. */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  return header !== undefined && header.split(',').some((tag) => {
+    const t = tag.trim()
+    return t === '*' || t === etag || t === `W/${etag}`
+  })
+}
+
 function pageSender(build: ConsoleBuild, csp: string) {
   return async function consolePage(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    // The same URL answers a page or JSON by the Accept header: no cache may hand one to the other.
+    void reply.header('vary', 'accept')
     if (!asksForHtml(request)) return undefined
     void reply.header('content-security-policy', csp)
       // The page names the current hashed files: a browser must ask again (a 304 costs nothing).
       .header('cache-control', 'no-cache')
       .header('etag', build.etag)
-      .header('vary', 'accept')
-    if (request.headers['if-none-match'] === build.etag) return reply.code(304).send()
+    if (matchesEtag(request.headers['if-none-match'], build.etag)) return reply.code(304).send()
     return reply.code(200).type('text/html; charset=utf-8').send(build.indexHtml)
   }
 }

@@ -28,9 +28,14 @@ describe('the web console served by the api', () => {
 
   test('the page revalidates: the same ETag answers 304', async () => {
     const first = await t.app.inject({ url: '/', headers: { accept: BROWSER } })
-    const again = await t.app.inject({ url: '/', headers: { accept: BROWSER, 'if-none-match': String(first.headers.etag) } })
-    expect(again.statusCode).toBe(304)
-    expect(again.body).toBe('')
+    const etag = String(first.headers.etag)
+    for (const ifNoneMatch of [etag, `"other", W/${etag}`]) {
+      const again = await t.app.inject({ url: '/', headers: { accept: BROWSER, 'if-none-match': ifNoneMatch } })
+      expect(again.statusCode).toBe(304)
+      expect(again.body).toBe('')
+    }
+    const changed = await t.app.inject({ url: '/', headers: { accept: BROWSER, 'if-none-match': '"older"' } })
+    expect(changed.statusCode).toBe(200)
   })
 
   test.each([
@@ -42,6 +47,7 @@ describe('the web console served by the api', () => {
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual({ name: 'Social network API', docs: '/docs', openapi: '/docs/json', health: '/health' })
     expect(res.headers['content-security-policy']).toBe("default-src 'none';frame-ancestors 'none'")
+    expect(res.headers.vary).toContain('accept')
   })
 
   test('a console page opened in a browser (a reload, the mail link) gets the page too', async () => {
