@@ -50,7 +50,7 @@ beforeAll(() => {
     `AMQP_PREFIX=${prefix}`,
     'SMTP_URL=smtp://127.0.0.1:2525',
     'RATE_LIMIT_RPS=0',
-    `CALLBACK_SECRET=${randomBytes(16).toString('hex')}`,
+    `CALLBACK_SECRET=whsec_${randomBytes(32).toString('base64')}`,
     'LOG_LEVEL=warn'
   ].join('\n') + '\n')
   writeFileSync(mainConf, `

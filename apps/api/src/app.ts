@@ -33,6 +33,7 @@ import imageStorage from './images/plugin'
 import imageRoutes from './images/routes'
 import admin from './admin/plugin'
 import adminQueueRoutes from './admin/queue-routes'
+import adminDlqRoutes from './admin/dlq-routes'
 
 /** Options for the Fastify constructor: logger, HTTPS, limits, proxy trust. */
 export function serverOptions(config: ApiConfig): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
@@ -155,4 +156,5 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(jobsRoutes)
   await api.register(bookJobRoutes)
   await api.register(adminQueueRoutes)
+  await api.register(adminDlqRoutes)
 }

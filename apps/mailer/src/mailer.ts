@@ -1,8 +1,8 @@
-import { Consumer, PermanentError, type AnyConsumedMessage, type BrokerConnection } from '@socialnet/broker'
+import { Consumer, PermanentError, TransientError, type AnyConsumedMessage, type BrokerConnection } from '@socialnet/broker'
 import type { Logger } from 'pino'
 import type { Claim, DeliveryLog } from './deliveries'
 import type { MailerMetrics } from './metrics'
-import { describeSmtpError, isPermanentSmtpError, type SmtpTransport } from './smtp'
+import { describeSmtpError, isPermanentSmtpError, smtpFailureCode, type SmtpTransport } from './smtp'
 import { renderMail } from './templates'
 
 /** What a Mailer needs; the service opens and closes each of these in one place. */
@@ -18,16 +18,13 @@ export interface MailerDeps {
   sendTimeoutMs: number
 }
 
-/** Raised when another mailer held a live claim on the message for a whole lease; the broker retries it later. */
-class ClaimedElsewhereError extends Error {
-  readonly code = 'MAIL_CLAIMED_ELSEWHERE'
-}
 
 /**
  * Consumes the mail queue and sends each message as one mail: render,
  * claim in the delivery log, send through the SMTP pool, mark sent, ack.
- * Transient SMTP failures throw (the consumer retries with backoff);
- * permanent ones throw PermanentError (dead-lettered with the reason).
+ * Transient SMTP failures throw TransientError (the consumer retries with
+ * backoff); permanent ones throw PermanentError (dead-lettered with the
+ * reason). The consumer decides and tells `onFailure`, which counts it.
  */
 export class Mailer {
   private readonly consumer: Consumer
@@ -38,7 +35,8 @@ export class Mailer {
       prefetch: deps.prefetch,
       maxAttempts: deps.maxAttempts,
       accepts: ['mail.welcome.v1', 'mail.send.v1'],
-      handler: (message) => this.handle(message)
+      handler: (message) => this.handle(message),
+      onFailure: (outcome, message) => deps.metrics.count(message?.type ?? 'malformed', outcome.action === 'retry' ? 'retry' : 'dead_lettered')
     })
   }
 
@@ -61,23 +59,18 @@ export class Mailer {
     const { log, deliveries, metrics } = this.deps
     const { messageId, type, attempt } = message
     const context = { messageId, type, attempt, redelivered: message.redelivered }
-    try {
-      const mail = renderMail(message, this.deps.publicUrl)
-      log.info({ ...context, to: mail.to }, 'mail consumed')
-      const claim = await this.claim(messageId, type, mail.to)
-      if (claim.state === 'sent') {
-        metrics.count(type, 'duplicate')
-        log.info({ ...context, to: mail.to }, 'mail already sent, skipping the duplicate')
-        return
-      }
-      const response = await this.send(messageId, mail, claim.owner)
-      await this.markSent(messageId, response)
-      metrics.count(type, 'sent')
-      log.info({ ...context, to: mail.to, response }, 'mail sent')
-    } catch (err) {
-      metrics.count(type, err instanceof PermanentError || attempt >= this.deps.maxAttempts ? 'dead_lettered' : 'retry')
-      throw err
+    const mail = renderMail(message, this.deps.publicUrl)
+    log.info({ ...context, to: mail.to }, 'mail consumed')
+    const claim = await this.claim(messageId, type, mail.to)
+    if (claim.state === 'sent') {
+      metrics.count(type, 'duplicate')
+      log.info({ ...context, to: mail.to }, 'mail already sent, skipping the duplicate')
+      return
     }
+    const response = await this.send(messageId, mail, claim.owner)
+    await this.markSent(messageId, response)
+    metrics.count(type, 'sent')
+    log.info({ ...context, to: mail.to, response }, 'mail sent')
   }
 
   // A live claim held by someone else means a redelivery raced the original
@@ -89,7 +82,7 @@ export class Mailer {
     for (;;) {
       const claim = await this.deps.deliveries.claim(messageId, type, to)
       if (claim.state !== 'busy') return claim
-      if (Date.now() > deadline) throw new ClaimedElsewhereError('another mailer holds this message past its lease')
+      if (Date.now() > deadline) throw new TransientError('another mailer holds this message past its lease', { code: 'MAIL_CLAIMED_ELSEWHERE' })
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
   }
@@ -119,8 +112,9 @@ export class Mailer {
         this.deps.log.warn({ err: releaseErr, messageId }, 'could not release the delivery claim')
       })
       const reason = describeSmtpError(err)
-      if (isPermanentSmtpError(err)) throw new PermanentError(`SMTP refused the mail: ${reason}`)
-      throw new Error(`SMTP send failed: ${reason}`)
+      const code = smtpFailureCode(err)
+      if (isPermanentSmtpError(err)) throw new PermanentError(`SMTP refused the mail: ${reason}`, { code, cause: err })
+      throw new TransientError(`SMTP send failed: ${reason}`, { code, cause: err })
     } finally {
       clearTimeout(timer)
       stopTimer()

@@ -58,3 +58,10 @@ export function describeSmtpError(err: unknown): string {
   const reply = e.response ?? e.message ?? String(err)
   return e.code ? `${e.code}: ${reply}` : reply
 }
+
+/** Stable code of an SMTP failure for dead-letter headers: `SMTP_5XX`, `SMTP_4XX`, or the socket's (`ECONNREFUSED`, `ETIMEDOUT`). */
+export function smtpFailureCode(err: unknown): string {
+  const e = (err ?? {}) as SmtpErrorShape
+  if (e.responseCode !== undefined && e.responseCode >= 400 && e.responseCode < 600) return `SMTP_${Math.floor(e.responseCode / 100)}XX`
+  return e.code ?? 'SMTP_FAILED'
+}

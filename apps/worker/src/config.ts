@@ -3,6 +3,7 @@ import { ConfigError, LogLevel, loadConfig } from '@socialnet/config'
 import { BrokerConfigError, DEFAULT_AMQP_URL, parseRetryDelays } from '@socialnet/broker'
 import { DEFAULT_JOBS_PREFIX, DEFAULT_JOB_TTL_SECONDS } from '@socialnet/jobs'
 import { StorageEnv, validateStorageConfig } from '@socialnet/storage'
+import { CallbackSecretError, parseCallbackSecrets } from './callback/webhook-signer'
 
 /** Every environment variable the worker reads, with its default (the README's Configuration table and docs/jobs.md). */
 export const WorkerConfigSchema = Type.Object({
@@ -23,12 +24,17 @@ export const WorkerConfigSchema = Type.Object({
   /** Hosts a callback may reach even if they resolve to private addresses (comma list, e.g. 127.0.0.1 in tests). */
   CALLBACK_ALLOW_HOSTS: Type.String({ default: '' }),
   /**
-   * HMAC-SHA256 key that signs callbacks (X-Signature). Required when
-   * NODE_ENV=production; in development a random per-process key is used
+   * Standard Webhooks signing secrets: comma-separated `whsec_<base64>` (24..64
+   * bytes each); while rotating, every one signs. Required when
+   * NODE_ENV=production; in development a random per-process secret is used
    * and a warning says callbacks cannot be verified.
    */
-  CALLBACK_SECRET: Type.Optional(Type.String({ minLength: 16 })),
+  CALLBACK_SECRET: Type.Optional(Type.String()),
   CALLBACK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 10000 }),
+  /** The longest Retry-After (429/503) a callback honours; longer asks wait this long. */
+  CALLBACK_RETRY_AFTER_MAX_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 600_000 }),
+  /** While a job runs, how often the worker looks whether its owner cancelled it. */
+  JOB_CANCEL_POLL_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 250 }),
   /** Bytes of the receiver's answer we read at most; more is cut off and counts as a failure. */
   CALLBACK_MAX_RESPONSE_BYTES: Type.Integer({ minimum: 0, maximum: 10485760, default: 65536 }),
   /** Image storage, shared with the api (STORAGE, STORAGE_DIR, S3_*; see docs/images.md). */
@@ -47,19 +53,24 @@ export const WorkerConfigSchema = Type.Object({
 })
 
 /** The worker's validated environment, with the retry delays parsed once. */
-export type WorkerConfig = Static<typeof WorkerConfigSchema> & { retryDelaysMs: number[] }
+export type WorkerConfig = Static<typeof WorkerConfigSchema> & {
+  retryDelaysMs: number[]
+  /** CALLBACK_SECRET parsed; empty when unset (development: the worker makes one up). */
+  callbackSecrets: string[]
+}
 
 /** Reads and validates the worker's environment once; throws ConfigError with one clear line. */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const config = loadConfig(WorkerConfigSchema, env)
   if (config.NODE_ENV === 'production' && !config.CALLBACK_SECRET) {
-    throw new ConfigError('invalid environment: CALLBACK_SECRET (16+ characters) is required when NODE_ENV=production')
+    throw new ConfigError('invalid environment: CALLBACK_SECRET (whsec_<base64>, see .env.example) is required when NODE_ENV=production')
   }
   validateStorageConfig(config)
   try {
-    return { ...config, retryDelaysMs: parseRetryDelays(config.AMQP_RETRY_DELAYS_MS) }
+    const callbackSecrets = config.CALLBACK_SECRET ? parseCallbackSecrets(config.CALLBACK_SECRET) : []
+    return { ...config, retryDelaysMs: parseRetryDelays(config.AMQP_RETRY_DELAYS_MS), callbackSecrets }
   } catch (err) {
-    if (err instanceof BrokerConfigError) throw new ConfigError(`invalid environment: ${err.message}`)
+    if (err instanceof BrokerConfigError || err instanceof CallbackSecretError) throw new ConfigError(`invalid environment: ${err.message}`)
     throw err
   }
 }

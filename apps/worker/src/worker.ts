@@ -1,11 +1,11 @@
 import { hostname } from 'node:os'
-import { randomBytes } from 'node:crypto'
 import Redis from 'ioredis'
 import type { Logger } from 'pino'
 import { BrokerConnection, Consumer, Publisher } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
-import { JobStatusStore, parseAllowHosts } from '@socialnet/jobs'
+import { JobStatusStore, parseAllowHosts, type HostResolver } from '@socialnet/jobs'
 import type { WorkerConfig } from './config'
+import { WebhookSigner, generateCallbackSecret } from './callback/webhook-signer'
 import { QUEUES, type WorkerDeps } from './handlers/registry'
 import { createStorage } from '@socialnet/storage'
 import { startImageSweeper, type ImageSweeper } from './images/sweeper'
@@ -27,8 +27,9 @@ export interface Worker {
  * Opens every resource once (Postgres, Redis, one AMQP connection with one
  * publisher) and starts one Consumer per registered queue. Resolves once
  * consuming; while RabbitMQ is down it keeps waiting (the connection retries).
+ * `options.resolve` replaces the system DNS resolver for callbacks (tests).
  */
-export async function startWorker(config: WorkerConfig, log: Logger): Promise<Worker> {
+export async function startWorker(config: WorkerConfig, log: Logger, options: { resolve?: HostResolver } = {}): Promise<Worker> {
   const db = await openDatabase(config.DATABASE_URL, log)
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, connectTimeout: 5000 })
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'))
@@ -45,12 +46,12 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Wo
   const publisher = new Publisher(connection)
   const storage = createStorage(config)
 
-  let secret = config.CALLBACK_SECRET
-  if (!secret) {
+  let secrets = config.callbackSecrets
+  if (secrets.length === 0) {
     // Development only (config refuses this in production): callbacks still
-    // go out signed, but no receiver can know this key.
-    secret = randomBytes(32).toString('hex')
-    log.warn('CALLBACK_SECRET is not set: callbacks are signed with a random key and cannot be verified')
+    // go out signed, but no receiver can know this secret.
+    secrets = [generateCallbackSecret()]
+    log.warn('CALLBACK_SECRET is not set: callbacks are signed with a random secret and cannot be verified')
   }
   const deps: WorkerDeps = {
     config,
@@ -60,10 +61,12 @@ export async function startWorker(config: WorkerConfig, log: Logger): Promise<Wo
     store: new JobStatusStore(redis, { prefix: config.JOBS_REDIS_PREFIX, ttlSeconds: config.JOB_STATUS_TTL_SECONDS }),
     publisher,
     callback: {
-      secret,
+      signer: new WebhookSigner(secrets),
       timeoutMs: config.CALLBACK_TIMEOUT_MS,
+      retryAfterMaxMs: config.CALLBACK_RETRY_AFTER_MAX_MS,
       maxResponseBytes: config.CALLBACK_MAX_RESPONSE_BYTES,
-      allowHosts: parseAllowHosts(config.CALLBACK_ALLOW_HOSTS)
+      allowHosts: parseAllowHosts(config.CALLBACK_ALLOW_HOSTS),
+      resolve: options.resolve
     },
     storage
   }

@@ -9,6 +9,13 @@ describe('worker environment', () => {
     expect(config.JOB_LOG_RETENTION_DAYS).toBe(30)
   })
 
+  it('takes comma-separated whsec_ secrets (rotation) and refuses a bad one among them, naming its position', () => {
+    const a = 'whsec_bmV3LXNlY3JldC1mb3Itcm90YXRpb24tMDAwMDAwMDA='
+    const b = 'whsec_d29ya2VyLXRlc3Qtc2VjcmV0LTAxMjM0NTY3ODk='
+    expect(loadWorkerConfig({ CALLBACK_SECRET: ` ${a} , ${b} ` }).callbackSecrets).toEqual([a, b])
+    expect(() => loadWorkerConfig({ CALLBACK_SECRET: `${a},whsec_c2hvcnQ=` })).toThrow(/^invalid environment: CALLBACK_SECRET \(secret 2 of 2\) must hold 24 to 64 random bytes \(it holds 5\)$/)
+  })
+
   it.each([
     ['REDIS_URL', 'redis://a b'],
     ['DATABASE_URL', 'postgres://[::1'],
@@ -16,7 +23,13 @@ describe('worker environment', () => {
     ['LOG_LEVEL', 'loud'],
     ['JOB_LOG_RETENTION_DAYS', '0'],
     ['JOB_LOG_RETENTION_DAYS', 'a month'],
-    ['NODE_ENV', 'production']
+    ['NODE_ENV', 'production'],
+    ['CALLBACK_SECRET', 'an-old-hmac-key-0123456789'],
+    ['CALLBACK_SECRET', 'whsec_c2hvcnQ='],
+    ['CALLBACK_SECRET', 'whsec_not base64!'],
+    ['CALLBACK_SECRET', ' , '],
+    ['CALLBACK_RETRY_AFTER_MAX_MS', '-1'],
+    ['JOB_CANCEL_POLL_MS', '0']
   ])('refuses %s=%j with one line naming it', (name, value) => {
     const load = (): unknown => loadWorkerConfig({ [name]: value })
     expect(load).toThrow(ConfigError)

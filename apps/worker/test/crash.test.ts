@@ -36,8 +36,8 @@ describe('worker crashes and restarts (child processes of the built worker)', ()
     const second = await h.spawnWorker()
     const doc = await h.waitForStatus(id, 'DONE', 'FAILED')
     expect(doc).toMatchObject({ status: 'DONE', attempts: 2, result: { callbackStatus: 200 } })
-    // At-least-once: the receiver saw the job twice and can dedupe on X-Job-Id.
-    const deliveries = receiver.received.slice(seen).filter((r) => r.headers['x-job-id'] === id)
+    // At-least-once: the receiver saw the job twice and can dedupe on webhook-id.
+    const deliveries = receiver.received.slice(seen).filter((r) => r.headers['webhook-id'] === id)
     expect(deliveries).toHaveLength(2)
     // Competing consumers: the next test must not share the queue with this worker.
     second.kill('SIGTERM')
@@ -78,6 +78,7 @@ describe('worker crashes and restarts (child processes of the built worker)', ()
 
   test.each([
     [{ NODE_ENV: 'production', CALLBACK_SECRET: '' }, /CALLBACK_SECRET/],
+    [{ CALLBACK_SECRET: 'an-old-hmac-key-0123456789' }, /CALLBACK_SECRET must look like whsec_<base64>/],
     [{ JOBS_PREFETCH: 'many' }, /JOBS_PREFETCH/],
     [{ AMQP_RETRY_DELAYS_MS: '500,100' }, /AMQP_RETRY_DELAYS_MS/]
   ] as Array<[Record<string, string>, RegExp]>)('bad environment %j -> one clear line on stderr, exit 1', async (overrides, message) => {

@@ -14,7 +14,7 @@ import { startWorker, type Worker } from '../src/worker'
 
 const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
-export const CALLBACK_SECRET = 'worker-test-secret-0123456789'
+export const CALLBACK_SECRET = 'whsec_d29ya2VyLXRlc3Qtc2VjcmV0LTAxMjM0NTY3ODk='
 export const SERVER_JS = join(__dirname, '..', 'dist', 'server.js')
 
 /**
@@ -73,8 +73,8 @@ export class Harness {
   }
 
   /** A worker in this process, stopped by close(); `log` lets a test read what the worker logged. */
-  async startWorker(overrides: Partial<WorkerConfig> = {}, log: pino.Logger = this.log): Promise<Worker> {
-    const worker = await startWorker({ ...this.config, ...overrides }, log)
+  async startWorker(overrides: Partial<WorkerConfig> = {}, log: pino.Logger = this.log, options: Parameters<typeof startWorker>[2] = {}): Promise<Worker> {
+    const worker = await startWorker({ ...this.config, ...overrides }, log, options)
     this.workers.push(worker)
     return worker
   }

@@ -1,6 +1,6 @@
 import pino from 'pino'
 import { FAILURE_HEADERS } from '@socialnet/broker'
-import { verifyCallbackSignature } from '../src/callback/signature'
+import { Webhook } from 'standardwebhooks'
 import { startReceiver, type Receiver } from './callback/receiver'
 import { CALLBACK_SECRET, Harness } from './harness'
 
@@ -58,7 +58,7 @@ describe('worker: every job type to DONE, failures to FAILED (real Redis, Rabbit
       .toEqual([{ row_count: 1, byte_count: '{"keep": true}'.length }])
   })
 
-  test('callback: the receiver gets {jobId, data} with a valid HMAC signature, then DONE', async () => {
+  test('callback: the receiver gets {jobId, data} with a valid Standard Webhooks signature, then DONE', async () => {
     const seen = receiver.received.length
     const id = await h.submit('callback', { callbackUrl: `${receiver.url}/hooks/job?src=test`, data: { answer: 42 } })
     const doc = await h.waitForStatus(id, 'DONE', 'FAILED')
@@ -66,9 +66,9 @@ describe('worker: every job type to DONE, failures to FAILED (real Redis, Rabbit
     const got = await receiver.next(seen)
     expect(got.url).toBe('/hooks/job?src=test')
     expect(JSON.parse(got.body)).toEqual({ jobId: id, data: { answer: 42 } })
-    expect(got.headers['x-job-id']).toBe(id)
-    expect(verifyCallbackSignature(CALLBACK_SECRET, got.headers['x-signature'] as string, got.body)).toBe(true)
-    expect(verifyCallbackSignature('not-the-secret-000000', got.headers['x-signature'] as string, got.body)).toBe(false)
+    expect(got.headers['webhook-id']).toBe(id)
+    expect(new Webhook(CALLBACK_SECRET).verify(got.body, got.headers as Record<string, string>)).toEqual({ jobId: id, data: { answer: 42 } })
+    expect(() => new Webhook('whsec_bm90LXRoZS1zZWNyZXQtMDEyMzQ1Njc4OWFi').verify(got.body, got.headers as Record<string, string>)).toThrow()
   })
 
   test('callback: a 5xx is retried with backoff and the job is DONE once the receiver recovers', async () => {

@@ -2,13 +2,12 @@ import type { MessageType } from '@socialnet/contracts'
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib'
 import type { BrokerConnection } from './connection'
 import { ConfirmedChannel, PUBLISH_ID_HEADER } from './confirmed-channel'
-import { PermanentError, UnroutableMessageError } from './errors'
+import { UnroutableMessageError } from './errors'
+import { classifyFailure, type FailureKind, type FailureOutcome, type MessageHandler } from './failure'
+import { retryTarget } from './retry-schedule'
 import { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, decodeMessage, type AnyConsumedMessage } from './message'
 import { CHANNEL_CLOSE_TIMEOUT_MS, settledWithin } from './settled-within'
 import { declareQueueFamily, type WorkQueue } from './topology'
-
-/** Handles one message; resolving acks it, throwing retries it (or dead-letters it, see Consumer). */
-export type MessageHandler = (message: AnyConsumedMessage) => Promise<void>
 
 /** Options of a Consumer. */
 export interface ConsumerOptions {
@@ -22,9 +21,18 @@ export interface ConsumerOptions {
   accepts?: readonly MessageType[]
   /** How long a retry or dead-letter republish may wait for its confirm before the delivery is requeued. */
   confirmTimeoutMs?: number
+  /**
+   * A retry waits between (1 - retryJitter) x and 1 x its queue's delay, so
+   * messages that failed together do not all come back together. 0..1, default 0.2.
+   */
+  retryJitter?: number
+  /**
+   * Told of every failure once the consumer decided (retry or dead letter),
+   * before the message moves; `message` is undefined for a malformed one.
+   * Errors it throws are logged and do not stop the move.
+   */
+  onFailure?: (outcome: FailureOutcome, message: AnyConsumedMessage | undefined) => Promise<void> | void
 }
-
-type FailureKind = 'malformed' | 'permanent' | 'exhausted'
 
 const MAX_REASON = 1000
 
@@ -39,6 +47,7 @@ export class Consumer {
   private readonly prefetch: number
   private readonly maxAttempts: number
   private readonly confirmTimeoutMs: number
+  private readonly retryJitter: number
   private channel: ConfirmedChannel | undefined
   private consumerTag: string | undefined
   private opening: Promise<void> | undefined
@@ -54,6 +63,8 @@ export class Consumer {
     this.prefetch = options.prefetch ?? 10
     this.maxAttempts = options.maxAttempts ?? 5
     this.confirmTimeoutMs = options.confirmTimeoutMs ?? 10_000
+    this.retryJitter = options.retryJitter ?? 0.2
+    if (!(this.retryJitter >= 0 && this.retryJitter <= 1)) throw new RangeError('retryJitter must be between 0 and 1')
     if (!Number.isInteger(this.prefetch) || this.prefetch < 1) throw new RangeError('prefetch must be a positive integer')
     if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) throw new RangeError('maxAttempts must be a positive integer')
   }
@@ -162,39 +173,69 @@ export class Consumer {
 
   private async handle(confirmed: ConfirmedChannel, raw: ConsumeMessage): Promise<void> {
     const decoded = decodeMessage(raw, this.options.accepts)
-    if (!decoded.ok) return this.fail(confirmed, raw, decoded.attempt, 'malformed', decoded.reason)
+    const { messageId, type } = raw.properties as { messageId?: string; type?: string }
+    if (!decoded.ok) {
+      const outcome: FailureOutcome = { action: 'dead-letter', messageId, type, attempt: decoded.attempt, kind: 'malformed', code: 'MALFORMED', reason: decoded.reason, error: decoded.reason, permanent: true }
+      return this.fail(confirmed, raw, outcome, undefined)
+    }
     const { message } = decoded
+    const isLastAttempt = message.attempt >= this.maxAttempts
     try {
-      await this.options.handler(message)
+      await this.options.handler(message, { attempt: message.attempt, isLastAttempt })
     } catch (err) {
-      const reason = describe(err)
-      if (err instanceof PermanentError) return this.fail(confirmed, raw, message.attempt, 'permanent', reason)
-      if (message.attempt >= this.maxAttempts) return this.fail(confirmed, raw, message.attempt, 'exhausted', `failed ${message.attempt} attempts, last: ${reason}`)
-      return this.retry(confirmed, raw, message.attempt, reason)
+      const failure = classifyFailure(err)
+      if (failure.permanent || isLastAttempt) {
+        const reason = failure.permanent ? failure.reason : `failed ${message.attempt} attempts, last: ${failure.reason}`
+        const kind: FailureKind = failure.permanent ? 'permanent' : 'exhausted'
+        return this.fail(confirmed, raw, { action: 'dead-letter', messageId, type, attempt: message.attempt, kind, code: failure.code, reason, error: failure.reason, permanent: failure.permanent }, message)
+      }
+      const target = retryTarget(this.connection.topology.queues[this.options.queue].retries, message.attempt, failure.retryAfterMs, this.retryJitter)
+      const outcome: FailureOutcome = { action: 'retry', messageId, type, attempt: message.attempt, delayMs: target.delayMs, code: failure.code, reason: failure.reason, error: failure.reason, permanent: false }
+      return this.retry(confirmed, raw, outcome, target.queue, message)
     }
     this.settle(confirmed, raw, 'ack')
   }
 
-  private async retry(confirmed: ConfirmedChannel, raw: ConsumeMessage, attempt: number, reason: string): Promise<void> {
-    const retries = this.connection.topology.queues[this.options.queue].retries
-    const target = retries[Math.min(attempt - 1, retries.length - 1)]!
-    const headers = { ...raw.properties.headers, [ATTEMPT_HEADER]: attempt + 1, [LAST_ERROR_HEADER]: truncate(reason) }
-    this.connection.log.warn({ messageId: raw.properties.messageId, type: raw.properties.type, attempt, delayMs: target.delayMs, reason }, 'message failed, retrying later')
-    await this.republish(confirmed, raw, target.name, headers)
+  private async retry(confirmed: ConfirmedChannel, raw: ConsumeMessage, outcome: FailureOutcome & { action: 'retry' }, queue: string, message: AnyConsumedMessage): Promise<void> {
+    const previous = raw.properties.headers ?? {}
+    const headers = {
+      ...previous,
+      [ATTEMPT_HEADER]: outcome.attempt + 1,
+      [LAST_ERROR_HEADER]: truncate(outcome.reason),
+      [FAILURE_HEADERS.code]: outcome.code,
+      [FAILURE_HEADERS.firstFailedAt]: previous[FAILURE_HEADERS.firstFailedAt] ?? new Date().toISOString()
+    }
+    this.connection.log.warn({ messageId: outcome.messageId, type: outcome.type, attempt: outcome.attempt, delayMs: outcome.delayMs, code: outcome.code, reason: outcome.reason }, 'message failed, retrying later')
+    await this.notify(outcome, message)
+    await this.republish(confirmed, raw, queue, headers, String(outcome.delayMs))
   }
 
-  private async fail(confirmed: ConfirmedChannel, raw: ConsumeMessage, attempt: number, kind: FailureKind, reason: string): Promise<void> {
+  private async fail(confirmed: ConfirmedChannel, raw: ConsumeMessage, outcome: FailureOutcome & { action: 'dead-letter' }, message: AnyConsumedMessage | undefined): Promise<void> {
     const q = this.connection.topology.queues[this.options.queue]
+    const previous = raw.properties.headers ?? {}
+    const now = new Date().toISOString()
     const headers = {
-      ...raw.properties.headers,
-      [ATTEMPT_HEADER]: attempt,
-      [FAILURE_HEADERS.kind]: kind,
-      [FAILURE_HEADERS.reason]: truncate(reason),
-      [FAILURE_HEADERS.failedAt]: new Date().toISOString(),
+      ...previous,
+      [ATTEMPT_HEADER]: outcome.attempt,
+      [FAILURE_HEADERS.kind]: outcome.kind,
+      [FAILURE_HEADERS.code]: outcome.code,
+      [FAILURE_HEADERS.reason]: truncate(outcome.reason),
+      [FAILURE_HEADERS.failedAt]: now,
+      [FAILURE_HEADERS.firstFailedAt]: previous[FAILURE_HEADERS.firstFailedAt] ?? now,
       [FAILURE_HEADERS.queue]: q.name
     }
-    this.connection.log.error({ messageId: raw.properties.messageId, type: raw.properties.type, attempt, kind, reason, dlq: q.dlq }, 'message dead-lettered')
+    this.connection.log.error({ messageId: outcome.messageId, type: outcome.type, attempt: outcome.attempt, kind: outcome.kind, code: outcome.code, reason: outcome.reason, dlq: q.dlq }, 'message dead-lettered')
+    await this.notify(outcome, message)
     await this.republish(confirmed, raw, q.dlq, headers)
+  }
+
+  private async notify(outcome: FailureOutcome, message: AnyConsumedMessage | undefined): Promise<void> {
+    if (!this.options.onFailure) return
+    try {
+      await this.options.onFailure(outcome, message)
+    } catch (err) {
+      this.connection.log.warn({ err, messageId: outcome.messageId, action: outcome.action }, 'onFailure hook failed; moving the message anyway')
+    }
   }
 
   // Copies the message, byte for byte, to `queue` through the family's own
@@ -203,7 +244,7 @@ export class Consumer {
   // the copy is confirmed. If the copy cannot be confirmed the original is
   // requeued (bounded by the queue's delivery limit); if its target queue is
   // missing the original is rejected, so the work queue dead-letters it.
-  private async republish(confirmed: ConfirmedChannel, raw: ConsumeMessage, queue: string, headers: Record<string, unknown>): Promise<void> {
+  private async republish(confirmed: ConfirmedChannel, raw: ConsumeMessage, queue: string, headers: Record<string, unknown>, expiration?: string): Promise<void> {
     delete headers[PUBLISH_ID_HEADER]
     const p = raw.properties
     const options: Options.Publish = {
@@ -214,7 +255,8 @@ export class Consumer {
       timestamp: p.timestamp,
       correlationId: p.correlationId,
       appId: p.appId,
-      headers
+      headers,
+      ...(expiration === undefined ? {} : { expiration })
     }
     let timer: NodeJS.Timeout | undefined
     try {
@@ -242,11 +284,6 @@ export class Consumer {
       this.connection.log.debug({ err, messageId: raw.properties.messageId }, 'channel closed before the ack; the broker will redeliver')
     }
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name
-  return String(err)
 }
 
 function truncate(text: string): string {

@@ -52,12 +52,34 @@ export class BrokerClosedError extends BrokerError {
   }
 }
 
+/** Options of a handler's failure: a stable `code` for dead-letter headers and logs, plus the cause. */
+export interface FailureOptions extends ErrorOptions {
+  /** Stable, machine-readable reason (e.g. `SMTP_5XX`, `CALLBACK_GONE`); defaults to the class's own. */
+  code?: string
+}
+
 /**
- * Thrown by a consumer's handler when retrying cannot help (e.g. SMTP 5xx):
- * the message goes straight to the dead-letter queue with this reason.
+ * Thrown by a consumer's handler when retrying cannot help (SMTP 5xx, a
+ * payload that breaks a rule, a callback target that answered 4xx): the
+ * message goes straight to the dead-letter queue with this reason.
  */
 export class PermanentError extends BrokerError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('PERMANENT_FAILURE', message, options)
+  constructor(message: string, options?: FailureOptions) {
+    super(options?.code ?? 'PERMANENT_FAILURE', message, options)
+  }
+}
+
+/**
+ * Thrown by a consumer's handler when a later attempt may succeed (DNS
+ * hiccup, connection refused, SMTP 4xx, HTTP 5xx): the message is retried on
+ * the queue's schedule and dead-lettered only after its last attempt.
+ * `retryAfterMs` asks for a later retry than the schedule's (an HTTP
+ * Retry-After); the consumer honours it up to its longest retry delay.
+ */
+export class TransientError extends BrokerError {
+  readonly retryAfterMs: number | undefined
+  constructor(message: string, options?: FailureOptions & { retryAfterMs?: number }) {
+    super(options?.code ?? 'TRANSIENT_FAILURE', message, options)
+    this.retryAfterMs = options?.retryAfterMs
   }
 }

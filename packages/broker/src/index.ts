@@ -29,12 +29,16 @@ export {
 } from './topology'
 export { BrokerConnection, type BrokerConnectionOptions, type BrokerLogger } from './connection'
 export { Publisher, type PublishRequest, type PublisherOptions } from './publisher'
-export { Consumer, type ConsumerOptions, type MessageHandler } from './consumer'
+export { Consumer, type ConsumerOptions } from './consumer'
+export { classifyFailure, type FailureClass, type MessageHandler, type HandlerContext, type FailureOutcome, type FailureKind } from './failure'
+export { DeadLetterQueue, REDRIVEN_HEADER, type DeadLetter, type ReplaySelection, type ReplayResult } from './dead-letters'
 export { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, type ConsumedMessage, type AnyConsumedMessage } from './message'
 export { PUBLISH_ID_HEADER } from './confirmed-channel'
 export {
   BrokerError,
   PermanentError,
+  TransientError,
+  type FailureOptions,
   PublishTimeoutError,
   PublisherBufferFullError,
   UnroutableMessageError,

@@ -8,7 +8,11 @@ export const FAILURE_HEADERS = {
   kind: 'x-failure-kind',
   reason: 'x-failure-reason',
   failedAt: 'x-failed-at',
-  queue: 'x-failure-queue'
+  queue: 'x-failure-queue',
+  /** Stable code of the failure (`SMTP_5XX`, `ECONNREFUSED`, `MALFORMED`, ...). */
+  code: 'x-failure-code',
+  /** When the message first failed (set on its first retry or dead letter, kept afterwards). */
+  firstFailedAt: 'x-first-failed-at'
 } as const
 /** Header on a message waiting in a retry queue: the error of the attempt before. */
 export const LAST_ERROR_HEADER = 'x-last-error'

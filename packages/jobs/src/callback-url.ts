@@ -80,15 +80,10 @@ export async function resolveCallbackTarget(
   const literal = isIP(host)
   if (literal !== 0) return { url, address: host, family: literal as 4 | 6, allowListed }
 
-  let addresses: Array<{ address: string; family: number }>
-  try {
-    addresses = await (opts.resolve ?? systemResolver)(host)
-  } catch (err) {
-    const code = (err as { code?: string }).code
-    // A name that does not exist will not start existing on a retry; a DNS timeout might.
-    if (code === 'ENOTFOUND' || code === 'ENODATA') throw new CallbackUrlError(`callbackUrl host ${host} does not resolve`)
-    throw err
-  }
+  // A failed lookup (EAI_AGAIN, ENOTFOUND, a timeout) is rethrown as it is: the
+  // resolver may be briefly unreachable or a record still propagating, so the
+  // caller retries it; nothing is sent without a successful, checked answer.
+  const addresses = await (opts.resolve ?? systemResolver)(host)
   if (addresses.length === 0) throw new CallbackUrlError(`callbackUrl host ${host} has no addresses`)
   if (!allowListed) {
     for (const { address } of addresses) {

@@ -1,7 +1,7 @@
 export { JOB_TYPES, JOB_MESSAGE_TYPES, JOB_ID_PATTERN, isJobId, jobTypeOfMessage, type JobType, type JobMessageType } from './job-types'
 export {
-  JobStatusStore, JOB_STATUSES, DEFAULT_JOBS_PREFIX, DEFAULT_JOB_TTL_SECONDS,
-  type JobStatus, type JobStatusDoc, type JobStatusStoreOptions, type Transition
+  JobStatusStore, JOB_STATUSES, FINAL_JOB_STATUSES, MAX_DELIVERY_ATTEMPTS_KEPT, DEFAULT_JOBS_PREFIX, DEFAULT_JOB_TTL_SECONDS,
+  type DeliveryAttempt, type JobStatus, type JobStatusDoc, type JobStatusStoreOptions, type Transition
 } from './status-store'
 export {
   CallbackUrlError, CALLBACK_URL_MAX_LENGTH, checkCallbackUrl, resolveCallbackTarget, parseAllowHosts,

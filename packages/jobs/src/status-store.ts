@@ -1,9 +1,29 @@
 import type Redis from 'ioredis'
 import type { JobType } from './job-types'
 
-/** A job's life: QUEUED -> STARTED -> IN_PROGRESS -> DONE | FAILED (back to QUEUED while a retry waits). */
-export const JOB_STATUSES = ['QUEUED', 'STARTED', 'IN_PROGRESS', 'DONE', 'FAILED'] as const
+/**
+ * A job's life: QUEUED -> STARTED -> IN_PROGRESS -> DONE | FAILED (back to
+ * QUEUED while a retry waits); its owner may move any unfinished job to CANCELLED.
+ */
+export const JOB_STATUSES = ['QUEUED', 'STARTED', 'IN_PROGRESS', 'DONE', 'FAILED', 'CANCELLED'] as const
 export type JobStatus = (typeof JOB_STATUSES)[number]
+
+/** Statuses a job never leaves. */
+export const FINAL_JOB_STATUSES: readonly JobStatus[] = ['DONE', 'FAILED', 'CANCELLED']
+
+/** One attempt to deliver a callback, as `GET /v1/jobs/{id}` lists it. */
+export interface DeliveryAttempt {
+  /** ISO-8601 start of the attempt. */
+  at: string
+  /** The receiver's HTTP status; absent when no answer came (refused, DNS, timeout, aborted). */
+  statusCode?: number
+  durationMs: number
+  /** What went wrong, as shown to the job's owner; absent for a delivered callback. */
+  error?: string
+}
+
+/** The newest this many delivery attempts are kept per job. */
+export const MAX_DELIVERY_ATTEMPTS_KEPT = 20
 
 /** What `GET /v1/jobs/{id}` shows. Times are ISO-8601; `result` is any JSON the worker recorded. */
 export interface JobStatusDoc {
@@ -17,6 +37,8 @@ export interface JobStatusDoc {
   result?: unknown
   /** Why the job failed, or why the last attempt failed while a retry is pending. */
   error?: string
+  /** Callback jobs: each delivery attempt, oldest first (the newest MAX_DELIVERY_ATTEMPTS_KEPT). */
+  deliveries?: DeliveryAttempt[]
   /** User id of whoever submitted the job: the only caller the api shows it to. Never part of a response body. */
   owner?: string
 }
@@ -41,15 +63,21 @@ export const DEFAULT_JOB_TTL_SECONDS = 24 * 3600
  * One atomic step of a job's life. Terminal states never move again, so a
  * redelivered message of a finished job cannot drag it back to STARTED. A
  * missing hash is recreated: the worker may see a job whose QUEUED write the
- * api rolled back after an unconfirmed publish that the broker did keep.
- * KEYS[1] job hash; ARGV: status, now, ttl, type, bumpAttempts, result, error.
+ * api rolled back after an unconfirmed publish that the broker did keep,
+ * unless mustExist is set (a cancel must not resurrect an expired job).
+ * `revive` lets a FAILED job start again with a fresh attempt count: an
+ * operator replayed its dead letter. DONE and CANCELLED never move.
+ * KEYS[1] job hash; ARGV: status, now, ttl, type, bumpAttempts, result, error, mustExist, revive.
  */
 const TRANSITION_LUA = `
 local current = redis.call('HGET', KEYS[1], 'status')
-if current == 'DONE' or current == 'FAILED' then
+local revive = current == 'FAILED' and ARGV[9] == '1'
+if (current == 'DONE' or current == 'FAILED' or current == 'CANCELLED') and not revive then
   return {0, redis.call('HGETALL', KEYS[1])}
 end
+if revive then redis.call('HSET', KEYS[1], 'attempts', 0) end
 if not current then
+  if ARGV[8] == '1' then return {0, {}} end
   redis.call('HSET', KEYS[1], 'type', ARGV[4], 'createdAt', ARGV[2], 'attempts', 0)
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updatedAt', ARGV[2])
@@ -60,7 +88,23 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return {1, redis.call('HGETALL', KEYS[1])}
 `
 
+/*
+ * Appends one delivery attempt to a job's list, keeping the newest ARGV[2];
+ * a job that expired meanwhile is not recreated. KEYS[1] job hash; ARGV: attempt JSON, max, ttl.
+ */
+const DELIVERY_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local raw = redis.call('HGET', KEYS[1], 'deliveries')
+local list = raw and cjson.decode(raw) or {}
+table.insert(list, cjson.decode(ARGV[1]))
+while #list > tonumber(ARGV[2]) do table.remove(list, 1) end
+redis.call('HSET', KEYS[1], 'deliveries', cjson.encode(list))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+`
+
 type TransitionCommand = (key: string, ...args: string[]) => Promise<[number, string[]]>
+type DeliveryCommand = (key: string, ...args: string[]) => Promise<number>
 
 /**
  * Job status in Redis, shared by the api (creates, reads) and the worker
@@ -71,6 +115,7 @@ export class JobStatusStore {
   readonly prefix: string
   readonly ttlSeconds: number
   private readonly transitionCommand: TransitionCommand
+  private readonly deliveryCommand: DeliveryCommand
 
   constructor(private readonly redis: Redis, opts: JobStatusStoreOptions = {}) {
     this.prefix = opts.prefix ?? DEFAULT_JOBS_PREFIX
@@ -78,8 +123,12 @@ export class JobStatusStore {
     if (!('jobTransition' in redis)) {
       redis.defineCommand('jobTransition', { numberOfKeys: 1, lua: TRANSITION_LUA })
     }
-    const command = (redis as unknown as { jobTransition: TransitionCommand }).jobTransition
-    this.transitionCommand = command.bind(redis)
+    if (!('jobDelivery' in redis)) {
+      redis.defineCommand('jobDelivery', { numberOfKeys: 1, lua: DELIVERY_LUA })
+    }
+    const commands = redis as unknown as { jobTransition: TransitionCommand; jobDelivery: DeliveryCommand }
+    this.transitionCommand = commands.jobTransition.bind(redis)
+    this.deliveryCommand = commands.jobDelivery.bind(redis)
   }
 
   private key(id: string): string {
@@ -112,9 +161,12 @@ export class JobStatusStore {
     await this.redis.del(this.key(id))
   }
 
-  /** A worker took the job (one more attempt). */
-  started(id: string, type: JobType): Promise<Transition> {
-    return this.transition(id, type, 'STARTED', { bumpAttempts: true })
+  /**
+   * A worker took the job (one more attempt). `revive`: the message was
+   * replayed from the dead-letter queue, so a FAILED job runs again (attempts from 1).
+   */
+  started(id: string, type: JobType, opts: { revive?: boolean } = {}): Promise<Transition> {
+    return this.transition(id, type, 'STARTED', { bumpAttempts: true, revive: opts.revive })
   }
 
   /** The job's real work has begun. */
@@ -135,6 +187,21 @@ export class JobStatusStore {
   /** The attempt failed and the broker will redeliver it later: waiting again, with the reason. */
   retrying(id: string, type: JobType, error: string): Promise<Transition> {
     return this.transition(id, type, 'QUEUED', { error })
+  }
+
+  /**
+   * The owner gave up on the job: QUEUED, STARTED or IN_PROGRESS -> CANCELLED.
+   * `applied` is false when it had already finished (DONE, FAILED, CANCELLED)
+   * or no longer exists (then `doc` is undefined).
+   */
+  async cancel(id: string, type: JobType): Promise<{ applied: boolean; doc: JobStatusDoc | undefined }> {
+    const t = await this.transition(id, type, 'CANCELLED', { mustExist: true })
+    return { applied: t.applied, doc: t.doc.status ? t.doc : undefined }
+  }
+
+  /** Records one callback delivery attempt on the job (kept: the newest MAX_DELIVERY_ATTEMPTS_KEPT). */
+  async recordDelivery(id: string, attempt: DeliveryAttempt): Promise<void> {
+    await this.deliveryCommand(this.key(id), JSON.stringify(attempt), String(MAX_DELIVERY_ATTEMPTS_KEPT), String(this.ttlSeconds))
   }
 
   /**
@@ -160,11 +227,11 @@ export class JobStatusStore {
     id: string,
     type: JobType,
     status: JobStatus,
-    opts: { bumpAttempts?: boolean; result?: string; error?: string }
+    opts: { bumpAttempts?: boolean; result?: string; error?: string; mustExist?: boolean; revive?: boolean }
   ): Promise<Transition> {
     const [applied, flat] = await this.transitionCommand(
       this.key(id), status, new Date().toISOString(), String(this.ttlSeconds), type,
-      opts.bumpAttempts ? '1' : '0', opts.result ?? '', opts.error ?? ''
+      opts.bumpAttempts ? '1' : '0', opts.result ?? '', opts.error ?? '', opts.mustExist ? '1' : '0', opts.revive ? '1' : '0'
     )
     const fields: Record<string, string> = {}
     for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!
@@ -184,5 +251,6 @@ function toDoc(id: string, fields: Record<string, string>): JobStatusDoc {
   if (fields.result !== undefined) doc.result = JSON.parse(fields.result) as unknown
   if (fields.error !== undefined) doc.error = fields.error
   if (fields.owner !== undefined) doc.owner = fields.owner
+  if (fields.deliveries !== undefined) doc.deliveries = JSON.parse(fields.deliveries) as DeliveryAttempt[]
   return doc
 }

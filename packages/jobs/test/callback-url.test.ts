@@ -63,11 +63,16 @@ describe('callback URL guard (SSRF)', () => {
     ['name resolving to IPv6 loopback', 'http://v6-loopback.example/'],
     ['name resolving to IPv6 unique local', 'http://v6-ula.example/'],
     ['name resolving to IPv4-mapped private', 'http://v6-mapped.example/'],
-    ['name that does not resolve', 'http://nx.example/'],
     ['localhost (real resolver)', 'http://localhost/']
   ])('refuses %s: %s', async (_why, url) => {
     const resolve = url.includes('localhost') ? undefined : dnsTable
     await expect(resolveCallbackTarget(url, { resolve })).rejects.toBeInstanceOf(CallbackUrlError)
+  })
+
+  test('a name that does not resolve (now) is a resolver error to retry, not a refused URL', async () => {
+    const err = await resolveCallbackTarget('http://nx.example/', { resolve: dnsTable }).catch((e: unknown) => e)
+    expect(err).not.toBeInstanceOf(CallbackUrlError)
+    expect(err).toMatchObject({ code: expect.stringMatching(/^(ENOTFOUND|ENODATA|EAI_AGAIN)$/) })
   })
 
   test('accepts a public address and returns it for pinning', async () => {

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
 import { ForbiddenError, UnauthorizedError } from '../sessions/plugin'
 import { QueueStatsReader } from './queue-stats'
+import { DeadLetterService } from './dlq'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,6 +14,8 @@ declare module 'fastify' {
     requireAdmin: (request: FastifyRequest) => Promise<void>
     /** Work queue depths and consumers, shared by the admin routes and the admin event stream. */
     queueStats: QueueStatsReader
+    /** Dead-letter inspection, replay and purge (the admin routes; `npm run dlq` builds its own). */
+    deadLetters: DeadLetterService
   }
 }
 
@@ -21,7 +24,7 @@ export interface AdminOptions {
   managementUrl?: string
 }
 
-/** What admin routes share: the role check and the queue stats reader. */
+/** What admin routes share: the role check, the queue stats reader and the dead-letter service. */
 export default fp(async function admin (fastify, opts: AdminOptions) {
   fastify.decorate('requireAdmin', async (request: FastifyRequest) => {
     if (!request.auth) throw new UnauthorizedError('a bearer token is required (POST /v1/sessions)')
@@ -33,4 +36,5 @@ export default fp(async function admin (fastify, opts: AdminOptions) {
     amqpUrl: opts.amqpUrl,
     managementUrl: opts.managementUrl
   }))
+  fastify.decorate('deadLetters', new DeadLetterService(fastify.broker.connection, fastify.log.child({ component: 'admin' })))
 }, { name: 'admin', dependencies: ['db', 'broker', 'sessions'] })

@@ -5,7 +5,7 @@ import { Counter } from 'prom-client'
 import { BrokerError } from '@socialnet/broker'
 import { MalformedMessageError, validateMessage } from '@socialnet/contracts'
 import {
-  CallbackUrlError, JOB_MESSAGE_TYPES, JobStatusStore, checkCallbackUrl, parseAllowHosts,
+  CallbackUrlError, FINAL_JOB_STATUSES, JOB_MESSAGE_TYPES, JobStatusStore, checkCallbackUrl, parseAllowHosts,
   type JobStatusDoc, type JobType
 } from '@socialnet/jobs'
 import { authorizeEmailJob, checkLogQuota } from './access'
@@ -16,6 +16,7 @@ export const InvalidJobError = createError<[string]>('INVALID_JOB', '%s', 400)
 export const CallbackUrlRefusedError = createError<[string]>('CALLBACK_URL_REFUSED', '%s', 400)
 export const IdempotencyKeyReusedError = createError<[]>('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', 422)
 export const NoSuchJobError = createError<[]>('NO_SUCH_JOB', 'no such job (unknown, or expired)', 404)
+export const JobFinishedError = createError<[string]>('JOB_FINISHED', 'the job has already finished (%s); only QUEUED, STARTED and IN_PROGRESS jobs can be cancelled', 409)
 export const IdempotencyKeyInFlightError = createError<[]>('IDEMPOTENCY_KEY_IN_FLIGHT', 'a request with this Idempotency-Key is still being accepted; retry shortly', 409)
 
 /** A job as the client described it (the route bodies, plus the book's client time). */
@@ -46,6 +47,12 @@ export interface JobService {
   submit(job: NewJob, opts: SubmitOptions): Promise<{ doc: JobStatusDoc; replayed: boolean }>
   /** The job's status if `owner` submitted it; undefined otherwise, so a stranger cannot tell it exists. */
   find(id: string, owner: string): Promise<JobStatusDoc | undefined>
+  /**
+   * Cancels `owner`'s unfinished job (CANCELLED; a worker skips it, or aborts
+   * its callback in flight). Undefined for a job that is not theirs;
+   * JobFinishedError (409) for one that already finished.
+   */
+  cancel(id: string, owner: string): Promise<JobStatusDoc | undefined>
 }
 
 declare module 'fastify' {
@@ -66,6 +73,20 @@ export interface JobsPluginOptions {
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
+
+/**
+ * JSON with object keys sorted at every depth: the same request sent with its
+ * fields in another order is the same request (JSON.stringify would make it a
+ * "different body" and answer 422 to an honest retry).
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+    return `{${entries.join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}
 
 /** The jobs_submitted_total label of a submission that was not accepted. */
 function outcomeOf(err: unknown): 'rate_limited' | 'refused' | 'unavailable' {
@@ -138,7 +159,7 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
         // Scoped to the user: two users picking the same key get their own jobs, and
         // nobody learns another user's job id by guessing their key.
         keyHash = sha256(`${owner}\n${idempotencyKey}`)
-        const fingerprint = sha256(JSON.stringify(job))
+        const fingerprint = sha256(canonicalJson(job))
         const claimed = await store.claimIdempotencyKey(keyHash, `${id} ${fingerprint}`)
         if (claimed !== undefined) {
           const [firstId, firstFingerprint] = claimed.split(' ')
@@ -172,6 +193,16 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
     async find(id, owner) {
       const doc = await store.get(id)
       return doc?.owner === owner ? doc : undefined
+    },
+    async cancel(id, owner) {
+      const doc = await service.find(id, owner)
+      if (!doc) return undefined
+      if (FINAL_JOB_STATUSES.includes(doc.status)) throw new JobFinishedError(doc.status)
+      // Atomic in Redis: a job that finished since the read above is not dragged back.
+      const cancelled = await store.cancel(id, doc.type)
+      if (!cancelled.doc) return undefined
+      if (!cancelled.applied) throw new JobFinishedError(cancelled.doc.status)
+      return cancelled.doc
     }
   }
   fastify.decorate('jobs', service)

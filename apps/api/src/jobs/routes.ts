@@ -46,13 +46,29 @@ const jobsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/v1/jobs/:id', {
     schema: {
       tags: ['jobs'],
-      summary: 'Job status: QUEUED -> STARTED -> IN_PROGRESS -> DONE | FAILED (your own jobs only; 404 for others)',
+      summary: 'Job status: QUEUED -> STARTED -> IN_PROGRESS -> DONE | FAILED, or CANCELLED (your own jobs only; 404 for others)',
       security: [{ bearerAuth: [] }],
       params: JobIdParams,
       response: { 200: JobStatusBody, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody }
     }
   }, async (request) => {
     const doc = await fastify.jobs.find(request.params.id, request.auth!.userId)
+    if (!doc) throw new NoSuchJobError()
+    return doc
+  })
+
+  fastify.delete('/v1/jobs/:id', {
+    schema: {
+      tags: ['jobs'],
+      summary: 'Cancel a job that has not finished: status CANCELLED; a callback in flight is aborted (your own jobs only; 404 for others)',
+      description: 'QUEUED, STARTED or IN_PROGRESS -> CANCELLED (200 with the status). A finished job (DONE, FAILED, CANCELLED) is a 409. ' +
+        'Costs one Redis round trip; the per-IP rate limit applies.',
+      security: [{ bearerAuth: [] }],
+      params: JobIdParams,
+      response: { 200: JobStatusBody, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody }
+    }
+  }, async (request) => {
+    const doc = await fastify.jobs.cancel(request.params.id, request.auth!.userId)
     if (!doc) throw new NoSuchJobError()
     return doc
   })

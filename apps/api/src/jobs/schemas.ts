@@ -48,5 +48,11 @@ export const JobStatusBody = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
   result: Type.Optional(Type.Unknown()),
-  error: Type.Optional(Type.String())
+  error: Type.Optional(Type.String()),
+  deliveries: Type.Optional(Type.Array(Type.Object({
+    at: Type.String({ format: 'date-time' }),
+    statusCode: Type.Optional(Type.Integer({ description: "the receiver's HTTP status; absent when no answer came" })),
+    durationMs: Type.Integer({ minimum: 0 }),
+    error: Type.Optional(Type.String())
+  }), { description: 'callback jobs: every delivery attempt, oldest first (the newest 20)' }))
 })

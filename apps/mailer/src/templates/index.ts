@@ -20,7 +20,7 @@ export function renderMail(message: AnyConsumedMessage, publicUrl: string): Rend
     case 'mail.welcome.v1': {
       const { payload } = message
       if (!isUnder(payload.verificationUrl, publicUrl)) {
-        throw new PermanentError(`verificationUrl is not under PUBLIC_URL (${publicUrl})`)
+        throw new PermanentError(`verificationUrl is not under PUBLIC_URL (${publicUrl})`, { code: 'INVALID_MESSAGE' })
       }
       return { to: payload.to, ...renderWelcome(payload) }
     }
@@ -29,7 +29,7 @@ export function renderMail(message: AnyConsumedMessage, publicUrl: string): Rend
       return { to, subject, text, html }
     }
     default:
-      throw new PermanentError(`the mailer does not send ${message.type} messages`)
+      throw new PermanentError(`the mailer does not send ${message.type} messages`, { code: 'INVALID_MESSAGE' })
   }
 }
 

@@ -2,21 +2,37 @@ import http from 'node:http'
 import https from 'node:https'
 import type { LookupFunction } from 'node:net'
 import { CallbackUrlError, resolveCallbackTarget, type HostResolver } from '@socialnet/jobs'
-import { SIGNATURE_HEADER, signCallback } from './signature'
+import type { WebhookSigner } from './webhook-signer'
 
 /**
  * A callback that did not get a 2xx; `permanent` says whether a retry could
- * change that. `message` is what the submitter may read in the job status;
- * `detail` (resolved addresses, socket errors) is for the worker's log only:
- * shown to the submitter it would map our internal DNS and open ports.
+ * change that, `code` says what kind of failure it was (CALLBACK_GONE,
+ * CALLBACK_4XX, CALLBACK_5XX, ECONNREFUSED, EAI_AGAIN, ...). `message` is
+ * what the submitter may read in the job status; `detail` (resolved
+ * addresses, socket errors) is for the worker's log only: shown to the
+ * submitter it would map our internal DNS and open ports.
  */
 export class CallbackFailedError extends Error {
-  readonly code = 'CALLBACK_FAILED'
   readonly detail: string
-  constructor(message: string, readonly permanent: boolean, detail?: string) {
+  readonly statusCode: number | undefined
+  /** The receiver's Retry-After (429/503), bounded by CALLBACK_RETRY_AFTER_MAX_MS. */
+  readonly retryAfterMs: number | undefined
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+    readonly code: string,
+    opts: { detail?: string; statusCode?: number; retryAfterMs?: number } = {}
+  ) {
     super(message)
-    this.detail = detail ?? message
+    this.detail = opts.detail ?? message
+    this.statusCode = opts.statusCode
+    this.retryAfterMs = opts.retryAfterMs
   }
+}
+
+/** The job was cancelled while its callback was in flight; the request was aborted. */
+export class CallbackAbortedError extends Error {
+  readonly code = 'CALLBACK_ABORTED'
 }
 
 /** The public reasons: they say what kind of failure it was, nothing about what is behind the target. */
@@ -24,9 +40,11 @@ const REFUSED = 'callback target refused: private address or unknown host'
 const CONNECTION_FAILED = 'connection failed'
 
 export interface CallbackSenderOptions {
-  /** HMAC-SHA256 key for the X-Signature header. */
-  secret: string
+  /** Standard Webhooks signatures (CALLBACK_SECRET). */
+  signer: WebhookSigner
   timeoutMs: number
+  /** CALLBACK_RETRY_AFTER_MAX_MS: the longest Retry-After honoured. */
+  retryAfterMaxMs: number
   /** The receiver's answer is read up to this many bytes, then the connection is dropped. */
   maxResponseBytes: number
   /** CALLBACK_ALLOW_HOSTS, normalised (parseAllowHosts). */
@@ -43,7 +61,9 @@ export interface CallbackDelivery {
 }
 
 /**
- * POSTs `body` (JSON) to `rawUrl`, signed. The URL is checked (scheme and
+ * POSTs `body` (JSON) to `rawUrl`, signed per Standard Webhooks with
+ * `webhookId` (the same on every retry, so a receiver can dedupe). `signal`
+ * aborts the request (the job was cancelled). The URL is checked (scheme and
  * every resolved address, see @socialnet/jobs) right here at send time, and
  * the socket is then pinned to the address that passed: the lookup handed
  * to http.request answers with it instead of asking DNS again, so a
@@ -54,15 +74,19 @@ export interface CallbackDelivery {
 export async function sendCallback(
   rawUrl: string,
   body: string,
-  extraHeaders: Record<string, string>,
-  opts: CallbackSenderOptions
+  webhookId: string,
+  opts: CallbackSenderOptions,
+  signal?: AbortSignal
 ): Promise<CallbackDelivery> {
+  if (signal?.aborted) throw new CallbackAbortedError('callback aborted: the job was cancelled')
   let target
   try {
     target = await resolveCallbackTarget(rawUrl, { allowHosts: opts.allowHosts, resolve: opts.resolve })
   } catch (err) {
-    if (err instanceof CallbackUrlError) throw new CallbackFailedError(REFUSED, true, err.message)
-    throw new CallbackFailedError(CONNECTION_FAILED, false, `cannot resolve the callback host: ${(err as Error).message}`)
+    if (err instanceof CallbackUrlError) throw new CallbackFailedError(REFUSED, true, 'CALLBACK_TARGET_REFUSED', { detail: err.message })
+    // DNS trouble (EAI_AGAIN, ENOTFOUND, a timeout) may pass: retried like a refused connection.
+    const code = (err as { code?: string }).code ?? 'DNS_FAILED'
+    throw new CallbackFailedError(CONNECTION_FAILED, false, code, { detail: `cannot resolve the callback host: ${(err as Error).message}` })
   }
   const { address, family } = target
   const pinned: LookupFunction = (_hostname, options, callback) => {
@@ -77,8 +101,13 @@ export async function sendCallback(
       if (settled) return
       settled = true
       clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
       if (err) reject(err)
       else resolve({ statusCode: statusCode!, address })
+    }
+    const onAbort = (): void => {
+      request.destroy()
+      finish(new CallbackAbortedError('callback aborted: the job was cancelled'))
     }
     const request = client.request(target.url, {
       method: 'POST',
@@ -89,11 +118,11 @@ export async function sendCallback(
         'content-length': Buffer.byteLength(body),
         'user-agent': 'socialnet-worker (job callback)',
         connection: 'close',
-        [SIGNATURE_HEADER]: signCallback(opts.secret, body),
-        ...extraHeaders
+        ...opts.signer.headers(webhookId, body)
       }
     }, (response) => {
       const statusCode = response.statusCode ?? 0
+      const result = outcome(statusCode, response.headers['retry-after'], opts.retryAfterMaxMs)
       let received = 0
       response.on('data', (chunk: Buffer) => {
         received += chunk.length
@@ -101,30 +130,49 @@ export async function sendCallback(
         // gigabytes must not make us buffer them or hold the socket.
         if (received > opts.maxResponseBytes) {
           response.destroy()
-          finish(...outcome(statusCode))
+          finish(...result)
         }
       })
-      response.on('end', () => finish(...outcome(statusCode)))
-      response.on('error', (err) => finish(new CallbackFailedError(CONNECTION_FAILED, false, `callback response failed: ${err.message}`)))
+      response.on('end', () => finish(...result))
+      response.on('error', (err) => finish(new CallbackFailedError(CONNECTION_FAILED, false, 'ECONNRESET', { detail: `callback response failed: ${err.message}`, statusCode })))
     })
     const timer = setTimeout(() => {
       request.destroy()
-      finish(new CallbackFailedError(CONNECTION_FAILED, false, `callback timed out after ${opts.timeoutMs} ms`))
+      finish(new CallbackFailedError(CONNECTION_FAILED, false, 'ETIMEDOUT', { detail: `callback timed out after ${opts.timeoutMs} ms` }))
     }, opts.timeoutMs)
-    request.on('error', (err) => finish(new CallbackFailedError(CONNECTION_FAILED, false, `callback request failed: ${err.message}`)))
+    signal?.addEventListener('abort', onAbort, { once: true })
+    request.on('error', (err: Error & { code?: string }) => {
+      finish(new CallbackFailedError(CONNECTION_FAILED, false, err.code ?? 'CONNECTION_FAILED', { detail: `callback request failed: ${err.message}` }))
+    })
     request.end(body)
   })
 }
 
 /**
- * 2xx delivered; 3xx/4xx will not change on a retry (except 408, 425, 429); 5xx may.
+ * 2xx delivered. 410 Gone: the receiver wants no more, never retried. 3xx
+ * (redirects are not followed) and other 4xx will not change on a retry;
+ * 408, 425, 429 and 5xx may, and 429/503 say when in Retry-After.
  * The status is shown to the submitter: the target passed the address check, so it is theirs to know.
  */
-function outcome(statusCode: number): [Error | undefined, number] {
+function outcome(statusCode: number, retryAfter: string | undefined, retryAfterMaxMs: number): [Error | undefined, number] {
   if (statusCode >= 200 && statusCode < 300) return [undefined, statusCode]
-  if (statusCode >= 300 && statusCode < 400) {
-    return [new CallbackFailedError(`callback answered ${statusCode}; redirects are not followed`, true), statusCode]
+  const fail = (message: string, permanent: boolean, code: string, retryAfterMs?: number): [Error, number] =>
+    [new CallbackFailedError(message, permanent, code, { statusCode, retryAfterMs }), statusCode]
+  if (statusCode === 410) return fail('callback answered 410 (gone); not retried', true, 'CALLBACK_GONE')
+  if (statusCode >= 300 && statusCode < 400) return fail(`callback answered ${statusCode}; redirects are not followed`, true, 'CALLBACK_REDIRECT')
+  if (statusCode === 429 || statusCode === 503) {
+    const wait = parseRetryAfter(retryAfter)
+    return fail(`callback answered ${statusCode}`, false, statusCode === 429 ? 'CALLBACK_429' : 'CALLBACK_5XX', wait === undefined ? undefined : Math.min(wait, retryAfterMaxMs))
   }
-  const retryable = statusCode >= 500 || statusCode === 408 || statusCode === 425 || statusCode === 429
-  return [new CallbackFailedError(`callback answered ${statusCode}`, !retryable), statusCode]
+  if (statusCode >= 500 || statusCode === 408 || statusCode === 425) return fail(`callback answered ${statusCode}`, false, statusCode >= 500 ? 'CALLBACK_5XX' : `CALLBACK_${statusCode}`)
+  return fail(`callback answered ${statusCode}`, true, 'CALLBACK_4XX')
+}
+
+/** Retry-After as delay-seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined
+  const text = value.trim()
+  if (/^\d+$/.test(text)) return Number(text) * 1000
+  const at = Date.parse(text)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }

@@ -1,4 +1,4 @@
-import { PermanentError, type AnyConsumedMessage, type MessageHandler } from '@socialnet/broker'
+import { PermanentError, REDRIVEN_HEADER, type AnyConsumedMessage, type ConsumerOptions, type MessageHandler } from '@socialnet/broker'
 import type { JobCallbackV1, JobEmailV1, JobLogV1 } from '@socialnet/contracts'
 import { JOB_MESSAGE_TYPES, jobTypeOfMessage, type JobStatusStore } from '@socialnet/jobs'
 import type { Logger } from 'pino'
@@ -6,64 +6,75 @@ import type { QueueRegistration, WorkerDeps } from './registry'
 import { logJobWork } from './log-job'
 import { callbackJobWork } from './callback-job'
 import { emailJobWork } from './email-job'
+import { runCancellable } from './cancellation'
 
 /** The work of each job type; resolves with the result shown in the job's status. */
 interface JobWork {
   log(payload: JobLogV1): Promise<unknown>
-  callback(payload: JobCallbackV1): Promise<unknown>
+  /** `signal` fires when the job is cancelled while its callback is in flight. */
+  callback(payload: JobCallbackV1, signal: AbortSignal): Promise<unknown>
   email(payload: JobEmailV1): Promise<unknown>
 }
 
 /**
  * Runs one job message and keeps its status in Redis in step:
- * STARTED (one more attempt) -> IN_PROGRESS -> DONE, or back to QUEUED with
- * the error while the broker holds it for a retry, or FAILED for good.
+ * STARTED (one more attempt) -> IN_PROGRESS -> DONE. When the work throws,
+ * the consumer decides (retry or dead letter) and `onFailure` records it:
+ * back to QUEUED with the error while a retry waits, or FAILED for good.
  * A message for a job that already finished is acked without running it
  * again. A job whose starts keep exceeding maxAttempts without ever
  * finishing (the worker died mid-job each time) is FAILED instead of being
  * left IN_PROGRESS forever.
  */
-export function jobsHandler(store: JobStatusStore, work: JobWork, maxAttempts: number, log: Logger): MessageHandler {
-  return async (message: AnyConsumedMessage) => {
+export function jobsHandler(store: JobStatusStore, work: JobWork, opts: { maxAttempts: number; cancelPollMs: number }, log: Logger): { handler: MessageHandler; onFailure: NonNullable<ConsumerOptions['onFailure']> } {
+  const handler: MessageHandler = async (message: AnyConsumedMessage) => {
     if (message.type !== 'job.log.v1' && message.type !== 'job.callback.v1' && message.type !== 'job.email.v1') {
-      throw new PermanentError(`${message.type} is not a job message`)
+      throw new PermanentError(`${message.type} is not a job message`, { code: 'INVALID_MESSAGE' })
     }
     // The guard above narrows the payload; the type-to-job mapping itself lives in @socialnet/jobs.
     const jobType = jobTypeOfMessage(message.type)!
     const { jobId } = message.payload
     const jobLog = log.child({ jobId, jobType, attempt: message.attempt })
 
-    const start = await store.started(jobId, jobType)
+    // A dead letter an operator replayed (npm run dlq -- replay jobs) runs a FAILED job again.
+    const start = await store.started(jobId, jobType, { revive: message.headers[REDRIVEN_HEADER] !== undefined })
     if (!start.applied) {
-      jobLog.info({ status: start.doc.status }, 'job already finished; redelivery ignored')
+      jobLog.info({ status: start.doc.status }, start.doc.status === 'CANCELLED' ? 'job cancelled; skipped' : 'job already finished; redelivery ignored')
       return
     }
-    if (start.doc.attempts > maxAttempts) {
+    if (start.doc.attempts > opts.maxAttempts) {
       const reason = `gave up after ${start.doc.attempts - 1} starts without finishing (worker stopped mid-job)`
       await store.failed(jobId, jobType, reason)
-      throw new PermanentError(reason)
+      throw new PermanentError(reason, { code: 'JOB_CRASH_LOOP' })
     }
     await store.inProgress(jobId, jobType)
-    let result: unknown
-    try {
-      if (message.type === 'job.log.v1') result = await work.log(message.payload)
-      else if (message.type === 'job.callback.v1') result = await work.callback(message.payload)
-      else result = await work.email(message.payload)
-    } catch (err) {
-      const reason = (err as Error).message || String(err)
-      // Mirror the consumer's decision: it dead-letters on PermanentError or the last attempt.
-      if (err instanceof PermanentError || message.attempt >= maxAttempts) {
-        await store.failed(jobId, jobType, reason)
-        jobLog.warn({ reason }, 'job failed')
-      } else {
-        await store.retrying(jobId, jobType, reason)
-        jobLog.info({ reason }, 'job attempt failed; will retry')
-      }
-      throw err
+    const outcome = await runCancellable(store, jobId, opts.cancelPollMs, (signal) => {
+      if (message.type === 'job.log.v1') return work.log(message.payload)
+      if (message.type === 'job.callback.v1') return work.callback(message.payload, signal)
+      return work.email(message.payload)
+    })
+    if (outcome.cancelled) {
+      // CANCELLED is final: the ack ends the message, no retry.
+      jobLog.info('job cancelled while running; its work was aborted')
+      return
     }
-    await store.done(jobId, jobType, result)
-    jobLog.info('job done')
+    const done = await store.done(jobId, jobType, outcome.result)
+    jobLog.info({ status: done.doc.status }, done.applied ? 'job done' : 'job finished after it was cancelled; result not recorded')
   }
+  const onFailure: NonNullable<ConsumerOptions['onFailure']> = async (outcome, message) => {
+    const jobType = message ? jobTypeOfMessage(message.type) : undefined
+    if (!message || !jobType) return
+    const { jobId } = message.payload as { jobId: string }
+    const jobLog = log.child({ jobId, jobType, attempt: outcome.attempt, code: outcome.code })
+    if (outcome.action === 'dead-letter') {
+      await store.failed(jobId, jobType, outcome.error)
+      jobLog.warn({ reason: outcome.reason }, 'job failed')
+    } else {
+      await store.retrying(jobId, jobType, outcome.error)
+      jobLog.info({ reason: outcome.reason, delayMs: outcome.delayMs }, 'job attempt failed; will retry')
+    }
+  }
+  return { handler, onFailure }
 }
 
 /** The `jobs` queue: log, callback and email jobs. */
@@ -71,7 +82,7 @@ export function jobsQueue(deps: WorkerDeps): QueueRegistration {
   const { config } = deps
   const work: JobWork = {
     log: logJobWork(deps.db),
-    callback: callbackJobWork(deps.callback, deps.log.child({ queue: 'jobs', jobType: 'callback' })),
+    callback: callbackJobWork(deps.callback, deps.store, deps.log.child({ queue: 'jobs', jobType: 'callback' })),
     email: emailJobWork(deps.publisher)
   }
   return {
@@ -79,6 +90,6 @@ export function jobsQueue(deps: WorkerDeps): QueueRegistration {
     accepts: Object.values(JOB_MESSAGE_TYPES),
     prefetch: config.JOBS_PREFETCH,
     maxAttempts: config.JOBS_MAX_ATTEMPTS,
-    handler: jobsHandler(deps.store, work, config.JOBS_MAX_ATTEMPTS, deps.log.child({ queue: 'jobs' }))
+    ...jobsHandler(deps.store, work, { maxAttempts: config.JOBS_MAX_ATTEMPTS, cancelPollMs: config.JOB_CANCEL_POLL_MS }, deps.log.child({ queue: 'jobs' }))
   }
 }

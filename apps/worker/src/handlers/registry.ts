@@ -1,7 +1,7 @@
 import type { Pool } from 'pg'
 import type Redis from 'ioredis'
 import type { Logger } from 'pino'
-import type { MessageHandler, Publisher, WorkQueue } from '@socialnet/broker'
+import type { ConsumerOptions, MessageHandler, Publisher, WorkQueue } from '@socialnet/broker'
 import type { MessageType } from '@socialnet/contracts'
 import type { ObjectStorage } from '@socialnet/storage'
 import type { JobStatusStore } from '@socialnet/jobs'
@@ -30,6 +30,8 @@ export interface QueueRegistration {
   prefetch: number
   maxAttempts: number
   handler: MessageHandler
+  /** Told of each failure once the consumer decided retry or dead letter (job status). */
+  onFailure?: ConsumerOptions['onFailure']
 }
 
 /**

@@ -1,0 +1,114 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { ErrorBody } from '../plugins/errors'
+import { DLQ_DEFAULT_LIMIT, DLQ_MAX_LIMIT } from './dlq'
+
+const QueueParams = Type.Object({
+  queue: Type.String({ minLength: 1, maxLength: 100, description: 'work queue short name: mail, jobs or thumbnails (others: 404)' })
+})
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
+
+/** One dead letter in `GET /v1/admin/dlq/{queue}`. */
+export const DeadLetterBody = Type.Object({
+  messageId: Nullable(Type.String()),
+  type: Nullable(Type.String()),
+  kind: Type.String({ description: 'malformed | permanent | exhausted (the consumer decided), or broker:<reason> (delivery limit, reject)' }),
+  code: Nullable(Type.String({ description: 'stable failure code, e.g. SMTP_5XX, ECONNREFUSED, MALFORMED' })),
+  reason: Type.String(),
+  attempts: Type.Integer({ minimum: 1 }),
+  firstFailedAt: Nullable(Type.String({ format: 'date-time' })),
+  lastFailedAt: Nullable(Type.String({ format: 'date-time' })),
+  originalQueue: Type.String(),
+  redriven: Type.Union([Type.Object({ at: Type.String(), by: Type.String() }), Type.Null()], { description: 'set when the message was replayed before and failed again' }),
+  bytes: Type.Integer({ minimum: 0 }),
+  preview: Type.Optional(Type.String({ description: 'first 200 characters of the body (with ?preview=true)' }))
+})
+
+const ListQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: DLQ_MAX_LIMIT, default: DLQ_DEFAULT_LIMIT }),
+  preview: Type.Boolean({ default: false, description: 'include the first 200 characters of each body' })
+})
+
+const ListBody = Type.Object({
+  queue: Type.String(),
+  dlq: Type.String({ description: 'the RabbitMQ dead-letter queue' }),
+  total: Type.Integer({ minimum: 0, description: 'dead letters in the queue (messages lists the first `limit`)' }),
+  messages: Type.Array(DeadLetterBody)
+})
+
+const ReplayRequestBody = Type.Object({
+  messageIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { minItems: 1, maxItems: DLQ_MAX_LIMIT })),
+  all: Type.Optional(Type.Literal(true)),
+  dryRun: Type.Optional(Type.Boolean({ description: 'answer what would be replayed; move nothing' }))
+}, { additionalProperties: false, description: 'exactly one of messageIds or all' })
+
+const ReplayResultBody = Type.Object({
+  queue: Type.String(),
+  dryRun: Type.Boolean(),
+  replayed: Type.Integer({ minimum: 0, description: 'messages sent back (with dryRun: that would be)' }),
+  messageIds: Type.Array(Type.String()),
+  notFound: Type.Array(Type.String(), { description: 'requested ids that are not in the dead-letter queue' }),
+  remaining: Type.Integer({ minimum: 0, description: `dead letters left; all: true moves at most ${DLQ_MAX_LIMIT} per call, call again while this is not 0` })
+})
+
+const PurgeBody = Type.Object({ queue: Type.String(), purged: Type.Integer({ minimum: 0 }) })
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody }
+
+/**
+ * `/v1/admin/dlq/{queue}`: read, replay and purge a work queue's dead
+ * letters. Who: admins (401 without a token, 403 for others, checked before
+ * anything is parsed). How often: the API-wide rate limit. Cost: a call
+ * reads or moves at most 500 messages over one AMQP channel.
+ */
+const dlqRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  /** The audit trail's "who": the admin's user id and e-mail. */
+  async function actor(request: FastifyRequest): Promise<string> {
+    const userId = request.auth!.userId
+    const { rows } = await fastify.db.query<{ email: string }>('SELECT email FROM users WHERE id = $1', [userId])
+    return `user:${userId}${rows[0] ? ` <${rows[0].email}>` : ''}`
+  }
+
+  fastify.get('/v1/admin/dlq/:queue', {
+    onRequest: [fastify.authenticate, fastify.requireAdmin],
+    schema: {
+      tags: ['admin'],
+      summary: 'Dead letters of a work queue, with why they failed (admins; reading loses none)',
+      security: [{ bearerAuth: [] }],
+      params: QueueParams,
+      querystring: ListQuery,
+      response: { 200: ListBody, ...errors }
+    }
+  }, async (request, reply) => {
+    void reply.header('cache-control', 'no-store')
+    return fastify.deadLetters.list(request.params.queue, request.query)
+  })
+
+  fastify.post('/v1/admin/dlq/:queue/replay', {
+    onRequest: [fastify.authenticate, fastify.requireAdmin],
+    schema: {
+      tags: ['admin'],
+      summary: 'Send dead letters back to their work queue with a fresh attempt count (admins)',
+      description: 'Each message is republished with an `x-redriven` header and removed from the dead-letter queue only after the broker confirmed the copy.',
+      security: [{ bearerAuth: [] }],
+      params: QueueParams,
+      body: ReplayRequestBody,
+      response: { 200: ReplayResultBody, ...errors }
+    }
+  }, async (request) => fastify.deadLetters.replay(request.params.queue, request.body, await actor(request)))
+
+  fastify.delete('/v1/admin/dlq/:queue', {
+    onRequest: [fastify.authenticate, fastify.requireAdmin],
+    schema: {
+      tags: ['admin'],
+      summary: 'Delete every dead letter of a work queue (admins)',
+      security: [{ bearerAuth: [] }],
+      params: QueueParams,
+      response: { 200: PurgeBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody }
+    }
+  }, async (request) => fastify.deadLetters.purge(request.params.queue, await actor(request)))
+}
+
+export default dlqRoutes
