@@ -39,8 +39,8 @@ async function main () {
     ...(mailerMetricsPort > 0 ? [{ name: 'the mailer metrics (MAILER_METRICS_PORT)', port: mailerMetricsPort }] : [])
   ]
   const taken = await takenPorts(ports)
-  if (taken.length > 0) {
-    const t = taken[0]
+  const t = taken[0]
+  if (t) {
     throw new Error(`port ${t.port} for ${t.name} is already in use (${t.reason}); is another npm start running? Stop it or choose another port`)
   }
   startAll()

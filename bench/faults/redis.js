@@ -4,7 +4,7 @@
  * always, like the compose service's --appendonly yes) holds the job
  * statuses of an api and a worker; it is restarted while clients submit
  * callback jobs. Every 202 must reach the callback receiver (counted by its
- * X-Job-Id), and duplicates are counted. The shared Redis on 6379 is never
+ * webhook-id), and duplicates are counted. The shared Redis on 6379 is never
  * touched.
  */
 const { createServer } = require('node:http')
@@ -27,12 +27,12 @@ async function startRedis(port, dir) {
   return redis
 }
 
-/** An HTTP receiver counting callbacks per X-Job-Id. */
+/** An HTTP receiver counting callbacks per webhook-id. */
 async function startReceiver() {
   const byJob = new Map()
   const server = createServer((req, res) => {
     req.resume().on('end', () => {
-      const id = req.headers['x-job-id']
+      const id = req.headers['webhook-id']
       if (id) byJob.set(id, (byJob.get(id) || 0) + 1)
       res.end('ok')
     })
@@ -96,7 +96,7 @@ const redisRestart = {
       await waitUntil(() => accepted.every((id) => receiver.byJob.has(id)), 60000)
       await sleep(1000)
       const failed = [...failures].map(([k, v]) => `${v} x ${k}`).join(', ')
-      return { ...tally(accepted, receiver.byJob), failed: [...failures.values()].reduce((a, b) => a + b, 0), notes: `callbacks counted by X-Job-Id${failed ? `; submissions refused while Redis was down: ${failed}` : ''}` }
+      return { ...tally(accepted, receiver.byJob), failed: [...failures.values()].reduce((a, b) => a + b, 0), notes: `callbacks counted by webhook-id${failed ? `; submissions refused while Redis was down: ${failed}` : ''}` }
     } finally {
       running = false
       await Promise.all(clients)

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pino from 'pino'
 import { Webhook } from 'standardwebhooks'
-import { FAILURE_HEADERS } from '@socialnet/broker'
+import { DeadLetterQueue, FAILURE_HEADERS } from '@socialnet/broker'
 import type { HostResolver } from '@socialnet/jobs'
 import { startReceiver, type Receiver } from './callback/receiver'
 import { CALLBACK_SECRET, Harness } from './harness'
@@ -147,5 +147,21 @@ describe('callback jobs as Standard Webhooks (real worker, RabbitMQ, Redis, loca
       late.closeAllConnections()
       await new Promise<void>((resolve) => late.close(() => resolve()))
     }
+  })
+
+  test('a FAILED job whose dead letter is replayed runs again from attempt 1 and can end DONE', async () => {
+    receiver.respond = (_req, res) => { res.statusCode = 410; res.end() }
+    const id = await h.submit('callback', { callbackUrl: `${receiver.url}/back-later` })
+    await h.waitForStatus(id, 'FAILED')
+    const dlq = new DeadLetterQueue(h.connection, 'jobs')
+    for (;;) {
+      if ((await dlq.list(10)).messages.some((m) => m.messageId === id)) break
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    receiver.respond = (_req, res) => { res.end('ok') }
+    expect(await dlq.replay({ messageIds: [id], limit: 10 }, 'test')).toMatchObject({ replayed: 1, notFound: [] })
+    const doc = await h.waitForStatus(id, 'DONE')
+    expect(doc).toMatchObject({ attempts: 1, result: { callbackStatus: 200 } })
+    expect(doc.deliveries!.map((d) => d.statusCode)).toEqual([410, 200])
   })
 })

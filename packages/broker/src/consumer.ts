@@ -3,45 +3,11 @@ import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib'
 import type { BrokerConnection } from './connection'
 import { ConfirmedChannel, PUBLISH_ID_HEADER } from './confirmed-channel'
 import { UnroutableMessageError } from './errors'
-import { classifyFailure } from './failure'
+import { classifyFailure, type FailureKind, type FailureOutcome, type MessageHandler } from './failure'
+import { retryTarget } from './retry-schedule'
 import { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, decodeMessage, type AnyConsumedMessage } from './message'
 import { CHANNEL_CLOSE_TIMEOUT_MS, settledWithin } from './settled-within'
 import { declareQueueFamily, type WorkQueue } from './topology'
-
-/** What the consumer tells a handler about the delivery, so no handler re-derives the consumer's rules. */
-export interface HandlerContext {
-  /** 1 on the first attempt. */
-  attempt: number
-  /** True when a failure of this attempt dead-letters the message instead of retrying it. */
-  isLastAttempt: boolean
-}
-
-/**
- * Handles one message; resolving acks it, throwing retries it or
- * dead-letters it (PermanentError, or the last attempt; see Consumer).
- */
-export type MessageHandler = (message: AnyConsumedMessage, context: HandlerContext) => Promise<void>
-
-/** Why a message left the work queue for the dead-letter queue. */
-export type FailureKind = 'malformed' | 'permanent' | 'exhausted'
-
-/**
- * The consumer's decision about a failed message, made in one place
- * (`classifyFailure` + the attempt count) and handed to `onFailure`.
- */
-export type FailureOutcome = {
-  messageId?: string
-  type?: string
-  attempt: number
-  code: string
-  /** What the dead-letter or retry headers say (an exhausted message: "failed N attempts, last: <error>"). */
-  reason: string
-  /** The failed attempt's own error message. */
-  error: string
-} & (
-  | { action: 'retry'; delayMs: number; permanent: false }
-  | { action: 'dead-letter'; kind: FailureKind; permanent: boolean }
-)
 
 /** Options of a Consumer. */
 export interface ConsumerOptions {
@@ -237,27 +203,11 @@ export class Consumer {
         const kind: FailureKind = failure.permanent ? 'permanent' : 'exhausted'
         return this.fail(confirmed, raw, { action: 'dead-letter', messageId, type, attempt: message.attempt, kind, code: failure.code, reason, error: failure.reason, permanent: failure.permanent }, message)
       }
-      const target = this.retryTarget(message.attempt, failure.retryAfterMs)
+      const target = retryTarget(this.connection.topology.queues[this.options.queue].retries, message.attempt, failure.retryAfterMs, this.retryJitter)
       const outcome: FailureOutcome = { action: 'retry', messageId, type, attempt: message.attempt, delayMs: target.delayMs, code: failure.code, reason: failure.reason, error: failure.reason, permanent: false }
       return this.retry(confirmed, raw, outcome, target.queue, message)
     }
     this.settle(confirmed, raw, 'ack')
-  }
-
-  // Attempt n waits delays[min(n-1, last)], less up to retryJitter of it. A
-  // Retry-After picks the first retry queue at least that long (the longest
-  // one caps it) and the message expires no sooner than asked. A per-message
-  // expiration below the queue's TTL is exact at the head of the queue and
-  // at most the queue's TTL behind a longer one, so the wait stays bounded.
-  private retryTarget(attempt: number, retryAfterMs: number | undefined): { queue: string; delayMs: number } {
-    const retries = this.connection.topology.queues[this.options.queue].retries
-    const scheduled = retries[Math.min(attempt - 1, retries.length - 1)]!
-    if (retryAfterMs !== undefined && retryAfterMs > scheduled.delayMs) {
-      const target = retries.find((r) => r.delayMs >= retryAfterMs) ?? retries[retries.length - 1]!
-      return { queue: target.name, delayMs: Math.min(retryAfterMs, target.delayMs) }
-    }
-    const jittered = Math.round(scheduled.delayMs * (1 - Math.random() * this.retryJitter))
-    return { queue: scheduled.name, delayMs: Math.max(jittered, retryAfterMs ?? 0) }
   }
 
   private async retry(confirmed: ConfirmedChannel, raw: ConsumeMessage, outcome: FailureOutcome & { action: 'retry' }, queue: string, message: AnyConsumedMessage): Promise<void> {

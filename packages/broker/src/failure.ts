@@ -1,4 +1,41 @@
 import { PermanentError, TransientError } from './errors'
+import type { AnyConsumedMessage } from './message'
+
+/** What the consumer tells a handler about the delivery, so no handler re-derives the consumer's rules. */
+export interface HandlerContext {
+  /** 1 on the first attempt. */
+  attempt: number
+  /** True when a failure of this attempt dead-letters the message instead of retrying it. */
+  isLastAttempt: boolean
+}
+
+/**
+ * Handles one message; resolving acks it, throwing retries it or
+ * dead-letters it (PermanentError, or the last attempt; see Consumer).
+ */
+export type MessageHandler = (message: AnyConsumedMessage, context: HandlerContext) => Promise<void>
+
+/** Why a message left the work queue for the dead-letter queue. */
+export type FailureKind = 'malformed' | 'permanent' | 'exhausted'
+
+/**
+ * The consumer's decision about a failed message, made in one place
+ * (`classifyFailure` + the attempt count) and handed to `onFailure`.
+ */
+export type FailureOutcome = {
+  messageId?: string
+  type?: string
+  attempt: number
+  code: string
+  /** What the dead-letter or retry headers say (an exhausted message: "failed N attempts, last: <error>"). */
+  reason: string
+  /** The failed attempt's own error message. */
+  error: string
+} & (
+  | { action: 'retry'; delayMs: number; permanent: false }
+  | { action: 'dead-letter'; kind: FailureKind; permanent: boolean }
+)
+
 
 /** What the consumer makes of a handler's error: retry it (transient) or dead-letter it at once (permanent). */
 export interface FailureClass {

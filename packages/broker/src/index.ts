@@ -36,10 +36,8 @@ export {
 } from './topology'
 export { BrokerConnection, type BrokerConnectionOptions, type BrokerLogger } from './connection'
 export { Publisher, type PublishRequest, type PublisherOptions } from './publisher'
-export {
-  Consumer, type ConsumerOptions, type ConsumerDecision, type MessageHandler, type HandlerContext, type FailureOutcome, type FailureKind
-} from './consumer'
-export { classifyFailure, type FailureClass } from './failure'
+export { Consumer, type ConsumerOptions, type ConsumerDecision } from './consumer'
+export { classifyFailure, type FailureClass, type MessageHandler, type HandlerContext, type FailureOutcome, type FailureKind } from './failure'
 export { DeadLetterQueue, REDRIVEN_HEADER, type DeadLetter, type ReplaySelection, type ReplayResult } from './dead-letters'
 export {
   EVENT_TYPES, NO_EVENTS, USER_ID_HEADER, PUBLISHED_AT_HEADER, userIdOf,

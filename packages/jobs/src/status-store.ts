@@ -74,13 +74,17 @@ export const DEFAULT_JOB_TTL_SECONDS = 24 * 3600
  * missing hash is recreated: the worker may see a job whose QUEUED write the
  * api rolled back after an unconfirmed publish that the broker did keep,
  * unless mustExist is set (a cancel must not resurrect an expired job).
- * KEYS[1] job hash; ARGV: status, now, ttl, type, bumpAttempts, result, error, mustExist.
+ * `revive` lets a FAILED job start again with a fresh attempt count: an
+ * operator replayed its dead letter. DONE and CANCELLED never move.
+ * KEYS[1] job hash; ARGV: status, now, ttl, type, bumpAttempts, result, error, mustExist, revive.
  */
 const TRANSITION_LUA = `
 local current = redis.call('HGET', KEYS[1], 'status')
-if current == 'DONE' or current == 'FAILED' or current == 'CANCELLED' then
+local revive = current == 'FAILED' and ARGV[9] == '1'
+if (current == 'DONE' or current == 'FAILED' or current == 'CANCELLED') and not revive then
   return {0, redis.call('HGETALL', KEYS[1])}
 end
+if revive then redis.call('HSET', KEYS[1], 'attempts', 0) end
 if not current then
   if ARGV[8] == '1' then return {0, {}} end
   redis.call('HSET', KEYS[1], 'type', ARGV[4], 'createdAt', ARGV[2], 'attempts', 0)
@@ -175,9 +179,12 @@ export class JobStatusStore {
     await this.redis.del(this.key(id))
   }
 
-  /** A worker took the job (one more attempt). */
-  started(id: string, type: JobType): Promise<Transition> {
-    return this.transition(id, type, 'STARTED', { bumpAttempts: true })
+  /**
+   * A worker took the job (one more attempt). `revive`: the message was
+   * replayed from the dead-letter queue, so a FAILED job runs again (attempts from 1).
+   */
+  started(id: string, type: JobType, opts: { revive?: boolean } = {}): Promise<Transition> {
+    return this.transition(id, type, 'STARTED', { bumpAttempts: true, revive: opts.revive })
   }
 
   /** The job's real work has begun. */
@@ -238,11 +245,11 @@ export class JobStatusStore {
     id: string,
     type: JobType,
     status: JobStatus,
-    opts: { bumpAttempts?: boolean; result?: string; error?: string; mustExist?: boolean }
+    opts: { bumpAttempts?: boolean; result?: string; error?: string; mustExist?: boolean; revive?: boolean }
   ): Promise<Transition> {
     const [applied, flat] = await this.transitionCommand(
       this.key(id), status, new Date().toISOString(), String(this.ttlSeconds), type,
-      opts.bumpAttempts ? '1' : '0', opts.result ?? '', opts.error ?? '', opts.mustExist ? '1' : '0'
+      opts.bumpAttempts ? '1' : '0', opts.result ?? '', opts.error ?? '', opts.mustExist ? '1' : '0', opts.revive ? '1' : '0'
     )
     const fields: Record<string, string> = {}
     for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!

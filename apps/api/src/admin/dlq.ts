@@ -78,7 +78,11 @@ export class DeadLetterService {
     try {
       return await work()
     } catch (err) {
-      if (err instanceof BrokerError || /channel|connection|confirm/i.test((err as Error).message)) throw new DeadLettersUnavailableError((err as Error).message)
+      // amqplib: IllegalOperationError on a closed channel, a numeric AMQP reply code when the broker closed it.
+      const e = err as Error & { code?: unknown }
+      if (err instanceof BrokerError || e.name === 'IllegalOperationError' || typeof e.code === 'number' || /not confirmed within/.test(e.message)) {
+        throw new DeadLettersUnavailableError(e.message)
+      }
       throw err
     }
   }

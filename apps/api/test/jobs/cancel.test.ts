@@ -75,4 +75,16 @@ describe('DELETE /v1/jobs/{id} (cancel) and Idempotency-Key bodies', () => {
       expect(res.json()).toEqual({ error: 'IDEMPOTENCY_KEY_REUSED', message: 'this Idempotency-Key was used for a different request' })
     }
   })
+
+  test('GET /v1/jobs/{id} lists the callback delivery attempts the worker recorded (the newest 20)', async () => {
+    const { id } = (await post({ type: 'callback', callbackUrl: 'https://hooks.example/x' })).json() as { id: string }
+    for (let i = 0; i < 22; i++) {
+      await t.app.jobs.store.recordDelivery(id, { at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), statusCode: 500 + (i % 4), durationMs: i, error: `callback answered ${500 + (i % 4)}` })
+    }
+    await t.app.jobs.store.recordDelivery(id, { at: '2026-01-01T00:01:00.000Z', durationMs: 3, error: 'connection failed' })
+    const body = (await t.app.inject({ url: `/v1/jobs/${id}`, headers: alice.auth })).json() as { deliveries: Array<Record<string, unknown>> }
+    expect(body.deliveries).toHaveLength(20)
+    expect(body.deliveries[0]).toEqual({ at: '2026-01-01T00:00:03.000Z', statusCode: 503, durationMs: 3, error: 'callback answered 503' })
+    expect(body.deliveries[19]).toEqual({ at: '2026-01-01T00:01:00.000Z', durationMs: 3, error: 'connection failed' })
+  })
 })

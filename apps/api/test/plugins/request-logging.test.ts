@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream'
-import Fastify from 'fastify'
+import Fastify, { type FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
 import pino from 'pino'
 import { loggerOptions } from '@socialnet/config'
@@ -12,7 +12,7 @@ async function requestLines(env: TestEnv, level: 'info' | 'debug', urls: string[
   const lines: string[] = []
   const stream = new Writable({ write(chunk, _enc, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done() } })
   const { logger: _logger, ...options } = serverOptions(config)
-  const server = Fastify({ ...options, loggerInstance: pino(loggerOptions('api', level, 'api-test-1'), stream) })
+  const server = Fastify({ ...options, loggerInstance: pino(loggerOptions('api', level, 'api-test-1'), stream) as FastifyBaseLogger })
   try {
     await server.register(fp(app), { config })
     await server.ready()

@@ -1,4 +1,4 @@
-import { PermanentError, type AnyConsumedMessage, type ConsumerOptions, type MessageHandler } from '@socialnet/broker'
+import { PermanentError, REDRIVEN_HEADER, type AnyConsumedMessage, type ConsumerOptions, type MessageHandler } from '@socialnet/broker'
 import type { JobCallbackV1, JobEmailV1, JobLogV1 } from '@socialnet/contracts'
 import { JOB_MESSAGE_TYPES, jobTypeOfMessage, type JobStatusStore } from '@socialnet/jobs'
 import type { Logger } from 'pino'
@@ -36,7 +36,8 @@ export function jobsHandler(store: JobStatusStore, work: JobWork, opts: { maxAtt
     const { jobId } = message.payload
     const jobLog = log.child({ jobId, jobType, attempt: message.attempt })
 
-    const start = await store.started(jobId, jobType)
+    // A dead letter an operator replayed (npm run dlq -- replay jobs) runs a FAILED job again.
+    const start = await store.started(jobId, jobType, { revive: message.headers[REDRIVEN_HEADER] !== undefined })
     if (!start.applied) {
       jobLog.info({ status: start.doc.status }, start.doc.status === 'CANCELLED' ? 'job cancelled; skipped' : 'job already finished; redelivery ignored')
       return
