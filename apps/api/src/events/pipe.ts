@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify'
 import type { EmittedEvent } from '@socialnet/broker'
 import { compareIds, type EventStore, type StoredEvent } from './event-store'
 import type { EventHub } from './hub'
@@ -21,6 +22,8 @@ export interface PipeOptions {
   prelude?: () => Promise<{ type: string; json: string; final: boolean } | undefined>
   /** Closes the stream after an event it shows (a job's terminal status). */
   endsWith?: (event: EmittedEvent) => boolean
+  /** The request's logger: a failure after the response started can only be logged. */
+  log: FastifyBaseLogger
 }
 
 /**
@@ -31,6 +34,17 @@ export interface PipeOptions {
  * is "greater than the last id sent".
  */
 export async function pipeEvents(opts: PipeOptions): Promise<void> {
+  try {
+    await feed(opts)
+  } catch (err) {
+    // The 200 and some events are out already: no error reply is possible. Closing lets the
+    // client reconnect with its Last-Event-ID, which loses nothing.
+    opts.log.warn({ err }, 'events: stream failed; closing it')
+    opts.stream.close()
+  }
+}
+
+async function feed(opts: PipeOptions): Promise<void> {
   const { stream, accept } = opts
   let held: StoredEvent[] | undefined = []
   let lastSent = opts.after
@@ -44,7 +58,7 @@ export async function pipeEvents(opts: PipeOptions): Promise<void> {
   const unsubscribe = opts.hub.subscribe({
     deliver(entry) {
       if (held === undefined) return send(entry)
-      if (held.length >= MAX_HELD) return stream.close({ type: 'stream.dropped', json: JSON.stringify({ type: 'stream.dropped', data: { reason: 'replay fell too far behind the live events' } }) })
+      if (held.length >= MAX_HELD) return stream.drop('replay fell too far behind the live events')
       held.push(entry)
     }
   })

@@ -45,7 +45,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
   }, async (request, reply) => {
     const userId = request.auth!.userId
     const stream = fastify.eventStreams.open(request, reply)
-    await pipeEvents({ stream, hub, store, after: request.headers['last-event-id'], accept: (e) => e.userId === userId })
+    await pipeEvents({ stream, hub, store, log: request.log, after: request.headers['last-event-id'], accept: (e) => e.userId === userId })
   })
 
   fastify.get('/v1/jobs/:id/events', {
@@ -68,6 +68,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
       stream,
       hub,
       store,
+      log: request.log,
       after: request.headers['last-event-id'],
       accept: (e) => e.type === 'job.status' && e.subject === subject,
       endsWith: (e) => isTerminalStatus(String(e.data.status)),
@@ -93,7 +94,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
     }
   }, async (request, reply) => {
     const stream = fastify.eventStreams.open(request, reply, { admin: true })
-    await pipeEvents({ stream, hub, store, after: request.headers['last-event-id'], accept: () => true })
+    await pipeEvents({ stream, hub, store, log: request.log, after: request.headers['last-event-id'], accept: () => true })
   })
 }
 

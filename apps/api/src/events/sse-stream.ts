@@ -92,17 +92,23 @@ export class SseStream {
     if (this.closed) return false
     const raw = this.reply.raw
     if (raw.writableLength > this.limits.maxBufferedBytes) {
-      this.dropped = true
-      const reason = `client too slow: more than ${this.limits.maxBufferedBytes} bytes waiting`
-      this.close({ type: 'stream.dropped', json: JSON.stringify({ type: 'stream.dropped', at: new Date().toISOString(), service: 'api', replica: this.limits.replica, subject: 'stream', data: { reason } }) })
+      this.drop(`client too slow: more than ${this.limits.maxBufferedBytes} bytes waiting`)
       return false
     }
     raw.write(chunk)
     return true
   }
 
-  /** True when the stream was closed because the client read too slowly. */
+  /** True when the stream was closed because the client could not keep up. */
   dropped = false
+
+  /** Closes the stream because the client cannot keep up, telling it why (`stream.dropped`). */
+  drop(reason: string): void {
+    if (this.closed) return
+    this.dropped = true
+    const event = { type: 'stream.dropped', at: new Date().toISOString(), service: 'api', replica: this.limits.replica, subject: 'stream', data: { reason } }
+    this.close({ type: 'stream.dropped', json: JSON.stringify(event) })
+  }
 
   private finish(): void {
     if (this.closed) return

@@ -85,3 +85,17 @@ describe('without a broker', () => {
     expect(await metric(t.app, 'socialnet_events_dropped_total')).toBe(2)
   })
 })
+
+describe('stream lifetime', () => {
+  const t = useTestApp({ EVENTS_HEARTBEAT_MS: '200' }, { waitForBroker: true })
+
+  test('a quiet stream gets `: ping` comments; closing the api ends its streams instead of waiting for them', async () => {
+    await t.app.listen({ port: 0, host: '127.0.0.1' })
+    const user = await signUp(t.app)
+    const { client } = await SseClient.open(t.app, '/v1/events', user.auth)
+    while (client.comments === 0) await new Promise((resolve) => setTimeout(resolve, 50))
+    await t.restart()
+    await client.end()
+    expect(client.ended).toBe(true)
+  })
+})
