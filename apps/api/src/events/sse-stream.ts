@@ -59,20 +59,24 @@ export class SseStream {
     return this.write(`${id ? `id: ${id}\n` : ''}event: ${type}\ndata: ${json}\n\n`)
   }
 
-  /** Bytes waiting in this stream's socket. */
-  get backlog(): number {
-    return this.reply.raw.writableLength
+  /** True when the socket pushes back or half the allowed backlog is waiting: a sender that can wait (a replay) should. */
+  get crowded(): boolean {
+    const raw = this.reply.raw
+    return raw.writableNeedDrain || raw.writableLength > this.limits.maxBufferedBytes / 2
   }
 
   /** Resolves when the socket has taken what was waiting (or the stream closed). */
   drained(): Promise<void> {
-    if (this.closed || this.reply.raw.writableLength === 0) return Promise.resolve()
+    const raw = this.reply.raw
+    if (this.closed || raw.writableLength === 0) return Promise.resolve()
+    // Under the socket's high-water mark no 'drain' comes: give the socket a moment instead.
+    if (!raw.writableNeedDrain) return new Promise((resolve) => setTimeout(resolve, 10))
     return new Promise((resolve) => {
       const done = (): void => {
-        this.reply.raw.off('drain', done)
+        raw.off('drain', done)
         resolve()
       }
-      this.reply.raw.once('drain', done)
+      raw.once('drain', done)
       this.onClose(done)
     })
   }

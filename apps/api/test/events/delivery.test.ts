@@ -48,6 +48,23 @@ describe('a client that reads too slowly', () => {
     expect(client.events.length).toBeLessThan(total)
     expect(client.bytes).toBeLessThan(total * padding.length)
   })
+
+  test('a replay far bigger than that bound goes out at the client\'s pace, without dropping it', async () => {
+    const admin = await adminOf(t.app)
+    const key = `${t.env.config.EVENTS_REDIS_PREFIX}stream`
+    const from = await t.app.redis.xadd(key, '*', 'e', JSON.stringify({ type: 'mail.sent', at: new Date().toISOString(), service: 'mailer', replica: 'm', subject: 'mail:start', data: {} }))
+    const pipeline = t.app.redis.pipeline()
+    for (let i = 0; i < 300; i++) {
+      pipeline.xadd(key, '*', 'e', JSON.stringify({ type: 'mail.sent', at: new Date().toISOString(), service: 'mailer', replica: 'm', subject: `mail:replay-${i}`, data: { padding: 'y'.repeat(1024) } }))
+    }
+    await pipeline.exec()
+    const { client } = await SseClient.open(t.app, '/v1/admin/events', { ...admin.auth, 'last-event-id': from! })
+    await client.next((e) => e.data.subject === 'mail:replay-299')
+    const replayed = client.events.filter((e) => String(e.data.subject).startsWith('mail:replay-'))
+    expect(replayed.map((e) => e.data.subject)).toEqual(Array.from({ length: 300 }, (_, i) => `mail:replay-${i}`))
+    expect(client.events.some((e) => e.event === 'stream.dropped')).toBe(false)
+    client.close()
+  })
 })
 
 describe('two api replicas', () => {
