@@ -115,4 +115,18 @@ describe('stream lifetime', () => {
     await client.end()
     expect(client.ended).toBe(true)
   })
+
+  test('logging out ends the session\'s streams; a demoted admin\'s admin stream ends too', async () => {
+    await t.app.listen({ port: 0, host: '127.0.0.1' })
+    const user = await signUp(t.app)
+    const own = (await SseClient.open(t.app, '/v1/events', user.auth)).client
+    expect((await t.app.inject({ method: 'DELETE', url: '/v1/sessions/current', headers: user.auth })).statusCode).toBe(204)
+    await own.end()
+
+    const admin = await adminOf(t.app)
+    const feed = (await SseClient.open(t.app, '/v1/admin/events', admin.auth)).client
+    await t.app.db.query("UPDATE users SET role = 'user' WHERE id = $1", [admin.id])
+    await feed.end()
+    expect(feed.ended).toBe(true)
+  })
 })
