@@ -28,7 +28,9 @@ describe('rabbitmq definitions (per-service users)', () => {
       expect(users.has(p.user)).toBe(true)
       expect(p.vhost).toBe(defs.vhost)
     }
-    expect(rendered.topic_permissions.map((p: { user: string }) => p.user).sort()).toEqual(['p-api', 'p-mailer', 'p-worker'])
+    // One per service on each topic exchange: the work exchange and the events exchange.
+    const topic = rendered.topic_permissions.map((p: { user: string; exchange: string }) => `${p.exchange} ${p.user}`).sort()
+    expect(topic).toEqual(['socialnet p-api', 'socialnet p-mailer', 'socialnet p-worker', 'socialnet.events p-api', 'socialnet.events p-mailer', 'socialnet.events p-worker'])
   })
 
   test('service users are confined to their vhost', async () => {

@@ -34,8 +34,9 @@ describe('ops routes', () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining([
       '/health', '/ready', '/metrics', '/v1/key/{key}', '/v1/users', '/v1/users/verify', '/v1/users/{id}', '/v1/users/me',
       '/v1/sessions', '/v1/sessions/current', '/v1/users/{id}/avatar', '/v1/images/{id}', '/v1/jobs', '/v1/jobs/{id}',
-      '/job/database', '/job/mail', '/job/callback', '/job/status'
+      '/job/database', '/job/mail', '/job/callback', '/job/status', '/v1/events', '/v1/jobs/{id}/events', '/v1/admin/events'
     ]))
+    expect(Object.keys(doc.paths['/v1/events'].get.responses['200'].content)).toEqual(['text/event-stream'])
     for (const [path, operations] of Object.entries<Record<string, { responses: Record<string, { content?: Record<string, { schema: { required?: string[] } }> }> }>>(doc.paths)) {
       for (const [method, { responses }] of Object.entries(operations)) {
         for (const [status, response] of Object.entries(responses)) {

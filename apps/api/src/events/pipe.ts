@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify'
 import type { EmittedEvent } from '@socialnet/broker'
 import { compareIds, type EventStore, type StoredEvent } from './event-store'
 import type { EventHub } from './hub'
@@ -17,10 +18,15 @@ export interface PipeOptions {
   accept: (event: EmittedEvent) => boolean
   /** From the client's Last-Event-ID: replay every accepted event after it first. */
   after?: string
-  /** Sent first, before any replayed or live event (the job's current status); `final` ends the stream after it. */
+  /**
+   * The job's current status: sent first on a new stream, `final` ending it. A resumed
+   * stream replays the changes instead, and uses it only to end a job that ended before the window.
+   */
   prelude?: () => Promise<{ type: string; json: string; final: boolean } | undefined>
   /** Closes the stream after an event it shows (a job's terminal status). */
   endsWith?: (event: EmittedEvent) => boolean
+  /** The request's logger: a failure after the response started can only be logged. */
+  log: FastifyBaseLogger
 }
 
 /**
@@ -31,6 +37,17 @@ export interface PipeOptions {
  * is "greater than the last id sent".
  */
 export async function pipeEvents(opts: PipeOptions): Promise<void> {
+  try {
+    await feed(opts)
+  } catch (err) {
+    // The 200 and some events are out already: no error reply is possible. Closing lets the
+    // client reconnect with its Last-Event-ID, which loses nothing.
+    opts.log.warn({ err }, 'events: stream failed; closing it')
+    opts.stream.close()
+  }
+}
+
+async function feed(opts: PipeOptions): Promise<void> {
   const { stream, accept } = opts
   let held: StoredEvent[] | undefined = []
   let lastSent = opts.after
@@ -44,30 +61,50 @@ export async function pipeEvents(opts: PipeOptions): Promise<void> {
   const unsubscribe = opts.hub.subscribe({
     deliver(entry) {
       if (held === undefined) return send(entry)
-      if (held.length >= MAX_HELD) return stream.close({ type: 'stream.dropped', json: JSON.stringify({ type: 'stream.dropped', data: { reason: 'replay fell too far behind the live events' } }) })
+      if (!accept(entry.event)) return
+      if (held.length >= MAX_HELD) return stream.drop('replay fell too far behind the live events')
       held.push(entry)
     }
   })
   stream.onClose(unsubscribe)
 
-  const first = await opts.prelude?.()
-  if (first && stream.isOpen) {
-    stream.send(first.type, first.json)
-    if (first.final) return stream.close()
-  }
-  if (opts.after !== undefined) {
-    let cursor = opts.after
-    for (;;) {
-      const page = await opts.store.after(cursor, REPLAY_PAGE)
-      for (const entry of page) send(entry)
-      if (!stream.isOpen) return
-      if (page.length < REPLAY_PAGE) break
-      cursor = page[page.length - 1]!.id
-      // Replay at the client's pace: the backlog bound is for live events, not for catching up.
-      await stream.drained()
+  if (opts.after === undefined) {
+    const first = await opts.prelude?.()
+    if (first && stream.isOpen) {
+      stream.send(first.type, first.json)
+      if (first.final) return stream.close()
     }
+  } else {
+    await replay(opts, opts.after, send)
+    if (!stream.isOpen) return
   }
   const pending = held
   held = undefined
   for (const entry of pending) send(entry)
+  // A resumed stream replays the changes instead of the current status; but if the end
+  // itself is older than the replay window, say it now rather than never.
+  if (opts.after !== undefined && stream.isOpen && opts.prelude) {
+    const now = await opts.prelude()
+    if (now?.final && stream.isOpen) {
+      stream.send(now.type, now.json)
+      stream.close()
+    }
+  }
+}
+
+/** Sends every stored event after `after`, page by page, at the client's pace. */
+async function replay(opts: PipeOptions, after: string, send: (entry: StoredEvent) => void): Promise<void> {
+  const { stream } = opts
+  let cursor = after
+  for (;;) {
+    const page = await opts.store.after(cursor, REPLAY_PAGE)
+    for (const entry of page) {
+      send(entry)
+      // The backlog bound is for live events, not for catching up.
+      if (stream.crowded) await stream.drained()
+      if (!stream.isOpen) return
+    }
+    if (page.length < REPLAY_PAGE) return
+    cursor = page[page.length - 1]!.id
+  }
 }

@@ -7,6 +7,7 @@ import { EventStore } from './event-store'
 import { EventHub } from './hub'
 import { SseStream } from './sse-stream'
 import { startQueueStatsTicker } from './queue-stats-ticker'
+import { bearerToken } from '../sessions/plugin'
 
 export const TooManyStreamsError = createError<[number]>('TOO_MANY_STREAMS', 'you already have %d event streams open; close one first', 429)
 export const StreamsFullError = createError<[]>('EVENT_STREAMS_FULL', 'this server has no room for another event stream; retry later', 503)
@@ -59,6 +60,8 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
   })
   const streams = new Set<SseStream>()
   const admins = new Set<SseStream>()
+  /** The bearer token each stream was opened with, to re-check it while the stream lasts. */
+  const tokens = new Map<SseStream, { token: string; userId: string }>()
   const perUser = new Map<string, number>()
   const limits = { maxBufferedBytes: opts.clientBufferBytes, heartbeatMs: opts.heartbeatMs, replica: opts.replica }
 
@@ -73,11 +76,13 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
       const stream = new SseStream(reply, limits, request.id)
       perUser.set(userId, mine + 1)
       streams.add(stream)
+      tokens.set(stream, { token: bearerToken(request.headers.authorization) ?? '', userId })
       if (admin) admins.add(stream)
       openGauge.set(streams.size)
       stream.onClose(() => {
         streams.delete(stream)
         admins.delete(stream)
+        tokens.delete(stream)
         const left = (perUser.get(userId) ?? 1) - 1
         if (left > 0) perUser.set(userId, left)
         else perUser.delete(userId)
@@ -99,11 +104,32 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
     log: fastify.log.child({ component: 'events' })
   })
 
+  // A stream outlives the request that checked its token: at every heartbeat, end the streams
+  // whose session was logged out or expired, and admin streams of users no longer admins.
+  // A failed check (Redis or Postgres away) keeps the stream; the next one decides.
+  let checking = false
+  const recheck = setInterval(() => {
+    if (checking || tokens.size === 0) return
+    checking = true
+    void (async () => {
+      for (const [stream, { token, userId }] of [...tokens]) {
+        const session = await fastify.sessions.store.find(token).catch(() => null)
+        if (session === undefined || (session && session.userId !== userId)) stream.close()
+        else if (session && admins.has(stream)) {
+          const { rows } = await fastify.db.query<{ role: string }>('SELECT role FROM users WHERE id = $1', [userId]).catch(() => ({ rows: [{ role: 'admin' }] }))
+          if (rows[0]?.role !== 'admin') stream.close()
+        }
+      }
+    })().finally(() => { checking = false })
+  }, opts.heartbeatMs)
+  recheck.unref()
+
   fastify.addHook('onReady', async () => {
     await hub.start()
     collector.start()
   })
   fastify.addHook('preClose', async () => {
+    clearInterval(recheck)
     ticker.stop()
     service.closeAll()
   })
@@ -111,4 +137,4 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
     await collector.stop()
     await hub.stop()
   })
-}, { name: 'event-streams', dependencies: ['redis', 'broker', 'metrics', 'sessions', 'admin'] })
+}, { name: 'event-streams', dependencies: ['redis', 'db', 'broker', 'metrics', 'sessions', 'admin'] })

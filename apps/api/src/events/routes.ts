@@ -13,7 +13,11 @@ const ResumeHeaders = Type.Object({
   }))
 })
 
-const SseBody = Type.String({ description: 'text/event-stream: `id:`, `event:` (the type) and `data:` (the event as JSON) per event; `: ping` every 15 s' })
+// The 200 is keyed by its media type, so OpenAPI shows text/event-stream for it and JSON for the errors.
+const SseBody = {
+  description: 'an event stream: `id:`, `event:` (the type) and `data:` (the event as JSON) per event; `: ping` every 15 s',
+  content: { 'text/event-stream': { schema: Type.String() } }
+}
 const STREAM_DESCRIPTION = 'Server-Sent Events; see docs/events.md for the event types. ' +
   'At most EVENTS_STREAMS_PER_USER streams per user (429) and EVENTS_MAX_STREAMS per replica (503). ' +
   'A client that reads too slowly gets `stream.dropped` and is disconnected.'
@@ -34,7 +38,6 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
       tags: ['events'],
       summary: 'Your own events, live (SSE)',
       description: STREAM_DESCRIPTION,
-      produces: ['text/event-stream'],
       security: [{ bearerAuth: [] }],
       headers: ResumeHeaders,
       response: { 200: SseBody, 400: ErrorBody, 401: ErrorBody, 429: ErrorBody, 503: ErrorBody }
@@ -42,7 +45,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
   }, async (request, reply) => {
     const userId = request.auth!.userId
     const stream = fastify.eventStreams.open(request, reply)
-    await pipeEvents({ stream, hub, store, after: request.headers['last-event-id'], accept: (e) => e.userId === userId })
+    await pipeEvents({ stream, hub, store, log: request.log, after: request.headers['last-event-id'], accept: (e) => e.userId === userId })
   })
 
   fastify.get('/v1/jobs/:id/events', {
@@ -50,7 +53,6 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
       tags: ['jobs', 'events'],
       summary: 'A job\'s status now, then each change (SSE); closed after DONE, FAILED or CANCELLED',
       description: `Your own jobs only (404 for others, as GET /v1/jobs/{id}). ${STREAM_DESCRIPTION}`,
-      produces: ['text/event-stream'],
       security: [{ bearerAuth: [] }],
       params: JobIdParams,
       headers: ResumeHeaders,
@@ -66,6 +68,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
       stream,
       hub,
       store,
+      log: request.log,
       after: request.headers['last-event-id'],
       accept: (e) => e.type === 'job.status' && e.subject === subject,
       endsWith: (e) => isTerminalStatus(String(e.data.status)),
@@ -85,14 +88,13 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
       tags: ['admin', 'events'],
       summary: 'Every event, plus `queue.stats` every second (SSE; admins only)',
       description: STREAM_DESCRIPTION,
-      produces: ['text/event-stream'],
       security: [{ bearerAuth: [] }],
       headers: ResumeHeaders,
       response: { 200: SseBody, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody }
     }
   }, async (request, reply) => {
     const stream = fastify.eventStreams.open(request, reply, { admin: true })
-    await pipeEvents({ stream, hub, store, after: request.headers['last-event-id'], accept: () => true })
+    await pipeEvents({ stream, hub, store, log: request.log, after: request.headers['last-event-id'], accept: () => true })
   })
 }
 

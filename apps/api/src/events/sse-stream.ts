@@ -59,20 +59,24 @@ export class SseStream {
     return this.write(`${id ? `id: ${id}\n` : ''}event: ${type}\ndata: ${json}\n\n`)
   }
 
-  /** Bytes waiting in this stream's socket. */
-  get backlog(): number {
-    return this.reply.raw.writableLength
+  /** True when the socket pushes back or half the allowed backlog is waiting: a sender that can wait (a replay) should. */
+  get crowded(): boolean {
+    const raw = this.reply.raw
+    return raw.writableNeedDrain || raw.writableLength > this.limits.maxBufferedBytes / 2
   }
 
   /** Resolves when the socket has taken what was waiting (or the stream closed). */
   drained(): Promise<void> {
-    if (this.closed || this.reply.raw.writableLength === 0) return Promise.resolve()
+    const raw = this.reply.raw
+    if (this.closed || raw.writableLength === 0) return Promise.resolve()
+    // Under the socket's high-water mark no 'drain' comes: give the socket a moment instead.
+    if (!raw.writableNeedDrain) return new Promise((resolve) => setTimeout(resolve, 10))
     return new Promise((resolve) => {
       const done = (): void => {
-        this.reply.raw.off('drain', done)
+        raw.off('drain', done)
         resolve()
       }
-      this.reply.raw.once('drain', done)
+      raw.once('drain', done)
       this.onClose(done)
     })
   }
@@ -92,17 +96,23 @@ export class SseStream {
     if (this.closed) return false
     const raw = this.reply.raw
     if (raw.writableLength > this.limits.maxBufferedBytes) {
-      this.dropped = true
-      const reason = `client too slow: more than ${this.limits.maxBufferedBytes} bytes waiting`
-      this.close({ type: 'stream.dropped', json: JSON.stringify({ type: 'stream.dropped', at: new Date().toISOString(), service: 'api', replica: this.limits.replica, subject: 'stream', data: { reason } }) })
+      this.drop(`client too slow: more than ${this.limits.maxBufferedBytes} bytes waiting`)
       return false
     }
     raw.write(chunk)
     return true
   }
 
-  /** True when the stream was closed because the client read too slowly. */
+  /** True when the stream was closed because the client could not keep up. */
   dropped = false
+
+  /** Closes the stream because the client cannot keep up, telling it why (`stream.dropped`). */
+  drop(reason: string): void {
+    if (this.closed) return
+    this.dropped = true
+    const event = { type: 'stream.dropped', at: new Date().toISOString(), service: 'api', replica: this.limits.replica, subject: 'stream', data: { reason } }
+    this.close({ type: 'stream.dropped', json: JSON.stringify(event) })
+  }
 
   private finish(): void {
     if (this.closed) return

@@ -48,6 +48,23 @@ describe('a client that reads too slowly', () => {
     expect(client.events.length).toBeLessThan(total)
     expect(client.bytes).toBeLessThan(total * padding.length)
   })
+
+  test('a replay far bigger than that bound goes out at the client\'s pace, without dropping it', async () => {
+    const admin = await adminOf(t.app)
+    const key = `${t.env.config.EVENTS_REDIS_PREFIX}stream`
+    const from = await t.app.redis.xadd(key, '*', 'e', JSON.stringify({ type: 'mail.sent', at: new Date().toISOString(), service: 'mailer', replica: 'm', subject: 'mail:start', data: {} }))
+    const pipeline = t.app.redis.pipeline()
+    for (let i = 0; i < 300; i++) {
+      pipeline.xadd(key, '*', 'e', JSON.stringify({ type: 'mail.sent', at: new Date().toISOString(), service: 'mailer', replica: 'm', subject: `mail:replay-${i}`, data: { padding: 'y'.repeat(1024) } }))
+    }
+    await pipeline.exec()
+    const { client } = await SseClient.open(t.app, '/v1/admin/events', { ...admin.auth, 'last-event-id': from! })
+    await client.next((e) => e.data.subject === 'mail:replay-299')
+    const replayed = client.events.filter((e) => String(e.data.subject).startsWith('mail:replay-'))
+    expect(replayed.map((e) => e.data.subject)).toEqual(Array.from({ length: 300 }, (_, i) => `mail:replay-${i}`))
+    expect(client.events.some((e) => e.event === 'stream.dropped')).toBe(false)
+    client.close()
+  })
 })
 
 describe('two api replicas', () => {
@@ -83,5 +100,33 @@ describe('without a broker', () => {
   test('registrations still succeed; their events are dropped and counted', async () => {
     for (let i = 0; i < 3; i++) await signUp(t.app)
     expect(await metric(t.app, 'socialnet_events_dropped_total')).toBe(2)
+  })
+})
+
+describe('stream lifetime', () => {
+  const t = useTestApp({ EVENTS_HEARTBEAT_MS: '200' }, { waitForBroker: true })
+
+  test('a quiet stream gets `: ping` comments; closing the api ends its streams instead of waiting for them', async () => {
+    await t.app.listen({ port: 0, host: '127.0.0.1' })
+    const user = await signUp(t.app)
+    const { client } = await SseClient.open(t.app, '/v1/events', user.auth)
+    while (client.comments === 0) await new Promise((resolve) => setTimeout(resolve, 50))
+    await t.restart()
+    await client.end()
+    expect(client.ended).toBe(true)
+  })
+
+  test('logging out ends the session\'s streams; a demoted admin\'s admin stream ends too', async () => {
+    await t.app.listen({ port: 0, host: '127.0.0.1' })
+    const user = await signUp(t.app)
+    const own = (await SseClient.open(t.app, '/v1/events', user.auth)).client
+    expect((await t.app.inject({ method: 'DELETE', url: '/v1/sessions/current', headers: user.auth })).statusCode).toBe(204)
+    await own.end()
+
+    const admin = await adminOf(t.app)
+    const feed = (await SseClient.open(t.app, '/v1/admin/events', admin.auth)).client
+    await t.app.db.query("UPDATE users SET role = 'user' WHERE id = $1", [admin.id])
+    await feed.end()
+    expect(feed.ended).toBe(true)
   })
 })

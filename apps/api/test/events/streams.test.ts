@@ -99,6 +99,12 @@ describe('event streams (SSE)', () => {
       const again = (await open(`/v1/jobs/${id}/events`, owner.auth)).client
       await again.end()
       expect(again.events.map((e) => e.data.data.status)).toEqual(['DONE'])
+
+      // Resumed after STARTED: the changes it missed, then the end.
+      const started = client.events.find((e) => e.data.data.status === 'STARTED')!
+      const resumed = (await open(`/v1/jobs/${id}/events`, { ...owner.auth, 'last-event-id': started.id! })).client
+      await resumed.end()
+      expect(resumed.events.map((e) => e.data.data.status)).toEqual(['IN_PROGRESS', 'DONE'])
     } finally {
       await events.close()
       await connection.close()
