@@ -87,4 +87,12 @@ describe('nginx config rendered for loopback', () => {
     expect(() => renderTemplate('listen ${NGINX_HTTP_LISTEN}; set $x $host;', {})).toThrow(/NGINX_HTTP_LISTEN/)
     expect(renderTemplate('listen ${NGINX_HTTP_LISTEN}; set $x $host;', { NGINX_HTTP_LISTEN: '80' })).toBe('listen 80; set $x $host;')
   })
+
+  test('the console pages nginx answers with index.html are exactly the console\'s pages', () => {
+    const conf = render('console', 50)
+    const regex = /location ~ \^\/\(([a-z|-]+)\)\?\$ \{\s*try_files \$socialnet_console_page @api;/.exec(conf)?.[1]
+    const pages = JSON.parse(readFileSync(join(ROOT, 'apps/console/dist/pages.json'), 'utf8')) as string[]
+    expect(regex?.split('|').map((p) => `/${p}`).sort()).toEqual([...pages].sort())
+    expect(conf).toContain(`root ${join(ROOT, 'apps/console/dist')};`)
+  })
 })

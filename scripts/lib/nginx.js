@@ -5,6 +5,8 @@ const { execFileSync } = require('node:child_process')
 const { join, resolve } = require('node:path')
 
 const INFRA_NGINX = resolve(__dirname, '../../infra/nginx')
+// The web console's build: nginx serves it here as in the compose image.
+const CONSOLE_DIR = resolve(__dirname, '../../apps/console/dist')
 const NGINX_BIN = process.env.NGINX_BIN ?? 'nginx'
 
 /**
@@ -70,6 +72,7 @@ function loopbackVariables (o) {
     NGINX_RATE_BURST: String(limited ? o.rateLimitRps * 2 : 1),
     NGINX_CONN_PER_IP: '200',
     NGINX_PREFIX: o.prefix,
+    NGINX_CONSOLE_DIR: CONSOLE_DIR,
     // Debian's nginx started by root would run its workers as nobody, who cannot
     // write into the stack's private temp dirs.
     NGINX_USER: process.getuid?.() === 0 ? 'user root;' : ''
