@@ -6,6 +6,17 @@
  */
 
 const ADMIN_CLI = '/app/apps/api/dist/admin/cli.js'
+const DLQ_CLI = '/app/apps/api/dist/admin/dlq-cli.js'
+
+/** Gives a registered user the admin role with the api's admin CLI (`npm run admin -- promote`). */
+async function promote(project, email) {
+  return (await project.compose(['exec', '-T', 'api', 'node', ADMIN_CLI, 'promote', email])).trim()
+}
+
+/** The dead-letter CLI (`npm run dlq -- …`) inside an api container; answers its output. */
+async function dlq(project, args) {
+  return (await project.compose(['exec', '-T', 'api', 'node', DLQ_CLI, ...args])).trim()
+}
 
 /** Headers that authorize KV reads and writes: a fresh API key minted with the api's admin CLI. */
 async function kvApiKey(project) {
@@ -49,4 +60,4 @@ const routes = { 'default exchange -> socialnet.jobs': ['', 'socialnet.jobs'], '
   return JSON.parse((await project.exec(container, ['node', '-e', script])).trim().split('\n').pop())
 }
 
-module.exports = { kvApiKey, publishAs }
+module.exports = { kvApiKey, publishAs, promote, dlq }

@@ -7,7 +7,7 @@
  */
 const { randomBytes } = require('node:crypto')
 const { Inbox } = require('./inbox')
-const { kvApiKey, publishAs } = require('./probes')
+const { kvApiKey, publishAs, promote, dlq } = require('./probes')
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const seconds = (since) => ((performance.now() - since) / 1000).toFixed(1)
@@ -55,6 +55,39 @@ async function paced(count, { concurrency, perSecond }, task) {
       await task(i)
     }
   }))
+}
+
+/**
+ * Reads a Server-Sent Events stream through nginx until `until(event, all)` holds; answers
+ * every event read. Fails after `ms`, naming what arrived, so a buffering proxy shows as a timeout.
+ */
+async function readEvents(url, headers, until, ms) {
+  const abort = new AbortController()
+  const timer = setTimeout(() => abort.abort(), ms)
+  const events = []
+  try {
+    const response = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal })
+    if (response.status !== 200) throw new Error(`${url}: ${response.status} ${(await response.text()).slice(0, 200)}`)
+    const decoder = new TextDecoder()
+    let buffered = ''
+    for await (const chunk of response.body) {
+      buffered += decoder.decode(chunk, { stream: true })
+      for (let end = buffered.indexOf('\n\n'); end !== -1; end = buffered.indexOf('\n\n')) {
+        const data = buffered.slice(0, end).split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n')
+        buffered = buffered.slice(end + 2)
+        if (!data) continue
+        events.push(JSON.parse(data))
+        if (until(events[events.length - 1], events)) return events
+      }
+    }
+    throw new Error('the stream ended')
+  } catch (err) {
+    if (abort.signal.aborted) throw new Error(`not within ${ms / 1000} s; got ${events.map((e) => e.type).join(', ') || 'no event'}`)
+    throw err
+  } finally {
+    clearTimeout(timer)
+    abort.abort()
+  }
 }
 
 async function scenario({ project, env, check, log, interrupted }) {
@@ -209,6 +242,56 @@ async function scenario({ project, env, check, log, interrupted }) {
       await waitFor(`the ${size} px thumbnail`, async () => (await request('GET', toPublic(avatar.thumbnails.urls[size]))).status === 200, 60_000)
     }
     return `original ${original.headers.get('content-type')}, ${png.length} B; thumbnails ${sizes.join(', ')} px after ${seconds(started)} s`
+  })
+  if (interrupted()) return
+
+  await check('web console served by nginx: the page, its assets, the mail\'s /verify link opens it', async () => {
+    const html = { accept: 'text/html' }
+    const page = await request('GET', '/', { headers: html })
+    if (page.status !== 200 || !page.text.includes('<div id="app">')) throw new Error(`GET / as a browser: ${page.status} ${page.text.slice(0, 120)}`)
+    if (!/^default-src 'self'/.test(page.headers.get('content-security-policy') ?? '')) throw new Error(`CSP: ${page.headers.get('content-security-policy')}`)
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(page.text)?.[1]
+    const script = await request('GET', asset ?? '/assets/none.js')
+    if (script.status !== 200 || !/immutable/.test(script.headers.get('cache-control') ?? '')) throw new Error(`${asset}: ${script.status} ${script.headers.get('cache-control')}`)
+    const verifyPage = await request('GET', '/verify?token=x', { headers: html })
+    if (verifyPage.status !== 200 || verifyPage.text !== page.text) throw new Error(`GET /verify as a browser: ${verifyPage.status}`)
+    const links = await request('GET', '/')
+    if (links.status !== 200 || links.json().docs !== '/docs') throw new Error(`GET / as an API client: ${links.status} ${links.text.slice(0, 120)}`)
+    return `/ and /verify -> index.html (${page.text.length} B), ${asset} immutable; GET / without text/html -> the api's JSON links`
+  })
+  if (interrupted()) return
+
+  await check('your own events through nginx (SSE): registered -> relayed -> consumed -> SMTP accepted, with replicas', async () => {
+    if (!session) throw new Error('no session (the avatar check failed)')
+    const auth = { authorization: `Bearer ${session}` }
+    let mailId
+    const events = await readEvents(new URL('/v1/events', base), { ...auth, 'last-event-id': '0-0' }, (event) => {
+      if (event.type === 'user.registered' && event.subject === `user:${solo.id}`) mailId = event.data.mailMessageId
+      return event.type === 'mail.sent' && mailId !== undefined && event.data.messageId === mailId
+    }, 30_000)
+    const others = events.filter((e) => e.userId !== solo.id)
+    if (others.length) throw new Error(`${others.length} events of other users in the stream`)
+    const steps = ['user.registered', 'outbox.published', 'mail.consumed', 'mail.sent']
+      .map((type) => events.find((e) => e.type === type && (type === 'user.registered' || e.data.messageId === mailId)))
+    if (steps.some((e) => !e)) throw new Error(`steps missing: ${events.map((e) => e.type).join(', ')}`)
+    return steps.map((e) => `${e.type} by ${e.replica}`).join(' -> ') + ` (${events.length} events of this user, none of others)`
+  })
+  if (interrupted()) return
+
+  await check('admin: queue stats and the dead-letter CLI; 403 for a user', async () => {
+    if (!session) throw new Error('no session (the avatar check failed)')
+    const auth = { authorization: `Bearer ${session}` }
+    const refused = await request('GET', '/v1/admin/queues', { headers: auth })
+    if (refused.status !== 403) throw new Error(`GET /v1/admin/queues as a user: ${refused.status}`)
+    await promote(project, solo.email)
+    const queues = await request('GET', '/v1/admin/queues', { headers: auth })
+    if (queues.status !== 200) throw new Error(`GET /v1/admin/queues as an admin: ${queues.status} ${queues.text.slice(0, 200)}`)
+    const mail = queues.json().queues.find((q) => q.name === 'mail')
+    if (!mail || mail.consumers < 2 || mail.unacked === null) throw new Error(`mail queue: ${JSON.stringify(mail)}`)
+    const stats = await readEvents(new URL('/v1/admin/events', base), auth, (event) => event.type === 'queue.stats', 10_000)
+    const replicas = stats[stats.length - 1].data.replicas.map((r) => r.replica)
+    const listed = await dlq(project, ['list', 'mail'])
+    return `mail: ${mail.consumers} consumers, ${mail.ready} ready, ${mail.unacked} unacked, ${mail.dlq} dead; queue.stats over SSE names ${replicas.length} replicas; dlq list mail: ${listed.split('\n')[0] || '(empty)'}`
   })
   if (interrupted()) return
 
