@@ -11,7 +11,8 @@ import { emailJobWork } from './email-job'
 interface JobWork {
   log(payload: JobLogV1): Promise<unknown>
   callback(payload: JobCallbackV1): Promise<unknown>
-  email(payload: JobEmailV1): Promise<unknown>
+  /** `headers`: the job message's, whose x-user-id the mail carries on. */
+  email(payload: JobEmailV1, headers: Record<string, unknown>): Promise<unknown>
 }
 
 /**
@@ -48,7 +49,7 @@ export function jobsHandler(store: JobStatusStore, work: JobWork, maxAttempts: n
     try {
       if (message.type === 'job.log.v1') result = await work.log(message.payload)
       else if (message.type === 'job.callback.v1') result = await work.callback(message.payload)
-      else result = await work.email(message.payload)
+      else result = await work.email(message.payload, message.headers)
     } catch (err) {
       const reason = (err as Error).message || String(err)
       // Mirror the consumer's decision: it dead-letters on PermanentError or the last attempt.
