@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Client } from 'pg'
 import amqplib from 'amqplib'
+import Redis from 'ioredis'
 import { DEFAULT_AMQP_URL, deleteTopology, topology } from '@socialnet/broker'
 import app, { serverOptions } from '../src/app'
 import { loadApiConfig, type ApiConfig } from '../src/config'
@@ -128,15 +129,20 @@ export function useTestApp(overrides: Record<string, string> = {}, opts: TestApp
     if (opts.waitForBroker) await replicas[0]!.broker.connection.waitForConnection()
   })
   afterAll(async () => {
-    const first = replicas[0]
-    if (first && env) {
-      // Sessions, login and rate-limit counters and job statuses would otherwise linger in the shared Redis until their TTLs.
-      for (const prefix of [env.config.JOBS_REDIS_PREFIX, env.config.SESSIONS_REDIS_PREFIX, env.config.RATE_LIMIT_REDIS_PREFIX, env.config.EVENTS_REDIS_PREFIX]) {
-        const keys = await first.redis.keys(`${prefix}*`)
-        if (keys.length > 0) await first.redis.del(...keys)
+    for (const replica of replicas) await replica.close()
+    if (env) {
+      // Sessions, login and rate-limit counters, job statuses and events would otherwise linger in the
+      // shared Redis until their TTLs. After the close: an event collected while closing would come back.
+      const redis = new Redis(env.config.REDIS_URL)
+      try {
+        for (const prefix of [env.config.JOBS_REDIS_PREFIX, env.config.SESSIONS_REDIS_PREFIX, env.config.RATE_LIMIT_REDIS_PREFIX, env.config.EVENTS_REDIS_PREFIX]) {
+          const keys = await redis.keys(`${prefix}*`)
+          if (keys.length > 0) await redis.del(...keys)
+        }
+      } finally {
+        await redis.quit()
       }
     }
-    for (const replica of replicas) await replica.close()
     await mail?.close()
     await env?.cleanup()
   })

@@ -70,4 +70,18 @@ describe('worker events', () => {
     const made = await until(() => events.find((e) => e.type === 'image.thumbnails_made' && e.subject === `image:${id}`))
     expect(made).toMatchObject({ service: 'worker', userId: owner, data: { imageId: id, sizes: [64], durationMs: expect.any(Number) } })
   })
+
+  test('an email job hands its owner on to the mail (x-user-id), so the mailer\'s events reach the owner', async () => {
+    const owner = await h.createUser()
+    const id = randomUUID()
+    await h.store.create(id, 'email', { owner })
+    await h.publisher.publish({
+      type: JOB_MESSAGE_TYPES.email, messageId: id,
+      payload: { jobId: id, to: 'ada@example.com', subject: 'Hi', text: 'Hello' },
+      headers: { [USER_ID_HEADER]: owner }
+    })
+    const mail = await h.nextMessage(h.names.queues.mail.name)
+    expect(mail.properties.messageId).toBe(id)
+    expect(mail.properties.headers?.[USER_ID_HEADER]).toBe(owner)
+  })
 })

@@ -106,6 +106,11 @@ export class EventStore {
     return id as string
   }
 
+  /** Records a replica as alive now (an api replica does so itself, even while nothing happens). */
+  async markSeen(service: string, replica: string): Promise<void> {
+    await this.redis.hset(this.replicasKey, `${service}/${replica}`, new Date().toISOString())
+  }
+
   /** Caps the stream's length (approximately): a burst inside the window cannot grow it without bound. */
   async trim(): Promise<void> {
     await this.redis.xtrim(this.streamKey, 'MAXLEN', '~', this.maxLen)

@@ -124,12 +124,19 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
   }, opts.heartbeatMs)
   recheck.unref()
 
+  // An api replica is listed in queue.stats while it runs, not only while it emits.
+  const present = (): void => void store.markSeen('api', opts.replica).catch(() => {})
+  const presence = setInterval(present, 10_000)
+  presence.unref()
+
   fastify.addHook('onReady', async () => {
     await hub.start()
     collector.start()
+    present()
   })
   fastify.addHook('preClose', async () => {
     clearInterval(recheck)
+    clearInterval(presence)
     ticker.stop()
     service.closeAll()
   })

@@ -1,5 +1,5 @@
 import sanitizeHtml from 'sanitize-html'
-import type { Publisher } from '@socialnet/broker'
+import { USER_ID_HEADER, userIdOf, type Publisher } from '@socialnet/broker'
 import type { JobEmailV1 } from '@socialnet/contracts'
 
 /**
@@ -26,15 +26,18 @@ export function sanitizeMailHtml(html: string): string {
  * done once the broker confirmed it. The HTML is sanitized here, the one
  * place user-written HTML enters the mail pipeline. The job id is the mail's
  * messageId, so the mailer's dedupe turns a republish after a worker crash
- * into one mail.
+ * into one mail. The job's owner (its message's `x-user-id` header) goes
+ * along, so the mailer's events reach the owner's own event stream.
  */
 export function emailJobWork(publisher: Publisher) {
-  return async (payload: JobEmailV1): Promise<{ mail: string }> => {
+  return async (payload: JobEmailV1, headers: Record<string, unknown> = {}): Promise<{ mail: string }> => {
     const { jobId, to, subject, text, html } = payload
+    const owner = userIdOf(headers)
     await publisher.publish({
       type: 'mail.send.v1',
       messageId: jobId,
-      payload: html === undefined ? { to, subject, text, jobId } : { to, subject, text, html: sanitizeMailHtml(html), jobId }
+      payload: html === undefined ? { to, subject, text, jobId } : { to, subject, text, html: sanitizeMailHtml(html), jobId },
+      headers: owner ? { [USER_ID_HEADER]: owner } : undefined
     })
     return { mail: 'queued for the mailer' }
   }

@@ -13,7 +13,8 @@ interface JobWork {
   log(payload: JobLogV1): Promise<unknown>
   /** `signal` fires when the job is cancelled while its callback is in flight. */
   callback(payload: JobCallbackV1, signal: AbortSignal): Promise<unknown>
-  email(payload: JobEmailV1): Promise<unknown>
+  /** `headers`: the job message's, whose x-user-id the mail carries on. */
+  email(payload: JobEmailV1, headers: Record<string, unknown>): Promise<unknown>
 }
 
 /**
@@ -51,7 +52,7 @@ export function jobsHandler(store: JobStatusStore, work: JobWork, opts: { maxAtt
     const outcome = await runCancellable(store, jobId, opts.cancelPollMs, (signal) => {
       if (message.type === 'job.log.v1') return work.log(message.payload)
       if (message.type === 'job.callback.v1') return work.callback(message.payload, signal)
-      return work.email(message.payload)
+      return work.email(message.payload, message.headers)
     })
     if (outcome.cancelled) {
       // CANCELLED is final: the ack ends the message, no retry.
