@@ -21,7 +21,6 @@ export {
   topology,
   declareTopology,
   declareQueueFamily,
-  declareEventsExchange,
   deleteTopology,
   EVENTS_QUEUE_MAX_LENGTH,
   EVENTS_QUEUE_TTL_MS,
@@ -38,7 +37,7 @@ export { BrokerConnection, type BrokerConnectionOptions, type BrokerLogger } fro
 export { Publisher, type PublishRequest, type PublisherOptions } from './publisher'
 export { Consumer, type ConsumerOptions, type ConsumerDecision, type FailureKind, type MessageHandler } from './consumer'
 export {
-  EVENT_TYPES, NO_EVENTS, USER_ID_HEADER, PUBLISHED_AT_HEADER, userIdOf,
+  EVENT_TYPES, USER_ID_HEADER, PUBLISHED_AT_HEADER, userIdOf,
   type EventType, type EventService, type EventInput, type EmittedEvent, type StreamedEvent, type EventSink
 } from './events/event'
 export { EventPublisher, type EventPublisherOptions } from './events/event-publisher'
