@@ -71,12 +71,21 @@ export function testEnv(overrides: Record<string, string> = {}): TestEnv {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...overrides
   }
+  const config = loadApiConfig(env)
   return {
     env,
-    config: loadApiConfig(env),
+    config,
     dir,
     async cleanup() {
       await dropDatabase(env.DATABASE_URL!)
+      // Every app marks itself in the event stream's keys at start; they go with the environment.
+      const redis = new Redis(config.REDIS_URL)
+      try {
+        const keys = await redis.keys(`${config.EVENTS_REDIS_PREFIX}*`)
+        if (keys.length > 0) await redis.del(...keys)
+      } finally {
+        await redis.quit()
+      }
       // Straight to the broker: a test's own AMQP_URL may point at a proxy it has cut.
       await deleteBrokerTopology(process.env.AMQP_URL ?? DEFAULT_AMQP_URL, env.AMQP_PREFIX!)
       rmSync(dir, { recursive: true, force: true })

@@ -73,7 +73,7 @@ export class Mailer {
   }
 
   private async handle(message: AnyConsumedMessage): Promise<void> {
-    const { log, deliveries, metrics, events } = this.deps
+    const { log, metrics, events } = this.deps
     const { messageId, type, attempt } = message
     const context = { messageId, type, attempt, redelivered: message.redelivered }
     const event = { subject: `mail:${messageId}`, userId: userIdOf(message.headers) }

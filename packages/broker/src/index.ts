@@ -21,7 +21,6 @@ export {
   topology,
   declareTopology,
   declareQueueFamily,
-  declareEventsExchange,
   deleteTopology,
   EVENTS_QUEUE_MAX_LENGTH,
   EVENTS_QUEUE_TTL_MS,
@@ -40,7 +39,7 @@ export { Consumer, type ConsumerOptions, type ConsumerDecision } from './consume
 export { classifyFailure, type FailureClass, type MessageHandler, type HandlerContext, type FailureOutcome, type FailureKind } from './failure'
 export { DeadLetterQueue, REDRIVEN_HEADER, type DeadLetter, type ReplaySelection, type ReplayResult } from './dead-letters'
 export {
-  EVENT_TYPES, NO_EVENTS, USER_ID_HEADER, PUBLISHED_AT_HEADER, userIdOf,
+  EVENT_TYPES, USER_ID_HEADER, PUBLISHED_AT_HEADER, userIdOf,
   type EventType, type EventService, type EventInput, type EmittedEvent, type StreamedEvent, type EventSink
 } from './events/event'
 export { EventPublisher, type EventPublisherOptions } from './events/event-publisher'

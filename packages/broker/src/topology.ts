@@ -130,7 +130,7 @@ export async function declareTopology(channel: Channel, options: Topology | Topo
  * Declares the events exchange, idempotently; part of the api's topology.
  * Other services only check it exists before they publish events to it.
  */
-export async function declareEventsExchange(channel: Channel, events: EventNames): Promise<void> {
+async function declareEventsExchange(channel: Channel, events: EventNames): Promise<void> {
   await channel.assertExchange(events.exchange, 'topic', { durable: true })
 }
 

@@ -92,4 +92,20 @@ describe('JobStatusStore (real Redis)', () => {
     await store.releaseIdempotencyKey(key)
     expect(await store.claimIdempotencyKey(key, 'third')).toBeUndefined()
   })
+
+  test('every status written is reported once as a job.status event, none for a write a finished job refuses', async () => {
+    const events: Array<{ type: string; subject: string; userId?: string; data: Record<string, unknown> }> = []
+    const reporting = new JobStatusStore(redis, { prefix, ttlSeconds: 120, events: { emit: (type, event) => events.push({ type, ...event }) } })
+    const id = randomUUID()
+    await reporting.create(id, 'callback', { owner: 'u-1' })
+    await reporting.started(id, 'callback')
+    await reporting.retrying(id, 'callback', 'receiver down')
+    await reporting.started(id, 'callback')
+    await reporting.failed(id, 'callback', 'gave up')
+    expect((await reporting.started(id, 'callback')).applied).toBe(false)
+    expect(events.map((e) => e.data.status)).toEqual(['QUEUED', 'STARTED', 'QUEUED', 'STARTED', 'FAILED'])
+    for (const e of events) expect(e).toMatchObject({ type: 'job.status', subject: `job:${id}`, userId: 'u-1', data: { jobId: id, jobType: 'callback' } })
+    expect(events[2]!.data.error).toBe('receiver down')
+    expect(events[4]!.data).toMatchObject({ error: 'gave up', attempts: 2, durationMs: expect.any(Number) })
+  })
 })

@@ -21,13 +21,6 @@ export interface ReplicaSeen {
   lastSeenAt: string
 }
 
-const ID = /^(\d{1,20})-(\d{1,20})$/
-
-/** True for a Redis stream entry id (`<ms>-<seq>`). */
-export function isEventId(value: string): boolean {
-  return ID.test(value)
-}
-
 /** Orders two stream entry ids (negative: a before b). */
 export function compareIds(a: string, b: string): number {
   const [am, as] = a.split('-')

@@ -8,6 +8,7 @@ import { EventHub } from './hub'
 import { SseStream } from './sse-stream'
 import { startQueueStatsTicker } from './queue-stats-ticker'
 import { bearerToken } from '../sessions/plugin'
+import { startSessionRecheck, type StreamOwner } from './session-recheck'
 
 export const TooManyStreamsError = createError<[number]>('TOO_MANY_STREAMS', 'you already have %d event streams open; close one first', 429)
 export const StreamsFullError = createError<[]>('EVENT_STREAMS_FULL', 'this server has no room for another event stream; retry later', 503)
@@ -42,7 +43,8 @@ export interface EventStreamOptions {
 /**
  * Collects events into the Redis stream (EventCollector), reads it back once
  * per replica (EventHub) and keeps the open SSE streams: their caps, their
- * metrics, the admin streams' `queue.stats`, and their end at shutdown
+ * metrics, the admin streams' `queue.stats`, the re-check of their
+ * sessions, and their end at shutdown
  * (preClose, so fastify's close is not held up by streams that never end).
  */
 export default fp(async function eventStreams(fastify, opts: EventStreamOptions) {
@@ -60,8 +62,8 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
   })
   const streams = new Set<SseStream>()
   const admins = new Set<SseStream>()
-  /** The bearer token each stream was opened with, to re-check it while the stream lasts. */
-  const tokens = new Map<SseStream, { token: string; userId: string }>()
+  /** Who opened each stream, with the token to re-check while it lasts. */
+  const owners = new Map<SseStream, StreamOwner>()
   const perUser = new Map<string, number>()
   const limits = { maxBufferedBytes: opts.clientBufferBytes, heartbeatMs: opts.heartbeatMs, replica: opts.replica }
 
@@ -76,13 +78,13 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
       const stream = new SseStream(reply, limits, request.id)
       perUser.set(userId, mine + 1)
       streams.add(stream)
-      tokens.set(stream, { token: bearerToken(request.headers.authorization) ?? '', userId })
+      owners.set(stream, { token: bearerToken(request.headers.authorization) ?? '', userId, admin })
       if (admin) admins.add(stream)
       openGauge.set(streams.size)
       stream.onClose(() => {
         streams.delete(stream)
         admins.delete(stream)
-        tokens.delete(stream)
+        owners.delete(stream)
         const left = (perUser.get(userId) ?? 1) - 1
         if (left > 0) perUser.set(userId, left)
         else perUser.delete(userId)
@@ -104,25 +106,16 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
     log: fastify.log.child({ component: 'events' })
   })
 
-  // A stream outlives the request that checked its token: at every heartbeat, end the streams
-  // whose session was logged out or expired, and admin streams of users no longer admins.
-  // A failed check (Redis or Postgres away) keeps the stream; the next one decides.
-  let checking = false
-  const recheck = setInterval(() => {
-    if (checking || tokens.size === 0) return
-    checking = true
-    void (async () => {
-      for (const [stream, { token, userId }] of [...tokens]) {
-        const session = await fastify.sessions.store.find(token).catch(() => null)
-        if (session === undefined || (session && session.userId !== userId)) stream.close()
-        else if (session && admins.has(stream)) {
-          const { rows } = await fastify.db.query<{ role: string }>('SELECT role FROM users WHERE id = $1', [userId]).catch(() => ({ rows: [{ role: 'admin' }] }))
-          if (rows[0]?.role !== 'admin') stream.close()
-        }
-      }
-    })().finally(() => { checking = false })
-  }, opts.heartbeatMs)
-  recheck.unref()
+  const recheck = startSessionRecheck({
+    owners,
+    sessionUser: async (token) => (await fastify.sessions.store.find(token))?.userId,
+    isAdmin: async (userId) => {
+      const { rows } = await fastify.db.query<{ role: string }>('SELECT role FROM users WHERE id = $1', [userId])
+      return rows[0]?.role === 'admin'
+    },
+    // The heartbeat's pace: a logged-out session's streams end within one interval.
+    intervalMs: opts.heartbeatMs
+  })
 
   // An api replica is listed in queue.stats while it runs, not only while it emits.
   const present = (): void => void store.markSeen('api', opts.replica).catch(() => {})
@@ -135,7 +128,7 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
     present()
   })
   fastify.addHook('preClose', async () => {
-    clearInterval(recheck)
+    recheck.stop()
     clearInterval(presence)
     ticker.stop()
     service.closeAll()

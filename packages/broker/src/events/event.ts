@@ -52,9 +52,6 @@ export interface EventSink {
   emit(type: EventType, event: EventInput): void
 }
 
-/** A sink that drops everything (a component used without events, e.g. a CLI). */
-export const NO_EVENTS: EventSink = { emit() {} }
-
 /** AMQP header carrying the user id a message belongs to, so its consumer can attribute its events. */
 export const USER_ID_HEADER = 'x-user-id'
 /** AMQP header with the publish time in ms since the epoch (the AMQP timestamp property has whole seconds). */
