@@ -13,6 +13,7 @@
  */
 const { readFileSync } = require('node:fs')
 const { join, resolve } = require('node:path')
+const { connect, createServer } = require('node:net')
 const { ensureDockerEngine, ensureRegistry } = require('../local-images/engine')
 const { buildMissingImages } = require('../local-images/build')
 const { ComposeProject } = require('./compose')
@@ -29,6 +30,27 @@ function readEnvFile(file) {
     if (match) env[match[1]] = match[2]
   }
   return env
+}
+
+/** True when something on this host already listens on 127.0.0.1:`port`. */
+function portTaken(port) {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+/** A port nothing listens on now (the kernel's choice). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
 }
 
 function printTable(results) {
@@ -58,6 +80,7 @@ async function main() {
   }
 
   let project
+  let rabbitUiPort = '15672'
   let interrupted = false
   const onSignal = (signal) => {
     if (interrupted) process.exit(130)
@@ -72,18 +95,21 @@ async function main() {
       await ensureDockerEngine(log)
       const registry = await ensureRegistry(log)
       const built = await buildMissingImages(log)
+      // A RabbitMQ on this host (the tests' own) may hold the management port: publish elsewhere.
+      rabbitUiPort = (await portTaken(15672)) ? String(await freePort()) : '15672'
       project = new ComposeProject({
         root: ROOT,
         project: PROJECT,
         envFile: join(ROOT, '.env.example'),
-        buildEnv: { NPM_CONFIG_REGISTRY: registry, DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '0' }
+        buildEnv: { NPM_CONFIG_REGISTRY: registry, DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '0', RABBITMQ_UI_PORT: rabbitUiPort }
       })
       // A run that was killed may have left its project behind.
       await project.down()
       return `${project.command === 'docker' ? 'docker compose' : 'docker-compose'}; npm registry ${registry}; images ${built.length ? `built: ${built.join(', ')}` : 'all present'}`
     })
     if (project && !interrupted) {
-      await scenario({ project, env: readEnvFile(join(ROOT, '.env.example')), check, log, interrupted: () => interrupted })
+      const env = { ...readEnvFile(join(ROOT, '.env.example')), RABBITMQ_UI_PORT: rabbitUiPort }
+      await scenario({ project, env, check, log, interrupted: () => interrupted })
     }
   } finally {
     if (project && process.env.COMPOSE_TEST_KEEP !== '1') {

@@ -104,7 +104,7 @@ async function scenario({ project, env, check, log, interrupted }) {
     return { ...response.json(), password: user.password }
   }
   const mailQueue = async () => {
-    const response = await fetch('http://127.0.0.1:15672/api/queues/socialnet/socialnet.mail', { headers: { authorization: rabbitAuth }, signal: AbortSignal.timeout(5000) })
+    const response = await fetch(`http://127.0.0.1:${env.RABBITMQ_UI_PORT || 15672}/api/queues/socialnet/socialnet.mail`, { headers: { authorization: rabbitAuth }, signal: AbortSignal.timeout(5000) })
     if (!response.ok) throw new Error(`management API: ${response.status}`)
     return response.json()
   }
@@ -291,7 +291,10 @@ async function scenario({ project, env, check, log, interrupted }) {
     const stats = await readEvents(new URL('/v1/admin/events', base), auth, (event) => event.type === 'queue.stats', 10_000)
     const replicas = stats[stats.length - 1].data.replicas.map((r) => r.replica)
     const listed = await dlq(project, ['list', 'mail'])
-    return `mail: ${mail.consumers} consumers, ${mail.ready} ready, ${mail.unacked} unacked, ${mail.dlq} dead; queue.stats over SSE names ${replicas.length} replicas; dlq list mail: ${listed.split('\n')[0] || '(empty)'}`
+    // Reading a dead letter returns it to its queue: RabbitMQ 4 must not count that toward a delivery limit.
+    const dlqInfo = await fetch(`http://127.0.0.1:${env.RABBITMQ_UI_PORT || 15672}/api/queues/socialnet/socialnet.mail.dlq`, { headers: { authorization: rabbitAuth }, signal: AbortSignal.timeout(5000) }).then((r) => r.json())
+    if (dlqInfo.policy !== 'dead-letters-kept') throw new Error(`socialnet.mail.dlq policy: ${dlqInfo.policy}`)
+    return `mail: ${mail.consumers} consumers, ${mail.ready} ready, ${mail.unacked} unacked, ${mail.dlq} dead; queue.stats over SSE names ${replicas.length} replicas; dlq list mail: ${listed.split('\n')[0] || '(empty)'}; socialnet.mail.dlq under policy ${dlqInfo.policy}`
   })
   if (interrupted()) return
 

@@ -44,7 +44,9 @@ function renderDefinitions (env, options = {}) {
     // Which routing keys a user may publish (write) or bind (read) on a topic exchange.
     topic_permissions: (template.topic_permissions ?? []).filter((p) => present.has(p.user)).map((p) => ({
       user: userPrefix + p.user, vhost: name, exchange: p.exchange, write: p.write, read: p.read
-    }))
+    })),
+    // `_comment` is ours, not RabbitMQ's.
+    policies: (template.policies ?? []).map(({ _comment, ...policy }) => ({ ...policy, vhost: name }))
   }
 }
 
