@@ -5,7 +5,7 @@ import { ConfirmedChannel, PUBLISH_ID_HEADER } from './confirmed-channel'
 import { UnroutableMessageError } from './errors'
 import { classifyFailure, type FailureKind, type FailureOutcome, type MessageHandler } from './failure'
 import { retryTarget } from './retry-schedule'
-import { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, decodeMessage, type AnyConsumedMessage } from './message'
+import { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, copyOptions, decodeMessage, type AnyConsumedMessage } from './message'
 import { CHANNEL_CLOSE_TIMEOUT_MS, settledWithin } from './settled-within'
 import { declareQueueFamily, type WorkQueue } from './topology'
 
@@ -277,17 +277,7 @@ export class Consumer {
   private async republish(confirmed: ConfirmedChannel, raw: ConsumeMessage, queue: string, headers: Record<string, unknown>, expiration?: string): Promise<boolean> {
     delete headers[PUBLISH_ID_HEADER]
     const p = raw.properties
-    const options: Options.Publish = {
-      messageId: p.messageId,
-      type: p.type,
-      contentType: p.contentType,
-      contentEncoding: p.contentEncoding,
-      timestamp: p.timestamp,
-      correlationId: p.correlationId,
-      appId: p.appId,
-      headers,
-      ...(expiration === undefined ? {} : { expiration })
-    }
+    const options: Options.Publish = { ...copyOptions(p, headers), ...(expiration === undefined ? {} : { expiration }) }
     let timer: NodeJS.Timeout | undefined
     try {
       const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no confirm within ${this.confirmTimeoutMs} ms`)), this.confirmTimeoutMs)))

@@ -1,7 +1,7 @@
-import type { ConfirmChannel, GetMessage, Options } from 'amqplib'
+import type { ConfirmChannel, GetMessage } from 'amqplib'
 import type { BrokerConnection } from './connection'
 import { ConfirmedChannel, PUBLISH_ID_HEADER } from './confirmed-channel'
-import { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER } from './message'
+import { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, copyOptions } from './message'
 import { CHANNEL_CLOSE_TIMEOUT_MS, settledWithin } from './settled-within'
 import type { QueueNames, WorkQueue } from './topology'
 
@@ -143,16 +143,7 @@ export class DeadLetterQueue {
     const headers: Record<string, unknown> = { ...(p.headers ?? {}) }
     for (const name of FAILURE_STATE_HEADERS) delete headers[name]
     headers[REDRIVEN_HEADER] = redriven
-    const options: Options.Publish = {
-      messageId: p.messageId,
-      type: p.type,
-      contentType: p.contentType,
-      contentEncoding: p.contentEncoding,
-      timestamp: p.timestamp,
-      correlationId: p.correlationId,
-      appId: p.appId,
-      headers
-    }
+    const options = copyOptions(p, headers)
     const timeoutMs = this.opts.confirmTimeoutMs ?? 10_000
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`replay of ${String(p.messageId)} not confirmed within ${timeoutMs} ms`)), timeoutMs)))

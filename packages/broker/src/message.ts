@@ -1,5 +1,5 @@
 import { validateMessage, type MessagePayload, type MessageType } from '@socialnet/contracts'
-import type { ConsumeMessage } from 'amqplib'
+import type { ConsumeMessage, MessageProperties, Options } from 'amqplib'
 
 /** Header counting attempts: absent on the first delivery, n on the n-th (set when re-queued for retry). */
 export const ATTEMPT_HEADER = 'x-attempt'
@@ -78,5 +78,23 @@ export function decodeMessage(raw: ConsumeMessage, accepts?: readonly MessageTyp
       redelivered: raw.fields.redelivered,
       timestamp: typeof timestamp === 'number' ? new Date(timestamp * 1000) : undefined
     } as AnyConsumedMessage
+  }
+}
+
+/**
+ * Publish options that copy a received message as it was (id, type,
+ * encoding, timestamp, correlation): a retry, a dead letter or a replay is
+ * the same message moved, with the headers the mover decides.
+ */
+export function copyOptions(p: MessageProperties, headers: Record<string, unknown>): Options.Publish {
+  return {
+    messageId: p.messageId,
+    type: p.type,
+    contentType: p.contentType,
+    contentEncoding: p.contentEncoding,
+    timestamp: p.timestamp,
+    correlationId: p.correlationId,
+    appId: p.appId,
+    headers
   }
 }

@@ -2,6 +2,7 @@
  * The API's bodies as the console reads them: the same shapes as the api's
  * TypeBox schemas (OpenAPI at /docs) and the event catalogue (docs/events.md).
  */
+import type { DeadLetter } from '@socialnet/broker'
 
 /** `{error, message}`: every error the API answers. */
 export interface ErrorBody {
@@ -82,22 +83,11 @@ export interface ReplicaSeen {
   lastSeenAt: string
 }
 
-/** One message in `GET /v1/admin/dlq/{queue}`. */
-export interface DeadLetter {
-  messageId: string | null
-  type: string | null
-  /** malformed, permanent, exhausted, or broker:<reason>. */
-  kind: string
-  code: string | null
-  reason: string
-  attempts: number
-  firstFailedAt: string | null
-  lastFailedAt: string | null
-  originalQueue: string
-  /** Set when the message was replayed before and failed again. */
-  redriven: { at: string; by: string } | null
-  bytes: number
-}
+/**
+ * One message in `GET /v1/admin/dlq/{queue}`: the broker package's own type
+ * (a type-only import, nothing of it is bundled).
+ */
+export type { DeadLetter }
 
 /** `GET /v1/admin/dlq/{queue}`: the first messages of `total`. */
 export interface DeadLetterList {
