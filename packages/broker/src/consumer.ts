@@ -27,8 +27,11 @@ export interface ConsumerOptions {
    */
   retryJitter?: number
   /**
-   * Told of every failure once the consumer decided (retry or dead letter),
-   * before the message moves; `message` is undefined for a malformed one.
+   * Told of every failure once the consumer decided: a retry before the
+   * message moves (a failed move redelivers it, and the retry runs anyway),
+   * a dead letter only once its copy in the dlq is confirmed (a job marked
+   * FAILED whose dead letter was never stored would be skipped when
+   * redelivered, and lost). `message` is undefined for a malformed one.
    * Errors it throws are logged and do not stop the move.
    */
   onFailure?: (outcome: FailureOutcome, message: AnyConsumedMessage | undefined) => Promise<void> | void
@@ -241,8 +244,8 @@ export class Consumer {
       [FAILURE_HEADERS.queue]: q.name
     }
     this.connection.log.error({ messageId: outcome.messageId, type: outcome.type, attempt: outcome.attempt, kind: outcome.kind, code: outcome.code, reason: outcome.reason, dlq: q.dlq }, 'message dead-lettered')
-    await this.notify(outcome, message)
     if (await this.republish(confirmed, raw, q.dlq, headers)) {
+      await this.notify(outcome, message)
       this.decided(raw, outcome.attempt, outcome.reason, { action: 'dead_letter', kind: outcome.kind, permanent: outcome.permanent })
     }
   }

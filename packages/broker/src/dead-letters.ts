@@ -115,7 +115,9 @@ export class DeadLetterQueue {
       const ids: string[] = []
       const seen = new Set<string>()
       const at = new Date().toISOString()
-      for (let i = 0; i < messageCount && ids.length < selection.limit; i++) {
+      // `limit` bounds the messages looked at, not only those chosen: an id that is not there
+      // must not make one call hold the whole dead-letter queue unacked.
+      for (let i = 0; i < Math.min(messageCount, selection.limit); i++) {
         if (wanted && seen.size === wanted.size) break
         const message = await channel.get(this.names.dlq, { noAck: false })
         if (message === false) break

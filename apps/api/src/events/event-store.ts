@@ -1,4 +1,4 @@
-import type Redis from 'ioredis'
+import type { Redis, Result } from 'ioredis'
 import { EVENT_TYPES, type EmittedEvent, type EventType } from '@socialnet/broker'
 
 /** How far back a reconnecting client can resume (Last-Event-ID): the stream keeps this much. */
@@ -12,6 +12,23 @@ export interface StoredEvent {
   event: EmittedEvent
   /** The event as served, with its id, one line of JSON. */
   json: string
+}
+
+/**
+ * Appends an event to the shared stream and, under the same entry id, to
+ * its owner's own stream (KEYS[2]), which expires once the owner has been
+ * quiet for the replay window. One script, so the two ids cannot differ.
+ */
+const APPEND_OWNED = `
+local id = redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[1], '*', 'e', ARGV[2])
+redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[1], id, 'e', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return id`
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    socialnetAppendOwnedEvent(stream: string, userStream: string, minId: string, body: string, ttlMs: string): Result<string, Context>
+  }
 }
 
 /** A service process that emitted events recently. */
@@ -64,28 +81,40 @@ export function toStored(id: string, fields: string[]): StoredEvent | undefined 
 /**
  * The event stream in Redis: ONE stream shared by every api replica (each
  * appends what it collects and reads everything), trimmed to the replay
- * window, plus a hash of the replicas seen. The stream key and the hash are
- * the only keys.
+ * window, plus a hash of the replicas seen, plus per user a copy of that
+ * user's entries (for replays; it expires when the user has been quiet for
+ * the window).
  */
 export class EventStore {
   readonly streamKey: string
   readonly replicasKey: string
   private readonly seenAt = new Map<string, number>()
 
-  constructor(private readonly redis: Redis, prefix: string, private readonly maxLen: number) {
+  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly maxLen: number) {
     this.streamKey = `${prefix}stream`
     this.replicasKey = `${prefix}replicas`
+    // Idempotent: a second store on the same client defines the same script again.
+    redis.defineCommand('socialnetAppendOwnedEvent', { numberOfKeys: 2, lua: APPEND_OWNED })
+  }
+
+  /** One user's own stream: the same entries (same ids) as the shared stream, theirs only. */
+  userStreamKey(userId: string): string {
+    return `${this.prefix}user:${userId}`
   }
 
   /**
    * Appends one event; its entry id becomes the event's id. `MINID ~` drops
    * entries older than the replay window as it goes (ids are times, so no
    * extra bookkeeping); the `~` lets Redis trim whole nodes only, which is
-   * cheap. The hard length cap is applied separately (see trim).
+   * cheap. The hard length cap is applied separately (see trim). An event
+   * with an owner also goes to the owner's own stream, so replaying a
+   * user's events reads that user's entries only, never the whole stream.
    */
   async append(event: EmittedEvent, body: string): Promise<string> {
-    const minId = Date.now() - REPLAY_WINDOW_MS
-    const pipeline = this.redis.pipeline().xadd(this.streamKey, 'MINID', '~', String(minId), '*', 'e', body)
+    const minId = String(Date.now() - REPLAY_WINDOW_MS)
+    const pipeline = this.redis.pipeline()
+    if (event.userId) pipeline.socialnetAppendOwnedEvent(this.streamKey, this.userStreamKey(event.userId), minId, body, String(REPLAY_WINDOW_MS))
+    else pipeline.xadd(this.streamKey, 'MINID', '~', minId, '*', 'e', body)
     const replica = `${event.service}/${event.replica}`
     const last = this.seenAt.get(replica) ?? 0
     // The hash needs second precision at most: one write per replica per second.
@@ -109,9 +138,10 @@ export class EventStore {
     await this.redis.xtrim(this.streamKey, 'MAXLEN', '~', this.maxLen)
   }
 
-  /** Up to `count` entries after `afterId` (exclusive), oldest first. */
-  async after(afterId: string, count: number): Promise<StoredEvent[]> {
-    const entries = await this.redis.xrange(this.streamKey, `(${afterId}`, '+', 'COUNT', count)
+  /** Up to `count` entries after `afterId` (exclusive), oldest first: of one user's events, or of all. */
+  async after(afterId: string, count: number, userId?: string): Promise<StoredEvent[]> {
+    const key = userId ? this.userStreamKey(userId) : this.streamKey
+    const entries = await this.redis.xrange(key, `(${afterId}`, '+', 'COUNT', count)
     return entries.map(([id, fields]) => toStored(id, fields)).filter((e): e is StoredEvent => e !== undefined)
   }
 

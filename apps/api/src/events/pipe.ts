@@ -18,6 +18,8 @@ export interface PipeOptions {
   accept: (event: EmittedEvent) => boolean
   /** From the client's Last-Event-ID: replay every accepted event after it first. */
   after?: string
+  /** Replay from this user's own stream (every event the stream accepts belongs to them): a replay costs their events, not everyone's. */
+  owner?: string
   /**
    * The job's current status: sent first on a new stream, `final` ending it. A resumed
    * stream replays the changes instead, and uses it only to end a job that ended before the window.
@@ -97,7 +99,7 @@ async function replay(opts: PipeOptions, after: string, send: (entry: StoredEven
   const { stream } = opts
   let cursor = after
   for (;;) {
-    const page = await opts.store.after(cursor, REPLAY_PAGE)
+    const page = await opts.store.after(cursor, REPLAY_PAGE, opts.owner)
     for (const entry of page) {
       send(entry)
       // The backlog bound is for live events, not for catching up.

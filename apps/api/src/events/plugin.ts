@@ -66,6 +66,8 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
   const owners = new Map<SseStream, StreamOwner>()
   const perUser = new Map<string, number>()
   const limits = { maxBufferedBytes: opts.clientBufferBytes, heartbeatMs: opts.heartbeatMs, replica: opts.replica }
+  /** Set once the replica started closing: a stream opened then would hold the close up. */
+  let closing = false
 
   const service: EventStreams = {
     store,
@@ -74,7 +76,8 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
       const userId = request.auth!.userId
       const mine = perUser.get(userId) ?? 0
       if (mine >= opts.perUser) throw new TooManyStreamsError(opts.perUser)
-      if (streams.size >= opts.maxStreams) throw new StreamsFullError()
+      // 503 while closing too: nginx retries the GET on another replica.
+      if (closing || streams.size >= opts.maxStreams) throw new StreamsFullError()
       const stream = new SseStream(reply, limits, request.id)
       perUser.set(userId, mine + 1)
       streams.add(stream)
@@ -94,6 +97,7 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
       return stream
     },
     closeAll() {
+      closing = true
       for (const stream of [...streams]) stream.close()
     }
   }

@@ -45,7 +45,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
   }, async (request, reply) => {
     const userId = request.auth!.userId
     const stream = fastify.eventStreams.open(request, reply)
-    await pipeEvents({ stream, hub, store, log: request.log, after: request.headers['last-event-id'], accept: (e) => e.userId === userId })
+    await pipeEvents({ stream, hub, store, log: request.log, after: request.headers['last-event-id'], owner: userId, accept: (e) => e.userId === userId })
   })
 
   fastify.get('/v1/jobs/:id/events', {
@@ -70,7 +70,9 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
       store,
       log: request.log,
       after: request.headers['last-event-id'],
-      accept: (e) => e.type === 'job.status' && e.subject === subject,
+      // A job's events belong to its owner, the caller.
+      owner: userId,
+      accept: (e) => e.type === 'job.status' && e.subject === subject && e.userId === userId,
       endsWith: (e) => isTerminalStatus(String(e.data.status)),
       // Read after subscribing, so a change between the read and the subscription is not lost.
       prelude: async () => {

@@ -41,6 +41,8 @@ export class SseStream {
     this.heartbeat = setInterval(() => this.write(': ping\n\n'), limits.heartbeatMs)
     this.heartbeat.unref()
     raw.on('close', () => this.finish())
+    // A client gone while the route's hooks ran: its 'close' has already fired.
+    if (raw.destroyed || reply.request.raw.destroyed) this.finish()
   }
 
   /** False once the stream is closed (by either side). */
@@ -74,6 +76,8 @@ export class SseStream {
     return new Promise((resolve) => {
       const done = (): void => {
         raw.off('drain', done)
+        const at = this.closeListeners.indexOf(done)
+        if (at !== -1) this.closeListeners.splice(at, 1)
         resolve()
       }
       raw.once('drain', done)

@@ -88,6 +88,8 @@ export async function sendCallback(
     const code = (err as { code?: string }).code ?? 'DNS_FAILED'
     throw new CallbackFailedError(CONNECTION_FAILED, false, code, { detail: `cannot resolve the callback host: ${(err as Error).message}` })
   }
+  // Cancelled during the DNS lookup: the abort listener below would never hear of it.
+  if (signal?.aborted) throw new CallbackAbortedError('callback aborted: the job was cancelled')
   const { address, family } = target
   const pinned: LookupFunction = (_hostname, options, callback) => {
     if (options.all) (callback as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address, family }])

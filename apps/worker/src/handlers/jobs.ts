@@ -48,7 +48,12 @@ export function jobsHandler(store: JobStatusStore, work: JobWork, opts: { maxAtt
       await store.failed(jobId, jobType, reason)
       throw new PermanentError(reason, { code: 'JOB_CRASH_LOOP' })
     }
-    await store.inProgress(jobId, jobType)
+    // Cancelled between its start and now: CANCELLED is final, so the transition is refused.
+    const running = await store.inProgress(jobId, jobType)
+    if (!running.applied) {
+      jobLog.info({ status: running.doc.status }, 'job cancelled before it ran; skipped')
+      return
+    }
     const outcome = await runCancellable(store, jobId, opts.cancelPollMs, (signal) => {
       if (message.type === 'job.log.v1') return work.log(message.payload)
       if (message.type === 'job.callback.v1') return work.callback(message.payload, signal)
