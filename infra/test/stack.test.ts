@@ -139,6 +139,8 @@ describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)'
     expect(JSON.parse((await send(`${base}/`)).body)).toMatchObject({ docs: '/docs' })
     expect(JSON.parse((await send(`${base}/admin`)).body)).toMatchObject({ error: 'NOT_FOUND' })
     expect((await send(`${base}/assets/missing.js`)).status).toBe(404)
+    // The page only through the page rule (with its CSP); the build's page list not at all.
+    for (const path of ['/index.html', '/pages.json']) expect([path, (await send(`${base}${path}`, { headers: html })).status]).toEqual([path, 404])
   })
 
   test('bodies over UPLOAD_MAX_BYTES are refused by nginx with the api error shape', async () => {

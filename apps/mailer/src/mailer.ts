@@ -47,13 +47,16 @@ export class Mailer {
   }
 
   // The consumer decides retry or dead letter; the mailer only reports what it decided.
+  // The event reaches the mail's owner too: the reason keeps the mail server's reply but not
+  // where our mail server lives (socket errors name its address); logs and the DLQ keep it all.
   private decided(d: ConsumerDecision): void {
     const messageId = d.messageId ?? ''
     const event = { subject: `mail:${messageId}`, userId: userIdOf(d.headers) }
+    const reason = withoutAddresses(d.reason)
     if (d.action === 'retry') {
-      this.deps.events.emit('mail.retry_scheduled', { ...event, data: { messageId, attempt: d.attempt, retryAt: d.retryAt.toISOString(), reason: d.reason } })
+      this.deps.events.emit('mail.retry_scheduled', { ...event, data: { messageId, attempt: d.attempt, retryAt: d.retryAt.toISOString(), reason } })
     } else {
-      this.deps.events.emit('mail.dead_lettered', { ...event, data: { messageId, attempts: d.attempt, reason: d.reason, permanent: d.permanent } })
+      this.deps.events.emit('mail.dead_lettered', { ...event, data: { messageId, attempts: d.attempt, reason, permanent: d.permanent } })
     }
   }
 
@@ -161,4 +164,13 @@ export class Mailer {
       }
     }
   }
+}
+
+/** A failure reason with IPv4/IPv6 addresses and host:port pairs replaced: `connect ECONNREFUSED <address>`. */
+export function withoutAddresses(reason: string): string {
+  const isIpv6 = (m: string): boolean => m.includes('::') || (m.match(/:/g) ?? []).length >= 4
+  return reason
+    .replace(/\[?[0-9a-f]*:[0-9a-f:.]{2,}\]?(:\d+)?/gi, (m) => (isIpv6(m) ? '<address>' : m))
+    .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, '<address>')
+    .replace(/\b[a-z0-9-]*[a-z][a-z0-9-]*(\.[a-z0-9-]+)*:\d{2,5}\b/gi, '<address>')
 }

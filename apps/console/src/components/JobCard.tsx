@@ -31,7 +31,7 @@ export function JobCard({ id, type }: { id: string; type: string }) {
       if (list.some((s) => s.id === event.id) || (last?.status === status && last.attempts === event.data.attempts)) return list
       return [...list, { id: event.id, status, attempts: event.data.attempts, at: event.at, replica: event.replica, durationMs, error: jobError }]
     })
-  }, { endsByItself: true })
+  }, { isLast: (event) => isEvent(event, 'job.status') && FINAL_JOB_STATUSES.includes(event.data.status) })
   const status = steps.at(-1)?.status
   const final = status !== undefined && FINAL_JOB_STATUSES.includes(status)
 

@@ -22,8 +22,13 @@ export interface EventStreamOptions {
    * event the server still keeps (the last 10 minutes); unset, only new ones.
    */
   since?: string
-  /** When the server ends the stream on purpose (a job's final status), do not reconnect. */
-  endsByItself?: boolean
+  /**
+   * An event after which the server ends the stream on purpose (a job's
+   * final status): a stream that ends after one is not reopened. Any other
+   * end (a replica shutting down, a dropped slow client) reconnects with
+   * Last-Event-ID, as for a broken connection.
+   */
+  isLast?: (event: AnyEvent) => boolean
 }
 
 const FIRST_RETRY_MS = 1000
@@ -81,17 +86,22 @@ export async function readEventStream(options: EventStreamOptions): Promise<void
           .pipeThrough(new TextDecoderStream())
           .pipeThrough(new EventSourceParserStream({ onRetry: (ms) => { serverRetryMs = ms } }))
           .getReader()
+        let sawLast = false
         for (;;) {
           const { done, value } = await messages.read()
           if (done) break
           if (value.id) lastEventId = value.id
+          let event: AnyEvent
           try {
-            options.onEvent(JSON.parse(value.data) as AnyEvent)
+            event = JSON.parse(value.data) as AnyEvent
           } catch {
             // One malformed event is skipped; the stream goes on.
+            continue
           }
+          sawLast = options.isLast?.(event) ?? false
+          options.onEvent(event)
         }
-        if (options.endsByItself) {
+        if (sawLast) {
           report({ kind: 'ended' })
           return
         }

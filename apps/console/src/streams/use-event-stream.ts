@@ -4,7 +4,8 @@ import { readEventStream, type StreamState } from './event-stream'
 
 export interface UseEventStreamOptions {
   since?: string
-  endsByItself?: boolean
+  /** See EventStreamOptions.isLast; read once, when the stream opens. */
+  isLast?: (event: AnyEvent) => boolean
 }
 
 /**
@@ -23,11 +24,12 @@ export function useEventStream(path: string | null, onEvent: (event: AnyEvent) =
       path,
       signal: controller.signal,
       since: options.since,
-      endsByItself: options.endsByItself,
+      isLast: options.isLast,
       onEvent: (event) => handler.current(event),
       onState: setState
     })
     return () => controller.abort()
-  }, [path, options.since, options.endsByItself])
+    // isLast is a fixed rule per stream, not a reason to reopen it.
+  }, [path, options.since])
   return state
 }
