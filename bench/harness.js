@@ -258,6 +258,28 @@ function round(n, digits = 2) {
   return Math.round(n * f) / f
 }
 
+/**
+ * `POST /v1/users` under autocannon, each request with a fresh e-mail and nickname
+ * (`r<tag><n>`: tags are unique per namespace); returns registrations/s and latencies.
+ */
+async function registrationLoad(url, { tag, connections, duration, password = 'correct horse battery staple' }) {
+  let n = 0
+  const result = await autocannon({
+    url: `${url}/v1/users`,
+    connections,
+    duration,
+    requests: [{
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      setupRequest(req) {
+        const i = n++
+        return { ...req, body: JSON.stringify({ email: `r${tag}${i}@example.com`, nickname: `r${tag}${i}`, password }) }
+      }
+    }]
+  })
+  return { perSecond: result['2xx'] / result.duration, non2xx: result.non2xx, errors: result.errors + result.timeouts, p50Ms: result.latency.p50, p99Ms: result.latency.p99 }
+}
+
 /** `node bench/suites/<name>.js` runs that suite alone and prints its rows as JSON. */
 function runIfMain(suiteModule, run) {
   if (require.main !== suiteModule) return
@@ -266,5 +288,5 @@ function runIfMain(suiteModule, run) {
 
 module.exports = {
   ROOT, AMQP_URL, REDIS_URL, PG_ADMIN_URL,
-  isolatedEnv, freePort, percentile, startProcess, startApi, signUp, compare, processCpuMs, row, runIfMain
+  isolatedEnv, freePort, percentile, startProcess, startApi, signUp, registrationLoad, compare, processCpuMs, row, runIfMain
 }

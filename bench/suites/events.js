@@ -18,10 +18,9 @@
  */
 const { request } = require('node:http')
 const { readFileSync } = require('node:fs')
-const autocannon = require('autocannon')
 const Redis = require('ioredis')
 const { Client } = require('pg')
-const { REDIS_URL, isolatedEnv, percentile, startApi, signUp, row, runIfMain } = require('../harness')
+const { REDIS_URL, isolatedEnv, percentile, registrationLoad, startApi, signUp, row, runIfMain } = require('../harness')
 
 const CLIENTS = 100
 const REGISTER_CONNECTIONS = 4
@@ -65,24 +64,6 @@ function openStream(url, authorization, stats) {
   })
 }
 
-async function registrations(url, tag, duration) {
-  let n = 0
-  const result = await autocannon({
-    url: `${url}/v1/users`,
-    connections: REGISTER_CONNECTIONS,
-    duration,
-    requests: [{
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      setupRequest(req) {
-        const i = n++
-        return { ...req, body: JSON.stringify({ email: `e${tag}${i}@example.com`, nickname: `e${tag}${i}`, password: 'correct horse battery staple' }) }
-      }
-    }]
-  })
-  return { perSecond: result['2xx'] / result.duration, non2xx: result.non2xx }
-}
-
 async function run(ctx = {}) {
   const log = ctx.log || ((m) => process.stderr.write(`[events] ${m}\n`))
   const duration = ctx.quick ? 4 : 10
@@ -96,7 +77,7 @@ async function run(ctx = {}) {
     await pg.connect()
     await pg.query("UPDATE users SET role = 'admin' WHERE id = $1", [admin.id])
     await pg.end()
-    await registrations(api.url, `${ns.tag}w`, 1) // warm-up: JIT, pools, the event path end to end
+    await registrationLoad(api.url, { tag: `${ns.tag}w`, connections: REGISTER_CONNECTIONS, duration: 1 }) // warm-up: JIT, pools, the event path end to end
 
     const rssBefore = rssMb(api.child.pid)
     const stats = { measuring: false, delivered: 0, ids: new Set(), latencies: [], closed: 0 }
@@ -108,7 +89,7 @@ async function run(ctx = {}) {
     const lengthBefore = await redis.xlen(streamKey)
     stats.measuring = true
     const started = Date.now()
-    const load = await registrations(api.url, ns.tag, duration)
+    const load = await registrationLoad(api.url, { tag: ns.tag, connections: REGISTER_CONNECTIONS, duration })
     await new Promise((resolve) => setTimeout(resolve, 1000)) // the last events in flight
     stats.measuring = false
     const seconds = (Date.now() - started) / 1000

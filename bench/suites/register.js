@@ -18,8 +18,7 @@
  * `node bench/suites/register.js` runs it alone; bench/run.js calls run(ctx).
  */
 const { join } = require('node:path')
-const autocannon = require('autocannon')
-const { ROOT, isolatedEnv, processCpuMs, startApi, row, runIfMain } = require('../harness')
+const { ROOT, isolatedEnv, processCpuMs, registrationLoad, startApi, row, runIfMain } = require('../harness')
 
 const { hashPassword } = require(join(ROOT, 'apps', 'api', 'dist', 'users', 'passwords.js'))
 
@@ -42,25 +41,6 @@ async function rawHashes(connections, durationMs) {
   return { perSecond: count / ((Date.now() - started) / 1000), cpuMsPerHash: (used.user + used.system) / 1000 / count }
 }
 
-/** autocannon POSTs with a fresh email and nickname per request. */
-async function registrations(url, tag, connections, duration) {
-  let n = 0
-  const result = await autocannon({
-    url: `${url}/v1/users`,
-    connections,
-    duration,
-    requests: [{
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      setupRequest(req) {
-        const i = n++
-        return { ...req, body: JSON.stringify({ email: `b${tag}${i}@example.com`, nickname: `b${tag}${i}`, password: PASSWORD }) }
-      }
-    }]
-  })
-  return { perSecond: result['2xx'] / result.duration, non2xx: result.non2xx, errors: result.errors + result.timeouts, p50Ms: result.latency.p50, p99Ms: result.latency.p99 }
-}
-
 async function run(ctx = {}) {
   const log = ctx.log || ((m) => process.stderr.write(`[register] ${m}\n`))
   const duration = ctx.quick ? 3 : 8
@@ -74,10 +54,10 @@ async function run(ctx = {}) {
     const before = await rawHashes(CONNECTIONS, (duration / 2) * 1000)
 
     api = await startApi(ns.env)
-    await registrations(api.url, `${tag}w`, CONNECTIONS, 1) // warm-up: JIT, pg pool connections
+    await registrationLoad(api.url, { tag: `${tag}w`, connections: CONNECTIONS, duration: 1, password: PASSWORD }) // warm-up: JIT, pg pool connections
     log(`api: POST /v1/users, ${CONNECTIONS} connections, ${duration} s`)
     const cpuBefore = processCpuMs(api.child.pid)
-    const measured = await registrations(api.url, tag, CONNECTIONS, duration)
+    const measured = await registrationLoad(api.url, { tag, connections: CONNECTIONS, duration, password: PASSWORD })
     const apiCpuMs = processCpuMs(api.child.pid) - cpuBefore
     const after = await rawHashes(CONNECTIONS, (duration / 2) * 1000)
     const baseline = (before.perSecond + after.perSecond) / 2
