@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import amqp from 'amqplib'
 import { BrokerConnection, Consumer, EventPublisher, Publisher, topology, type AnyConsumedMessage, type QueueNames, type WorkQueue } from '@socialnet/broker'
-import { importDefinitions, rabbitmqctl, tryAs, type ImportedDefinitions, type ServiceUser } from './rabbitmq-definitions'
+import { importDefinitions, management, tryAs, type ImportedDefinitions, type ServiceUser } from './rabbitmq-definitions'
 
 // Each service user of the rendered definitions, tried for real against the local RabbitMQ:
 // least privilege is what the broker enforces, not what the code chooses to do.
@@ -12,14 +12,14 @@ let admin: amqp.ChannelModel
 const opened: Array<{ close(): Promise<unknown> }> = []
 
 beforeAll(async () => {
-  defs = importDefinitions()
+  defs = await importDefinitions()
   admin = await amqp.connect(defs.url('admin'))
 })
 
 afterAll(async () => {
   for (const each of opened.reverse()) await each.close().catch(() => {})
   await admin.close().catch(() => {})
-  defs.remove()
+  await defs.remove()
 })
 
 /** A BrokerConnection as a service's own user, configured the way the service configures it. */
@@ -98,11 +98,9 @@ async function publishAs(user: ServiceUser, exchange: string, routingKey: string
 }
 
 /** Every exchange of the test vhost, the default one included (listed with an empty name). */
-function vhostExchanges(): string[] {
-  return rabbitmqctl('list_exchanges', '-p', defs.vhost, '-q', '--no-table-headers', 'name')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((name, i, all) => all.indexOf(name) === i)
+async function vhostExchanges(): Promise<string[]> {
+  const exchanges = await management('GET', `/api/exchanges/${encodeURIComponent(defs.vhost)}?columns=name`) as Array<{ name: string }>
+  return [...new Set(exchanges.map((e) => e.name))]
 }
 
 /**
@@ -113,7 +111,7 @@ function vhostExchanges(): string[] {
 async function attemptsThatReach(user: ServiceUser, victim: WorkQueue, typeKeys: string[]): Promise<string[]> {
   const keys = [...familyQueues(names.queues[victim]), ...typeKeys]
   const through: string[] = []
-  for (const exchange of vhostExchanges()) {
+  for (const exchange of await vhostExchanges()) {
     for (const key of keys) {
       const outcome = await publishAs(user, exchange, key)
       if (outcome === 'routed') through.push(`${exchange || '(default)'} ${key}`)

@@ -6,11 +6,11 @@ import { importDefinitions, tryAs, type ImportedDefinitions } from './rabbitmq-d
 // What each service user may and may not do with the topology is in rabbitmq-permissions.test.ts.
 let defs: ImportedDefinitions
 
-beforeAll(() => {
-  defs = importDefinitions()
+beforeAll(async () => {
+  defs = await importDefinitions()
 })
 
-afterAll(() => defs.remove())
+afterAll(async () => { await defs.remove() })
 
 describe('rabbitmq definitions (per-service users)', () => {
   test('the rendered file holds salted hashes, never a clear-text password', () => {

@@ -2,13 +2,14 @@ import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import closeWithGrace from 'close-with-grace'
 import { loadConfigOrExit } from '@socialnet/config'
-import app, { serverOptions } from './app'
 import { loadApiConfig } from './config'
 import { stopAcceptingAndDrain } from './shutdown-drain'
 
 /** Entry point: validate env, build the app, listen, and shut down gracefully on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfigOrExit('api', () => loadApiConfig())
+  // The app's modules load only once the environment is known good: a typo fails in a blink.
+  const { default: app, serverOptions } = await import('./app')
   const server = Fastify(serverOptions(config))
   // A second signal or the deadline exits at once; otherwise this replica waits for its turn to
   // leave (when several are signalled together), then new connections are refused (a proxy

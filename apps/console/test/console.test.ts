@@ -31,7 +31,11 @@ describe('the web console in a real browser, against the whole system', () => {
   const tag = randomBytes(3).toString('hex')
 
   beforeAll(async () => {
-    ;[stack, browser] = await Promise.all([startStack(), launchBrowser()])
+    // Both start at once; if one fails, the other is kept so afterAll still stops it.
+    const [started, launched] = await Promise.allSettled([startStack(), launchBrowser()])
+    if (started.status === 'fulfilled') stack = started.value
+    if (launched.status === 'fulfilled') browser = launched.value
+    for (const result of [started, launched]) if (result.status === 'rejected') throw result.reason
   })
 
   afterAll(async () => {

@@ -1,7 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from '@socialnet/config'
 import { LocalStorage } from './local'
-import { S3Storage } from './s3'
 import type { ObjectStorage } from './storage'
 
 /**
@@ -34,6 +33,10 @@ export function validateStorageConfig(config: StorageConfig): void {
 export function createStorage(config: StorageConfig): ObjectStorage {
   validateStorageConfig(config)
   if (config.STORAGE === 'local') return new LocalStorage(config.STORAGE_DIR)
+  // Loaded only here: the AWS SDK takes about half a second to load, which a process on
+  // local storage (or one that only validates its environment and exits) should not pay.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { S3Storage } = require('./s3') as typeof import('./s3')
   return new S3Storage({
     bucket: config.S3_BUCKET!,
     endpoint: config.S3_ENDPOINT,

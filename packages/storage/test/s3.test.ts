@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import S3rver from 's3rver'
-import { S3Storage, createStorage } from '../src'
+import { createStorage } from '../src'
+import { S3Storage } from '../src/s3'
 import { storageContract } from './contract'
 
 // A real S3-compatible server (s3rver: the S3 REST API over a local folder) on a

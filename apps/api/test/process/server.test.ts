@@ -53,7 +53,9 @@ describe('api process', () => {
   test('SIGTERM: in-flight requests finish, the log is flushed, exit 0', async () => {
     const path = join(env.dir, 'graceful.log')
     // These process tests write without keys: KV_AUTH=open, which must warn at start.
-    const api = await spawnApi({ ...env.env, KV_LOG_PATH: path, KV_FSYNC: 'batch', KV_AUTH: 'open' })
+    // No drain wait (its own test is below): fetch keeps its connections open, which would hold
+    // the drain for its whole time; what this test is about is the requests already in flight.
+    const api = await spawnApi({ ...env.env, KV_LOG_PATH: path, KV_FSYNC: 'batch', KV_AUTH: 'open', SHUTDOWN_DRAIN_MS: '0' })
     expect(api.output()).toMatch(/"level":40.*KV_AUTH=open: anyone who reaches the api may read, overwrite and delete every key/)
     const puts = Array.from({ length: 50 }, (_, i) => fetch(`${api.url}/v1/key/g${i}`, { method: 'PUT', body: `v${i}` }))
     const first = await puts[0]!
@@ -136,7 +138,7 @@ describe('api process', () => {
     const key = join(env.dir, 'key.pem')
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
       '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' })
-    const api = await spawnApi({ ...env.env, TLS_CERT: cert, TLS_KEY: key }, 'https')
+    const api = await spawnApi({ ...env.env, TLS_CERT: cert, TLS_KEY: key, SHUTDOWN_DRAIN_MS: '0' }, 'https')
     try {
       const body = await new Promise<string>((resolve, reject) => {
         const req = httpsRequest(`${api.url}/health`, { ca: readFileSync(cert) }, (res) => {
