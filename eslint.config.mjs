@@ -25,12 +25,31 @@ export default [
       'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['apps/*/tsconfig.json', 'packages/*/tsconfig.json', 'infra/tsconfig.json'] })]
     },
     rules: {
-      'import-x/no-cycle': ['error', { ignoreExternal: true }]
+      // Value cycles, in the editor too; `npm run lint:cycles` (madge) also sees type-only ones.
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      // The house style where it differs from standard's: `name(args)`, as TypeScript writes it.
+      '@stylistic/space-before-function-paren': ['error', { anonymous: 'always', named: 'never', asyncArrow: 'always' }],
+      // `void promise` marks a promise deliberately not awaited (its errors are handled inside).
+      'no-void': 'off',
+      // `new Promise((_, reject) => ...)` for a timeout that only ever rejects.
+      'promise/param-names': ['error', { resolvePattern: '^_?(resolve)?$' }],
+      // TypeBox's idiom: a schema and its static type share one name.
+      '@typescript-eslint/no-redeclare': 'off',
+      // Loops that wait on a flag another callback sets (`while (!stopped)`) are how tests and
+      // drains stop; the rule cannot see the callback.
+      'no-unmodified-loop-condition': 'off',
+      // `let service` declared before the signal handler that reads it, assigned once started.
+      'prefer-const': ['error', { destructuring: 'all', ignoreReadBeforeAssign: true }]
     }
   },
   {
     // The console is a Preact app: JSX with Preact's automatic runtime.
     files: ['apps/console/**/*.tsx'],
-    rules: { 'react/react-in-jsx-scope': 'off' }
+    rules: {
+      'react/react-in-jsx-scope': 'off',
+      // These two disagree with @stylistic/indent on elements inside a `cond ? <a/> : <b/>`.
+      '@stylistic/jsx-indent': 'off',
+      '@stylistic/jsx-closing-tag-location': 'off'
+    }
   }
 ]

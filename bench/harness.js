@@ -165,7 +165,7 @@ async function startProcess(script, env, { readyPath = '/health', timeoutMs = 30
       if (res.ok) break
     } catch {}
     if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`${script} did not become ready: ${stderr}`) }
-    await new Promise((r) => setTimeout(r, 100))
+    await new Promise((resolve) => setTimeout(resolve, 100))
   }
   return {
     url,
@@ -237,7 +237,7 @@ async function compare(baseline, subject, { duration = 5, rounds = 2, ...opts } 
   }
   await one(baseline, 1)
   await one(subject, 1)
-  let best = { baseline: undefined, subject: undefined }
+  const best = { baseline: undefined, subject: undefined }
   for (let i = 0; i < rounds; i++) {
     for (const [name, target] of [['baseline', baseline], ['subject', subject]]) {
       const r = await one(target, duration)
@@ -287,6 +287,19 @@ function runIfMain(suiteModule, run) {
 }
 
 module.exports = {
-  ROOT, AMQP_URL, REDIS_URL, PG_ADMIN_URL,
-  isolatedEnv, freePort, percentile, startProcess, startApi, signUp, registrationLoad, compare, processCpuMs, row, runIfMain
+  ROOT,
+  AMQP_URL,
+  REDIS_URL,
+  PG_ADMIN_URL,
+  isolatedEnv,
+  freePort,
+  percentile,
+  startProcess,
+  startApi,
+  signUp,
+  registrationLoad,
+  compare,
+  processCpuMs,
+  row,
+  runIfMain
 }

@@ -31,7 +31,7 @@ main().catch((err) => {
   process.exitCode = 1
 })
 
-async function main () {
+async function main() {
   const ports = [
     { name: 'the api (PORT)', port: Number(apiPort), host: process.env.HOST },
     { name: 'the mail inbox SMTP (INBOX_SMTP_PORT)', port: SMTP_PORT, host: '127.0.0.1' },
@@ -46,7 +46,7 @@ async function main () {
   startAll()
 }
 
-function startAll () {
+function startAll() {
   let stopping = false
   const group = new ProcessGroup({
     formatLine: logLineFormat(),
@@ -58,11 +58,11 @@ function startAll () {
   })
   const grace = Number(process.env.SHUTDOWN_GRACE_MS ?? 10000) + 5000
   const inbox = group.start({
-  name: 'maildev',
-  command: join(ROOT, 'node_modules/.bin/maildev'),
-  args: ['--ip', '127.0.0.1', '--smtp', String(SMTP_PORT), '--web', String(INBOX_PORT)],
-  cwd: ROOT
-})
+    name: 'maildev',
+    command: join(ROOT, 'node_modules/.bin/maildev'),
+    args: ['--ip', '127.0.0.1', '--smtp', String(SMTP_PORT), '--web', String(INBOX_PORT)],
+    cwd: ROOT
+  })
   const env = { ...process.env, SMTP_URL: process.env.SMTP_URL ?? `smtp://127.0.0.1:${SMTP_PORT}` }
   const apps = APPS.map((app) => group.start({
     name: app,
@@ -74,7 +74,7 @@ function startAll () {
     stopTimeoutMs: grace
   }))
 
-  async function stopAll (exitCode = 0) {
+  async function stopAll(exitCode = 0) {
     if (stopping) return
     stopping = true
     process.stdout.write('stopping...\n')

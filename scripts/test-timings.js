@@ -8,7 +8,7 @@
  *   node scripts/test-timings.js                 idle
  *   node scripts/test-timings.js --load 2        beside two busy-loop processes
  *   node scripts/test-timings.js --out f.json    also keep the raw times
- *   node scripts/test-timings.js --compare idle.json loaded.json   one table of both
+ *   node scripts/test-timings.js --compare idle=idle.json loaded=loaded.json   one table of several runs
  *
  * Run `npm run build` first (the suites test the built packages they import).
  */
@@ -32,7 +32,7 @@ const { values } = parseArgs({
 })
 
 /** @returns {string[]} workspace folders that have a test script */
-function workspaces () {
+function workspaces() {
   const root = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   const listed = spawnSync('npm', ['query', '.workspace'], { cwd: ROOT, encoding: 'utf8' })
   /** @type {{location: string, scripts?: Record<string, string>}[]} */
@@ -46,7 +46,7 @@ function workspaces () {
 }
 
 /** Busy loops on every core asked for; killed when the run ends. */
-function startLoad (count) {
+function startLoad(count) {
   const loops = []
   for (let i = 0; i < count; i++) {
     loops.push(spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }))
@@ -54,51 +54,58 @@ function startLoad (count) {
   return () => { for (const loop of loops) loop.kill('SIGKILL') }
 }
 
-/** @returns {Record<string, number>} seconds per test file, keyed by path from the repository root */
-function timeWorkspace (location, dir) {
+/**
+ * @typedef {{ seconds: number, slowestTest: number }} FileTime
+ * @returns {Record<string, FileTime>} per test file, keyed by path from the repository root
+ */
+function timeWorkspace(location, dir) {
   const out = join(dir, location.replaceAll('/', '_') + '.json')
   const started = Date.now()
   const run = spawnSync('npx', ['jest', '--json', `--outputFile=${out}`], { cwd: join(ROOT, location), stdio: ['ignore', 'ignore', 'inherit'] })
   process.stderr.write(`[timings] ${location}: ${((Date.now() - started) / 1000).toFixed(1)} s, exit ${run.status}\n`)
   if (!existsSync(out)) return {}
-  /** @type {{testResults: {name: string, status: string, startTime: number, endTime: number}[]}} */
+  /** @type {{testResults: {name: string, status: string, startTime: number, endTime: number, assertionResults: {duration?: number}[]}[]}} */
   const report = JSON.parse(readFileSync(out, 'utf8'))
-  /** @type {Record<string, number>} */
+  /** @type {Record<string, FileTime>} */
   const times = {}
   for (const file of report.testResults) {
     const key = file.name.slice(ROOT.length + 1) + (file.status === 'passed' ? '' : ` (${file.status})`)
-    times[key] = (file.endTime - file.startTime) / 1000
+    const slowest = Math.max(0, ...file.assertionResults.map((a) => a.duration ?? 0))
+    times[key] = { seconds: (file.endTime - file.startTime) / 1000, slowestTest: slowest / 1000 }
   }
   return times
 }
 
-function table (columns) {
+/** @param {Record<string, Record<string, FileTime>>} columns */
+function table(columns) {
   const names = Object.keys(columns)
   const files = [...new Set(names.flatMap(n => Object.keys(columns[n])))]
-  const first = columns[names[names.length - 1]]
-  files.sort((a, b) => (first[b] ?? 0) - (first[a] ?? 0))
+  const last = columns[names[names.length - 1]]
+  files.sort((a, b) => (last[b]?.seconds ?? 0) - (last[a]?.seconds ?? 0))
   const lines = [
-    `| test file | ${names.map(n => `${n} (s)`).join(' | ')} | share of the ${TIMEOUT_S} s timeout |`,
-    `|---|${names.map(() => '---:').join('|')}|---:|`
+    `| test file | ${names.map(n => `${n}: file (s) | slowest test (s)`).join(' | ')} |`,
+    `|---|${names.map(() => '---:|---:').join('|')}|`
   ]
-  for (const file of files) {
-    const cells = names.map(n => columns[n][file] === undefined ? '' : columns[n][file].toFixed(1))
-    const worst = Math.max(...names.map(n => columns[n][file] ?? 0))
-    lines.push(`| ${file} | ${cells.join(' | ')} | ${Math.round(100 * worst / TIMEOUT_S)} % |`)
-  }
-  const totals = names.map(n => Object.values(columns[n]).reduce((sum, s) => sum + s, 0).toFixed(0))
-  lines.push(`| **all ${files.length} files** | ${totals.join(' | ')} | |`)
+  const cell = (/** @type {FileTime | undefined} */ t) => t === undefined ? ' | ' : `${t.seconds.toFixed(1)} | ${t.slowestTest.toFixed(1)}`
+  for (const file of files) lines.push(`| ${file} | ${names.map(n => cell(columns[n][file])).join(' | ')} |`)
+  const totals = names.map(n => `${Object.values(columns[n]).reduce((sum, t) => sum + t.seconds, 0).toFixed(0)} | `)
+  lines.push(`| **all ${files.length} files** | ${totals.join(' | ')} |`)
+  lines.push('', `Jest's timeout is per test (${TIMEOUT_S} s unless a test sets its own), so the slowest test is what stands nearest to it.`)
   return lines.join('\n')
 }
 
 if (values.compare) {
-  const [idle, loaded] = process.argv.slice(2).filter(a => !a.startsWith('--'))
-  console.log(table({ idle: JSON.parse(readFileSync(idle, 'utf8')), loaded: JSON.parse(readFileSync(loaded, 'utf8')) }))
+  // Each argument is label=file.json, e.g. idle=idle.json loaded=loaded.json.
+  const columns = Object.fromEntries(process.argv.slice(2).filter(a => !a.startsWith('--')).map((arg) => {
+    const [label, file] = arg.split('=')
+    return [label, JSON.parse(readFileSync(file, 'utf8'))]
+  }))
+  console.log(table(columns))
 } else {
   const load = Number(values.load)
   const stopLoad = startLoad(load)
   const dir = mkdtempSync(join(tmpdir(), 'test-timings-'))
-  /** @type {Record<string, number>} */
+  /** @type {Record<string, FileTime>} */
   let times = {}
   try {
     for (const location of workspaces()) times = { ...times, ...timeWorkspace(location, dir) }

@@ -62,7 +62,13 @@ async function mailTestbed(fault, mailers, mailerEnv = {}) {
     await connection.connect()
     const publisher = opened.publisher = new Publisher(connection, { maxBuffered: 5000, timeoutMs: 30000 })
     return {
-      ns, sink, procs, channel, queue, publisher, close,
+      ns,
+      sink,
+      procs,
+      channel,
+      queue,
+      publisher,
+      close,
       /** Publishes n welcome mails (each confirmed) and returns their ids. */
       async publish(n, label) {
         const ids = Array.from({ length: n }, (_, i) => `${label}-${ns.tag}-${i}`)

@@ -75,9 +75,12 @@ async function run(ctx = {}) {
     const { authorization } = await signUp(api.url)
     log(`api: POST /v1/jobs with autocannon, ${connections} connections, ${durationSec}s`)
     const result = await autocannon({
-      url: `${api.url}/v1/jobs`, method: 'POST', body: BODY,
+      url: `${api.url}/v1/jobs`,
+      method: 'POST',
+      body: BODY,
       headers: { 'content-type': 'application/json', authorization },
-      connections, duration: durationSec
+      connections,
+      duration: durationSec
     })
     const accepted = result['2xx']
     const value = accepted / durationSec

@@ -104,7 +104,7 @@ async function pipeline(sink, env, mailers, n, paced, log) {
   const config = loadMailerConfig({ ...env, SMTP_URL: sink.url })
   const quiet = pino({ level: 'silent' })
   const services = []
-  const connection = new BrokerConnection({ url: AMQP_URL, name: `bench-mail-publisher`, prefix: config.AMQP_PREFIX, retryDelaysMs: config.retryDelaysMs })
+  const connection = new BrokerConnection({ url: AMQP_URL, name: 'bench-mail-publisher', prefix: config.AMQP_PREFIX, retryDelaysMs: config.retryDelaysMs })
   const publisher = new Publisher(connection, { maxBuffered: n + paced + 10, timeoutMs: 60_000 })
   const tag = randomBytes(3).toString('hex')
   try {

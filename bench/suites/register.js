@@ -64,7 +64,11 @@ async function run(ctx = {}) {
     log(`api: ${measured.perSecond.toFixed(1)} registrations/s (${measured.non2xx} non-2xx), raw ${baseline.toFixed(1)} hashes/s`)
     return [row('register', measured.perSecond, 'req/s', 'raw argon2id hashes/s, same parameters', baseline, {
       extra: {
-        p50Ms: measured.p50Ms, p99Ms: measured.p99Ms, non2xx: measured.non2xx, errors: measured.errors, connections: CONNECTIONS,
+        p50Ms: measured.p50Ms,
+        p99Ms: measured.p99Ms,
+        non2xx: measured.non2xx,
+        errors: measured.errors,
+        connections: CONNECTIONS,
         // CPU per operation does not depend on what else the machine runs: api process per 201 vs this process per hash.
         apiCpuMsPerRegistration: Math.round(apiCpuMs / (measured.perSecond * duration)),
         cpuMsPerHash: Math.round((before.cpuMsPerHash + after.cpuMsPerHash) / 2)

@@ -24,6 +24,7 @@ function tryRun(command, args) {
 }
 
 function aptInstall(packages, log) {
+  // eslint-disable-next-line no-template-curly-in-string -- dpkg-query's own format syntax
   const missing = packages.filter((p) => tryRun('dpkg-query', ['-W', '-f=${Status}', p]) !== 'install ok installed')
   if (!missing.length) return
   log(`installing ${missing.join(' ')} (apt-get)`)

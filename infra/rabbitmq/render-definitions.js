@@ -10,7 +10,7 @@ const { readFileSync, writeFileSync, renameSync } = require('node:fs')
 const { join } = require('node:path')
 
 /** RabbitMQ's rabbit_password_hashing_sha256: base64(salt ++ sha256(salt ++ utf8(password))). */
-function passwordHash (password) {
+function passwordHash(password) {
   const salt = randomBytes(4)
   const digest = createHash('sha256').update(Buffer.concat([salt, Buffer.from(password, 'utf8')])).digest()
   return Buffer.concat([salt, digest]).toString('base64')
@@ -21,7 +21,7 @@ function passwordHash (password) {
  * @param {{ vhost?: string, userPrefix?: string }} [options] vhost replaces the template's vhost;
  *   userPrefix goes before every user name (users are broker-wide: tests sharing a broker need their own)
  */
-function renderDefinitions (env, options = {}) {
+function renderDefinitions(env, options = {}) {
   const { vhost, userPrefix = '' } = options
   const template = JSON.parse(readFileSync(join(__dirname, 'definitions.template.json'), 'utf8'))
   const missing = template.users.filter((u) => !u.optional && !env[u.password_env]).map((u) => u.password_env)

@@ -83,10 +83,12 @@ describe('nginx config rendered for loopback', () => {
     expect(() => testNginxConfig(join(dir, 'broken'))).toThrow(/unknown directive "least_conn_typo"/)
   })
 
+  /* eslint-disable no-template-curly-in-string -- nginx template placeholders */
   test('a placeholder without a value is an error, not a silently broken config', () => {
     expect(() => renderTemplate('listen ${NGINX_HTTP_LISTEN}; set $x $host;', {})).toThrow(/NGINX_HTTP_LISTEN/)
     expect(renderTemplate('listen ${NGINX_HTTP_LISTEN}; set $x $host;', { NGINX_HTTP_LISTEN: '80' })).toBe('listen 80; set $x $host;')
   })
+  /* eslint-enable no-template-curly-in-string */
 
   test('the console pages nginx answers with index.html are exactly the console\'s pages', () => {
     const conf = render('console', 50)

@@ -37,9 +37,9 @@ export async function dropTestNamespace(database: string, prefix: string): Promi
 /** A port nobody listens on right now (the OS picks it). */
 export async function freePort(): Promise<number> {
   const server = createServer()
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as { port: number }
-  await new Promise((ok) => server.close(ok))
+  await new Promise((resolve) => server.close(resolve))
   return port
 }
 
@@ -76,7 +76,7 @@ export class RunningStack {
       stdio: ['ignore', 'pipe', 'pipe']
     })
     for (const stream of [this.child.stdout!, this.child.stderr!]) stream.on('data', (chunk: Buffer) => { this.text += chunk.toString() })
-    this.exited = new Promise((ok) => this.child.once('exit', (code) => ok(code)))
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)))
   }
 
   get output(): string { return this.text }
@@ -87,7 +87,7 @@ export class RunningStack {
     while (!this.text.includes('stack ready:')) {
       if (this.child.exitCode !== null) throw new Error(`stack exited (${this.child.exitCode}):\n${this.text}`)
       if (Date.now() > deadline) throw new Error(`stack not ready in ${timeoutMs} ms:\n${this.text}`)
-      await new Promise((ok) => setTimeout(ok, 100))
+      await new Promise((resolve) => setTimeout(resolve, 100))
     }
     return this.status()
   }

@@ -55,7 +55,7 @@ function accessLog(): { request_id: string; upstream_addr: string; status: numbe
 }
 
 beforeAll(async () => {
-  await new Promise<void>((ok) => smtp.listen(0, '127.0.0.1', ok))
+  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve))
   const smtpPort = (smtp.server.address() as { port: number }).port
   stack = new RunningStack(dir, {
     ...await stackPorts(),
@@ -219,7 +219,7 @@ describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)'
     }
     const deadline = Date.now() + 60000
     const ours = (): string[] => received.filter((m) => m.includes(`mail-${tag}-`))
-    while (ours().length < count && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 200))
+    while (ours().length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200))
     expect(ours().length).toBe(count)
     // Both replicas did part of the work: each logged sending at least one of the mails.
     for (const mailer of ['mailer-1', 'mailer-2']) {

@@ -34,7 +34,7 @@ async function runningPid(program: string, notPid?: number): Promise<number> {
     const pid = Number(/RUNNING\s+pid (\d+)/.exec(line)?.[1])
     if (pid && pid !== notPid) return pid
     if (Date.now() > deadline) throw new Error(`${program} not running: ${line}\n${readFileSync(join(dir, 'supervisord.log'), 'utf8')}`)
-    await new Promise((ok) => setTimeout(ok, 250))
+    await new Promise((resolve) => setTimeout(resolve, 250))
   }
 }
 
@@ -75,7 +75,7 @@ afterAll(async () => {
   try {
     // supervisord stops its programs (each within stopwaitsecs) before it exits.
     if (supervisord.exitCode === null && supervisord.signalCode === null) {
-      const exited = new Promise((ok) => supervisord.once('exit', ok))
+      const exited = new Promise((resolve) => supervisord.once('exit', resolve))
       supervisord.kill('SIGTERM')
       await exited
     }

@@ -13,7 +13,7 @@ const ROOT = resolve(__dirname, '../..')
  * prints (a new key, a listing, --json), so scripts can read it.
  * @param {string} file path under apps/api/dist, e.g. `admin/cli.js`
  */
-function runApiCli (file) {
+function runApiCli(file) {
   const cli = join(ROOT, 'apps/api/dist', file)
   if (!existsSync(cli)) {
     execFileSync(process.execPath, [join(ROOT, 'node_modules/turbo/bin/turbo'), 'run', 'build', '--filter=@socialnet/api...'], { cwd: ROOT, stdio: ['ignore', 2, 2] })

@@ -11,7 +11,7 @@ const { prettyFactory } = require('pino-pretty')
  * @param {NodeJS.ProcessEnv} env
  * @returns {((line: string) => string) | undefined}
  */
-function logLineFormat (env = process.env) {
+function logLineFormat(env = process.env) {
   const format = env.LOG_FORMAT ?? 'pretty'
   if (format === 'json') return undefined
   if (format !== 'pretty') throw new Error(`LOG_FORMAT must be pretty or json, not ${JSON.stringify(format)}`)

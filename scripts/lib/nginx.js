@@ -22,7 +22,7 @@ const UPSTREAM_FAIL_TIMEOUT_S = 1
  * missing value is an error here instead of a silently broken config.
  * @param {string} text @param {Record<string, string>} vars
  */
-function renderTemplate (text, vars) {
+function renderTemplate(text, vars) {
   return text.replace(/\$\{([A-Z][A-Z0-9_]*)\}/g, (_match, name) => {
     const value = vars[name]
     if (value === undefined) throw new Error(`template variable ${name} has no value`)
@@ -47,7 +47,7 @@ function renderTemplate (text, vars) {
  * gives them in docker-compose.yml (`nginx.environment`).
  * @param {LoopbackNginxOptions} o
  */
-function loopbackVariables (o) {
+function loopbackVariables(o) {
   const limited = o.rateLimitRps > 0
   return {
     NGINX_RESOLVER: '# static loopback upstreams: no resolver needed',
@@ -84,7 +84,7 @@ function loopbackVariables (o) {
  * http context) under the prefix; returns the main config path.
  * @param {LoopbackNginxOptions} o
  */
-function renderLoopbackNginx (o) {
+function renderLoopbackNginx(o) {
   for (const dir of ['conf', 'logs', 'tmp']) mkdirSync(join(o.prefix, dir), { recursive: true })
   const vars = loopbackVariables(o)
   const http = renderTemplate(readFileSync(join(INFRA_NGINX, 'templates/socialnet.conf.template'), 'utf8'), vars)
@@ -96,12 +96,12 @@ function renderLoopbackNginx (o) {
 }
 
 /** nginx arguments for a prefix: `-e stderr` keeps it away from /var/log/nginx. @param {string} prefix */
-function nginxArgs (prefix) {
+function nginxArgs(prefix) {
   return ['-p', prefix, '-c', join(prefix, 'conf/nginx.conf'), '-e', 'stderr']
 }
 
 /** Runs `nginx -t`; throws with nginx's own message when the config is bad. @param {string} prefix */
-function testNginxConfig (prefix) {
+function testNginxConfig(prefix) {
   try {
     return execFileSync(NGINX_BIN, [...nginxArgs(prefix), '-t'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
   } catch (err) {

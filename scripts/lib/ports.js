@@ -9,7 +9,7 @@ const net = require('node:net')
  * @param {{ name: string, port: number, host?: string }[]} wanted
  * @returns {Promise<{ name: string, port: number, host?: string, reason: string }[]>}
  */
-async function takenPorts (wanted) {
+async function takenPorts(wanted) {
   const taken = []
   for (const w of wanted) {
     const reason = await new Promise((resolve) => {

@@ -19,7 +19,7 @@ const COLORS = [36, 33, 35, 32, 34, 91, 96, 93]
 /** One child process of a ProcessGroup. */
 class ManagedProcess {
   /** @param {ChildSpec} spec @param {import('node:child_process').ChildProcess} child */
-  constructor (spec, child) {
+  constructor(spec, child) {
     this.spec = spec
     this.child = child
     /** Set when the group asked it to stop, so its exit is not reported as a crash. */
@@ -30,11 +30,11 @@ class ManagedProcess {
     })
   }
 
-  get pid () { return this.child.pid }
-  get running () { return this.child.exitCode === null && this.child.signalCode === null }
+  get pid() { return this.child.pid }
+  get running() { return this.child.exitCode === null && this.child.signalCode === null }
 
   /** Sends the graceful signal, waits for the exit, escalates to SIGKILL after the timeout. */
-  async stop () {
+  async stop() {
     this.stopping = true
     if (!this.running) return this.exited
     this.child.kill(this.spec.stopSignal ?? 'SIGTERM')
@@ -64,7 +64,7 @@ class ProcessGroup {
    * @param {{ color?: boolean, formatLine?: (line: string) => string,
    *   onUnexpectedExit?: (p: ManagedProcess, code: number | null, signal: string | null) => void }} [opts]
    */
-  constructor (opts = {}) {
+  constructor(opts = {}) {
     this.color = opts.color ?? Boolean(process.stdout.isTTY)
     this.formatLine = opts.formatLine ?? ((/** @type {string} */ line) => line)
     this.onUnexpectedExit = opts.onUnexpectedExit
@@ -78,7 +78,7 @@ class ProcessGroup {
   }
 
   /** Starts a child and pipes its output, line by line, behind its name. @param {ChildSpec} spec */
-  start (spec) {
+  start(spec) {
     const child = spawn(spec.command, spec.args, {
       cwd: spec.cwd,
       env: spec.env ?? process.env,
@@ -108,7 +108,7 @@ class ProcessGroup {
   }
 
   /** Stops the given processes (default: all) in parallel, each gracefully. @param {ManagedProcess[]} [which] */
-  async stop (which = [...this.processes]) {
+  async stop(which = [...this.processes]) {
     await Promise.all(which.map((p) => p.stop()))
   }
 
@@ -117,7 +117,7 @@ class ProcessGroup {
    * kills every child at once and exits 1, for when the graceful stop hangs.
    * @param {() => Promise<unknown>} stop @param {string} [secondSignalMessage]
    */
-  stopOnSignals (stop, secondSignalMessage) {
+  stopOnSignals(stop, secondSignalMessage) {
     let signals = 0
     for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
       process.on(signal, () => {

@@ -7,7 +7,7 @@
  * @param {string} url
  * @param {{ timeoutMs?: number, gaveUp?: () => string | undefined }} [opts]
  */
-async function waitForHttp200 (url, opts = {}) {
+async function waitForHttp200(url, opts = {}) {
   const deadline = Date.now() + (opts.timeoutMs ?? 60000)
   let last = 'no answer'
   for (;;) {

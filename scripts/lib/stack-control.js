@@ -10,7 +10,7 @@ const { rmSync } = require('node:fs')
  * @param {string} socketPath
  * @param {{ restart: () => Promise<string>, status: () => object }} handlers
  */
-function serveControl (socketPath, handlers) {
+function serveControl(socketPath, handlers) {
   rmSync(socketPath, { force: true })
   let busy = false
   const server = http.createServer((req, res) => {
@@ -35,7 +35,7 @@ function serveControl (socketPath, handlers) {
  * @param {string} socketPath @param {string} method @param {string} path
  * @returns {Promise<{ status: number, body: any }>}
  */
-function callControl (socketPath, method, path) {
+function callControl(socketPath, method, path) {
   return new Promise((resolve, reject) => {
     const req = http.request({ socketPath, method, path }, (res) => {
       let text = ''

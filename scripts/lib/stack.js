@@ -15,7 +15,7 @@ const NODE = process.execPath
 /** @typedef {import('./process-group').ManagedProcess} ManagedProcess */
 
 /** Reads the stack's own settings; throws one readable line on a bad value. @param {NodeJS.ProcessEnv} env */
-function stackSettings (env) {
+function stackSettings(env) {
   const int = (/** @type {string} */ name, /** @type {number} */ fallback, min = 0, max = 65535) => {
     const raw = env[name]
     if (raw === undefined || raw === '') return fallback
@@ -50,7 +50,7 @@ function stackSettings (env) {
  */
 class Stack {
   /** @param {ReturnType<typeof stackSettings>} settings @param {NodeJS.ProcessEnv} env */
-  constructor (settings, env) {
+  constructor(settings, env) {
     this.s = settings
     this.env = env
     this.stopping = false
@@ -67,7 +67,7 @@ class Stack {
   }
 
   /** Environment every app process gets: the caller's, plus what the topology fixes. */
-  appEnv (/** @type {Record<string, string>} */ extra = {}) {
+  appEnv(/** @type {Record<string, string>} */ extra = {}) {
     return {
       ...this.env,
       KV_LOG: 'postgres',
@@ -78,7 +78,7 @@ class Stack {
     }
   }
 
-  async start () {
+  async start() {
     mkdirSync(this.s.dir, { recursive: true })
     execFileSync(join(ROOT, 'infra/tls/make-dev-cert.sh'), [this.tlsDir], { stdio: 'ignore' })
     if (this.s.smtpUrl === undefined) {
@@ -113,11 +113,11 @@ class Stack {
    * start() would launch after that (nginx, consumers, the control socket)
    * would outlive the stop and keep this process from exiting.
    */
-  throwIfStopping () {
+  throwIfStopping() {
     if (this.stopping) throw new Error('stopped while starting')
   }
 
-  status () {
+  status() {
     return {
       pid: process.pid,
       http: `http://127.0.0.1:${this.s.httpPort}`,
@@ -131,12 +131,12 @@ class Stack {
    * Replica n's port, for good: nginx's upstream lists them once, so restarting
    * a replica (on the same port) never needs an nginx reload. @param {number} n
    */
-  apiPort (n) {
+  apiPort(n) {
     return this.s.apiBasePort + n
   }
 
   /** Starts one api replica and resolves once its /ready answers 200. @param {number} port */
-  async startApi (port) {
+  async startApi(port) {
     const proc = this.group.start({
       name: `api:${port}`,
       command: NODE,
@@ -156,7 +156,7 @@ class Stack {
   }
 
   /** @param {'mailer' | 'worker'} app @param {number} n */
-  startConsumer (app, n, attempt = 0) {
+  startConsumer(app, n, attempt = 0) {
     const proc = this.group.start({
       name: `${app}-${n}`,
       command: NODE,
@@ -170,7 +170,7 @@ class Stack {
   }
 
   /** Like compose's `restart: unless-stopped`, with a growing delay so a crash loop stays quiet. */
-  onCrash (/** @type {ManagedProcess} */ p, /** @type {number | null} */ code, /** @type {string | null} */ signal) {
+  onCrash(/** @type {ManagedProcess} */ p, /** @type {number | null} */ code, /** @type {string | null} */ signal) {
     if (this.stopping) return
     if (p === this.nginx) {
       process.stderr.write(`nginx exited (${signal ?? code}): stopping the stack\n`)
@@ -191,7 +191,7 @@ class Stack {
   }
 
   /** Renders the nginx config for the current replicas; returns nginx -t's complaint, if any. */
-  renderNginx () {
+  renderNginx() {
     renderLoopbackNginx({
       prefix: this.nginxPrefix,
       httpPort: this.s.httpPort,
@@ -221,7 +221,7 @@ class Stack {
    * refused connects are older than the upstream's fail_timeout: only then is
    * the next replica stopped.
    */
-  async rollingRestart () {
+  async rollingRestart() {
     if (!this.nginx?.running || this.stopping) throw new Error('the stack is not running')
     for (const old of [...this.apis]) {
       await old.process.stop()
@@ -236,7 +236,7 @@ class Stack {
   }
 
   /** Stops the edge first (it finishes what it has), then the apps, each gracefully. */
-  async stop (exitCode = 0) {
+  async stop(exitCode = 0) {
     if (this.stopping) return
     this.stopping = true
     process.stdout.write('stopping the stack...\n')

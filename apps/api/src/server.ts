@@ -9,7 +9,8 @@ import { stopAcceptingAndDrain } from './shutdown-drain'
 async function main(): Promise<void> {
   const config = loadConfigOrExit('api', () => loadApiConfig())
   // The app's modules load only once the environment is known good: a typo fails in a blink.
-  const { default: app, serverOptions } = await import('./app')
+  // (A CommonJS module imported dynamically arrives as the `default` of the namespace.)
+  const { default: app, serverOptions } = (await import('./app.js')).default
   const server = Fastify(serverOptions(config))
   // A second signal or the deadline exits at once; otherwise this replica waits for its turn to
   // leave (when several are signalled together), then new connections are refused (a proxy

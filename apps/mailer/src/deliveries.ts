@@ -52,7 +52,7 @@ export class DeliveryLog {
   /** Records that the SMTP server accepted the mail; from now on redeliveries are skipped. */
   async markSent(messageId: string, smtpResponse: string): Promise<void> {
     await this.pool.query(
-      `UPDATE mail_deliveries SET sent_at = now(), smtp_response = $2, claimed_by = NULL, claimed_at = NULL WHERE message_id = $1`,
+      'UPDATE mail_deliveries SET sent_at = now(), smtp_response = $2, claimed_by = NULL, claimed_at = NULL WHERE message_id = $1',
       [messageId, smtpResponse.slice(0, 1000)]
     )
   }
@@ -60,7 +60,7 @@ export class DeliveryLog {
   /** Gives a claim back after a failed send, so the retry (on any mailer) may claim it at once. */
   async release(messageId: string, owner: string): Promise<void> {
     await this.pool.query(
-      `UPDATE mail_deliveries SET claimed_by = NULL, claimed_at = NULL WHERE message_id = $1 AND claimed_by = $2 AND sent_at IS NULL`,
+      'UPDATE mail_deliveries SET claimed_by = NULL, claimed_at = NULL WHERE message_id = $1 AND claimed_by = $2 AND sent_at IS NULL',
       [messageId, owner]
     )
   }
@@ -68,7 +68,7 @@ export class DeliveryLog {
   /** Deletes records of mails sent before `olderThanMs` ago; returns how many. Redeliveries never come that late. */
   async prune(olderThanMs: number): Promise<number> {
     const { rowCount } = await this.pool.query(
-      `DELETE FROM mail_deliveries WHERE sent_at < now() - make_interval(secs => $1::double precision / 1000)`,
+      'DELETE FROM mail_deliveries WHERE sent_at < now() - make_interval(secs => $1::double precision / 1000)',
       [olderThanMs]
     )
     return rowCount ?? 0

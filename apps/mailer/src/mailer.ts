@@ -22,7 +22,6 @@ export interface MailerDeps {
   sendTimeoutMs: number
 }
 
-
 /**
  * Consumes the mail queue and sends each message as one mail: render,
  * claim in the delivery log, send through the SMTP pool, mark sent, ack.

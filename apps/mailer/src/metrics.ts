@@ -14,6 +14,7 @@ export class MailerMetrics {
     labelNames: ['type', 'outcome'] as const,
     registers: [this.registry]
   })
+
   private readonly sendSeconds = new Histogram({
     name: 'mailer_smtp_send_seconds',
     help: 'Time from handing a mail to the SMTP pool until the server accepted or refused it',

@@ -50,7 +50,10 @@ describe('mailer events', () => {
     await waitForType(messageId, 'mail.sent')
     const [consumed, sent] = of(messageId)
     expect(consumed).toMatchObject({
-      type: 'mail.consumed', service: 'mailer', replica: 'mailer-7', userId,
+      type: 'mail.consumed',
+      service: 'mailer',
+      replica: 'mailer-7',
+      userId,
       data: { messageId, messageType: 'mail.welcome.v1', attempt: 1, queuedMs: expect.any(Number) }
     })
     expect(sent).toMatchObject({ type: 'mail.sent', userId, data: { messageId, smtpResponse: expect.stringMatching(/^250/), durationMs: expect.any(Number) } })
@@ -58,7 +61,8 @@ describe('mailer events', () => {
 
     // The same message again: the delivery log knows it.
     await bed.publisher.publish({
-      type: 'mail.welcome.v1', messageId,
+      type: 'mail.welcome.v1',
+      messageId,
       payload: { to: 'ada@example.com', nickname: 'ada', verificationUrl: 'http://localhost:3000/v1/users/verify?token=abc' }
     })
     await waitForType(messageId, 'mail.duplicate_skipped')

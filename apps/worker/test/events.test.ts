@@ -64,7 +64,7 @@ describe('worker events', () => {
     const original = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3a6' } }).jpeg().toBuffer()
     await new LocalStorage(dir).put(originalKey(id), Readable.from([original]), { contentType: 'image/jpeg' })
     await h.query(
-      `INSERT INTO images (id, owner_id, content_type, width, height, bytes, etag, state) VALUES ($1, $2, 'image/jpeg', 300, 200, $3, 'e', 'stored')`,
+      'INSERT INTO images (id, owner_id, content_type, width, height, bytes, etag, state) VALUES ($1, $2, \'image/jpeg\', 300, 200, $3, \'e\', \'stored\')',
       [id, owner, original.length])
     await h.publisher.publish({ type: 'image.thumbnails.v1', messageId: randomUUID(), payload: { imageId: id, sizes: [64] }, headers: { [USER_ID_HEADER]: owner } })
     const made = await until(() => events.find((e) => e.type === 'image.thumbnails_made' && e.subject === `image:${id}`))
@@ -76,7 +76,8 @@ describe('worker events', () => {
     const id = randomUUID()
     await h.store.create(id, 'email', { owner })
     await h.publisher.publish({
-      type: JOB_MESSAGE_TYPES.email, messageId: id,
+      type: JOB_MESSAGE_TYPES.email,
+      messageId: id,
       payload: { jobId: id, to: 'ada@example.com', subject: 'Hi', text: 'Hello' },
       headers: { [USER_ID_HEADER]: owner }
     })

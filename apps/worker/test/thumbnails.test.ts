@@ -45,7 +45,7 @@ describe('thumbnails queue and image sweeper', () => {
     const original = data ?? await sharp({ create: { width: 800, height: 600, channels: 3, background: '#3a6' } }).jpeg().toBuffer()
     await storage.put(originalKey(id), Readable.from([original]), { contentType: 'image/jpeg' })
     await h.query(
-      `INSERT INTO images (id, owner_id, content_type, width, height, bytes, etag) VALUES ($1, $2, 'image/jpeg', 800, 600, $3, 'e')`,
+      'INSERT INTO images (id, owner_id, content_type, width, height, bytes, etag) VALUES ($1, $2, \'image/jpeg\', 800, 600, $3, \'e\')',
       [id, ownerId, original.length])
     await h.query(`UPDATE images SET ${fields} WHERE id = $1`, [id])
     return id

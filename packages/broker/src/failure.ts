@@ -36,7 +36,6 @@ export type FailureOutcome = {
   | { action: 'dead-letter'; kind: FailureKind; permanent: boolean }
 )
 
-
 /** What the consumer makes of a handler's error: retry it (transient) or dead-letter it at once (permanent). */
 export interface FailureClass {
   permanent: boolean

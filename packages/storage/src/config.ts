@@ -17,7 +17,7 @@ export const StorageEnv = {
   S3_SECRET_KEY: Type.Optional(Type.String({ minLength: 1 }))
 }
 
-const StorageConfigSchema = Type.Object(StorageEnv)
+export const StorageConfigSchema = Type.Object(StorageEnv)
 export type StorageConfig = Static<typeof StorageConfigSchema>
 
 /** Cross-field rules the schema cannot say; throws ConfigError with one line. */
@@ -35,7 +35,7 @@ export function createStorage(config: StorageConfig): ObjectStorage {
   if (config.STORAGE === 'local') return new LocalStorage(config.STORAGE_DIR)
   // Loaded only here: the AWS SDK takes about half a second to load, which a process on
   // local storage (or one that only validates its environment and exits) should not pay.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+
   const { S3Storage } = require('./s3') as typeof import('./s3')
   return new S3Storage({
     bucket: config.S3_BUCKET!,

@@ -71,6 +71,6 @@ export function storageContract(storage: () => ObjectStorage): void {
     })
 }
 
-function* chunks(data: Buffer, size = 256 * 1024): Generator<Buffer> {
+function * chunks(data: Buffer, size = 256 * 1024): Generator<Buffer> {
   for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size)
 }

@@ -21,8 +21,13 @@ beforeAll(async () => {
   const { port } = await server.run()
   endpoint = `http://127.0.0.1:${port}`
   storage = createStorage({
-    STORAGE: 's3', STORAGE_DIR: 'unused', S3_ENDPOINT: endpoint, S3_REGION: 'us-east-1',
-    S3_BUCKET: 'avatars', S3_ACCESS_KEY: 'S3RVER', S3_SECRET_KEY: 'S3RVER'
+    STORAGE: 's3',
+    STORAGE_DIR: 'unused',
+    S3_ENDPOINT: endpoint,
+    S3_REGION: 'us-east-1',
+    S3_BUCKET: 'avatars',
+    S3_ACCESS_KEY: 'S3RVER',
+    S3_SECRET_KEY: 'S3RVER'
   }) as S3Storage
 })
 

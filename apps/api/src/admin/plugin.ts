@@ -25,7 +25,7 @@ export interface AdminOptions {
 }
 
 /** What admin routes share: the role check, the queue stats reader and the dead-letter service. */
-export default fp(async function admin (fastify, opts: AdminOptions) {
+export default fp(async function admin(fastify, opts: AdminOptions) {
   fastify.decorate('requireAdmin', async (request: FastifyRequest) => {
     if (!request.auth) throw new UnauthorizedError('a bearer token is required (POST /v1/sessions)')
     const { rows } = await fastify.db.query<{ role: string }>('SELECT role FROM users WHERE id = $1', [request.auth.userId])

@@ -36,12 +36,12 @@ export class QueueStatsReader {
   private last?: { at: number; stats: Promise<QueueStats[]> }
   private readonly maxAgeMs: number
 
-  constructor (private readonly opts: QueueStatsOptions) {
+  constructor(private readonly opts: QueueStatsOptions) {
     this.maxAgeMs = opts.maxAgeMs ?? 900
   }
 
   /** Stats of every work queue; never throws (unknown values are `null`). */
-  read (): Promise<QueueStats[]> {
+  read(): Promise<QueueStats[]> {
     const now = Date.now()
     if (this.last && now - this.last.at < this.maxAgeMs) return this.last.stats
     const stats = this.readNow()
@@ -49,7 +49,7 @@ export class QueueStatsReader {
     return stats
   }
 
-  private async readNow (): Promise<QueueStats[]> {
+  private async readNow(): Promise<QueueStats[]> {
     const [amqp, unacked] = await Promise.all([this.readOverAmqp(), this.readUnacked()])
     return WORK_QUEUES.map((name) => {
       const names = this.opts.connection.topology.queues[name]
@@ -65,7 +65,7 @@ export class QueueStatsReader {
     })
   }
 
-  private async readOverAmqp (): Promise<Map<string, { messageCount: number; consumerCount: number }>> {
+  private async readOverAmqp(): Promise<Map<string, { messageCount: number; consumerCount: number }>> {
     const found = new Map<string, { messageCount: number; consumerCount: number }>()
     if (!this.opts.connection.isConnected) return found
     const names = WORK_QUEUES.flatMap((q) => [this.opts.connection.topology.queues[q].name, this.opts.connection.topology.queues[q].dlq])
@@ -89,13 +89,13 @@ export class QueueStatsReader {
     return found
   }
 
-  private async openChannel () {
+  private async openChannel() {
     const channel = await this.opts.connection.createChannel()
     channel.on('error', () => {})
     return channel
   }
 
-  private async readUnacked (): Promise<Map<string, number>> {
+  private async readUnacked(): Promise<Map<string, number>> {
     const found = new Map<string, number>()
     if (!this.opts.managementUrl) return found
     try {

@@ -24,7 +24,7 @@ export class ApiKeyCache {
   private readonly entries = new Map<string, Entry>()
   private readonly now: () => number
 
-  constructor (private readonly lookup: (hash: Buffer) => Promise<ActiveApiKey | undefined>, private readonly opts: ApiKeyCacheOptions) {
+  constructor(private readonly lookup: (hash: Buffer) => Promise<ActiveApiKey | undefined>, private readonly opts: ApiKeyCacheOptions) {
     this.now = opts.now ?? Date.now
   }
 

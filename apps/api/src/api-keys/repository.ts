@@ -19,7 +19,7 @@ export interface ActiveApiKey {
   scopes: string[]
 }
 
-const COLUMNS = `id::text AS id, name, hint, scopes, created_at AS "createdAt", last_used_at AS "lastUsedAt", revoked_at AS "revokedAt"`
+const COLUMNS = 'id::text AS id, name, hint, scopes, created_at AS "createdAt", last_used_at AS "lastUsedAt", revoked_at AS "revokedAt"'
 
 /** Stores a new key's hash and returns the row with the key itself, which is never stored or shown again. */
 export async function createApiKey(db: Pool, opts: { name: string; scopes: ApiKeyScope[] }): Promise<{ apiKey: ApiKey; key: string }> {

@@ -60,6 +60,7 @@ function explainData(data: unknown): string | undefined {
   return undefined
 }
 
+// eslint-disable-next-line no-control-regex -- NUL is exactly what this looks for
 const NUL_OR_LONE_SURROGATE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 function storableText(text: string): boolean {
@@ -73,7 +74,7 @@ function storableText(text: string): boolean {
  * `type` instead, and the error names the job type and field at fault.
  */
 // `any`: a route-level compiler must accept that route's exact schema type.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 export const jobsValidatorCompiler: FastifySchemaCompiler<any> = ({ schema, httpPart }) => {
   if (httpPart === 'body') {
     return (data: unknown) => {

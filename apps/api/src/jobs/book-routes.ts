@@ -49,7 +49,8 @@ const bookJobRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/job/database', {
     schema: {
-      tags: ['jobs (book)'], summary: 'Queue a log job stamped with the client time',
+      tags: ['jobs (book)'],
+      summary: 'Queue a log job stamped with the client time',
       security,
       querystring: Type.Object({ client_time: Type.Optional(Type.String({ description: 'unix seconds' })) }),
       response: responses
@@ -61,7 +62,8 @@ const bookJobRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/job/callback', {
     schema: {
-      tags: ['jobs (book)'], summary: 'Queue a callback job (logged only without callback_url)',
+      tags: ['jobs (book)'],
+      summary: 'Queue a callback job (logged only without callback_url)',
       security,
       querystring: Type.Object({ callback_url: Type.Optional(Type.String()) }),
       response: responses
@@ -74,7 +76,8 @@ const bookJobRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/job/mail', {
     schema: {
-      tags: ['jobs (book)'], summary: 'Queue a mail job (logged only without email_address)',
+      tags: ['jobs (book)'],
+      summary: 'Queue a mail job (logged only without email_address)',
       security,
       querystring: Type.Object({ email_address: Type.Optional(Type.String()) }),
       response: responses
@@ -88,7 +91,8 @@ const bookJobRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/job/status', {
     schema: {
-      tags: ['jobs (book)'], summary: 'The book\'s status lookup: {ID, Status} (your own jobs only; 404 for others)',
+      tags: ['jobs (book)'],
+      summary: 'The book\'s status lookup: {ID, Status} (your own jobs only; 404 for others)',
       security,
       querystring: Type.Object({ uuid: Type.Optional(Type.String()) }),
       response: { 200: BookStatus, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody }

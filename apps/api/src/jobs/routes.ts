@@ -8,7 +8,8 @@ import { retryAfterHeader } from './rate-limiter'
 
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({
-    minLength: 1, maxLength: 255,
+    minLength: 1,
+    maxLength: 255,
     description: 'repeat the same request with the same key to get the same job back instead of a new one (per user; kept as long as a job status)'
   }))
 })

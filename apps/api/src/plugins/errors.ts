@@ -8,10 +8,25 @@ import { describeValidationErrors, type ValidationIssue } from './validation-mes
 
 /** Codes for statuses that have no error of their own: the `error` field is always a stable string. */
 const CODE_BY_STATUS: Record<number, string> = {
-  400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED',
-  406: 'NOT_ACCEPTABLE', 408: 'REQUEST_TIMEOUT', 409: 'CONFLICT', 413: 'PAYLOAD_TOO_LARGE', 414: 'URI_TOO_LONG',
-  415: 'UNSUPPORTED_MEDIA_TYPE', 422: 'UNPROCESSABLE_ENTITY', 429: 'RATE_LIMITED', 431: 'HEADERS_TOO_LARGE',
-  500: 'INTERNAL_ERROR', 502: 'BAD_GATEWAY', 503: 'SERVICE_UNAVAILABLE', 504: 'GATEWAY_TIMEOUT', 507: 'INSUFFICIENT_STORAGE'
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  408: 'REQUEST_TIMEOUT',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  414: 'URI_TOO_LONG',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  422: 'UNPROCESSABLE_ENTITY',
+  429: 'RATE_LIMITED',
+  431: 'HEADERS_TOO_LARGE',
+  500: 'INTERNAL_ERROR',
+  502: 'BAD_GATEWAY',
+  503: 'SERVICE_UNAVAILABLE',
+  504: 'GATEWAY_TIMEOUT',
+  507: 'INSUFFICIENT_STORAGE'
 }
 
 /**
@@ -36,8 +51,10 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Duple
   // A reset or already closed socket has no one left to answer.
   if (err.code === 'ECONNRESET' || socket.destroyed) return
   const [status, body]: [number, ErrorBody] =
-    err.code === 'HPE_HEADER_OVERFLOW' ? [431, { error: 'HEADERS_TOO_LARGE', message: 'request headers exceed the 16 KiB limit' }]
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, { error: 'REQUEST_TIMEOUT', message: 'the request was not received in time' }]
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, { error: 'HEADERS_TOO_LARGE', message: 'request headers exceed the 16 KiB limit' }]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, { error: 'REQUEST_TIMEOUT', message: 'the request was not received in time' }]
         : [400, { error: 'BAD_REQUEST', message: 'malformed HTTP request' }]
   const json = JSON.stringify(body)
   if (socket.writable) {

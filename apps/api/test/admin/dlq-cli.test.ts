@@ -33,7 +33,10 @@ describe('npm run dlq (dist/admin/dlq-cli.js) against a real broker', () => {
     await declareTopology(channel, names)
     for (const [id, reason] of [['m-1', 'SMTP refused the mail: 550 Relaying denied'], ['m-2', 'failed 6 attempts, last: connection refused']] as const) {
       channel.sendToQueue(names.queues.mail.dlq, Buffer.from(JSON.stringify({ to: `${id}@example.com`, subject: 's', text: 't' })), {
-        persistent: true, messageId: id, type: 'mail.send.v1', contentType: 'application/json',
+        persistent: true,
+        messageId: id,
+        type: 'mail.send.v1',
+        contentType: 'application/json',
         headers: { 'x-attempt': id === 'm-1' ? 1 : 6, 'x-failure-kind': id === 'm-1' ? 'permanent' : 'exhausted', 'x-failure-reason': reason, 'x-failed-at': '2026-12-01T10:00:00.000Z', 'x-first-failed-at': '2026-12-01T09:00:00.000Z', 'x-failure-queue': names.queues.mail.name }
       })
     }

@@ -6,8 +6,13 @@ describe('EventStore: each user\'s own copy of the stream', () => {
   test('a user\'s replay reads their entries only, under the shared stream\'s ids, and their copy expires', async () => {
     const { store } = t.app.eventStreams
     const event = (userId: string | undefined, n: number) => ({
-      type: 'mail.sent' as const, at: new Date().toISOString(), service: 'mailer' as const, replica: 'mailer-1', subject: `mail:${n}`,
-      ...(userId ? { userId } : {}), data: { n }
+      type: 'mail.sent' as const,
+      at: new Date().toISOString(),
+      service: 'mailer' as const,
+      replica: 'mailer-1',
+      subject: `mail:${n}`,
+      ...(userId ? { userId } : {}),
+      data: { n }
     })
     const ids: Record<string, string[]> = { a: [], b: [], none: [] }
     for (let n = 0; n < 6; n++) {

@@ -40,13 +40,17 @@ describe('event streams (SSE)', () => {
     const registered = await client.next((e) => e.event === 'user.registered' && e.data.userId === newcomer.id)
     expect(registered.id).toMatch(/^\d+-\d+$/)
     expect(registered.data).toMatchObject({
-      id: registered.id, type: 'user.registered', service: 'api', subject: `user:${newcomer.id}`,
+      id: registered.id,
+      type: 'user.registered',
+      service: 'api',
+      subject: `user:${newcomer.id}`,
       data: { nickname: newcomer.nickname, mailMessageId: expect.any(String) }
     })
     expect(typeof registered.data.replica).toBe('string')
     const published = await client.next((e) => e.event === 'outbox.published' && e.data.data.messageId === registered.data.data.mailMessageId)
     expect(published.data).toMatchObject({
-      subject: `mail:${registered.data.data.mailMessageId}`, userId: newcomer.id,
+      subject: `mail:${registered.data.data.mailMessageId}`,
+      userId: newcomer.id,
       data: { messageType: 'mail.welcome.v1', waitedMs: expect.any(Number), batchSize: expect.any(Number) }
     })
 

@@ -84,8 +84,8 @@ describe('api process', () => {
     try {
       expect(await get()).toEqual({ status: 200, connection: 'keep-alive' })
       api.child.kill('SIGTERM')
-      while (!api.output().includes('shutting down gracefully')) await new Promise((r) => setTimeout(r, 20))
-      await new Promise((r) => setTimeout(r, 200))
+      while (!api.output().includes('shutting down gracefully')) await new Promise((resolve) => setTimeout(resolve, 20))
+      await new Promise((resolve) => setTimeout(resolve, 200))
       // A proxy retries a refused connect on another replica, whatever the method.
       const { port } = new URL(api.url)
       const refused = await new Promise<string>((resolve) => {
@@ -120,7 +120,7 @@ describe('api process', () => {
       }
     }
     const writers = Array.from({ length: 16 }, (_, w) => writer(w))
-    while (acked.size < 400) await new Promise((r) => setTimeout(r, 5))
+    while (acked.size < 400) await new Promise((resolve) => setTimeout(resolve, 5))
     api.child.kill('SIGKILL')
     stop = true
     await Promise.all(writers)

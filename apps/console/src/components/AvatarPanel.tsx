@@ -18,9 +18,9 @@ function AvatarImages({ avatar }: { avatar: Avatar }) {
       <figcaption>
         {avatar.thumbnails.status === 'ready'
           ? <ul class='thumbnails' aria-label='Thumbnails'>
-              {sizes.map((size) => (
-                <li key={size}><img src={avatar.thumbnails.urls[size]} alt={`${size} px thumbnail`} width={Math.min(Number(size), 128)} /><span>{size} px</span></li>
-              ))}
+            {sizes.map((size) => (
+              <li key={size}><img src={avatar.thumbnails.urls[size]} alt={`${size} px thumbnail`} width={Math.min(Number(size), 128)} /><span>{size} px</span></li>
+            ))}
             </ul>
           : <p role='status' aria-busy='true'>Thumbnails ({sizes.join(' and ')} px) are being made by the worker…</p>}
       </figcaption>

@@ -78,9 +78,9 @@ export function DeadLetterPanel({ queue, depth }: { queue: string; depth: number
           <button type='button' disabled={busy} onClick={() => replay()}>Replay all</button>
           {confirmPurge
             ? <>
-                <button type='button' class='danger' disabled={busy} onClick={purge}>Yes, delete {plural(total, 'message')} for good</button>
-                <button type='button' class='secondary' onClick={() => setConfirmPurge(false)}>Keep them</button>
-              </>
+              <button type='button' class='danger' disabled={busy} onClick={purge}>Yes, delete {plural(total, 'message')} for good</button>
+              <button type='button' class='secondary' onClick={() => setConfirmPurge(false)}>Keep them</button>
+            </>
             : <button type='button' class='danger' disabled={busy} onClick={() => setConfirmPurge(true)}>Purge</button>}
         </p>
       )}

@@ -18,15 +18,15 @@ export function Header() {
       <nav aria-label='Main'>
         {signedIn
           ? <>
-              <NavLink href='/timeline' label='My timeline' />
-              <NavLink href='/profile' label='Profile' />
-              <NavLink href='/jobs' label='Jobs' />
-              {user?.role === 'admin' && <NavLink href='/admin' label='Admin' />}
-            </>
+            <NavLink href='/timeline' label='My timeline' />
+            <NavLink href='/profile' label='Profile' />
+            <NavLink href='/jobs' label='Jobs' />
+            {user?.role === 'admin' && <NavLink href='/admin' label='Admin' />}
+          </>
           : <>
-              <NavLink href='/register' label='Register' />
-              <NavLink href='/login' label='Log in' />
-            </>}
+            <NavLink href='/register' label='Register' />
+            <NavLink href='/login' label='Log in' />
+          </>}
         <a href='/docs'>API docs</a>
       </nav>
       {signedIn && (

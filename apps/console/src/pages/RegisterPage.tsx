@@ -32,10 +32,14 @@ export function RegisterPage() {
       <h1>Register</h1>
       <form onSubmit={register} aria-label='Register'>
         <Field label='E-mail address' name='email' type='email' autocomplete='email' required maxLength={254} />
-        <Field label='Nickname' name='nickname' autocomplete='username' required minLength={3} maxLength={32}
-          pattern='[A-Za-z0-9_][A-Za-z0-9_.\-]{2,31}' hint='3–32 letters, digits, _ . - (not starting with . or -)' />
-        <Field label='Password' name='password' type='password' autocomplete='new-password' required minLength={8}
-          hint='At least 8 characters; a few unusual words are stronger than symbols' />
+        <Field
+          label='Nickname' name='nickname' autocomplete='username' required minLength={3} maxLength={32}
+          pattern='[A-Za-z0-9_][A-Za-z0-9_.\-]{2,31}' hint='3–32 letters, digits, _ . - (not starting with . or -)'
+        />
+        <Field
+          label='Password' name='password' type='password' autocomplete='new-password' required minLength={8}
+          hint='At least 8 characters; a few unusual words are stronger than symbols'
+        />
         <ErrorMessage error={error} />
         <button type='submit' disabled={busy}>{busy ? 'Registering…' : 'Register'}</button>
       </form>

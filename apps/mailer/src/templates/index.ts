@@ -1,14 +1,7 @@
 import type { AnyConsumedMessage } from '@socialnet/broker'
 import { PermanentError } from '@socialnet/broker'
 import { renderWelcome } from './welcome'
-
-/** A mail ready for nodemailer. */
-export interface RenderedMail {
-  to?: string
-  subject: string
-  text: string
-  html?: string
-}
+import type { RenderedMail } from './rendered-mail'
 
 /**
  * Turns a mail message into the mail to send. Messages that are valid but

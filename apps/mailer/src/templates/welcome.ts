@@ -1,6 +1,6 @@
 import type { MailWelcomeV1 } from '@socialnet/contracts'
 import { escapeHtml, htmlDocument } from './html'
-import type { RenderedMail } from './index'
+import type { RenderedMail } from './rendered-mail'
 
 /**
  * The welcome mail: greets the new user and carries the verification link.

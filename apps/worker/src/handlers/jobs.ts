@@ -2,7 +2,7 @@ import { PermanentError, REDRIVEN_HEADER, type AnyConsumedMessage, type Consumer
 import type { JobCallbackV1, JobEmailV1, JobLogV1 } from '@socialnet/contracts'
 import { JOB_MESSAGE_TYPES, jobTypeOfMessage, type JobStatusStore } from '@socialnet/jobs'
 import type { Logger } from 'pino'
-import type { QueueRegistration, WorkerDeps } from './registry'
+import type { QueueRegistration, WorkerDeps } from './queue-registration'
 import { logJobWork } from './log-job'
 import { callbackJobWork } from './callback-job'
 import { emailJobWork } from './email-job'

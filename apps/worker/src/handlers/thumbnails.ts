@@ -4,7 +4,7 @@ import { buffer } from 'node:stream/consumers'
 import sharp from 'sharp'
 import { PermanentError, userIdOf, type AnyConsumedMessage } from '@socialnet/broker'
 import { originalKey, thumbnailKey } from '@socialnet/storage'
-import type { QueueRegistration, WorkerDeps } from './registry'
+import type { QueueRegistration, WorkerDeps } from './queue-registration'
 
 /**
  * Originals are re-encoded by the api to at most 2048 px a side, so this is a

@@ -10,6 +10,7 @@ function fakeStore() {
   return {
     valid,
     get calls() { return calls },
+    get failing() { return failing },
     set failing(v: boolean) { failing = v },
     lookup: async (hash: Buffer) => {
       calls++

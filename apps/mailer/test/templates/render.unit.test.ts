@@ -16,7 +16,7 @@ function welcome(verificationUrl: string, nickname = 'ada'): AnyConsumedMessage 
 
 describe('templates', () => {
   it('escapes every HTML-significant character', () => {
-    expect(escapeHtml(`<a href="x" onclick='y'>&</a>`)).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;')
+    expect(escapeHtml('<a href="x" onclick=\'y\'>&</a>')).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;')
   })
 
   it('renders the welcome mail as text and HTML around the verification link', () => {
