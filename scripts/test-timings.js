@@ -45,8 +45,12 @@ function workspaces() {
       root.workspaces.findIndex((/** @type {string} */ g) => b.startsWith(g.replace('/*', ''))) || a.localeCompare(b))
 }
 
-/** Busy loops on every core asked for; killed when the run ends. */
+/**
+ * Busy loops on every core asked for; killed when the run ends.
+ * @param {number} count
+ */
 function startLoad(count) {
+  /** @type {import('node:child_process').ChildProcess[]} */
   const loops = []
   for (let i = 0; i < count; i++) {
     loops.push(spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }))
@@ -56,6 +60,8 @@ function startLoad(count) {
 
 /**
  * @typedef {{ seconds: number, slowestTest: number }} FileTime
+ * @param {string} location workspace folder
+ * @param {string} dir where jest writes its report
  * @returns {Record<string, FileTime>} per test file, keyed by path from the repository root
  */
 function timeWorkspace(location, dir) {
@@ -79,16 +85,18 @@ function timeWorkspace(location, dir) {
 /** @param {Record<string, Record<string, FileTime>>} columns */
 function table(columns) {
   const names = Object.keys(columns)
-  const files = [...new Set(names.flatMap(n => Object.keys(columns[n])))]
-  const last = columns[names[names.length - 1]]
+  /** @param {string} name */
+  const column = (name) => columns[name] ?? {}
+  const files = [...new Set(names.flatMap(n => Object.keys(column(n))))]
+  const last = column(names[names.length - 1] ?? '')
   files.sort((a, b) => (last[b]?.seconds ?? 0) - (last[a]?.seconds ?? 0))
   const lines = [
     `| test file | ${names.map(n => `${n}: file (s) | slowest test (s)`).join(' | ')} |`,
     `|---|${names.map(() => '---:|---:').join('|')}|`
   ]
   const cell = (/** @type {FileTime | undefined} */ t) => t === undefined ? ' | ' : `${t.seconds.toFixed(1)} | ${t.slowestTest.toFixed(1)}`
-  for (const file of files) lines.push(`| ${file} | ${names.map(n => cell(columns[n][file])).join(' | ')} |`)
-  const totals = names.map(n => `${Object.values(columns[n]).reduce((sum, t) => sum + t.seconds, 0).toFixed(0)} | `)
+  for (const file of files) lines.push(`| ${file} | ${names.map(n => cell(column(n)[file])).join(' | ')} |`)
+  const totals = names.map(n => `${Object.values(column(n)).reduce((sum, t) => sum + t.seconds, 0).toFixed(0)} | `)
   lines.push(`| **all ${files.length} files** | ${totals.join(' | ')} |`)
   lines.push('', `Jest's timeout is per test (${TIMEOUT_S} s unless a test sets its own), so the slowest test is what stands nearest to it.`)
   return lines.join('\n')
@@ -97,7 +105,7 @@ function table(columns) {
 if (values.compare) {
   // Each argument is label=file.json, e.g. idle=idle.json loaded=loaded.json.
   const columns = Object.fromEntries(process.argv.slice(2).filter(a => !a.startsWith('--')).map((arg) => {
-    const [label, file] = arg.split('=')
+    const [label = arg, file = arg] = arg.split('=')
     return [label, JSON.parse(readFileSync(file, 'utf8'))]
   }))
   console.log(table(columns))

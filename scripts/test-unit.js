@@ -12,6 +12,7 @@ const { spawnSync } = require('node:child_process')
 const { resolve } = require('node:path')
 
 const ROOT = resolve(__dirname, '..')
+/** @param {string} command @param {string[]} args */
 const run = (command, args) => spawnSync(command, args, { cwd: ROOT, stdio: 'inherit' }).status ?? 1
 
 const built = run(process.execPath, [require.resolve('turbo/bin/turbo'), 'run', 'build', '--output-logs=errors-only'])
@@ -25,4 +26,4 @@ if (isolated) {
   const quoted = jest.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
   process.exit(run('unshare', ['--net', 'sh', '-c', `ip link set lo up && exec ${quoted}`]))
 }
-process.exit(run(jest[0], jest.slice(1)))
+process.exit(run(process.execPath, jest.slice(1)))
