@@ -6,29 +6,13 @@
  */
 const { spawn } = require('node:child_process')
 const { randomBytes } = require('node:crypto')
-const { mkdtempSync, rmSync } = require('node:fs')
-const { createServer } = require('node:net')
-const { tmpdir } = require('node:os')
 const { join } = require('node:path')
 const autocannon = require('autocannon')
-const amqplib = require('amqplib')
-const Redis = require('ioredis')
-const { Client } = require('pg')
-const { topology, deleteTopology } = require('@socialnet/broker')
+const { topology } = require('@socialnet/broker')
+const testing = require('@socialnet/testing')
+const { AMQP_URL, REDIS_URL, PG_ADMIN_URL, freePort } = testing
 
 const ROOT = join(__dirname, '..')
-const AMQP_URL = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672'
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
-const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres'
-
-/** A free TCP port on loopback. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)) })
-  })
-}
 
 /** Nearest-rank percentile of an ascending array. */
 function percentile(sorted, p) {
@@ -37,97 +21,13 @@ function percentile(sorted, p) {
 }
 
 /**
- * A namespace of its own on the shared Postgres, RabbitMQ and Redis (other
- * suites, tests and `npm test` may run on them at the same time): database
- * `socialnet_<scope>_<name>_<tag>`, AMQP prefix, Redis key prefix and a temp
- * dir. `env` points an app at all of it (spread it into startApi's env).
- * `retryDelaysMs` also sets AMQP_RETRY_DELAYS_MS; the retry queues are named
- * by their delay, so `names` and cleanup() follow it.
- *
- * cleanup() deletes the queues and exchanges (default and custom delays;
- * missing ones are fine), unlinks the Redis keys under the prefix (SCAN, not
- * KEYS: the Redis is shared), drops the database even if a killed app still
- * holds connections, and removes the dir. Every step runs even if an earlier
- * one failed; it rejects afterwards naming what was left behind.
+ * A namespace of its own on the shared services (@socialnet/testing's
+ * isolatedEnv, as the tests use), scoped `bench` unless told otherwise, with
+ * `names`: the topology its apps declare (retry queues follow `retryDelaysMs`).
  */
 function isolatedEnv(name, { scope = 'bench', retryDelaysMs } = {}) {
-  const tag = randomBytes(4).toString('hex')
-  const safeName = name.toLowerCase().replace(/[^a-z0-9]/g, '')
-  const prefix = `${scope}.${safeName}.${tag}.`
-  const redisPrefix = `${scope}:${safeName}:${tag}:`
-  const database = `socialnet_${scope}_${safeName}_${tag}`
-  const databaseUrl = new URL(PG_ADMIN_URL)
-  databaseUrl.pathname = `/${database}`
-  const dir = mkdtempSync(join(tmpdir(), `socialnet-${scope}-${safeName}-`))
-  const env = {
-    AMQP_URL,
-    AMQP_PREFIX: prefix,
-    REDIS_URL,
-    JOBS_REDIS_PREFIX: `${redisPrefix}jobs:`,
-    SESSIONS_REDIS_PREFIX: `${redisPrefix}auth:`,
-    EVENTS_REDIS_PREFIX: `${redisPrefix}events:`,
-    DATABASE_URL: databaseUrl.toString(),
-    KV_LOG_PATH: join(dir, 'kv.log'),
-    STORAGE_DIR: join(dir, 'images'),
-    UPLOAD_TMP_DIR: join(dir, 'upload-tmp')
-  }
-  if (retryDelaysMs) env.AMQP_RETRY_DELAYS_MS = retryDelaysMs.join(',')
-
-  async function deleteQueues() {
-    const amqp = await amqplib.connect(AMQP_URL)
-    try {
-      for (const delays of retryDelaysMs ? [undefined, retryDelaysMs] : [undefined]) {
-        // A channel error closes the channel: one per topology, so one failure cannot skip the rest.
-        const channel = await amqp.createChannel()
-        channel.on('error', () => {})
-        await deleteTopology(channel, topology({ prefix, retryDelaysMs: delays }))
-        await channel.close().catch(() => {})
-      }
-    } finally {
-      await amqp.close().catch(() => {})
-    }
-  }
-  async function unlinkKeys() {
-    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 })
-    try {
-      await redis.connect()
-      let cursor = '0'
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000)
-        if (keys.length > 0) await redis.unlink(...keys)
-        cursor = next
-      } while (cursor !== '0')
-    } finally {
-      redis.disconnect()
-    }
-  }
-  async function dropDatabase() {
-    const pg = new Client({ connectionString: PG_ADMIN_URL })
-    await pg.connect()
-    try {
-      await pg.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
-    } finally {
-      await pg.end()
-    }
-  }
-
-  return {
-    tag,
-    dir,
-    prefix,
-    redisPrefix,
-    databaseUrl: databaseUrl.toString(),
-    env,
-    names: topology({ prefix, retryDelaysMs }),
-    async cleanup() {
-      const left = []
-      for (const [what, step] of [['queues', deleteQueues], ['redis keys', unlinkKeys], ['database', dropDatabase]]) {
-        await step().catch((err) => left.push(`${what} (${err.message})`))
-      }
-      rmSync(dir, { recursive: true, force: true })
-      if (left.length) throw new Error(`cleanup of ${prefix} left behind: ${left.join(', ')}`)
-    }
-  }
+  const ns = testing.isolatedEnv(name, { scope, retryDelaysMs })
+  return { ...ns, names: topology({ prefix: ns.prefix, retryDelaysMs }) }
 }
 
 /**

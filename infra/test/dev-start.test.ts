@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
-import { ROOT, freePort } from './running-stack'
+import { freePort } from '@socialnet/testing'
+import { ROOT } from './running-stack'
 
 // `npm start` (scripts/dev.js) as a newcomer meets it: a second copy, an app that cannot start.
 // Every port is a free one of its own, so this runs beside a dev system or a compose stack.

@@ -1,36 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import amqp from 'amqplib'
+import { management } from '@socialnet/testing'
 import { renderDefinitions } from '../rabbitmq/render-definitions'
 
 /** The service users of the template (keda is optional and left out). */
 export const SERVICE_USERS = ['admin', 'api', 'mailer', 'worker'] as const
 /** One service user of the template. */
 export type ServiceUser = (typeof SERVICE_USERS)[number]
-
-/**
- * RabbitMQ's management HTTP API (the management plugin, port 15672), as the broker's
- * admin: the same import and deletes as `rabbitmqctl`, in milliseconds instead of
- * the seconds each rabbitmqctl call spends starting an Erlang VM.
- */
-export const MANAGEMENT_URL = process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672'
-
-export async function management(method: string, path: string, body?: unknown): Promise<unknown> {
-  const url = new URL(path, MANAGEMENT_URL)
-  const authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
-  url.username = ''
-  url.password = ''
-  const res = await fetch(url, {
-    method,
-    headers: { authorization, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30000)
-  }).catch((err: Error) => {
-    throw new Error(`RabbitMQ management API at ${url.origin} unreachable (rabbitmq-plugins enable rabbitmq_management): ${err.message}`)
-  })
-  const text = await res.text()
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`)
-  return text ? JSON.parse(text) : undefined
-}
 
 /**
  * The rendered definitions, imported into the local RabbitMQ under a

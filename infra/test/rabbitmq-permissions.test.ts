@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import amqp from 'amqplib'
 import { BrokerConnection, Consumer, EventPublisher, Publisher, topology, type AnyConsumedMessage, type QueueNames, type WorkQueue } from '@socialnet/broker'
-import { importDefinitions, management, tryAs, type ImportedDefinitions, type ServiceUser } from './rabbitmq-definitions'
+import { management, waitFor } from '@socialnet/testing'
+import { importDefinitions, tryAs, type ImportedDefinitions, type ServiceUser } from './rabbitmq-definitions'
 
 // Each service user of the rendered definitions, tried for real against the local RabbitMQ:
 // least privilege is what the broker enforces, not what the code chooses to do.
@@ -53,14 +54,6 @@ async function queueExists(queue: string): Promise<boolean> {
     return true
   } catch {
     return false
-  }
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
 

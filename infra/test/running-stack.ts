@@ -1,46 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { Agent, request as httpRequest } from 'node:http'
+import { promisify } from 'node:util'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import amqp from 'amqplib'
-import { Client } from 'pg'
-import { deleteTopology, topology } from '@socialnet/broker'
+import { databaseUrl, deleteByPrefix, dropDatabase, freePort } from '@socialnet/testing'
 
 export const ROOT = resolve(__dirname, '../..')
-export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
-/** URL of a test's own database on the shared Postgres (the app creates it). */
-export function testDatabaseUrl(database: string): string {
-  return PG_ADMIN_URL.replace(/\/[^/]*$/, `/${database}`)
-}
-
-/**
- * Removes what a test's processes left on the shared services: the queues and
- * exchanges under `prefix`, then the database, even while a process still holds it.
- */
+/** Removes what a test's processes left on the shared services: the queues and exchanges under `prefix`, then the database. */
 export async function dropTestNamespace(database: string, prefix: string): Promise<void> {
-  const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672')
-  try {
-    await deleteTopology(await connection.createChannel(), topology({ prefix }))
-  } finally {
-    await connection.close()
-  }
-  const admin = new Client({ connectionString: PG_ADMIN_URL })
-  await admin.connect()
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
-  } finally {
-    await admin.end()
-  }
-}
-
-/** A port nobody listens on right now (the OS picks it). */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
+  await deleteByPrefix(prefix)
+  await dropDatabase(database)
 }
 
 /**
@@ -111,4 +81,27 @@ export class RunningStack {
       clearTimeout(timer)
     }
   }
+}
+
+export interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+
+/**
+ * One request on a fresh connection (no keep-alive): each call is an independent client.
+ * Times out well past nginx's own proxy timeouts, so a stuck stack fails the test, not hangs it.
+ */
+export function send(url: string, opts: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: new Agent({ keepAlive: false }), signal: AbortSignal.timeout(45000) }, (res) => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (c) => { body += c }).on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+    })
+    req.on('error', reject).end(opts.body)
+  })
+}
+
+/** `authorization` header with a kv:write key minted by the admin CLI (the stack's KV store is not open). */
+export async function kvWriteAuthorization(database: string): Promise<Record<string, string>> {
+  const minted = await promisify(execFile)(process.execPath, [join(ROOT, 'apps/api/dist/admin/cli.js'), 'api-key', 'create', '--scope', 'kv:write', '--name', 'stack test'],
+    { env: { ...process.env, DATABASE_URL: databaseUrl(database) }, timeout: 30000 })
+  return { authorization: `Bearer ${minted.stdout.trim()}` }
 }

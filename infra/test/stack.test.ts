@@ -1,18 +1,17 @@
-import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { request as httpsRequest } from 'node:https'
-import { request as httpRequest, Agent } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { promisify } from 'node:util'
 import amqp from 'amqplib'
 import { SMTPServer } from 'smtp-server'
 import { topology } from '@socialnet/broker'
-import { ROOT, RunningStack, dropTestNamespace, stackPorts, testDatabaseUrl, type StackStatus } from './running-stack'
+import { databaseUrl } from '@socialnet/testing'
+import { RunningStack, dropTestNamespace, kvWriteAuthorization, send, stackPorts, type StackStatus } from './running-stack'
 
 // `npm run stack` for real: Debian's nginx in front of two api replicas, two mailers and a
 // worker, against the local Postgres/Redis/RabbitMQ. Own database, queue prefix, ports, SMTP.
+// The rolling restart has a stack of its own: stack-rolling-restart.test.ts.
 const tag = randomBytes(4).toString('hex')
 const database = `socialnet_test_stack_${tag}`
 const prefix = `test-stack-${tag}.`
@@ -34,22 +33,6 @@ let base: string
 /** `authorization` with a kv:write key minted by the admin CLI: the stack's KV store is not open. */
 let kvAuth: Record<string, string>
 
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
-
-/**
- * One request on a fresh connection (no keep-alive): each call is an independent client.
- * Times out well past nginx's own proxy timeouts, so a stuck stack fails the test, not hangs it.
- */
-function send(url: string, opts: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: new Agent({ keepAlive: false }), signal: AbortSignal.timeout(45000) }, (res) => {
-      let body = ''
-      res.setEncoding('utf8').on('data', (c) => { body += c }).on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
-    })
-    req.on('error', reject).end(opts.body)
-  })
-}
-
 function accessLog(): { request_id: string; upstream_addr: string; status: number }[] {
   return readFileSync(status.nginxAccessLog, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
 }
@@ -62,7 +45,7 @@ beforeAll(async () => {
     API_REPLICAS: '2',
     MAILER_REPLICAS: '2',
     WORKER_REPLICAS: '1',
-    DATABASE_URL: testDatabaseUrl(database),
+    DATABASE_URL: databaseUrl(database),
     AMQP_PREFIX: prefix,
     SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
     RATE_LIMIT_RPS: '0',
@@ -72,9 +55,7 @@ beforeAll(async () => {
   })
   status = await stack.ready()
   base = status.http
-  const minted = await promisify(execFile)(process.execPath, [join(ROOT, 'apps/api/dist/admin/cli.js'), 'api-key', 'create', '--scope', 'kv:write', '--name', 'stack test'],
-    { env: { ...process.env, DATABASE_URL: testDatabaseUrl(database) }, timeout: 30000 })
-  kvAuth = { authorization: `Bearer ${minted.stdout.trim()}` }
+  kvAuth = await kvWriteAuthorization(database)
 }, 120000)
 
 afterAll(async () => {
@@ -156,47 +137,6 @@ describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)'
     })
     expect(answer).toBe(200)
   })
-
-  test('a rolling restart (npm run stack:restart) under continuous load fails no request', async () => {
-    const key = `restart-${tag}`
-    expect((await send(`${base}/v1/key/${key}`, { method: 'PUT', body: 'v', headers: kvAuth })).status).toBe(201)
-    const before = status.api
-    const outcomes: string[] = []
-    let loading = true
-    let registrations = 0
-    const client = async (): Promise<void> => {
-      for (let i = 0; loading; i++) {
-        // Reads, idempotent writes, and registrations (POST: nginx never retries those).
-        const res = i % 3 === 0
-          ? await send(`${base}/v1/key/${key}`, { method: 'PUT', body: 'v', headers: kvAuth })
-          : i % 3 === 1
-            ? await send(`${base}/v1/users`, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body: JSON.stringify({ email: `load-${tag}-${registrations}@example.com`, nickname: `load${tag}${registrations++}`, password: 'correct horse battery staple' })
-            })
-            : await send(`${base}/v1/key/${key}`, { headers: kvAuth })
-        outcomes.push(res.status === 200 || res.status === 201 ? 'ok' : `${res.status} ${res.body}`)
-      }
-    }
-    const clients = [1, 2, 3, 4].map(() => client().catch((err: Error) => { outcomes.push(`network error: ${err.message}`) }))
-    let restart: { stdout: string }
-    try {
-      restart = await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/stack-restart.js')], { env: { ...process.env, STACK_DIR: dir }, timeout: 100000 })
-    } finally {
-      // Also when the restart fails: the load loops would otherwise run past the test.
-      loading = false
-      await Promise.all(clients)
-    }
-    expect(restart.stdout).toMatch(/2 api replicas restarted/)
-    const failures = outcomes.filter((o) => o !== 'ok')
-    expect(failures).toEqual([])
-    expect(outcomes.length).toBeGreaterThan(50)
-    status = stack.status()
-    // New processes on the same ports: nginx's upstream never changed, so it was never reloaded.
-    expect(status.api.map((a) => a.port)).toEqual(before.map((a) => a.port))
-    expect(status.api.filter((a) => before.some((b) => b.pid === a.pid))).toEqual([])
-  }, 120000)
 
   test('two mailers consume from the one mail queue (competing consumers)', async () => {
     const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672')

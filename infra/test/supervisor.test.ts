@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { ROOT, dropTestNamespace, testDatabaseUrl } from './running-stack'
+import { databaseUrl } from '@socialnet/testing'
+import { ROOT, dropTestNamespace } from './running-stack'
 
 // Debian's supervisord runs infra/supervisor/socialnet.conf for real. The file is used as
 // committed, except `user = socialnet` (no such account here), in a throwaway checkout
@@ -46,7 +47,7 @@ beforeAll(() => {
   expect(conf).toContain('user = socialnet')
   writeFileSync(join(checkout, 'infra/supervisor/socialnet.conf'), conf.replaceAll('user = socialnet', `user = ${userInfo().username}`))
   writeFileSync(join(checkout, '.env'), [
-    `DATABASE_URL=${testDatabaseUrl(database)}`,
+    `DATABASE_URL=${databaseUrl(database)}`,
     `AMQP_PREFIX=${prefix}`,
     'SMTP_URL=smtp://127.0.0.1:2525',
     'RATE_LIMIT_RPS=0',

@@ -1,95 +1,34 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
-import { Client } from 'pg'
-import amqplib from 'amqplib'
-import Redis from 'ioredis'
-import { DEFAULT_AMQP_URL, deleteTopology, topology } from '@socialnet/broker'
+import { isolatedEnv } from '@socialnet/testing'
 import app, { serverOptions } from '../src/app'
 import { loadApiConfig, type ApiConfig } from '../src/config'
 import { MailQueueReader } from './mail-queue'
-
-export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-
-/** A fresh database name per test file: isolation without schemas juggling. */
-export function testDatabaseUrl(tag = 'api'): string {
-  const url = new URL(PG_ADMIN_URL)
-  url.pathname = `/socialnet_test_${tag}_${randomBytes(4).toString('hex')}`
-  return url.toString()
-}
-
-/** Drops a database made by testDatabaseUrl, kicking out leftover connections. */
-export async function dropDatabase(databaseUrl: string): Promise<void> {
-  const name = new URL(databaseUrl).pathname.slice(1)
-  const admin = new Client({ connectionString: PG_ADMIN_URL })
-  await admin.connect()
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-  } finally {
-    await admin.end()
-  }
-}
 
 export interface TestEnv {
   env: Record<string, string>
   config: ApiConfig
   dir: string
-  /** Drops the database and removes the temp dir. */
+  /** Removes the namespace: queues, Redis keys, database, temp dir. */
   cleanup(): Promise<void>
 }
 
-/** Removes the exchanges and queues a test declared under its prefix. */
-export async function deleteBrokerTopology(amqpUrl: string, prefix: string): Promise<void> {
-  const connection = await amqplib.connect(amqpUrl)
-  try {
-    const channel = await connection.createChannel()
-    await deleteTopology(channel, topology(prefix))
-  } finally {
-    await connection.close()
-  }
-}
-
-/** Environment for one test file: own database, own KV log dir, rate limiting off, quiet logs. */
+/** Environment for one test file: its own namespace on the shared services, rate limiting off, quiet logs. */
 export function testEnv(overrides: Record<string, string> = {}): TestEnv {
-  const dir = mkdtempSync(join(tmpdir(), 'socialnet-api-'))
-  const tag = randomBytes(4).toString('hex')
+  const isolated = isolatedEnv('api')
   const env: Record<string, string> = {
-    DATABASE_URL: testDatabaseUrl(),
-    // Own exchanges/queues and Redis keys: a test never feeds a dev mailer or another test.
-    AMQP_PREFIX: `test-${tag}-`,
-    JOBS_REDIS_PREFIX: `test:${tag}:jobs:`,
-    SESSIONS_REDIS_PREFIX: `test:${tag}:auth:`,
-    RATE_LIMIT_REDIS_PREFIX: `test:${tag}:rl:`,
-    EVENTS_REDIS_PREFIX: `test:${tag}:events:`,
-    KV_LOG_PATH: join(dir, 'kv.log'),
-    STORAGE_DIR: join(dir, 'images'),
-    UPLOAD_TMP_DIR: join(dir, 'uploads'),
+    ...isolated.env,
     RATE_LIMIT_RPS: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...overrides
   }
-  const config = loadApiConfig(env)
   return {
     env,
-    config,
-    dir,
-    async cleanup() {
-      await dropDatabase(env.DATABASE_URL!)
-      // Every app marks itself in the event stream's keys at start; they go with the environment.
-      const redis = new Redis(config.REDIS_URL)
-      try {
-        const keys = await redis.keys(`${config.EVENTS_REDIS_PREFIX}*`)
-        if (keys.length > 0) await redis.del(...keys)
-      } finally {
-        await redis.quit()
-      }
-      // Straight to the broker: a test's own AMQP_URL may point at a proxy it has cut.
-      await deleteBrokerTopology(process.env.AMQP_URL ?? DEFAULT_AMQP_URL, env.AMQP_PREFIX!)
-      rmSync(dir, { recursive: true, force: true })
-    }
+    config: loadApiConfig(env),
+    dir: isolated.dir,
+    // Queues and exchanges under the prefix go straight through the broker's management API:
+    // a test's own AMQP_URL may point at a proxy it has cut.
+    cleanup: () => isolated.cleanup()
   }
 }
 
@@ -139,20 +78,9 @@ export function useTestApp(overrides: Record<string, string> = {}, opts: TestApp
   })
   afterAll(async () => {
     for (const replica of replicas) await replica.close()
-    if (env) {
-      // Sessions, login and rate-limit counters, job statuses and events would otherwise linger in the
-      // shared Redis until their TTLs. After the close: an event collected while closing would come back.
-      const redis = new Redis(env.config.REDIS_URL)
-      try {
-        for (const prefix of [env.config.JOBS_REDIS_PREFIX, env.config.SESSIONS_REDIS_PREFIX, env.config.RATE_LIMIT_REDIS_PREFIX, env.config.EVENTS_REDIS_PREFIX]) {
-          const keys = await redis.keys(`${prefix}*`)
-          if (keys.length > 0) await redis.del(...keys)
-        }
-      } finally {
-        await redis.quit()
-      }
-    }
     await mail?.close()
+    // After the close (an event collected while closing would come back): sessions, rate-limit
+    // counters, job statuses and events go with the namespace's Redis keys.
     await env?.cleanup()
   })
   const ready = <T>(value: T | undefined, what: string): T => {

@@ -1,18 +1,7 @@
-import { execFile } from 'node:child_process'
 import { once } from 'node:events'
-import { promisify } from 'node:util'
-import { depth, mailerTestbed, spawnMailer, waitFor, type MailerTestbed } from './harness'
+import { closeBrokerConnections, waitFor } from '@socialnet/testing'
+import { depth, mailerTestbed, spawnMailer, type MailerTestbed } from './harness'
 import { startSmtpSink, type SmtpSink } from './smtp-sink'
-
-const run = promisify(execFile)
-
-/** Closes a connection from the broker's side, as a broker restart or network cut would. */
-async function killConnection(name: string): Promise<number> {
-  const { stdout } = await run('rabbitmqctl', ['list_connections', 'pid', 'client_properties', '-q'])
-  const pids = stdout.split('\n').filter((l) => l.includes(`{"connection_name","${name}"}`)).map((l) => l.split('\t')[0]!)
-  for (const pid of pids) await run('rabbitmqctl', ['close_connection', pid, 'test: simulated outage'])
-  return pids.length
-}
 
 /** How many mails each recipient got. */
 function perRecipient(smtp: SmtpSink): Map<string, number> {
@@ -60,7 +49,7 @@ describe('several mailers on one queue', () => {
     // let them finish only after their messages were redelivered.
     smtp.pause()
     await waitFor(() => smtp.held === 5, 'sends in flight')
-    expect(await killConnection(mailer.connection.name)).toBe(1)
+    expect(await closeBrokerConnections(mailer.connection.name)).toBe(1)
     await waitFor(() => mailer.connection.isConnected && mailer.mailer.active > 0, 'redeliveries after the reconnect')
     smtp.resume()
     await waitFor(() => smtp.mails.length >= total, 'every mail')

@@ -1,18 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
-import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { connect, type ChannelModel } from 'amqplib'
-import { Client } from 'pg'
 import pino, { type Logger } from 'pino'
 import { Publisher, BrokerConnection, deleteTopology, topology, type Topology } from '@socialnet/broker'
 import { loggerOptions } from '@socialnet/config'
+import { AMQP_URL, databaseUrl, dropDatabase } from '@socialnet/testing'
 import { loadMailerConfig, type MailerConfig } from '../src/config'
 import { startMailerService, type MailerService } from '../src/service'
 
-export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
-export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+export { AMQP_URL, freePort, waitFor } from '@socialnet/testing'
 
 /** Everything one test file shares: its own database, queue prefix, broker connection and publisher. */
 export interface MailerTestbed {
@@ -33,13 +30,11 @@ export interface MailerTestbed {
 /** Sets up a testbed for a mailer sending to `smtpUrl`, with links under `publicUrl`. */
 export async function mailerTestbed(smtpUrl: string, publicUrl = 'http://localhost:3000'): Promise<MailerTestbed> {
   const tag = randomBytes(4).toString('hex')
-  const database = new URL(PG_ADMIN_URL)
-  database.pathname = `/socialnet_test_mailer_${tag}`
   const env: Record<string, string> = {
     AMQP_URL,
     AMQP_PREFIX: `test-mailer-${tag}.`,
     AMQP_RETRY_DELAYS_MS: '50,100,200,400',
-    DATABASE_URL: database.toString(),
+    DATABASE_URL: databaseUrl(`socialnet_test_mailer_${tag}`),
     SMTP_URL: smtpUrl,
     PUBLIC_URL: publicUrl,
     MAIL_MAX_ATTEMPTS: '4',
@@ -89,20 +84,8 @@ export async function mailerTestbed(smtpUrl: string, publicUrl = 'http://localho
       for (const each of [names, ...extraTopologies]) await deleteTopology(channel, each)
       await channel.close()
       await raw.close()
-      const admin = new Client({ connectionString: PG_ADMIN_URL })
-      await admin.connect()
-      await admin.query(`DROP DATABASE IF EXISTS "socialnet_test_mailer_${tag}" WITH (FORCE)`)
-      await admin.end()
+      await dropDatabase(env.DATABASE_URL!)
     }
-  }
-}
-
-/** Polls until `check` holds; the jest timeout bounds it (tests assert outcomes, not timings). */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
 
@@ -112,15 +95,6 @@ export async function depth(raw: ChannelModel, queue: string): Promise<number> {
   const { messageCount } = await channel.checkQueue(queue)
   await channel.close()
   return messageCount
-}
-
-/** A port nothing listens on (yet): bind to 0, read the port, let it go. */
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 /** Runs the built mailer (dist/server.js) as a child process with only `env` (and PATH); `output()` is its stdout and stderr so far. */

@@ -7,6 +7,7 @@ import sharp from 'sharp'
 import { USER_ID_HEADER, type EmittedEvent } from '@socialnet/broker'
 import { JOB_MESSAGE_TYPES } from '@socialnet/jobs'
 import { LocalStorage, originalKey } from '@socialnet/storage'
+import { waitForValue } from '@socialnet/testing'
 import { Harness } from './harness'
 
 describe('worker events', () => {
@@ -28,20 +29,12 @@ describe('worker events', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  async function until<T>(find: () => T | undefined): Promise<T> {
-    for (;;) {
-      const found = find()
-      if (found !== undefined) return found
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-  }
-
   test('a job\'s statuses, each reported once by the status store, owned by the submitter', async () => {
     const owner = await h.createUser()
     const id = randomUUID()
     await h.store.create(id, 'log', { owner })
     await h.publishJob('log', id, { data: { n: 1 }, ownerId: owner })
-    await until(() => events.find((e) => e.subject === `job:${id}` && e.data.status === 'DONE'))
+    await waitForValue(() => events.find((e) => e.subject === `job:${id}` && e.data.status === 'DONE'), `job ${id} DONE`)
     const mine = events.filter((e) => e.subject === `job:${id}`)
     expect(mine.map((e) => e.data.status)).toEqual(['STARTED', 'IN_PROGRESS', 'DONE'])
     for (const e of mine) expect(e).toMatchObject({ type: 'job.status', service: 'worker', replica: 'worker-3', userId: owner, data: { jobId: id, jobType: 'log' } })
@@ -54,7 +47,7 @@ describe('worker events', () => {
     await h.store.create(id, 'callback', { owner })
     // 127.0.0.1:9 refuses at once; CALLBACK_ALLOW_HOSTS lets the worker try it.
     await h.publisher.publish({ type: JOB_MESSAGE_TYPES.callback, messageId: id, payload: { jobId: id, callbackUrl: 'http://127.0.0.1:9/hook' } })
-    const failed = await until(() => events.find((e) => e.subject === `job:${id}` && e.data.status === 'FAILED'))
+    const failed = await waitForValue(() => events.find((e) => e.subject === `job:${id}` && e.data.status === 'FAILED'), `job ${id} FAILED`)
     expect(failed).toMatchObject({ userId: owner, data: { error: expect.any(String) } })
   })
 
@@ -67,7 +60,7 @@ describe('worker events', () => {
       'INSERT INTO images (id, owner_id, content_type, width, height, bytes, etag, state) VALUES ($1, $2, \'image/jpeg\', 300, 200, $3, \'e\', \'stored\')',
       [id, owner, original.length])
     await h.publisher.publish({ type: 'image.thumbnails.v1', messageId: randomUUID(), payload: { imageId: id, sizes: [64] }, headers: { [USER_ID_HEADER]: owner } })
-    const made = await until(() => events.find((e) => e.type === 'image.thumbnails_made' && e.subject === `image:${id}`))
+    const made = await waitForValue(() => events.find((e) => e.type === 'image.thumbnails_made' && e.subject === `image:${id}`), `thumbnails of image ${id}`)
     expect(made).toMatchObject({ service: 'worker', userId: owner, data: { imageId: id, sizes: [64], durationMs: expect.any(Number) } })
   })
 

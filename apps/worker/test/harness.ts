@@ -9,10 +9,10 @@ import { connect, type Channel, type ChannelModel } from 'amqplib'
 import { BrokerConnection, Publisher, deleteTopology, type Topology } from '@socialnet/broker'
 import type { MessagePayload } from '@socialnet/contracts'
 import { JOB_MESSAGE_TYPES, JobStatusStore, type JobStatus, type JobStatusDoc, type JobType } from '@socialnet/jobs'
+import { databaseUrl, dropDatabase } from '@socialnet/testing'
 import { loadWorkerConfig, type WorkerConfig } from '../src/config'
 import { startWorker, type Worker } from '../src/worker'
 
-const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
 export const CALLBACK_SECRET = 'whsec_d29ya2VyLXRlc3Qtc2VjcmV0LTAxMjM0NTY3ODk='
 export const SERVER_JS = join(__dirname, '..', 'dist', 'server.js')
@@ -37,10 +37,8 @@ export class Harness {
 
   constructor(overrides: Record<string, string> = {}) {
     const tag = randomBytes(4).toString('hex')
-    const db = new URL(PG_ADMIN_URL)
-    db.pathname = `/socialnet_test_worker_${tag}`
     this.env = {
-      DATABASE_URL: db.toString(),
+      DATABASE_URL: databaseUrl(`socialnet_test_worker_${tag}`),
       AMQP_URL,
       AMQP_PREFIX: `test.${tag}.`,
       AMQP_RETRY_DELAYS_MS: '50,100,200',
@@ -154,9 +152,6 @@ export class Harness {
     const keys = await this.redis.keys(`${this.config.JOBS_REDIS_PREFIX}*`)
     if (keys.length > 0) await this.redis.del(...keys)
     await this.redis.quit()
-    const admin = new Client({ connectionString: PG_ADMIN_URL })
-    await admin.connect()
-    await admin.query(`DROP DATABASE IF EXISTS "${new URL(this.env.DATABASE_URL!).pathname.slice(1)}" WITH (FORCE)`)
-    await admin.end()
+    await dropDatabase(this.env.DATABASE_URL!)
   }
 }

@@ -1,6 +1,7 @@
 import type { ChannelModel } from 'amqplib'
 import { BrokerClosedError, BrokerConnection, DELIVERY_LIMIT, Publisher } from '../src'
-import { depth, killConnection, randomPrefix, rawConnection, removeTopology, testConnection, waitFor } from './harness'
+import { closeBrokerConnections, waitFor } from '@socialnet/testing'
+import { depth, randomPrefix, rawConnection, removeTopology, testConnection } from './harness'
 
 describe('BrokerConnection', () => {
   const prefix = randomPrefix()
@@ -35,7 +36,7 @@ describe('BrokerConnection', () => {
     const channel = await raw.createChannel()
     await channel.deleteQueue(connection.topology.queues.thumbnails.name)
     await channel.close()
-    expect(await killConnection(connection.name)).toBe(1)
+    expect(await closeBrokerConnections(connection.name)).toBe(1)
     await waitFor(() => events.join(',') === 'disconnected,connected', 'reconnect')
     expect(await depth(raw, connection.topology.queues.thumbnails.name)).toBe(0)
   })

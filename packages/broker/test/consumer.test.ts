@@ -8,7 +8,8 @@ import {
   type BrokerConnection,
   type MessageHandler
 } from '../src'
-import { depth, drain, killConnection, randomPrefix, rawConnection, removeTopology, testConnection, TEST_RETRY_DELAYS_MS, waitFor } from './harness'
+import { closeBrokerConnections, waitFor } from '@socialnet/testing'
+import { depth, drain, randomPrefix, rawConnection, removeTopology, testConnection, TEST_RETRY_DELAYS_MS } from './harness'
 
 const welcome = { to: 'ada@example.com', nickname: 'ada', verificationUrl: 'http://localhost:3000/verify?token=abc' }
 
@@ -216,7 +217,7 @@ describe('Consumer', () => {
     own.on('disconnected', () => (disconnected += 1))
     await publish('cut-1')
     await waitFor(() => deliveries.length === 1, 'first delivery')
-    expect(await killConnection(name)).toBe(1)
+    expect(await closeBrokerConnections(name)).toBe(1)
     await waitFor(() => disconnected === 1 && own.isConnected && c.isConsuming, 'reconnected consumer')
     hold = false
     await publish('cut-2')

@@ -4,7 +4,8 @@ import {
   Consumer, EventPublisher, PermanentError, Publisher, USER_ID_HEADER,
   type BrokerConnection, type ConsumerDecision, type EmittedEvent
 } from '../src'
-import { drain, randomPrefix, rawConnection, removeTopology, testConnection, waitFor } from './harness'
+import { waitFor } from '@socialnet/testing'
+import { drain, randomPrefix, rawConnection, removeTopology, testConnection } from './harness'
 
 describe('events', () => {
   let raw: ChannelModel

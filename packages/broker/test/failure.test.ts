@@ -11,7 +11,8 @@ import {
   type HandlerContext,
   type MessageHandler
 } from '../src'
-import { depth, drain, randomPrefix, rawConnection, removeTopology, testConnection, TEST_RETRY_DELAYS_MS, waitFor } from './harness'
+import { waitFor } from '@socialnet/testing'
+import { depth, drain, randomPrefix, rawConnection, removeTopology, testConnection, TEST_RETRY_DELAYS_MS } from './harness'
 
 const welcome = { to: 'ada@example.com', nickname: 'ada', verificationUrl: 'http://localhost:3000/v1/users/verify?token=abc' }
 

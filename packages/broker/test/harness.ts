@@ -1,12 +1,8 @@
-import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { promisify } from 'node:util'
 import { connect, type ChannelModel, type GetMessage } from 'amqplib'
 import { BrokerConnection, deleteTopology, type BrokerConnectionOptions, type Topology } from '../src'
-
-const run = promisify(execFile)
 
 /** The local RabbitMQ the README's test line expects (tests never mock amqplib). */
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
@@ -63,30 +59,6 @@ export async function depth(raw: ChannelModel, queue: string): Promise<number> {
   const { messageCount } = await channel.checkQueue(queue)
   await channel.close()
   return messageCount
-}
-
-/** Polls until `check` returns true (tests assert outcomes, never timings; the jest timeout bounds this). */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
-
-/**
- * Closes, from the broker's side, every connection whose connection_name is
- * `name`: what a broker restart or a network cut looks like to the client,
- * without disturbing other tests' connections.
- */
-export async function killConnection(name: string): Promise<number> {
-  const { stdout } = await run('rabbitmqctl', ['list_connections', 'pid', 'client_properties', '-q'])
-  const pids = stdout
-    .split('\n')
-    .filter((line) => line.includes(`{"connection_name","${name}"}`))
-    .map((line) => line.split('\t')[0]!)
-  for (const pid of pids) await run('rabbitmqctl', ['close_connection', pid, 'test: simulated broker outage'])
-  return pids.length
 }
 
 /**

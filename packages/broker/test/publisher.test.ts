@@ -8,7 +8,8 @@ import {
   UnroutableMessageError,
   topology
 } from '../src'
-import { AMQP_URL, depth, drain, killConnection, randomPrefix, rawConnection, removeTopology, testConnection, waitFor } from './harness'
+import { closeBrokerConnections, waitFor } from '@socialnet/testing'
+import { AMQP_URL, depth, drain, randomPrefix, rawConnection, removeTopology, testConnection } from './harness'
 
 const welcome = { to: 'ada@example.com', nickname: 'ada', verificationUrl: 'http://localhost:3000/verify?token=abc' }
 
@@ -106,7 +107,7 @@ describe('Publisher', () => {
     for (const [i, id] of ids.entries()) {
       results.push(sender.publish({ type: 'mail.welcome.v1', messageId: id, payload: welcome }))
       if (i === 100) {
-        expect(await killConnection(name)).toBe(1)
+        expect(await closeBrokerConnections(name)).toBe(1)
       }
       if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve))
     }

@@ -1,6 +1,7 @@
 import type { ChannelModel } from 'amqplib'
 import { Consumer, Publisher, type BrokerConnection } from '../src'
-import { FreezableProxy, randomPrefix, rawConnection, removeTopology, testConnection, waitFor } from './harness'
+import { waitFor } from '@socialnet/testing'
+import { FreezableProxy, randomPrefix, rawConnection, removeTopology, testConnection } from './harness'
 
 describe('shutdown while the broker has stopped answering', () => {
   const prefix = randomPrefix()

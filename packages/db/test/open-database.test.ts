@@ -1,30 +1,17 @@
 import { randomBytes } from 'node:crypto'
-import { Client } from 'pg'
 import type { Pool } from 'pg'
+import { databaseUrl, dropDatabase } from '@socialnet/testing'
 import { openDatabase } from '../src'
 
-const ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const silent = { info: () => {}, warn: () => {}, error: () => {} }
 
 function freshUrl(): string {
-  const url = new URL(ADMIN_URL)
-  url.pathname = `/socialnet_test_db_${randomBytes(4).toString('hex')}`
-  return url.toString()
-}
-
-async function drop(url: string): Promise<void> {
-  const admin = new Client({ connectionString: ADMIN_URL })
-  await admin.connect()
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${new URL(url).pathname.slice(1)}" WITH (FORCE)`)
-  } finally {
-    await admin.end()
-  }
+  return databaseUrl(`socialnet_test_db_${randomBytes(4).toString('hex')}`)
 }
 
 describe('openDatabase', () => {
   const urls: string[] = []
-  afterAll(async () => { for (const url of urls) await drop(url) })
+  afterAll(async () => { for (const url of urls) await dropDatabase(url) })
 
   test('creates a missing database and applies every migration', async () => {
     const url = freshUrl()

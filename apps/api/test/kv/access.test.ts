@@ -61,7 +61,7 @@ describe('/v1/key/{key} access with KV_AUTH=token (the default)', () => {
   test('only the hash of a key is stored', async () => {
     const { apiKey, key } = await createApiKey(t.app.db, { name: 'hashed', scopes: ['kv:read'] })
     expect(key).toMatch(/^snk_[A-Za-z0-9_-]{43}$/)
-    const { rows } = await t.app.db.query("SELECT row_to_json(k)::text AS row FROM api_keys k WHERE id = $1", [apiKey.id])
+    const { rows } = await t.app.db.query('SELECT row_to_json(k)::text AS row FROM api_keys k WHERE id = $1', [apiKey.id])
     expect(rows[0].row).not.toContain(key.slice(4))
   })
 

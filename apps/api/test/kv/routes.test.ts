@@ -90,8 +90,11 @@ describe('/v1/key/{key} over HTTP (file log)', () => {
 
   test('hostile values survive a restart of the app', async () => {
     const values: Record<string, Buffer> = {
-      'r-tab': Buffer.from('a\tb\tc'), 'r-nl': Buffer.from('a\nb\r\n'), 'r-nul': Buffer.from([0, 1, 0]),
-      'r-emoji': Buffer.from('😀'), 'r-random': randomBytes(1024)
+      'r-tab': Buffer.from('a\tb\tc'),
+      'r-nl': Buffer.from('a\nb\r\n'),
+      'r-nul': Buffer.from([0, 1, 0]),
+      'r-emoji': Buffer.from('😀'),
+      'r-random': randomBytes(1024)
     }
     for (const [k, v] of Object.entries(values)) await kv({ method: 'PUT', url: url(k), payload: v })
     await t.restart()

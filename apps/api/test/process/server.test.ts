@@ -3,52 +3,17 @@ import { join } from 'node:path'
 import { request as httpsRequest } from 'node:https'
 import { Agent, request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import pino from 'pino'
 import { testEnv, type TestEnv } from '../helper'
-import { spawnApi, runApiToExit } from './spawn-api'
+import { spawnApi } from './spawn-api'
 import { FileKvStore } from '../../src/kv/file-store'
 
-describe('api process', () => {
+// Start-up failures are in startup.test.ts.
+describe('api process: shutdown, crash and TLS', () => {
   let env: TestEnv
   beforeAll(() => { env = testEnv() })
   afterAll(async () => { await env.cleanup() })
-
-  test.each([
-    ['PORT', 'eighty'],
-    ['PORT', '70000'],
-    ['KV_LOG', 'sqlite'],
-    ['KV_FSYNC', 'sometimes'],
-    ['DATABASE_URL', 'mysql://x'],
-    ['SHUTDOWN_DRAIN_MS', '10000']
-  ])('bad %s=%s -> one clear line on stderr, exit 1', async (name, value) => {
-    const { code, output } = await runApiToExit({ ...env.env, [name]: value })
-    expect(code).toBe(1)
-    const lines = output.trim().split('\n')
-    expect(lines).toHaveLength(1)
-    expect(lines[0]).toMatch(new RegExp(`^api: invalid environment: .*${name}`))
-  })
-
-  test.each([
-    ['no server on that port', 'postgres://postgres@127.0.0.1:1/socialnet'],
-    ['unknown role, with a password', 'postgres://nobody_here:s3cret-pw@127.0.0.1:5432/socialnet'],
-    ['unknown host', 'postgres://postgres@no-such-host.invalid:5432/socialnet']
-  ])('DATABASE_URL with %s -> one line naming Postgres and the variable, no password, exit 1', async (_case, url) => {
-    const { code, output } = await runApiToExit({ ...env.env, DATABASE_URL: url })
-    expect(code).toBe(1)
-    const lines = output.trim().split('\n')
-    expect(lines).toHaveLength(1)
-    expect(lines[0]).toMatch(/^api: failed to start: cannot connect to Postgres at \S+ \(check DATABASE_URL\): /)
-    expect(output).not.toContain('s3cret-pw')
-  })
-
-  test('a corrupt KV log stops start-up with a clear message', async () => {
-    const path = join(env.dir, 'corrupt.log')
-    writeFileSync(path, 'SNKVLOG1' + 'garbage that is not a record at all')
-    const { code, output } = await runApiToExit({ ...env.env, KV_LOG_PATH: path })
-    expect(code).toBe(1)
-    expect(output).toMatch(/corrupt at byte 8 .*refusing to start/)
-  })
 
   test('SIGTERM: in-flight requests finish, the log is flushed, exit 0', async () => {
     const path = join(env.dir, 'graceful.log')

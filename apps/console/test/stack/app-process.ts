@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 
 export const ROOT = join(__dirname, '..', '..', '..', '..')
@@ -10,18 +9,6 @@ export function builtScript(app: 'api' | 'mailer' | 'worker'): string {
   const script = join(ROOT, 'apps', app, 'dist', 'server.js')
   if (!existsSync(script)) throw new Error(`${script} is missing: run npm run build first`)
   return script
-}
-
-/** A free TCP port on loopback (the api's address must be known before it starts: it is PUBLIC_URL). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /** One app process of the stack, its output kept for the error message of a failed test. */

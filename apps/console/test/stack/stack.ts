@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import amqplib from 'amqplib'
-import { ROOT, builtScript, freePort, runCli, startApp, type AppProcess } from './app-process'
-import { AMQP_URL, isolatedEnv } from './isolated-env'
+import { topology } from '@socialnet/broker'
+import { AMQP_URL, freePort, isolatedEnv } from '@socialnet/testing'
+import { ROOT, builtScript, runCli, startApp, type AppProcess } from './app-process'
 import { startSmtpInbox, type SmtpInbox } from './smtp-inbox'
 
 export const CONSOLE_DIR = join(ROOT, 'apps', 'console', 'dist')
@@ -25,7 +26,7 @@ export interface Stack {
 
 export async function startStack(): Promise<Stack> {
   if (!existsSync(join(CONSOLE_DIR, 'index.html'))) throw new Error(`${CONSOLE_DIR} is missing: run npm run build first`)
-  const isolated = isolatedEnv()
+  const isolated = isolatedEnv('console')
   const inbox = await startSmtpInbox()
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
@@ -64,7 +65,7 @@ export async function startStack(): Promise<Stack> {
       mailers,
       worker,
       promote: async (email) => { await runCli(join(ROOT, 'apps', 'api', 'dist', 'admin', 'cli.js'), ['promote', email], env) },
-      mailConsumers: async () => (await channel.checkQueue(isolated.names.queues.mail.name)).consumerCount,
+      mailConsumers: async () => (await channel.checkQueue(topology(isolated.prefix).queues.mail.name)).consumerCount,
       async stop() {
         await amqp.close().catch(() => {})
         await stopAll()

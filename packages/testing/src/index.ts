@@ -1,0 +1,5 @@
+export { AMQP_URL, REDIS_URL, PG_ADMIN_URL, RABBITMQ_MANAGEMENT_URL } from './services'
+export { waitFor, waitForValue, freePort } from './wait'
+export { databaseUrl, dropDatabase } from './postgres'
+export { deleteByPrefix, management, closeBrokerConnections } from './rabbitmq'
+export { isolatedEnv, unlinkRedisKeys, type IsolatedEnv } from './isolated-env'

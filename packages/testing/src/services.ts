@@ -1,0 +1,7 @@
+/** The shared local services every test and benchmark talks to; each can be pointed elsewhere. */
+export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+/** A superuser connection on the maintenance database: creates and drops the test databases. */
+export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+/** RabbitMQ's management plugin (port 15672), as the broker's administrator. */
+export const RABBITMQ_MANAGEMENT_URL = process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672'
