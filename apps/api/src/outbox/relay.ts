@@ -1,6 +1,7 @@
-import { Client, type Pool } from 'pg'
+import type { Pool } from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
 import { withTransaction } from '../db/transaction'
+import { OutboxListener } from './listener'
 
 /** What the relay needs from the broker: a publish that resolves only once the broker confirmed. */
 export interface ConfirmingPublisher {
@@ -50,7 +51,6 @@ interface OutboxRow {
   userId: string | null
 }
 
-const LISTEN_RETRY_MAX_MS = 30_000
 /** A row that failed to publish waits 2^attempts seconds, at most this long, before the next try. */
 const ROW_BACKOFF_MAX_SECONDS = 300
 const PRUNE_EVERY_MS = 60 * 60 * 1000
@@ -63,32 +63,35 @@ const PRUNE_EVERY_MS = 60 * 60 * 1000
  * is a crash between the broker's confirm and the COMMIT; the row's message_id
  * is the AMQP messageId, so consumers dedupe it.
  *
- * Wake-ups: NOTIFY 'outbox' (sent by the insert trigger at commit), the
- * broker's reconnect, and a slow safety poll. Runs never overlap: a wake-up
- * during a run only asks for one more run.
+ * Wake-ups: NOTIFY 'outbox' and its connection coming back (OutboxListener),
+ * the broker's reconnect, and a slow safety poll. Runs never overlap: a
+ * wake-up during a run only asks for one more run.
  */
 export class OutboxRelay {
   private readonly opts: OutboxRelayOptions
+  private readonly listener: OutboxListener
   private stopped = false
   private wanted = false
   private running: Promise<void> | undefined
-  private listener: Client | undefined
-  private listenAttempt: Promise<void> | undefined
-  private listenRetryMs = 1000
-  private readonly timers = new Set<NodeJS.Timeout>()
+  private poll: NodeJS.Timeout | undefined
   private lastPrune = 0
 
   constructor(opts: OutboxRelayOptions) {
     this.opts = opts
+    this.listener = new OutboxListener({
+      databaseUrl: opts.databaseUrl,
+      log: opts.log,
+      onNotification: () => this.wake(),
+      onConnected: () => this.wake()
+    })
   }
 
   /** Starts listening and polling, and drains whatever is already waiting. Never throws for an unreachable database or broker. */
   async start(): Promise<void> {
-    this.listenAttempt = this.listen()
-    await this.listenAttempt
-    const poll = setInterval(() => { this.prune(); this.wake() }, this.opts.pollMs)
-    poll.unref()
-    this.timers.add(poll)
+    await this.listener.start()
+    if (this.stopped) return
+    this.poll = setInterval(() => { this.prune(); this.wake() }, this.opts.pollMs)
+    this.poll.unref()
     this.wake()
   }
 
@@ -118,13 +121,8 @@ export class OutboxRelay {
   /** Stops waking, waits for the batch in flight (its publishes are bounded by the publisher's timeout), closes the LISTEN connection. */
   async stop(): Promise<void> {
     this.stopped = true
-    for (const timer of this.timers) clearTimeout(timer)
-    this.timers.clear()
-    await this.running
-    await this.listenAttempt
-    const listener = this.listener
-    this.listener = undefined
-    await listener?.end().catch(() => {})
+    clearInterval(this.poll)
+    await Promise.all([this.running, this.listener.stop()])
   }
 
   private async drain(): Promise<void> {
@@ -194,49 +192,6 @@ export class OutboxRelay {
     observer?.onPublished(published, claimed)
     observer?.onFailed(failed.length)
     return claimed === batchSize && failed.length === 0
-  }
-
-  /** Opens the LISTEN connection; on failure or loss retries with growing delay while the poll covers the gap. */
-  private async listen(): Promise<void> {
-    if (this.stopped) return
-    const client = new Client({ connectionString: this.opts.databaseUrl, connectionTimeoutMillis: 5000, application_name: 'outbox-relay' })
-    let lost = false
-    const onLost = (err?: Error) => {
-      if (lost) return
-      lost = true
-      if (this.listener === client) this.listener = undefined
-      client.end().catch(() => {})
-      if (this.stopped) return
-      this.opts.log.warn({ err: err?.message }, 'outbox: LISTEN connection lost, reconnecting')
-      this.retryListen()
-    }
-    client.on('error', onLost)
-    client.on('end', () => onLost())
-    client.on('notification', () => this.wake())
-    try {
-      await client.connect()
-      await client.query('LISTEN outbox')
-    } catch (err) {
-      onLost(err as Error)
-      return
-    }
-    if (this.stopped) {
-      lost = true
-      await client.end().catch(() => {})
-      return
-    }
-    this.listener = client
-    this.listenRetryMs = 1000
-    // Rows committed while nobody listened sent their NOTIFY into the void.
-    this.wake()
-  }
-
-  private retryListen(): void {
-    const delay = this.listenRetryMs
-    this.listenRetryMs = Math.min(this.listenRetryMs * 2, LISTEN_RETRY_MAX_MS)
-    const timer = setTimeout(() => { this.timers.delete(timer); this.listenAttempt = this.listen() }, delay)
-    timer.unref()
-    this.timers.add(timer)
   }
 
   /** Deletes long-published rows, at most hourly and in bounded chunks so it never holds big locks. */
