@@ -84,20 +84,20 @@ export class OutboxRepository {
   }
 
   /**
-   * Records each failure and puts the row on backoff, ending the lease. Only
-   * rows still under `lease`: if it ran out and another replica claimed the
-   * row again, that replica's outcome counts, and our backoff must not cut its
-   * lease short.
+   * Records a batch's failures in one statement and puts each row on backoff,
+   * ending the lease. Only rows still under `lease`: if it ran out and another
+   * replica claimed the row again, that replica's outcome counts, and our
+   * backoff must not cut its lease short.
    */
   async markFailed(failed: FailedRow[], lease: string): Promise<void> {
-    for (const f of failed) {
-      await this.pool.query(
-        `UPDATE outbox SET attempts = attempts + 1, last_error = left($2, $4),
-           next_attempt_at = now() + make_interval(secs => least(power(2, attempts), $3)), leased_until = NULL
-         WHERE id = $1 AND published_at IS NULL AND leased_until = $5::timestamptz`,
-        [f.id, f.error, ROW_BACKOFF_MAX_SECONDS, LAST_ERROR_MAX_CHARS, lease]
-      )
-    }
+    if (failed.length === 0) return
+    await this.pool.query(
+      `UPDATE outbox o SET attempts = o.attempts + 1, last_error = left(f.error, $4),
+         next_attempt_at = now() + make_interval(secs => least(power(2, o.attempts), $3)), leased_until = NULL
+       FROM unnest($1::bigint[], $2::text[]) AS f(id, error)
+       WHERE o.id = f.id AND o.published_at IS NULL AND o.leased_until = $5::timestamptz`,
+      [failed.map((f) => f.id), failed.map((f) => f.error), ROW_BACKOFF_MAX_SECONDS, LAST_ERROR_MAX_CHARS, lease]
+    )
   }
 
   /**
