@@ -1,6 +1,7 @@
-import { Client, type Pool } from 'pg'
+import type { Pool } from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
-import { withTransaction } from '../db/transaction'
+import { OutboxListener } from './listener'
+import { OutboxRepository, type FailedRow } from './repository'
 
 /** What the relay needs from the broker: a publish that resolves only once the broker confirmed. */
 export interface ConfirmingPublisher {
@@ -37,58 +38,61 @@ export interface OutboxRelayOptions {
   batchSize: number
   /** Published rows older than this are deleted (they only serve debugging once sent). */
   retentionMs: number
+  /**
+   * How long a claimed batch is reserved for this replica. It must outlast the
+   * publisher's confirm timeout (10 s in @socialnet/broker's Publisher), or
+   * another replica could take rows this one is still publishing. It is also
+   * how long the rows of a replica that died mid-batch wait. Default 60 s.
+   */
+  leaseMs?: number
   observer?: RelayObserver
 }
 
-interface OutboxRow {
-  id: string
-  messageId: string
-  type: string
-  routingKey: string
-  payload: unknown
-  createdAt: Date
-  userId: string | null
-}
-
-const LISTEN_RETRY_MAX_MS = 30_000
-/** A row that failed to publish waits 2^attempts seconds, at most this long, before the next try. */
-const ROW_BACKOFF_MAX_SECONDS = 300
+const DEFAULT_LEASE_MS = 60_000
 const PRUNE_EVERY_MS = 60 * 60 * 1000
 
 /**
  * Publishes committed outbox rows to RabbitMQ, at least once, in every api
- * replica. A batch is claimed with SELECT ... FOR UPDATE SKIP LOCKED, published
- * with confirms, and marked published in the same transaction, so replicas
- * never pick the same row while one of them holds it. The only duplicate left
- * is a crash between the broker's confirm and the COMMIT; the row's message_id
+ * replica. Each batch is leased in one statement (OutboxRepository.claim),
+ * published with confirms outside any transaction, then marked: published
+ * rows in one statement, failed ones in another. Other replicas skip leased
+ * rows; a row is published twice only when a replica dies (or stalls past its
+ * lease) after the broker's confirm and before the mark. The row's message_id
  * is the AMQP messageId, so consumers dedupe it.
  *
- * Wake-ups: NOTIFY 'outbox' (sent by the insert trigger at commit), the
- * broker's reconnect, and a slow safety poll. Runs never overlap: a wake-up
- * during a run only asks for one more run.
+ * Wake-ups: NOTIFY 'outbox' and its connection coming back (OutboxListener),
+ * the broker's reconnect, and a slow safety poll. Runs never overlap: a
+ * wake-up during a run only asks for one more run.
  */
 export class OutboxRelay {
   private readonly opts: OutboxRelayOptions
+  private readonly repository: OutboxRepository
+  private readonly listener: OutboxListener
+  private readonly leaseMs: number
   private stopped = false
   private wanted = false
   private running: Promise<void> | undefined
-  private listener: Client | undefined
-  private listenAttempt: Promise<void> | undefined
-  private listenRetryMs = 1000
-  private readonly timers = new Set<NodeJS.Timeout>()
+  private poll: NodeJS.Timeout | undefined
   private lastPrune = 0
 
   constructor(opts: OutboxRelayOptions) {
     this.opts = opts
+    this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS
+    this.repository = new OutboxRepository(opts.pool)
+    this.listener = new OutboxListener({
+      databaseUrl: opts.databaseUrl,
+      log: opts.log,
+      onNotification: () => this.wake(),
+      onConnected: () => this.wake()
+    })
   }
 
   /** Starts listening and polling, and drains whatever is already waiting. Never throws for an unreachable database or broker. */
   async start(): Promise<void> {
-    this.listenAttempt = this.listen()
-    await this.listenAttempt
-    const poll = setInterval(() => { this.prune(); this.wake() }, this.opts.pollMs)
-    poll.unref()
-    this.timers.add(poll)
+    await this.listener.start()
+    if (this.stopped) return
+    this.poll = setInterval(() => { this.prune(); this.wake() }, this.opts.pollMs)
+    this.poll.unref()
     this.wake()
   }
 
@@ -110,7 +114,7 @@ export class OutboxRelay {
    */
   brokerConnected(): void {
     if (this.stopped) return
-    this.opts.pool.query('UPDATE outbox SET next_attempt_at = now() WHERE published_at IS NULL AND next_attempt_at > now()')
+    this.repository.resetBackoff()
       .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'outbox: could not reset backoff'))
       .finally(() => this.wake())
   }
@@ -118,26 +122,22 @@ export class OutboxRelay {
   /** Stops waking, waits for the batch in flight (its publishes are bounded by the publisher's timeout), closes the LISTEN connection. */
   async stop(): Promise<void> {
     this.stopped = true
-    for (const timer of this.timers) clearTimeout(timer)
-    this.timers.clear()
-    await this.running
-    await this.listenAttempt
-    const listener = this.listener
-    this.listener = undefined
-    await listener?.end().catch(() => {})
+    clearInterval(this.poll)
+    await Promise.all([this.running, this.listener.stop()])
   }
 
   private async drain(): Promise<void> {
     while (this.wanted && !this.stopped) {
       this.wanted = false
-      // Publishing now would only park messages in the publisher's buffer and
-      // hold row locks until they time out; the reconnect wakes us instead.
+      // Publishing now would only park messages in the publisher's buffer until
+      // they time out; the reconnect wakes us instead.
       if (!this.opts.isBrokerConnected()) return
       try {
         const claimedFullBatch = await this.publishBatch()
         if (claimedFullBatch) this.wanted = true
       } catch (err) {
-        // Database trouble: the safety poll tries again; no tight retry loop.
+        // Database trouble: the safety poll tries again; no tight retry loop. Rows
+        // claimed but not marked become due again when their lease ends.
         this.opts.log.warn({ err: (err as Error).message }, 'outbox: relay batch failed')
         return
       }
@@ -146,108 +146,48 @@ export class OutboxRelay {
 
   /** Claims, publishes and marks one batch; true when the batch was full and all went out (more may be waiting). */
   private async publishBatch(): Promise<boolean> {
-    const { pool, publisher, batchSize, log, observer } = this.opts
-    const { published, failed, claimed } = await withTransaction(pool, async (client) => {
-      const { rows } = await client.query<OutboxRow>(
-        `SELECT id, message_id AS "messageId", type, routing_key AS "routingKey", payload,
-           created_at AS "createdAt", user_id AS "userId" FROM outbox
-         WHERE published_at IS NULL AND next_attempt_at <= now()
-         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [batchSize]
-      )
-      const results = await Promise.allSettled(rows.map((row) => publisher.publish({
+    const { publisher, batchSize, log, observer } = this.opts
+    const { rows, lease } = await this.repository.claim(batchSize, this.leaseMs)
+    // No transaction is open here: however long the broker takes, it holds no lock or connection.
+    const results = await Promise.allSettled(rows.map(async (row) => {
+      await publisher.publish({
         routingKey: row.routingKey, type: row.type, messageId: row.messageId, payload: row.payload, timestamp: row.createdAt,
         userId: row.userId ?? undefined
-      }).then(() => Date.now())))
-      const sent: string[] = []
-      const published: PublishedRow[] = []
-      const failed: Array<{ id: string; messageId: string; error: string }> = []
-      results.forEach((result, i) => {
-        const row = rows[i]!
-        if (result.status === 'fulfilled') {
-          sent.push(row.id)
-          published.push({ messageId: row.messageId, type: row.type, payload: row.payload, ...(row.userId ? { userId: row.userId } : {}), waitedMs: result.value - row.createdAt.getTime() })
-        } else {
-          failed.push({ id: row.id, messageId: row.messageId, error: String((result.reason as Error)?.message ?? result.reason) })
-        }
       })
-      if (sent.length > 0) {
-        await client.query('UPDATE outbox SET published_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1::bigint[])', [sent])
+      return Date.now()
+    }))
+    const sent: string[] = []
+    const published: PublishedRow[] = []
+    const failed: FailedRow[] = []
+    results.forEach((result, i) => {
+      const row = rows[i]!
+      if (result.status === 'fulfilled') {
+        sent.push(row.id)
+        published.push({ messageId: row.messageId, type: row.type, payload: row.payload, ...(row.userId ? { userId: row.userId } : {}), waitedMs: result.value - row.createdAt.getTime() })
+      } else {
+        const error = String((result.reason as Error)?.message ?? result.reason)
+        log.warn({ messageId: row.messageId, err: error }, 'outbox: publish failed, will retry')
+        failed.push({ id: row.id, error })
       }
-      for (const f of failed) {
-        log.warn({ messageId: f.messageId, err: f.error }, 'outbox: publish failed, will retry')
-        await client.query(
-          `UPDATE outbox SET attempts = attempts + 1, last_error = left($2, 1000),
-             next_attempt_at = now() + make_interval(secs => least(power(2, attempts), $3))
-           WHERE id = $1`,
-          [f.id, f.error, ROW_BACKOFF_MAX_SECONDS]
-        )
-      }
-      return { sent, published, failed, claimed: rows.length }
     })
+    await Promise.all([this.repository.markPublished(sent), this.repository.markFailed(failed, lease)])
     if (published.length > 0) {
       // One line per batch a person can follow: how many, of which types, how long the oldest waited.
       const types: Record<string, number> = {}
       for (const row of published) types[row.type] = (types[row.type] ?? 0) + 1
       log.info({ count: published.length, types, oldestWaitMs: Math.max(...published.map((r) => r.waitedMs)) }, 'outbox: published batch')
     }
-    observer?.onPublished(published, claimed)
+    observer?.onPublished(published, rows.length)
     observer?.onFailed(failed.length)
-    return claimed === batchSize && failed.length === 0
+    return rows.length === batchSize && failed.length === 0
   }
 
-  /** Opens the LISTEN connection; on failure or loss retries with growing delay while the poll covers the gap. */
-  private async listen(): Promise<void> {
-    if (this.stopped) return
-    const client = new Client({ connectionString: this.opts.databaseUrl, connectionTimeoutMillis: 5000, application_name: 'outbox-relay' })
-    let lost = false
-    const onLost = (err?: Error) => {
-      if (lost) return
-      lost = true
-      if (this.listener === client) this.listener = undefined
-      client.end().catch(() => {})
-      if (this.stopped) return
-      this.opts.log.warn({ err: err?.message }, 'outbox: LISTEN connection lost, reconnecting')
-      this.retryListen()
-    }
-    client.on('error', onLost)
-    client.on('end', () => onLost())
-    client.on('notification', () => this.wake())
-    try {
-      await client.connect()
-      await client.query('LISTEN outbox')
-    } catch (err) {
-      onLost(err as Error)
-      return
-    }
-    if (this.stopped) {
-      lost = true
-      await client.end().catch(() => {})
-      return
-    }
-    this.listener = client
-    this.listenRetryMs = 1000
-    // Rows committed while nobody listened sent their NOTIFY into the void.
-    this.wake()
-  }
-
-  private retryListen(): void {
-    const delay = this.listenRetryMs
-    this.listenRetryMs = Math.min(this.listenRetryMs * 2, LISTEN_RETRY_MAX_MS)
-    const timer = setTimeout(() => { this.timers.delete(timer); this.listenAttempt = this.listen() }, delay)
-    timer.unref()
-    this.timers.add(timer)
-  }
-
-  /** Deletes long-published rows, at most hourly and in bounded chunks so it never holds big locks. */
+  /** Deletes long-published rows, at most hourly and one bounded chunk at a time so it never holds big locks. */
   private prune(): void {
     const now = Date.now()
     if (now - this.lastPrune < PRUNE_EVERY_MS) return
     this.lastPrune = now
-    this.opts.pool.query(
-      `DELETE FROM outbox WHERE id IN (
-         SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1) LIMIT 10000)`,
-      [this.opts.retentionMs / 1000]
-    ).catch((err: Error) => this.opts.log.warn({ err: err.message }, 'outbox: prune failed'))
+    this.repository.prune(this.opts.retentionMs)
+      .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'outbox: prune failed'))
   }
 }
