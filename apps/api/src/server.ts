@@ -9,7 +9,10 @@ import { stopAcceptingAndDrain } from './shutdown-drain'
 async function main(): Promise<void> {
   const config = loadConfigOrExit('api', () => loadApiConfig())
   // The app's modules load only once the environment is known good: a typo fails in a blink.
-  const { default: app, serverOptions } = await import('./app')
+  // require, not import(): in this CommonJS build, import() of a relative path without an
+  // extension does not type-check, and its value would lose the app's types.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { default: app, serverOptions } = require('./app') as typeof import('./app')
   const server = Fastify(serverOptions(config))
   // A second signal or the deadline exits at once; otherwise this replica waits for its turn to
   // leave (when several are signalled together), then new connections are refused (a proxy
