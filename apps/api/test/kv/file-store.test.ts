@@ -183,7 +183,7 @@ describe('FileKvStore', () => {
     await store.put('ok', Buffer.from('1'))
     // Pull the file handle away underneath the store: the next write fails with EBADF,
     // standing in for a disk that errors on write/fsync.
-    await (store as unknown as { fh: { close(): Promise<void> } }).fh.close()
+    await (store as unknown as { writer: { fh: { close(): Promise<void> } } }).writer.fh.close()
     await expect(store.put('lost', Buffer.from('2'))).rejects.toMatchObject({ code: 'KV_UNAVAILABLE', statusCode: 503 })
     await expect(store.put('later', Buffer.from('3'))).rejects.toMatchObject({ code: 'KV_UNAVAILABLE' })
     expect(await store.get('lost')).toBeUndefined()
