@@ -97,7 +97,7 @@ export class Compactor {
         await tmp.datasync()
         await tmp.close()
         await rename(tmpPath, path)
-        syncDirectory(path)
+        await syncDirectory(path)
         await writer.reopen(written)
         this.tail = undefined
       })

@@ -1,5 +1,4 @@
-import { open, unlink, type FileHandle } from 'node:fs/promises'
-import { mkdirSync } from 'node:fs'
+import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import { MAGIC, OP_DELETE, OP_PUT, encodeRecord, recordSize, type Op } from './record-format'
@@ -75,7 +74,7 @@ export class FileKvStore implements KvStore {
   /** Opens (creating if missing) and replays the log. Throws KvLogCorruptError on damage. */
   static async open(opts: FileKvStoreOptions): Promise<FileKvStore> {
     const { path } = opts
-    mkdirSync(dirname(path), { recursive: true })
+    await mkdir(dirname(path), { recursive: true })
     // Left over from a compaction that a crash interrupted before its rename: the log itself is whole.
     await unlink(`${path}.compact`).catch(() => {})
     const fh = await open(path, 'a+')
@@ -167,7 +166,7 @@ async function load(fh: FileHandle, { path, log }: FileKvStoreOptions): Promise<
   if (size === 0) {
     await fh.write(MAGIC)
     await fh.datasync()
-    syncDirectory(path)
+    await syncDirectory(path)
     return { logBytes: MAGIC.length, data: new KeyTable(), liveBytes: 0 }
   }
   const result = await replayLog(fh, size, path)

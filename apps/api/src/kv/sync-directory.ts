@@ -1,8 +1,16 @@
-import { openSync, fsyncSync, closeSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
-/** fsync the directory so a created or renamed log file survives a power loss. */
-export function syncDirectory(file: string): void {
-  const fd = openSync(dirname(file), 'r')
-  try { fsyncSync(fd) } finally { closeSync(fd) }
+/**
+ * fsync the directory so a created or renamed log file survives a power loss.
+ * Through the thread pool: a directory fsync can take as long as a file's, and
+ * the event loop keeps serving reads meanwhile.
+ */
+export async function syncDirectory(file: string): Promise<void> {
+  const dir = await open(dirname(file), 'r')
+  try {
+    await dir.sync()
+  } finally {
+    await dir.close()
+  }
 }
