@@ -58,7 +58,9 @@ export class Compactor {
     if (this.tail) return this.done
     this.done = this.rewrite().catch((err: Error) => {
       this.tail = undefined
-      this.opts.log.error({ err }, 'key-value log compaction failed; the old log stays in use')
+      this.opts.log.error({ err }, this.opts.writer.refusal
+        ? 'key-value log compaction failed; the log takes no more writes until restart'
+        : 'key-value log compaction failed; the old log stays in use')
     })
     return this.done
   }
@@ -97,8 +99,15 @@ export class Compactor {
         await tmp.datasync()
         await tmp.close()
         await rename(tmpPath, path)
-        await syncDirectory(path)
-        await writer.reopen(written)
+        try {
+          await syncDirectory(path)
+          await writer.reopen(written)
+        } catch (err) {
+          // Past the rename there is no going back: the old handle writes to a replaced file,
+          // or the rename may not survive a crash, and either loses acknowledged writes.
+          writer.fail(err as Error)
+          throw err
+        }
         this.tail = undefined
       })
     } catch (err) {

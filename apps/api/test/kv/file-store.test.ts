@@ -6,6 +6,7 @@ import pino from 'pino'
 import { FileKvStore, type FileKvStoreOptions } from '../../src/kv/file-store'
 import { KvFullError, KvLogCorruptError } from '../../src/kv/store'
 import { encodeRecord, OP_PUT } from '../../src/kv/record-format'
+import * as directory from '../../src/kv/sync-directory'
 
 /** A logger that remembers what it was told, so tests can see the torn-tail warning. */
 function recordingLogger() {
@@ -188,6 +189,25 @@ describe('FileKvStore', () => {
     await expect(store.put('later', Buffer.from('3'))).rejects.toMatchObject({ code: 'KV_UNAVAILABLE' })
     expect(await store.get('lost')).toBeUndefined()
     expect((await store.get('ok'))?.toString()).toBe('1')
+  })
+
+  test('a compaction whose rename cannot be made durable refuses further writes; nothing acknowledged is lost', async () => {
+    const store = await open()
+    for (let i = 0; i < 20; i++) await store.put('k', Buffer.from(`v${i}`))
+    await store.put('other', Buffer.from('kept'))
+    const sync = jest.spyOn(directory, 'syncDirectory').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
+    try {
+      await store.compact()
+    } finally {
+      sync.mockRestore()
+    }
+    await expect(store.put('after', Buffer.from('x'))).rejects.toMatchObject({ code: 'KV_UNAVAILABLE' })
+    await store.close()
+    const reopened = await open()
+    expect((await reopened.get('k'))?.toString()).toBe('v19')
+    expect((await reopened.get('other'))?.toString()).toBe('kept')
+    expect(await reopened.get('after')).toBeUndefined()
+    await reopened.close()
   })
 
   test('batch and off policies acknowledge writes that a reopen still sees after close', async () => {
