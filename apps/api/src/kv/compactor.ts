@@ -1,11 +1,19 @@
 import { open, rename, unlink } from 'node:fs/promises'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import { MAGIC, OP_PUT, encodeRecord } from './record-format'
-import type { KeyTable } from './key-table'
+import { MAGIC, OP_PUT, encodeRecord, type Op } from './record-format'
+import { KeyTable } from './key-table'
 import type { LogWrite, LogWriter } from './log-writer'
 import { syncDirectory } from './sync-directory'
 import type { KvObserver } from './store'
+
+/** A write as the compactor needs it: its record for the new log, and what it does to the table. */
+export interface TailWrite extends LogWrite {
+  op: Op
+  /** UTF-8 bytes of the key. */
+  key: Buffer
+  value: Buffer
+}
 
 export interface CompactorOptions {
   path: string
@@ -15,9 +23,11 @@ export interface CompactorOptions {
   compactRatio: number
   log: FastifyBaseLogger
   observer?: KvObserver
-  writer: LogWriter<LogWrite>
+  writer: LogWriter<TailWrite>
   /** The table the store serves from now. */
   table(): KeyTable
+  /** Serve from `table` from now on: the same live data, in memory of its own. Called in the writer lane. */
+  replaceTable(table: KeyTable): void
 }
 
 const COMPACT_WRITE_CHUNK = 1024 * 1024
@@ -29,10 +39,14 @@ const COMPACT_YIELD_EVERY = 5000
  * meanwhile is also kept as a tail, and only the final tail-append + rename
  * runs in the writer lane. Replaying the tail after the snapshot gives exactly
  * the current state even though the snapshot saw some of those writes already.
+ *
+ * The table is rebuilt the same way, into fresh memory: after a replay its
+ * keys and values are views into the 16 MiB read chunks, which deleted and
+ * overwritten data would otherwise keep alive until the next restart.
  */
 export class Compactor {
-  /** Records flushed since the running compaction started; undefined when none runs. */
-  private tail: Buffer[] | undefined
+  /** Writes flushed since the running compaction started; undefined when none runs. */
+  private tail: TailWrite[] | undefined
   private done: Promise<void> = Promise.resolve()
 
   constructor (private readonly opts: CompactorOptions) {}
@@ -41,8 +55,8 @@ export class Compactor {
   get finished(): Promise<void> { return this.done }
 
   /** To be told of every batch the writer flushed, in order. */
-  written(batch: LogWrite[]): void {
-    if (this.tail) for (const w of batch) this.tail.push(w.record)
+  written(batch: TailWrite[]): void {
+    if (this.tail) for (const w of batch) this.tail.push(w)
   }
 
   /** Starts a compaction if the log has outgrown `liveBytes` (what it would weigh compacted) enough. */
@@ -73,11 +87,14 @@ export class Compactor {
     this.tail = []
     const tmp = await open(tmpPath, 'w')
     try {
+      const source = this.opts.table()
+      const table = KeyTable.sized(source.size, source.liveDataBytes)
       let chunk: Buffer[] = [MAGIC]
       let chunkBytes = MAGIC.length
       let written = 0
       let n = 0
-      for (const [key, value] of this.opts.table().entries()) {
+      for (const [key, value] of source.entries()) {
+        table.copyIn(key, value)
         const rec = encodeRecord(OP_PUT, key, value)
         chunk.push(rec)
         chunkBytes += rec.length
@@ -90,9 +107,11 @@ export class Compactor {
         if (++n % COMPACT_YIELD_EVERY === 0) await yieldToEventLoop()
       }
       await writer.exclusive(async () => {
-        for (const b of this.tail!) {
-          chunk.push(b)
-          chunkBytes += b.length
+        for (const w of this.tail!) {
+          chunk.push(w.record)
+          chunkBytes += w.record.length
+          if (w.op === OP_PUT) table.set(w.key, w.value)
+          else table.delete(w.key)
         }
         await tmp.writev(chunk)
         written += chunkBytes
@@ -109,6 +128,7 @@ export class Compactor {
           throw err
         }
         this.tail = undefined
+        this.opts.replaceTable(table)
       })
     } catch (err) {
       await tmp.close().catch(() => {})

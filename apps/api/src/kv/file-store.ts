@@ -4,8 +4,8 @@ import type { FastifyBaseLogger } from 'fastify'
 import { MAGIC, OP_DELETE, OP_PUT, encodeRecord, recordSize, type Op } from './record-format'
 import { replayLog } from './replay'
 import { KeyTable } from './key-table'
-import { LogWriter, type FsyncPolicy, type LogWrite } from './log-writer'
-import { Compactor } from './compactor'
+import { LogWriter, type FsyncPolicy } from './log-writer'
+import { Compactor, type TailWrite } from './compactor'
 import { syncDirectory } from './sync-directory'
 import { KvFullError, type KvObserver, type KvStore } from './store'
 
@@ -24,16 +24,12 @@ export interface FileKvStoreOptions {
   maxLiveBytes?: number
 }
 
-interface StoreWrite extends LogWrite {
-  op: Op
-  /** UTF-8 bytes of the key. */
-  key: Buffer
-  value: Buffer
+interface StoreWrite extends TailWrite {
   /** Bytes this PUT holds in reservedBytes until it is applied or refused. */
   reserved: number
 }
 
-/** Bytes a live entry occupies in liveBytes beyond its key and value (the record header). */
+/** Bytes a live entry's record takes beyond its key and value (the header). */
 const RECORD_OVERHEAD = recordSize(0, 0)
 
 /**
@@ -55,9 +51,7 @@ export class FileKvStore implements KvStore {
     private readonly opts: FileKvStoreOptions,
     fh: FileHandle,
     logBytes: number,
-    private data: KeyTable,
-    /** Sum of recordSize over live entries: what a compacted log would weigh. */
-    private liveBytes: number
+    private data: KeyTable
   ) {
     const { path, fsync, log, observer, compactMinBytes, compactRatio } = opts
     this.writer = new LogWriter<StoreWrite>(fh, logBytes, {
@@ -68,7 +62,16 @@ export class FileKvStore implements KvStore {
       written: (batch) => this.written(batch),
       refused: (batch) => { for (const w of batch) this.reservedBytes -= w.reserved }
     })
-    this.compactor = new Compactor({ path, compactMinBytes, compactRatio, log, observer, writer: this.writer, table: () => this.data })
+    this.compactor = new Compactor({
+      path,
+      compactMinBytes,
+      compactRatio,
+      log,
+      observer,
+      writer: this.writer,
+      table: () => this.data,
+      replaceTable: (table) => { this.data = table }
+    })
   }
 
   /** Opens (creating if missing) and replays the log. Throws KvLogCorruptError on damage. */
@@ -79,8 +82,8 @@ export class FileKvStore implements KvStore {
     await unlink(`${path}.compact`).catch(() => {})
     const fh = await open(path, 'a+')
     try {
-      const { logBytes, data, liveBytes } = await load(fh, opts)
-      return new FileKvStore(opts, fh, logBytes, data, liveBytes)
+      const { logBytes, data } = await load(fh, opts)
+      return new FileKvStore(opts, fh, logBytes, data)
     } catch (err) {
       await fh.close().catch(() => {})
       throw err
@@ -88,9 +91,13 @@ export class FileKvStore implements KvStore {
   }
 
   get size(): number { return this.data.size }
-  get bytes(): { log: number; live: number } { return { log: this.writer.bytes, live: this.liveBytes } }
+  /** The log's size, and what it would weigh compacted (one record per live key). */
+  get bytes(): { log: number; live: number } {
+    return { log: this.writer.bytes, live: this.data.liveDataBytes + RECORD_OVERHEAD * this.data.size }
+  }
+
   /** Keys + values of live entries: what KV_MAX_TOTAL_BYTES caps. */
-  get liveDataBytes(): number { return this.liveBytes - RECORD_OVERHEAD * this.data.size }
+  get liveDataBytes(): number { return this.data.liveDataBytes }
 
   async get(key: string): Promise<Buffer | undefined> {
     return this.data.get(Buffer.from(key, 'utf8'))
@@ -151,23 +158,22 @@ export class FileKvStore implements KvStore {
     for (const w of batch) {
       // Released only now: while the batch was being written its bytes were neither live nor free.
       this.reservedBytes -= w.reserved
-      const old = w.op === OP_PUT ? this.data.set(w.key, w.value) : this.data.delete(w.key)
-      if (old !== undefined) this.liveBytes -= recordSize(w.key.length, old.length)
-      if (w.op === OP_PUT) this.liveBytes += recordSize(w.key.length, w.value.length)
+      if (w.op === OP_PUT) this.data.set(w.key, w.value)
+      else this.data.delete(w.key)
     }
-    this.compactor.maybeStart(this.liveBytes)
+    this.compactor.maybeStart(this.bytes.live)
   }
 }
 
 /** Replays the log behind `fh` (starting a new one if it is empty), dropping a torn final record. */
-async function load(fh: FileHandle, { path, log }: FileKvStoreOptions): Promise<{ logBytes: number; data: KeyTable; liveBytes: number }> {
+async function load(fh: FileHandle, { path, log }: FileKvStoreOptions): Promise<{ logBytes: number; data: KeyTable }> {
   const started = process.hrtime.bigint()
   const { size } = await fh.stat()
   if (size === 0) {
     await fh.write(MAGIC)
     await fh.datasync()
     await syncDirectory(path)
-    return { logBytes: MAGIC.length, data: new KeyTable(), liveBytes: 0 }
+    return { logBytes: MAGIC.length, data: new KeyTable() }
   }
   const result = await replayLog(fh, size, path)
   if (result.torn) {
@@ -178,5 +184,5 @@ async function load(fh: FileHandle, { path, log }: FileKvStoreOptions): Promise<
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   log.info({ path, records: result.records, keys: result.data.size, bytes: result.validBytes, seconds }, 'key-value log replayed')
-  return { logBytes: result.validBytes, data: result.data, liveBytes: result.liveBytes }
+  return { logBytes: result.validBytes, data: result.data }
 }

@@ -1,6 +1,7 @@
 /**
  * The file store's live data: an open-addressing hash table keyed on the key's
- * UTF-8 bytes, holding one entry (key bytes, value) per key ever seen.
+ * UTF-8 bytes, holding one entry (key bytes, value) per key seen since it was
+ * built (by a replay, or by a compaction copying the live entries).
  *
  * Why not a Map<string, Buffer>: replaying a log into a Map needs a JS string
  * per record (a UTF-8 decode and an allocation) and a generic lookup; for a
@@ -17,6 +18,11 @@ export class KeyTable {
   private keys: Buffer[] = []
   private values: Array<Buffer | undefined> = []
   private live = 0
+  private dataBytes = 0
+  /** Where copyIn packs keys and values, and how many bytes it still expects. */
+  private slab = EMPTY
+  private slabUsed = 0
+  private expectedCopyBytes = 0
 
   constructor (initialCapacity = 1 << 16) {
     this.slots = new Int32Array(initialCapacity)
@@ -24,9 +30,21 @@ export class KeyTable {
     this.mask = initialCapacity - 1
   }
 
+  /** An empty table with room for `keys` keys, about to be filled by copyIn with about `bytes` of keys + values. */
+  static sized(keys: number, bytes: number): KeyTable {
+    const table = new KeyTable(capacityFor(keys))
+    table.expectedCopyBytes = bytes
+    return table
+  }
+
   /** Number of keys with a value. */
   get size(): number {
     return this.live
+  }
+
+  /** Bytes of the keys and values of live entries. */
+  get liveDataBytes(): number {
+    return this.dataBytes
   }
 
   get(key: Buffer): Buffer | undefined {
@@ -41,8 +59,23 @@ export class KeyTable {
     if (entry < 0) entry = this.insert(hash, key)
     const old = this.values[entry]
     this.values[entry] = value
-    if (old === undefined) this.live++
+    if (old === undefined) {
+      this.live++
+      this.dataBytes += key.length
+    } else {
+      this.dataBytes -= old.length
+    }
+    this.dataBytes += value.length
     return old
+  }
+
+  /**
+   * Like set, but stores copies of `key` and `value` packed into memory of the
+   * table's own, so the table keeps nothing else alive (not the replay chunks
+   * or request bodies they may be views of).
+   */
+  copyIn(key: Buffer, value: Buffer): void {
+    this.set(this.copy(key), this.copy(value))
   }
 
   /** Removes the value of `key`; returns it. */
@@ -51,7 +84,10 @@ export class KeyTable {
     if (entry < 0) return undefined
     const old = this.values[entry]
     this.values[entry] = undefined
-    if (old !== undefined) this.live--
+    if (old !== undefined) {
+      this.live--
+      this.dataBytes -= key.length + old.length
+    }
     return old
   }
 
@@ -64,12 +100,31 @@ export class KeyTable {
   }
 
   /**
+   * Bytes of the memory blocks (ArrayBuffers) that the table's keys and values
+   * keep alive, each counted once: far more than liveDataBytes when the table
+   * holds views into large buffers that are mostly dead data.
+   */
+  retainedBytes(): number {
+    const seen = new Set<ArrayBufferLike>()
+    let total = 0
+    const count = (b: Buffer | undefined): void => {
+      if (b === undefined || seen.has(b.buffer)) return
+      seen.add(b.buffer)
+      total += b.buffer.byteLength
+    }
+    for (const key of this.keys) count(key)
+    for (const value of this.values) count(value)
+    return total
+  }
+
+  /**
    * Builds the table from a replayed log without a Buffer per record: `records`
    * says where each record's key and value are and whether it deletes.
    */
   static fromReplay(records: ReplayRecords, chunks: Buffer[]): KeyTable {
-    // Keys <= records: sized so that most logs never grow the table while replaying.
-    const table = new KeyTable(Math.max(1 << 16, 2 ** Math.ceil(Math.log2(records.length + 1))))
+    // Keys <= records, and most logs overwrite: room for half as many keys as records
+    // means most never grow the table while replaying.
+    const table = new KeyTable(capacityFor(records.length / 2))
     let used = 0
     // First pass: each key's slot points at its latest record number (+1).
     for (let n = 0; n < records.length; n++) {
@@ -106,9 +161,31 @@ export class KeyTable {
       table.slots[i] = table.keys.push(buf.subarray(records.keyStart[n]!, keyEnd))
       const value = records.isPut[n] ? buf.subarray(keyEnd, records.end[n]!) : undefined
       table.values.push(value)
-      if (value !== undefined) table.live++
+      if (value !== undefined) {
+        table.live++
+        table.dataBytes += keyEnd - records.keyStart[n]! + value.length
+      }
     }
     return table
+  }
+
+  private copy(src: Buffer): Buffer {
+    if (src.length > SLAB_BYTES / 4) {
+      const own = Buffer.allocUnsafeSlow(src.length)
+      src.copy(own)
+      return own
+    }
+    if (this.slab.length - this.slabUsed < src.length) {
+      // Sized to what is still expected, so a small table does not sit on a mostly empty slab.
+      const size = this.expectedCopyBytes > 0 ? Math.min(SLAB_BYTES, this.expectedCopyBytes) : MIN_SLAB_BYTES
+      this.slab = Buffer.allocUnsafeSlow(Math.max(src.length, size))
+      this.slabUsed = 0
+    }
+    const out = this.slab.subarray(this.slabUsed, this.slabUsed + src.length)
+    src.copy(out)
+    this.slabUsed += src.length
+    this.expectedCopyBytes -= src.length
+    return out
   }
 
   private find(key: Buffer, start: number, end: number, hash: number): number {
@@ -146,6 +223,17 @@ export class KeyTable {
       this.hashes[i] = hashes[j]!
     }
   }
+}
+
+const EMPTY = Buffer.alloc(0)
+/** copyIn packs keys and values into blocks of up to this size (larger values get their own). */
+const SLAB_BYTES = 1024 * 1024
+/** ... and once more arrives than expected, into blocks of at least this size. */
+const MIN_SLAB_BYTES = 64 * 1024
+
+/** A power-of-two slot count that holds `keys` keys at most half full, so they need no growing. */
+function capacityFor(keys: number): number {
+  return Math.max(1 << 16, 2 ** Math.ceil(Math.log2(2 * keys + 1)))
 }
 
 /** Where replay found each record: chunk index, key and value bounds, and whether it is a PUT. */

@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises'
-import { CORRUPT, DECODED, INCOMPLETE, MAGIC, OP_PUT, decodeRecord, newRecordView, recordSize } from './record-format'
+import { CORRUPT, DECODED, INCOMPLETE, MAGIC, OP_PUT, decodeRecord, newRecordView } from './record-format'
 import { KvLogCorruptError } from './store'
 import { KeyTable } from './key-table'
 
@@ -9,8 +9,6 @@ const HEADROOM = 64 * 1024
 /** What replaying a log yields: the live map and where the valid log ends. */
 export interface ReplayResult {
   data: KeyTable
-  /** Sum of recordSize over live entries: what a compacted log would weigh. */
-  liveBytes: number
   /** Offset just past the last valid record (the file is longer if its tail is torn). */
   validBytes: number
   records: number
@@ -65,7 +63,8 @@ class RecordTable {
  * Built for a million-record log to replay in well under a second: records are
  * decoded into one reused view into typed arrays, and the byte-keyed table the
  * store serves from (KeyTable) is built from them, with key/value views made
- * once per live key. Values stay views into the read chunks, so nothing is copied.
+ * once per live key. Values stay views into the read chunks, so nothing is copied
+ * (the first compaction moves the live data out of them).
  */
 export async function replayLog(fh: FileHandle, size: number, path: string, chunkBytes = READ_CHUNK): Promise<ReplayResult> {
   const chunks: Buffer[] = []
@@ -128,7 +127,5 @@ export async function replayLog(fh: FileHandle, size: number, path: string, chun
   }
 
   const data = KeyTable.fromReplay(records, chunks)
-  let liveBytes = 0
-  for (const [key, value] of data.entries()) liveBytes += recordSize(key.length, value.length)
-  return { data, liveBytes, validBytes: torn ? torn.offset : size, records: records.length, torn }
+  return { data, validBytes: torn ? torn.offset : size, records: records.length, torn }
 }

@@ -7,6 +7,7 @@ import { FileKvStore, type FileKvStoreOptions } from '../../src/kv/file-store'
 import { KvFullError, KvLogCorruptError } from '../../src/kv/store'
 import { encodeRecord, OP_PUT } from '../../src/kv/record-format'
 import * as directory from '../../src/kv/sync-directory'
+import type { KeyTable } from '../../src/kv/key-table'
 
 /** A logger that remembers what it was told, so tests can see the torn-tail warning. */
 function recordingLogger() {
@@ -166,6 +167,40 @@ describe('FileKvStore', () => {
     expect((await reopened.get('key-1'))?.equals(Buffer.concat([value, Buffer.from('19')]))).toBe(true)
     expect(await reopened.get('key-60')).toBeUndefined()
     expect((await reopened.get('during-49'))?.toString()).toBe('d49')
+    await reopened.close()
+  })
+
+  test('compaction rebuilds the table in memory of its own, so deleted and overwritten data is freed', async () => {
+    const store = await open({ fsync: 'off' })
+    const model = new Map<string, Buffer>()
+    const put = (k: string, v: Buffer) => { model.set(k, v); return store.put(k, v) }
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => put(`k${i}`, randomBytes(1024))))
+    // A tenth keeps its 1 KiB value; the rest is deleted or overwritten with a few bytes.
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => {
+      if (i % 10 === 0) return undefined
+      if (i % 2 === 1) {
+        model.delete(`k${i}`)
+        return store.delete(`k${i}`)
+      }
+      return put(`k${i}`, Buffer.from(`small ${i}`))
+    }))
+    await store.close()
+
+    const reopened = await open()
+    const table = () => (reopened as unknown as { data: KeyTable }).data
+    const values = async () => Promise.all([...model.keys()].map(async (k) => (await reopened.get(k))!))
+    // After a replay every key and value is a view into the chunk the log was read in.
+    const replayChunks = new Set((await values()).map((v) => v.buffer))
+    expect(replayChunks.size).toBe(1)
+    expect(table().retainedBytes()).toBeGreaterThan(statSync(path).size)
+    expect(reopened.liveDataBytes).toBeLessThan(statSync(path).size / 8)
+
+    await reopened.compact()
+    expect(table().retainedBytes()).toBeLessThan(1.5 * reopened.liveDataBytes)
+    for (const v of await values()) expect(replayChunks.has(v.buffer)).toBe(false)
+    for (const [key] of table().entries()) expect(replayChunks.has(key.buffer)).toBe(false)
+    expect(reopened.size).toBe(model.size)
+    for (const [k, v] of model) expect((await reopened.get(k))?.equals(v)).toBe(true)
     await reopened.close()
   })
 
