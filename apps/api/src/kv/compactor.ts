@@ -41,8 +41,8 @@ const COMPACT_YIELD_EVERY = 5000
  * the current state even though the snapshot saw some of those writes already.
  *
  * The table is rebuilt the same way, into fresh memory: after a replay its
- * keys and values are views into the 16 MiB read chunks, which deleted and
- * overwritten data would otherwise keep alive until the next restart.
+ * keys and values point into the 16 MiB read chunks, whose deleted and
+ * overwritten records would otherwise stay in memory until the next restart.
  */
 export class Compactor {
   /** Writes flushed since the running compaction started; undefined when none runs. */
