@@ -1,27 +1,65 @@
 /**
  * The file store's live data: an open-addressing hash table keyed on the key's
- * UTF-8 bytes, holding one entry (key bytes, value) per key ever seen.
+ * UTF-8 bytes, holding one entry per key seen since it was built (by a replay,
+ * or by a compaction copying the live entries).
  *
  * Why not a Map<string, Buffer>: replaying a log into a Map needs a JS string
  * per record (a UTF-8 decode and an allocation) and a generic lookup; for a
  * million-record log that was most of the start-up time. Here replay costs a
- * hash over the key bytes and a probe in typed arrays per record, and the
- * key/value views are made once per live key at the end (`fromReplay`).
- * Deleting keeps the entry with no value, so slots never need tombstones.
+ * hash over the key bytes and a probe in typed arrays per record, while the
+ * record is still in the CPU cache from its checksum.
+ *
+ * Entries are locations (block, start, length) in typed arrays, not Buffers:
+ * a Buffer view is a heap object of about 100 bytes, and making two per key
+ * after a replay took longer than decoding the log, most of it in the garbage
+ * collector. get() makes the view a caller asks for. Values given to set()
+ * are kept as they are. Deleting keeps the entry with no value, so slots never
+ * need tombstones.
  */
 export class KeyTable {
   /** Entry number + 1 per slot; 0 = empty. */
   private slots: Int32Array
   private hashes: Int32Array
   private mask: number
-  private keys: Buffer[] = []
-  private values: Array<Buffer | undefined> = []
+  /** What entries point into: replay chunks, copyIn's slabs, keys given to set(). */
+  private blocks: Buffer[] = []
+  private entryCount = 0
+  private keyBlock: Int32Array
+  private keyStart: Int32Array
+  private keyLength: Int32Array
+  /** The value's block, or -1: then the value is in `owned` (or there is none). */
+  private valueBlock: Int32Array
+  private valueStart: Int32Array
+  private valueLength: Int32Array
+  /** Values given to set(), by entry. */
+  private owned: Array<Buffer | undefined> = []
   private live = 0
+  private dataBytes = 0
+  /** Where copyIn packs keys and values, and how many bytes it still expects. */
+  private slab = EMPTY
+  private slabBlock = -1
+  private slabUsed = 0
+  private expectedCopyBytes = 0
+  /** Where copy() put its bytes in the block it returned. */
+  private copiedAt = 0
 
-  constructor (initialCapacity = 1 << 16) {
+  constructor (initialCapacity = 1 << 16, entryCapacity = 1024) {
     this.slots = new Int32Array(initialCapacity)
     this.hashes = new Int32Array(initialCapacity)
     this.mask = initialCapacity - 1
+    this.keyBlock = new Int32Array(entryCapacity)
+    this.keyStart = new Int32Array(entryCapacity)
+    this.keyLength = new Int32Array(entryCapacity)
+    this.valueBlock = new Int32Array(entryCapacity)
+    this.valueStart = new Int32Array(entryCapacity)
+    this.valueLength = new Int32Array(entryCapacity)
+  }
+
+  /** An empty table with room for `keys` keys, about to be filled by copyIn with about `bytes` of keys + values. */
+  static sized(keys: number, bytes: number): KeyTable {
+    const table = new KeyTable(capacityFor(keys), Math.max(keys, 1024))
+    table.expectedCopyBytes = bytes
+    return table
   }
 
   /** Number of keys with a value. */
@@ -29,86 +67,174 @@ export class KeyTable {
     return this.live
   }
 
+  /** Bytes of the keys and values of live entries. */
+  get liveDataBytes(): number {
+    return this.dataBytes
+  }
+
   get(key: Buffer): Buffer | undefined {
     const entry = this.find(key, 0, key.length, hashBytes(key, 0, key.length))
-    return entry < 0 ? undefined : this.values[entry]
+    return entry < 0 ? undefined : this.value(entry)
   }
 
-  /** Stores `value` under `key`; returns the value it replaces. */
-  set(key: Buffer, value: Buffer): Buffer | undefined {
+  /** Stores `value` (itself, not a copy) under `key`. */
+  set(key: Buffer, value: Buffer): void {
     const hash = hashBytes(key, 0, key.length)
     let entry = this.find(key, 0, key.length, hash)
-    if (entry < 0) entry = this.insert(hash, key)
-    const old = this.values[entry]
-    this.values[entry] = value
-    if (old === undefined) this.live++
-    return old
+    if (entry < 0) entry = this.insert(hash, this.blocks.push(key) - 1, 0, key.length)
+    else this.clear(entry)
+    this.owned[entry] = value
+    this.live++
+    this.dataBytes += key.length + value.length
   }
 
-  /** Removes the value of `key`; returns it. */
-  delete(key: Buffer): Buffer | undefined {
+  /**
+   * Like set, but stores copies of `key` and `value` packed into memory of the
+   * table's own, so the table keeps nothing else alive (not the replay chunks
+   * or request bodies they may be views of).
+   */
+  copyIn(key: Buffer, value: Buffer): void {
+    const hash = hashBytes(key, 0, key.length)
+    let entry = this.find(key, 0, key.length, hash)
+    if (entry < 0) entry = this.insert(hash, this.copy(key), this.copiedAt, key.length)
+    else this.clear(entry)
+    this.valueBlock[entry] = this.copy(value)
+    this.valueStart[entry] = this.copiedAt
+    this.valueLength[entry] = value.length
+    this.live++
+    this.dataBytes += key.length + value.length
+  }
+
+  /** Removes the value of `key`, if it has one. */
+  delete(key: Buffer): void {
     const entry = this.find(key, 0, key.length, hashBytes(key, 0, key.length))
-    if (entry < 0) return undefined
-    const old = this.values[entry]
-    this.values[entry] = undefined
-    if (old !== undefined) this.live--
-    return old
+    if (entry >= 0) this.clear(entry)
   }
 
   /** Live [key bytes, value] pairs; entries added while iterating may or may not be visited. */
   * entries(): IterableIterator<[Buffer, Buffer]> {
-    for (let i = 0; i < this.keys.length; i++) {
-      const value = this.values[i]
-      if (value !== undefined) yield [this.keys[i]!, value]
+    for (let entry = 0; entry < this.entryCount; entry++) {
+      const value = this.value(entry)
+      if (value !== undefined) {
+        const start = this.keyStart[entry]!
+        yield [this.blocks[this.keyBlock[entry]!]!.subarray(start, start + this.keyLength[entry]!), value]
+      }
     }
   }
 
   /**
-   * Builds the table from a replayed log without a Buffer per record: `records`
-   * says where each record's key and value are and whether it deletes.
+   * Bytes of the memory blocks (ArrayBuffers) that the table's keys and values
+   * keep alive, each counted once: far more than liveDataBytes when the table
+   * points into large buffers that are mostly dead data.
    */
-  static fromReplay(records: ReplayRecords, chunks: Buffer[]): KeyTable {
-    // Keys <= records: sized so that most logs never grow the table while replaying.
-    const table = new KeyTable(Math.max(1 << 16, 2 ** Math.ceil(Math.log2(records.length + 1))))
-    let used = 0
-    // First pass: each key's slot points at its latest record number (+1).
-    for (let n = 0; n < records.length; n++) {
-      const buf = chunks[records.chunk[n]!]!
-      const start = records.keyStart[n]!
-      const end = records.keyEnd[n]!
-      const hash = hashBytes(buf, start, end)
-      let i = hash & table.mask
-      for (;;) {
-        const slot = table.slots[i]!
-        if (slot === 0) {
-          table.slots[i] = n + 1
-          table.hashes[i] = hash
-          if (++used * 2 > table.slots.length) table.grow()
-          break
-        }
-        if (table.hashes[i] === hash) {
-          const m = slot - 1
-          if (bytesEqual(buf, start, end, chunks[records.chunk[m]!]!, records.keyStart[m]!, records.keyEnd[m]!)) {
-            table.slots[i] = n + 1
-            break
-          }
-        }
-        i = (i + 1) & table.mask
-      }
+  retainedBytes(): number {
+    const seen = new Set<ArrayBufferLike>()
+    let total = 0
+    const count = (b: Buffer | undefined): void => {
+      if (b === undefined || seen.has(b.buffer)) return
+      seen.add(b.buffer)
+      total += b.buffer.byteLength
     }
-    // Second pass: turn record numbers into entries with key/value views.
-    for (let i = 0; i < table.slots.length; i++) {
-      const slot = table.slots[i]!
-      if (slot === 0) continue
-      const n = slot - 1
-      const buf = chunks[records.chunk[n]!]!
-      const keyEnd = records.keyEnd[n]!
-      table.slots[i] = table.keys.push(buf.subarray(records.keyStart[n]!, keyEnd))
-      const value = records.isPut[n] ? buf.subarray(keyEnd, records.end[n]!) : undefined
-      table.values.push(value)
-      if (value !== undefined) table.live++
+    for (let entry = 0; entry < this.entryCount; entry++) {
+      count(this.blocks[this.keyBlock[entry]!])
+      const block = this.valueBlock[entry]!
+      count(block < 0 ? this.owned[entry] : this.blocks[block])
     }
-    return table
+    return total
+  }
+
+  /** An empty table to replay a log of `logBytes` into. */
+  static forReplay(logBytes: number): KeyTable {
+    // Sized low (a key per KiB of log) and grown as needed: growing costs less than probing
+    // a table several times too large, whose slots no longer fit in the CPU cache.
+    const keys = logBytes / 1024
+    return new KeyTable(capacityFor(keys), Math.max(1024, 2 ** Math.ceil(Math.log2(keys + 1))))
+  }
+
+  /** Adds a buffer that replayed records point into; returns its block number for replay(). */
+  addBlock(buf: Buffer): number {
+    return this.blocks.push(buf) - 1
+  }
+
+  /**
+   * Applies a replayed record without making a Buffer: its key is at
+   * [keyStart, keyEnd) of block `block`, its value (for a PUT) up to `end`.
+   * The key's entry then points at this record, key included, so the blocks
+   * of older records can be dropped once nothing points into them.
+   */
+  replay(block: number, keyStart: number, keyEnd: number, end: number, isPut: boolean): void {
+    const buf = this.blocks[block]!
+    const hash = hashBytes(buf, keyStart, keyEnd)
+    let entry = this.find(buf, keyStart, keyEnd, hash)
+    if (entry < 0) {
+      entry = this.insert(hash, block, keyStart, keyEnd - keyStart)
+    } else {
+      this.clear(entry)
+      this.keyBlock[entry] = block
+      this.keyStart[entry] = keyStart
+    }
+    if (!isPut) return
+    this.valueBlock[entry] = block
+    this.valueStart[entry] = keyEnd
+    this.valueLength[entry] = end - keyEnd
+    this.live++
+    this.dataBytes += end - keyStart
+  }
+
+  /** After a replay: lets go of the blocks that no entry points into any more. */
+  dropUnusedBlocks(): void {
+    const renumbered = new Int32Array(this.blocks.length).fill(-1)
+    const kept: Buffer[] = []
+    const keep = (block: number): number => {
+      if (renumbered[block]! < 0) renumbered[block] = kept.push(this.blocks[block]!) - 1
+      return renumbered[block]!
+    }
+    for (let entry = 0; entry < this.entryCount; entry++) {
+      this.keyBlock[entry] = keep(this.keyBlock[entry]!)
+      const block = this.valueBlock[entry]!
+      if (block >= 0) this.valueBlock[entry] = keep(block)
+    }
+    this.blocks = kept
+  }
+
+  private value(entry: number): Buffer | undefined {
+    const block = this.valueBlock[entry]!
+    if (block < 0) return this.owned[entry]
+    const start = this.valueStart[entry]!
+    return this.blocks[block]!.subarray(start, start + this.valueLength[entry]!)
+  }
+
+  /** Drops the entry's value, if any. */
+  private clear(entry: number): void {
+    const block = this.valueBlock[entry]!
+    const owned = this.owned[entry]
+    if (block < 0 && owned === undefined) return
+    this.live--
+    this.dataBytes -= this.keyLength[entry]! + (block < 0 ? owned!.length : this.valueLength[entry]!)
+    this.valueBlock[entry] = -1
+    this.owned[entry] = undefined
+  }
+
+  /** Copies `src` into table-owned memory; returns the block, and leaves the offset in copiedAt. */
+  private copy(src: Buffer): number {
+    if (src.length > SLAB_BYTES / 4) {
+      const own = Buffer.allocUnsafeSlow(src.length)
+      src.copy(own)
+      this.copiedAt = 0
+      return this.blocks.push(own) - 1
+    }
+    if (this.slab.length - this.slabUsed < src.length) {
+      // Sized to what is still expected, so a small table does not sit on a mostly empty slab.
+      const size = this.expectedCopyBytes > 0 ? Math.min(SLAB_BYTES, this.expectedCopyBytes) : MIN_SLAB_BYTES
+      this.slab = Buffer.allocUnsafeSlow(Math.max(src.length, size))
+      this.slabBlock = this.blocks.push(this.slab) - 1
+      this.slabUsed = 0
+    }
+    src.copy(this.slab, this.slabUsed)
+    this.copiedAt = this.slabUsed
+    this.slabUsed += src.length
+    this.expectedCopyBytes -= src.length
+    return this.slabBlock
   }
 
   private find(key: Buffer, start: number, end: number, hash: number): number {
@@ -116,21 +242,42 @@ export class KeyTable {
       const slot = this.slots[i]!
       if (slot === 0) return -1
       if (this.hashes[i] === hash) {
-        const other = this.keys[slot - 1]!
-        if (bytesEqual(key, start, end, other, 0, other.length)) return slot - 1
+        const entry = slot - 1
+        const at = this.keyStart[entry]!
+        if (bytesEqual(key, start, end, this.blocks[this.keyBlock[entry]!]!, at, at + this.keyLength[entry]!)) return entry
       }
     }
   }
 
-  private insert(hash: number, key: Buffer): number {
+  /** Adds an entry, with no value yet, for the key at `start` of block `block`. */
+  private insert(hash: number, block: number, start: number, length: number): number {
     let i = hash & this.mask
     while (this.slots[i] !== 0) i = (i + 1) & this.mask
-    const entry = this.keys.push(key) - 1
-    this.values.push(undefined)
+    if (this.entryCount === this.keyBlock.length) this.growEntries(Math.max(1024, this.entryCount * 2))
+    const entry = this.entryCount++
+    this.keyBlock[entry] = block
+    this.keyStart[entry] = start
+    this.keyLength[entry] = length
+    this.valueBlock[entry] = -1
+    this.owned.push(undefined)
     this.slots[i] = entry + 1
     this.hashes[i] = hash
-    if (this.keys.length * 2 > this.slots.length) this.grow()
+    if (this.entryCount * 2 > this.slots.length) this.grow()
     return entry
+  }
+
+  private growEntries(capacity: number): void {
+    const resize = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(capacity)
+      b.set(a.subarray(0, this.entryCount))
+      return b
+    }
+    this.keyBlock = resize(this.keyBlock)
+    this.keyStart = resize(this.keyStart)
+    this.keyLength = resize(this.keyLength)
+    this.valueBlock = resize(this.valueBlock)
+    this.valueStart = resize(this.valueStart)
+    this.valueLength = resize(this.valueLength)
   }
 
   private grow(): void {
@@ -148,14 +295,15 @@ export class KeyTable {
   }
 }
 
-/** Where replay found each record: chunk index, key and value bounds, and whether it is a PUT. */
-export interface ReplayRecords {
-  length: number
-  isPut: Uint8Array
-  chunk: Int32Array
-  keyStart: Int32Array
-  keyEnd: Int32Array
-  end: Int32Array
+const EMPTY = Buffer.alloc(0)
+/** copyIn packs keys and values into blocks of up to this size (larger values get their own). */
+const SLAB_BYTES = 1024 * 1024
+/** ... and once more arrives than expected, into blocks of at least this size. */
+const MIN_SLAB_BYTES = 64 * 1024
+
+/** A power-of-two slot count that holds `keys` keys at most half full, so they need no growing. */
+function capacityFor(keys: number): number {
+  return Math.max(1 << 16, 2 ** Math.ceil(Math.log2(2 * keys + 1)))
 }
 
 /** A multiplicative hash taking four bytes per step (murmur3's mixing constants). */

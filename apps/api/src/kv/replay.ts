@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises'
-import { CORRUPT, DECODED, INCOMPLETE, MAGIC, OP_PUT, decodeRecord, newRecordView, recordSize } from './record-format'
+import { CORRUPT, DECODED, INCOMPLETE, MAGIC, OP_PUT, decodeRecord, newRecordView } from './record-format'
 import { KvLogCorruptError } from './store'
 import { KeyTable } from './key-table'
 
@@ -9,8 +9,6 @@ const HEADROOM = 64 * 1024
 /** What replaying a log yields: the live map and where the valid log ends. */
 export interface ReplayResult {
   data: KeyTable
-  /** Sum of recordSize over live entries: what a compacted log would weigh. */
-  liveBytes: number
   /** Offset just past the last valid record (the file is longer if its tail is torn). */
   validBytes: number
   records: number
@@ -18,59 +16,18 @@ export interface ReplayResult {
   torn?: { offset: number; reason: string }
 }
 
-/** Per-record facts kept during replay, in typed arrays that double when full. */
-class RecordTable {
-  isPut: Uint8Array
-  chunk: Int32Array
-  keyStart: Int32Array
-  keyEnd: Int32Array
-  end: Int32Array
-  length = 0
-
-  constructor (capacity: number) {
-    this.isPut = new Uint8Array(capacity)
-    this.chunk = new Int32Array(capacity)
-    this.keyStart = new Int32Array(capacity)
-    this.keyEnd = new Int32Array(capacity)
-    this.end = new Int32Array(capacity)
-  }
-
-  push(op: number, chunk: number, keyStart: number, keyEnd: number, end: number): void {
-    if (this.length === this.isPut.length) this.grow()
-    const n = this.length++
-    this.isPut[n] = op === OP_PUT ? 1 : 0
-    this.chunk[n] = chunk
-    this.keyStart[n] = keyStart
-    this.keyEnd[n] = keyEnd
-    this.end[n] = end
-  }
-
-  private grow(): void {
-    const double = <T extends Uint8Array | Int32Array>(a: T): T => {
-      const b = new (a.constructor as { new (n: number): T })(a.length * 2)
-      b.set(a)
-      return b
-    }
-    this.isPut = double(this.isPut)
-    this.chunk = double(this.chunk)
-    this.keyStart = double(this.keyStart)
-    this.keyEnd = double(this.keyEnd)
-    this.end = double(this.end)
-  }
-}
-
 /**
- * Reads the whole log in 16 MiB chunks and rebuilds the key -> value map.
+ * Reads the whole log in 16 MiB chunks and rebuilds the key -> value table.
  *
  * Built for a million-record log to replay in well under a second: records are
- * decoded into one reused view into typed arrays, and the byte-keyed table the
- * store serves from (KeyTable) is built from them, with key/value views made
- * once per live key. Values stay views into the read chunks, so nothing is copied.
+ * decoded into one reused view and applied to the table straight away, as
+ * offsets into the chunks; no Buffer or other object is made per record or per
+ * key. The table keeps pointing into the chunks (the first compaction moves
+ * the live data out of them).
  */
 export async function replayLog(fh: FileHandle, size: number, path: string, chunkBytes = READ_CHUNK): Promise<ReplayResult> {
-  const chunks: Buffer[] = []
-  // Sized from the file so the arrays rarely have to double (an average record is > 48 bytes).
-  const records = new RecordTable(Math.max(1 << 16, 2 ** Math.ceil(Math.log2(size / 48 + 1))))
+  const data = KeyTable.forReplay(size)
+  let records = 0
   const view = newRecordView()
   // Each chunk keeps HEADROOM free bytes in front, where the previous chunk's unparsed
   // tail is copied, so a record crossing the boundary needs no copy of the whole chunk.
@@ -100,7 +57,7 @@ export async function replayLog(fh: FileHandle, size: number, path: string, chun
       } else {
         buf = Buffer.concat([buf, chunk.subarray(HEADROOM, HEADROOM + length)])
       }
-      const chunkIndex = chunks.push(buf) - 1
+      const block = data.addBlock(buf)
       let pos = 0
       if (fileOffset === 0) {
         if (buf.length < MAGIC.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
@@ -116,7 +73,8 @@ export async function replayLog(fh: FileHandle, size: number, path: string, chun
           torn = { offset: fileOffset + pos, reason: view.reason }
           break reading
         }
-        records.push(view.op, chunkIndex, view.keyStart, view.keyEnd, view.end)
+        data.replay(block, view.keyStart, view.keyEnd, view.end, view.op === OP_PUT)
+        records++
         pos = view.end
       }
       fileOffset += pos
@@ -127,8 +85,6 @@ export async function replayLog(fh: FileHandle, size: number, path: string, chun
     await nextRead?.catch(() => {})
   }
 
-  const data = KeyTable.fromReplay(records, chunks)
-  let liveBytes = 0
-  for (const [key, value] of data.entries()) liveBytes += recordSize(key.length, value.length)
-  return { data, liveBytes, validBytes: torn ? torn.offset : size, records: records.length, torn }
+  data.dropUnusedBlocks()
+  return { data, validBytes: torn ? torn.offset : size, records, torn }
 }

@@ -6,6 +6,8 @@ import pino from 'pino'
 import { FileKvStore, type FileKvStoreOptions } from '../../src/kv/file-store'
 import { KvFullError, KvLogCorruptError } from '../../src/kv/store'
 import { encodeRecord, OP_PUT } from '../../src/kv/record-format'
+import * as directory from '../../src/kv/sync-directory'
+import type { KeyTable } from '../../src/kv/key-table'
 
 /** A logger that remembers what it was told, so tests can see the torn-tail warning. */
 function recordingLogger() {
@@ -168,6 +170,40 @@ describe('FileKvStore', () => {
     await reopened.close()
   })
 
+  test('compaction rebuilds the table in memory of its own, so deleted and overwritten data is freed', async () => {
+    const store = await open({ fsync: 'off' })
+    const model = new Map<string, Buffer>()
+    const put = (k: string, v: Buffer) => { model.set(k, v); return store.put(k, v) }
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => put(`k${i}`, randomBytes(1024))))
+    // A tenth keeps its 1 KiB value; the rest is deleted or overwritten with a few bytes.
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => {
+      if (i % 10 === 0) return undefined
+      if (i % 2 === 1) {
+        model.delete(`k${i}`)
+        return store.delete(`k${i}`)
+      }
+      return put(`k${i}`, Buffer.from(`small ${i}`))
+    }))
+    await store.close()
+
+    const reopened = await open()
+    const table = () => (reopened as unknown as { data: KeyTable }).data
+    const values = async () => Promise.all([...model.keys()].map(async (k) => (await reopened.get(k))!))
+    // After a replay every key and value is a view into the chunk the log was read in.
+    const replayChunks = new Set((await values()).map((v) => v.buffer))
+    expect(replayChunks.size).toBe(1)
+    expect(table().retainedBytes()).toBeGreaterThan(statSync(path).size)
+    expect(reopened.liveDataBytes).toBeLessThan(statSync(path).size / 8)
+
+    await reopened.compact()
+    expect(table().retainedBytes()).toBeLessThan(1.5 * reopened.liveDataBytes)
+    for (const v of await values()) expect(replayChunks.has(v.buffer)).toBe(false)
+    for (const [key] of table().entries()) expect(replayChunks.has(key.buffer)).toBe(false)
+    expect(reopened.size).toBe(model.size)
+    for (const [k, v] of model) expect((await reopened.get(k))?.equals(v)).toBe(true)
+    await reopened.close()
+  })
+
   test('compaction starts by itself once the log outgrows the data', async () => {
     let compactions = 0
     const store = await open({ fsync: 'off', compactMinBytes: 64 * 1024, compactRatio: 2, observer: { onCompaction: () => { compactions++ } } })
@@ -183,11 +219,30 @@ describe('FileKvStore', () => {
     await store.put('ok', Buffer.from('1'))
     // Pull the file handle away underneath the store: the next write fails with EBADF,
     // standing in for a disk that errors on write/fsync.
-    await (store as unknown as { fh: { close(): Promise<void> } }).fh.close()
+    await (store as unknown as { writer: { fh: { close(): Promise<void> } } }).writer.fh.close()
     await expect(store.put('lost', Buffer.from('2'))).rejects.toMatchObject({ code: 'KV_UNAVAILABLE', statusCode: 503 })
     await expect(store.put('later', Buffer.from('3'))).rejects.toMatchObject({ code: 'KV_UNAVAILABLE' })
     expect(await store.get('lost')).toBeUndefined()
     expect((await store.get('ok'))?.toString()).toBe('1')
+  })
+
+  test('a compaction whose rename cannot be made durable refuses further writes; nothing acknowledged is lost', async () => {
+    const store = await open()
+    for (let i = 0; i < 20; i++) await store.put('k', Buffer.from(`v${i}`))
+    await store.put('other', Buffer.from('kept'))
+    const sync = jest.spyOn(directory, 'syncDirectory').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
+    try {
+      await store.compact()
+    } finally {
+      sync.mockRestore()
+    }
+    await expect(store.put('after', Buffer.from('x'))).rejects.toMatchObject({ code: 'KV_UNAVAILABLE' })
+    await store.close()
+    const reopened = await open()
+    expect((await reopened.get('k'))?.toString()).toBe('v19')
+    expect((await reopened.get('other'))?.toString()).toBe('kept')
+    expect(await reopened.get('after')).toBeUndefined()
+    await reopened.close()
   })
 
   test('batch and off policies acknowledge writes that a reopen still sees after close', async () => {
