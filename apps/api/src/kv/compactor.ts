@@ -49,7 +49,7 @@ export class Compactor {
   private tail: TailWrite[] | undefined
   private done: Promise<void> = Promise.resolve()
 
-  constructor (private readonly opts: CompactorOptions) {}
+  constructor(private readonly opts: CompactorOptions) {}
 
   /** Resolves when the running compaction (if any) has finished, successfully or not. */
   get finished(): Promise<void> { return this.done }

@@ -47,7 +47,7 @@ export class FileKvStore implements KvStore {
   private readonly writer: LogWriter<StoreWrite>
   private readonly compactor: Compactor
 
-  private constructor (
+  private constructor(
     private readonly opts: FileKvStoreOptions,
     fh: FileHandle,
     logBytes: number,

@@ -43,7 +43,7 @@ export class KeyTable {
   /** Where copy() put its bytes in the block it returned. */
   private copiedAt = 0
 
-  constructor (initialCapacity = 1 << 16, entryCapacity = 1024) {
+  constructor(initialCapacity = 1 << 16, entryCapacity = 1024) {
     this.slots = new Int32Array(initialCapacity)
     this.hashes = new Int32Array(initialCapacity)
     this.mask = initialCapacity - 1

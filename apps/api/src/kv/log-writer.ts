@@ -48,7 +48,7 @@ export class LogWriter<W extends LogWrite> {
   private failure: Error | undefined
 
   /** `fh` is open for appending and `bytes` long; from now on only this writer touches it. */
-  constructor (private fh: FileHandle, private logBytes: number, private readonly opts: LogWriterOptions<W>) {}
+  constructor(private fh: FileHandle, private logBytes: number, private readonly opts: LogWriterOptions<W>) {}
 
   /** Bytes in the log file, fsynced or not. */
   get bytes(): number { return this.logBytes }

@@ -49,7 +49,7 @@ export class PostgresKvStore implements KvStore {
   /** Key + value bytes of PUTs in flight, counted against the cap in full until they report back. */
   private reservedBytes = 0
 
-  constructor (private readonly opts: PostgresKvStoreOptions) {
+  constructor(private readonly opts: PostgresKvStoreOptions) {
     const relaxed = opts.fsync !== 'always'
     // One round trip per write: the CTE reads what the key held, inserts only if the cap allows
     // ($4 = live + reserved bytes including this value, $5 = the cap), and, under the relaxed

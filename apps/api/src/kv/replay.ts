@@ -45,7 +45,7 @@ export async function replayLog(fh: FileHandle, size: number, path: string, chun
   let nextRead: Promise<{ chunk: Buffer; length: number }> | undefined = readChunk(0)
 
   try {
-    reading: while (nextRead) {
+    while (nextRead) {
       const { chunk, length }: { chunk: Buffer; length: number } = await nextRead
       readPos += length
       const atEof: boolean = readPos >= size || length === 0
@@ -71,12 +71,13 @@ export async function replayLog(fh: FileHandle, size: number, path: string, chun
         if (outcome !== DECODED) {
           if (outcome === CORRUPT) throw new KvLogCorruptError(path, fileOffset + pos, view.reason)
           torn = { offset: fileOffset + pos, reason: view.reason }
-          break reading
+          break
         }
         data.replay(block, view.keyStart, view.keyEnd, view.end, view.op === OP_PUT)
         records++
         pos = view.end
       }
+      if (torn) break
       fileOffset += pos
       buf = buf.subarray(pos)
     }

@@ -62,7 +62,10 @@ const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (fastify, opt
     ...access('kv:write'),
     config: documentedBody(Type.Unsafe({ type: 'string', format: 'binary', description: 'the raw value: any bytes, with any Content-Type' })),
     schema: {
-      tags: ['kv'], summary: 'Store a value (idempotent; API key scope kv:write)', params: Params, ...secured,
+      tags: ['kv'],
+      summary: 'Store a value (idempotent; API key scope kv:write)',
+      params: Params,
+      ...secured,
       consumes: ['application/octet-stream', 'text/plain'],
       response: { 201: { description: 'stored under the KV_FSYNC policy' }, 400: ErrorBody, ...denied, 413: ErrorBody, 503: ErrorBody, 507: ErrorBody }
     }
@@ -76,11 +79,17 @@ const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (fastify, opt
   fastify.get('/v1/key/:key', {
     ...access('kv:read'),
     schema: {
-      tags: ['kv'], summary: 'Read a value (API key scope kv:read or kv:write)', params: Params, ...secured,
+      tags: ['kv'],
+      summary: 'Read a value (API key scope kv:read or kv:write)',
+      params: Params,
+      ...secured,
       // Content per status: the value is raw bytes, errors are JSON (a route-wide `produces` would claim both are bytes).
       response: {
         200: { description: 'the raw value', content: { 'application/octet-stream': { schema: Type.Unsafe({ type: 'string', format: 'binary' }) } } },
-        400: ErrorBody, ...denied, 404: ErrorBody, 503: ErrorBody
+        400: ErrorBody,
+        ...denied,
+        404: ErrorBody,
+        503: ErrorBody
       }
     }
   }, async (request, reply) => {
@@ -94,7 +103,10 @@ const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (fastify, opt
   fastify.delete('/v1/key/:key', {
     ...access('kv:write'),
     schema: {
-      tags: ['kv'], summary: 'Delete a key (200 also when absent; API key scope kv:write)', params: Params, ...secured,
+      tags: ['kv'],
+      summary: 'Delete a key (200 also when absent; API key scope kv:write)',
+      params: Params,
+      ...secured,
       response: { 200: { description: 'deleted (or was absent)' }, 400: ErrorBody, ...denied, 503: ErrorBody }
     }
   }, async (request, reply) => {

@@ -32,7 +32,7 @@ export const KvFullError = createError<[number]>('KV_FULL',
 /** The log on disk is damaged somewhere other than its final record; start-up must stop. */
 export class KvLogCorruptError extends Error {
   readonly code = 'KV_LOG_CORRUPT'
-  constructor (readonly path: string, readonly offset: number, reason: string) {
+  constructor(readonly path: string, readonly offset: number, reason: string) {
     super(
       `key-value log ${path} is corrupt at byte ${offset} (${reason}); refusing to start. ` +
       'Restore it from a backup, or keep the records before the damage by truncating the file to ' +

@@ -151,7 +151,11 @@ export class OutboxRelay {
     // No transaction is open here: however long the broker takes, it holds no lock or connection.
     const results = await Promise.allSettled(rows.map(async (row) => {
       await publisher.publish({
-        routingKey: row.routingKey, type: row.type, messageId: row.messageId, payload: row.payload, timestamp: row.createdAt,
+        routingKey: row.routingKey,
+        type: row.type,
+        messageId: row.messageId,
+        payload: row.payload,
+        timestamp: row.createdAt,
         userId: row.userId ?? undefined
       })
       return Date.now()

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto'
 import pino from 'pino'
 import { Client, type Pool } from 'pg'
 import { openDatabase } from '@socialnet/db'
 import { OutboxRelay, type ConfirmingPublisher, type PublishedRow } from '../../src/outbox/relay'
-import { dropDatabase, testDatabaseUrl } from '../helper'
+import { databaseUrl as testDatabaseUrl, dropDatabase } from '@socialnet/testing'
 import { eventually } from '../mail-queue'
 
 type Message = Parameters<ConfirmingPublisher['publish']>[0]
@@ -54,7 +55,7 @@ function recordingStatements(pool: Pool, statements: string[]): Pool {
 
 describe('outbox relay: batches are leased, not locked', () => {
   const log = pino({ level: 'silent' })
-  const databaseUrl = testDatabaseUrl('outbox')
+  const databaseUrl = testDatabaseUrl(`socialnet_test_outbox_${randomBytes(4).toString('hex')}`)
   let pool: Pool
   const relays: OutboxRelay[] = []
   const heldPublishers: HeldPublisher[] = []

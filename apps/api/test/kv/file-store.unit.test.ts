@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync, truncateSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
