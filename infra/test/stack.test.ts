@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import amqp from 'amqplib'
 import { SMTPServer } from 'smtp-server'
 import { topology } from '@socialnet/broker'
-import { databaseUrl } from '@socialnet/testing'
+import { databaseUrl, waitFor } from '@socialnet/testing'
 import { RunningStack, dropTestNamespace, kvWriteAuthorization, send, stackPorts, type StackStatus } from './running-stack'
 
 // `npm run stack` for real: Debian's nginx in front of two api replicas, two mailers and a
@@ -144,7 +144,8 @@ describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)'
     const queue = topology({ prefix }).queues.mail.name
     try {
       expect(queue).toMatch(/mail/)
-      expect((await channel.checkQueue(queue)).consumerCount).toBe(2)
+      // "stack ready" means nginx and the api answer; the consumers come up beside it.
+      await waitFor(async () => (await channel.checkQueue(queue)).consumerCount === 2, 'two mailers consuming')
     } finally {
       await connection.close()
     }

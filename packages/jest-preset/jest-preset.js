@@ -10,8 +10,8 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: {
     // Transpile only (isolatedModules): type checking is `npm run check-types`.
-    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: { module: 'commonjs', target: 'es2022', esModuleInterop: true } }],
-    '/node_modules/.+\\.js$': ['ts-jest', { isolatedModules: true, tsconfig: { module: 'commonjs', target: 'es2022', allowJs: true } }]
+    '^.+\\.ts$': ['ts-jest', { tsconfig: { module: 'commonjs', target: 'es2022', esModuleInterop: true, isolatedModules: true } }],
+    '/node_modules/.+\\.js$': ['ts-jest', { tsconfig: { module: 'commonjs', target: 'es2022', allowJs: true, isolatedModules: true } }]
   },
   // cookie@2 (light-my-request, i.e. inject) and content-disposition@3 (@fastify/static,
   // i.e. the docs UI) ship ESM only. Node >= 20.19 requires them natively, jest's module

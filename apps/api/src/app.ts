@@ -27,7 +27,7 @@ import usersRoutes from './users/routes'
 import outboxRelay from './outbox/plugin'
 import jobsService from './jobs/plugin'
 import jobsRoutes from './jobs/routes'
-import bookJobRoutes from './jobs/book-routes'
+import jobShortcutRoutes from './jobs/shortcut-routes'
 import sessions from './sessions/plugin'
 import sessionsRoutes from './sessions/routes'
 import accountRoutes from './users/account-routes'
@@ -173,7 +173,7 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     spoolDir: config.UPLOAD_TMP_DIR ?? join(tmpdir(), `socialnet-uploads-${process.pid}`)
   })
   await api.register(jobsRoutes)
-  await api.register(bookJobRoutes)
+  await api.register(jobShortcutRoutes)
   await api.register(adminQueueRoutes)
   await api.register(eventRoutes, { replica })
   await api.register(adminDlqRoutes)

@@ -1,17 +1,17 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ConfigError, LogLevel, loadConfig } from '@socialnet/config'
+import { ConfigError, RedisEnv, ServiceEnv, loadConfig } from '@socialnet/config'
+import { AmqpEnv } from '@socialnet/broker'
+import { DatabaseEnv } from '@socialnet/db'
 import { StorageEnv, validateStorageConfig } from '@socialnet/storage'
 
 /** Every environment variable the api reads, with its default (the README's Configuration table). */
 export const ApiConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
-  DATABASE_URL: Type.String({ format: 'uri', pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/socialnet' }),
-  REDIS_URL: Type.String({ format: 'uri', pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
-  AMQP_URL: Type.String({ format: 'uri', pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
+  ...DatabaseEnv,
+  ...RedisEnv,
+  ...AmqpEnv,
   PUBLIC_URL: Type.String({ format: 'uri', pattern: '^https?://', default: 'http://localhost:3000' }),
-  /** Prefix for every exchange and queue name (test isolation, several stacks on one broker). */
-  AMQP_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]*$', default: '' }),
   /** RabbitMQ's management API (`http://user:pass@host:15672`); when set, admin queue stats include unacked counts. */
   RABBITMQ_MANAGEMENT_URL: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://' })),
   /** How long the verification link in the welcome mail stays valid. */
@@ -70,8 +70,6 @@ export const ApiConfigSchema = Type.Object({
   TLS_KEY: Type.Optional(Type.String({ minLength: 1 })),
   /** Proxies whose X-Forwarded-For is believed (nginx); empty = none. */
   TRUST_PROXY: Type.String({ default: '' }),
-  /** This process's name in events and logs; default: the hostname (a container's id under compose). */
-  REPLICA_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' })),
   /** Event stream (docs/events.md): Redis key prefix of the stream and the replicas seen; shared by every replica. */
   EVENTS_REDIS_PREFIX: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.:-]+$', default: 'socialnet:events:' }),
   /** Hard cap of the Redis stream's length, on top of its 10-minute window (a burst cannot fill Redis). */
@@ -85,7 +83,6 @@ export const ApiConfigSchema = Type.Object({
   EVENTS_CLIENT_BUFFER_BYTES: Type.Integer({ minimum: 1024, maximum: 67_108_864, default: 262_144 }),
   /** Interval of the `: ping` comment that keeps proxies from closing an idle stream. */
   EVENTS_HEARTBEAT_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 15_000 }),
-  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
   /**
    * Replicas that are signalled together (docker compose restart) leave one at a time: a stopping
    * replica keeps serving up to this long while another is away; 0 = leave at once. The turn passes
@@ -101,7 +98,8 @@ export const ApiConfigSchema = Type.Object({
   SHUTDOWN_DRAIN_MS: Type.Integer({ minimum: 0, default: 3000 }),
   /** The web console's build output, served at `/` (default: apps/console/dist beside this package; missing = not served). */
   CONSOLE_DIR: Type.Optional(Type.String({ minLength: 1 })),
-  LOG_LEVEL: LogLevel
+  /** REPLICA_ID, SHUTDOWN_GRACE_MS, LOG_LEVEL: as every service reads them. */
+  ...ServiceEnv
 })
 
 export type ApiConfig = Static<typeof ApiConfigSchema>

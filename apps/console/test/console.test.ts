@@ -4,27 +4,9 @@ import { avatarPng } from './avatar-image'
 import { launchBrowser, newPage, screenshot } from './browser'
 import { startHoldingHookServer } from './hook-server'
 import { startStack, type Stack } from './stack/stack'
+import { PASSWORD, logIn, register } from './scenario'
 
-const PASSWORD = 'correct horse battery staple'
-
-/** Registers through the API (for people whose sign-up is not what a scenario is about). */
-async function register(stack: Stack, nickname: string, email: string): Promise<void> {
-  const res = await fetch(`${stack.url}/v1/users`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, nickname, password: PASSWORD })
-  })
-  if (res.status !== 201) throw new Error(`register ${nickname}: ${res.status} ${await res.text()}`)
-}
-
-/** Fills the log-in form as a person would and waits for the page it leads to. */
-async function logIn(page: Page, login: string, then: string): Promise<void> {
-  await page.getByLabel('Nickname or e-mail address').fill(login)
-  await page.getByLabel('Password').fill(PASSWORD)
-  await page.getByRole('button', { name: 'Log in', exact: true }).click()
-  await page.getByRole('heading', { name: then, exact: true }).waitFor()
-}
-
+// A person's scenarios; the admin's, which stops a mailer, has a stack of its own (console-admin.test.ts).
 describe('the web console in a real browser, against the whole system', () => {
   let stack: Stack
   let browser: Browser
@@ -122,44 +104,5 @@ describe('the web console in a real browser, against the whole system', () => {
     } finally {
       await hooks.close()
     }
-  })
-
-  test('an admin watches the mail queue lose a consumer, then replays a dead-lettered mail', async () => {
-    const email = `root-${tag}@example.com`
-    await register(stack, `root_${tag}`, email)
-    await stack.promote(email)
-    const { page, errors } = await newPage(browser)
-
-    await page.goto(`${stack.url}/login?next=/admin`)
-    await logIn(page, email, 'Admin')
-    const consumers = (n: number) => page.locator('tr[data-queue="mail"] td[data-column="consumers"]', { hasText: new RegExp(`^${n}$`) })
-    await consumers(2).waitFor()
-    // Replicas seen in the last minute come with the admin stream's queue.stats: at least the api that
-    // registered this admin and the mailer that sent their welcome mail.
-    const replicas = page.getByRole('table', { name: 'Replicas seen in the last minute' })
-    await replicas.getByRole('cell', { name: 'api-1', exact: true }).waitFor()
-    await replicas.getByRole('cell', { name: /^mailer-[12]$/ }).first().waitFor()
-    await screenshot(page, '08-admin')
-
-    expect(await stack.mailers[1]!.stop()).toBe(0)
-    expect(await stack.mailConsumers()).toBe(1)
-    await consumers(1).waitFor()
-    await screenshot(page, '09-admin-one-mailer')
-
-    // A mail the SMTP server refuses for good is dead-lettered at once; once the address works, Replay sends it.
-    const bounce = `bounce-${tag}@example.com`
-    stack.inbox.refused.add(bounce)
-    await register(stack, `bounce_${tag}`, bounce)
-    const mailDeadLetters = page.getByRole('region', { name: /^Dead letters of mail/ })
-    await mailDeadLetters.getByRole('table').getByText(/550/).waitFor()
-    await page.getByRole('log', { name: 'All events' }).getByText('Mail dead-lettered by mailer-1').waitFor()
-    await screenshot(page, '10-admin-dead-letter')
-    stack.inbox.refused.delete(bounce)
-    await mailDeadLetters.getByRole('button', { name: 'Replay all' }).click()
-    await mailDeadLetters.getByText('Replayed 1 message to mail.').waitFor()
-    await stack.inbox.mailTo(bounce)
-    await mailDeadLetters.getByText('None.').waitFor()
-    await screenshot(page, '11-admin-replayed')
-    expect(errors).toEqual([])
   })
 })

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ConfigError, LogLevel, loadConfig } from '@socialnet/config'
-import { BrokerConfigError, DEFAULT_AMQP_URL, parseRetryDelays } from '@socialnet/broker'
+import { ConfigError, RedisEnv, ServiceEnv, loadConfig } from '@socialnet/config'
+import { AmqpEnv, AmqpRetryEnv, BrokerConfigError, parseRetryDelays } from '@socialnet/broker'
+import { DatabaseEnv } from '@socialnet/db'
 import { DEFAULT_JOBS_PREFIX, DEFAULT_JOB_TTL_SECONDS } from '@socialnet/jobs'
 import { StorageEnv, validateStorageConfig } from '@socialnet/storage'
 import { CallbackSecretError, parseCallbackSecrets } from './callback/webhook-signer'
@@ -8,13 +9,10 @@ import { CallbackSecretError, parseCallbackSecrets } from './callback/webhook-si
 /** Every environment variable the worker reads, with its default (the README's Configuration table and docs/jobs.md). */
 export const WorkerConfigSchema = Type.Object({
   NODE_ENV: Type.String({ default: 'development' }),
-  AMQP_URL: Type.String({ format: 'uri', pattern: '^amqps?://', default: DEFAULT_AMQP_URL }),
-  /** Prefix for every exchange and queue name (test isolation, several stacks on one broker). */
-  AMQP_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]*$', default: '' }),
-  /** Backoff of failed attempts, comma-separated ms ascending (empty: 1 s, 5 s, 30 s, 2 min, 10 min). */
-  AMQP_RETRY_DELAYS_MS: Type.String({ pattern: '^[0-9, ]*$', default: '' }),
-  DATABASE_URL: Type.String({ format: 'uri', pattern: '^postgres(ql)?://', default: 'postgres://postgres@127.0.0.1:5432/socialnet' }),
-  REDIS_URL: Type.String({ format: 'uri', pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
+  ...AmqpEnv,
+  ...AmqpRetryEnv,
+  ...DatabaseEnv,
+  ...RedisEnv,
   /** Key prefix and lifetime of job status in Redis; must match the api's. */
   JOBS_REDIS_PREFIX: Type.String({ default: DEFAULT_JOBS_PREFIX }),
   JOB_STATUS_TTL_SECONDS: Type.Integer({ minimum: 60, default: DEFAULT_JOB_TTL_SECONDS }),
@@ -48,10 +46,7 @@ export const WorkerConfigSchema = Type.Object({
   /** `log` job data: how many days a job_log row is kept, and how often the worker deletes older ones. */
   JOB_LOG_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36500, default: 30 }),
   JOB_LOG_SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1000, default: 3_600_000 }),
-  /** This process's name in events and logs; default: the hostname (a container's id under compose). */
-  REPLICA_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' })),
-  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10000 }),
-  LOG_LEVEL: LogLevel
+  ...ServiceEnv
 })
 
 /** The worker's validated environment, with the retry delays parsed once. */

@@ -1,11 +1,26 @@
+import { Type } from '@sinclair/typebox'
+
 /**
- * The broker's settings come from each app's env schema (@socialnet/config,
- * the one config loader); this module only holds their defaults and the one
- * value a JSON schema cannot check, the retry delays.
+ * The broker's settings, as TypeBox properties each app spreads into its own
+ * env schema (@socialnet/config is the one config loader), their defaults, and
+ * the one value a JSON schema cannot check, the retry delays.
  */
 
 /** Used when AMQP_URL is not set: the local RabbitMQ the README's test line expects. */
 export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672'
+
+/** Where RabbitMQ is, and the prefix of every name this process declares. */
+export const AmqpEnv = {
+  AMQP_URL: Type.String({ format: 'uri', pattern: '^amqps?://', default: DEFAULT_AMQP_URL }),
+  /** Prefix for every exchange and queue name (test isolation, several stacks on one broker). */
+  AMQP_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]*$', default: '' })
+}
+
+/** For consumers: the backoff of failed attempts (parse it with parseRetryDelays). */
+export const AmqpRetryEnv = {
+  /** Comma-separated ms, ascending; empty = 1 s, 5 s, 30 s, 2 min, 10 min. */
+  AMQP_RETRY_DELAYS_MS: Type.String({ pattern: '^[0-9, ]*$', default: '' })
+}
 
 /** 1 s, 5 s, 30 s, 2 min, 10 min: rides out a broker or SMTP restart without hammering it. */
 export const DEFAULT_RETRY_DELAYS_MS = [1_000, 5_000, 30_000, 120_000, 600_000]

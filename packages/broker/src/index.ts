@@ -16,7 +16,7 @@
  * The routing key of a message defaults to its type; the topology binds
  * `mail.#` to the mail queue, `job.#` to jobs, `image.#` to thumbnails.
  */
-export { parseRetryDelays, BrokerConfigError, DEFAULT_AMQP_URL, DEFAULT_RETRY_DELAYS_MS } from './config'
+export { AmqpEnv, AmqpRetryEnv, parseRetryDelays, BrokerConfigError, DEFAULT_AMQP_URL, DEFAULT_RETRY_DELAYS_MS } from './config'
 export {
   topology,
   declareTopology,

@@ -125,3 +125,5 @@ export async function openDatabase(databaseUrl: string, log: DbLogger, max = 10)
   }
   return pool
 }
+export { withTransaction } from './transaction'
+export { DatabaseEnv } from './env'

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg'
-import { withTransaction } from '../db/transaction'
+import { withTransaction } from '@socialnet/db'
 import { enqueueMessage } from '../outbox/enqueue'
 import { checkNewPassword } from './password-policy'
 import { assertEmailAndNicknameFree, insertUser, insertVerification, type User } from './repository'

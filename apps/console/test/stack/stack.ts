@@ -48,13 +48,13 @@ export async function startStack(): Promise<Stack> {
     await Promise.all(started.filter((p) => p.name === 'api').map((p) => p.stop()))
   }
   try {
+    // All at once, as compose starts them: the first to reach Postgres creates the database and
+    // migrates it under an advisory lock, the others wait for the lock and find nothing to do.
     const api = startApp('api', builtScript('api'), { ...env, HOST: '127.0.0.1', PORT: String(port), CONSOLE_DIR, REPLICA_ID: 'api-1' })
-    started.push(api)
-    await api.printed('Server listening at')
     const mailers = ['mailer-1', 'mailer-2'].map((replica) => startApp(replica, builtScript('mailer'), { ...env, REPLICA_ID: replica }))
     const worker = startApp('worker', builtScript('worker'), { ...env, REPLICA_ID: 'worker-1' })
-    started.push(...mailers, worker)
-    await Promise.all([...mailers.map((m) => m.printed('mailer started')), worker.printed('worker consuming')])
+    started.push(api, ...mailers, worker)
+    await Promise.all([api.printed('Server listening at'), ...mailers.map((m) => m.printed('mailer started')), worker.printed('worker consuming')])
 
     const amqp = await amqplib.connect(AMQP_URL)
     const channel = await amqp.createChannel()

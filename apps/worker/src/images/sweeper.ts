@@ -1,5 +1,6 @@
 import type { Pool } from 'pg'
 import type { Logger } from 'pino'
+import { withTransaction } from '@socialnet/db'
 import { allImageKeys, type ObjectStorage } from '@socialnet/storage'
 import { startPeriodicSweep, type PeriodicSweep } from '../sweeps/periodic-sweep'
 
@@ -22,10 +23,7 @@ export interface SweepOptions {
  * Returns how many images were removed.
  */
 export async function sweepImages(db: Pool, storage: ObjectStorage, opts: SweepOptions): Promise<number> {
-  const client = await db.connect()
-  let broken: Error | undefined
-  try {
-    await client.query('BEGIN')
+  return withTransaction(db, async (client) => {
     const { rows } = await client.query<{ id: string }>(
       `SELECT id FROM images
        WHERE deleted_at IS NULL AND (
@@ -42,14 +40,8 @@ export async function sweepImages(db: Pool, storage: ObjectStorage, opts: SweepO
     if (rows.length > 0) {
       await client.query('UPDATE images SET deleted_at = now(), updated_at = now() WHERE id = ANY($1)', [rows.map((r) => r.id)])
     }
-    await client.query('COMMIT')
     return rows.length
-  } catch (err) {
-    await client.query('ROLLBACK').catch((rollbackErr: Error) => { broken = rollbackErr })
-    throw err
-  } finally {
-    client.release(broken)
-  }
+  })
 }
 
 /** A running image sweep: `stop()` cancels the timer and waits for a sweep in progress. */

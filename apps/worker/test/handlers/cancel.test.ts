@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import pino from 'pino'
-import { startReceiver, type Receiver } from './callback/receiver'
-import { Harness } from './harness'
+import { startReceiver, type Receiver } from '../callback/receiver'
+import { Harness } from '../harness'
 
 /** Cancelling jobs (what DELETE /v1/jobs/{id} does to the status) as the worker sees it. */
 describe('cancelled jobs (real worker, RabbitMQ, Redis, local HTTP receiver)', () => {

@@ -36,7 +36,7 @@ export function parseClientTime(raw: string | undefined): Date {
  * web page could trigger must not send mail or store data for strangers.
  * The rules of `POST /v1/jobs` apply (own verified address, rate, quota).
  */
-const bookJobRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+const jobShortcutRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.authenticate)
   fastify.addHook('onError', retryAfterHeader)
 
@@ -106,4 +106,4 @@ const bookJobRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 }
 
-export default bookJobRoutes
+export default jobShortcutRoutes

@@ -1,6 +1,6 @@
-import { loadApiConfig } from '../src/config'
-import { useTestApp } from './helper'
-import { apiKeyAuth } from './api-keys'
+import { loadApiConfig } from '../../src/config'
+import { useTestApp } from '../helper'
+import { apiKeyAuth } from '../api-keys'
 
 describe('ops routes', () => {
   const t = useTestApp()

@@ -1,8 +1,8 @@
 import pino from 'pino'
 import { FAILURE_HEADERS } from '@socialnet/broker'
 import { Webhook } from 'standardwebhooks'
-import { startReceiver, type Receiver } from './callback/receiver'
-import { CALLBACK_SECRET, Harness } from './harness'
+import { startReceiver, type Receiver } from '../callback/receiver'
+import { CALLBACK_SECRET, Harness } from '../harness'
 
 describe('worker: every job type to DONE, failures to FAILED (real Redis, RabbitMQ, Postgres, HTTP receiver)', () => {
   let h: Harness

@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { SMTPServer } from 'smtp-server'
-import { Harness } from './harness'
+import { Harness } from '../harness'
 
-const MAILER_JS = join(__dirname, '..', '..', 'mailer', 'dist', 'server.js')
+const MAILER_JS = join(__dirname, '..', '..', '..', 'mailer', 'dist', 'server.js')
 
 /** A real SMTP server on a free port standing in for the outside mail system; keeps each raw message. */
 async function startSmtpServer(): Promise<{ server: SMTPServer; port: number; mails: string[] }> {

@@ -6,8 +6,8 @@ import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import sharp from 'sharp'
 import { LocalStorage, originalKey, thumbnailKey } from '@socialnet/storage'
-import { Harness } from './harness'
-import type { Worker } from '../src/worker'
+import { Harness } from '../harness'
+import type { Worker } from '../../src/worker'
 
 /** Polls until `check` returns a value (the jest timeout bounds the wait). */
 async function eventually<T>(check: () => Promise<T | undefined>): Promise<T> {
