@@ -1,37 +1,22 @@
 import { randomBytes } from 'node:crypto'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { avatarPng } from './avatar-image'
-import { launchBrowser, newPage, screenshot } from './browser'
+import { newPage, screenshot } from './browser'
 import { startHoldingHookServer } from './hook-server'
-import { startStack, type Stack } from './stack/stack'
-import { PASSWORD, logIn, register } from './scenario'
+import { PASSWORD, logIn, register, useStackAndBrowser } from './scenario'
 
 // A person's scenarios; the admin's, which stops a mailer, has a stack of its own (console-admin.test.ts).
 describe('the web console in a real browser, against the whole system', () => {
-  let stack: Stack
-  let browser: Browser
+  const scene = useStackAndBrowser()
   const tag = randomBytes(3).toString('hex')
-
-  beforeAll(async () => {
-    // Both start at once; if one fails, the other is kept so afterAll still stops it.
-    const [started, launched] = await Promise.allSettled([startStack(), launchBrowser()])
-    if (started.status === 'fulfilled') stack = started.value
-    if (launched.status === 'fulfilled') browser = launched.value
-    for (const result of [started, launched]) if (result.status === 'rejected') throw result.reason
-  })
-
-  afterAll(async () => {
-    await browser?.close()
-    await stack?.stop()
-  })
 
   test('a person registers, watches the welcome mail go out, verifies, logs in and sees their avatar thumbnail', async () => {
     const nickname = `ada_${tag}`
     const email = `ada-${tag}@example.com`
-    const { page, errors } = await newPage(browser)
+    const { page, errors } = await newPage(scene.browser)
 
     // A browser opening the api's address gets the console, not the JSON links.
-    await page.goto(stack.url)
+    await page.goto(scene.stack.url)
     await page.getByRole('heading', { name: 'Watch the system work' }).waitFor()
     await screenshot(page, '00-home')
     await page.getByRole('main').getByRole('link', { name: 'Register' }).click()
@@ -47,9 +32,9 @@ describe('the web console in a real browser, against the whole system', () => {
     await screenshot(page, '02-check-inbox')
 
     // The link in the mail the SMTP server received opens the console's Verify page.
-    const mail = await stack.inbox.mailTo(email)
+    const mail = await scene.stack.inbox.mailTo(email)
     const link = mail.text.match(/http:\/\/127\.0\.0\.1:\d+\/verify\?token=[\w-]+/)?.[0]
-    expect(link).toMatch(new RegExp(`^${stack.url}/verify\\?token=`))
+    expect(link).toMatch(new RegExp(`^${scene.stack.url}/verify\\?token=`))
     await page.goto(link!)
     await page.getByText('Your e-mail address is verified.').waitFor()
     await screenshot(page, '03-verify')
@@ -79,11 +64,11 @@ describe('the web console in a real browser, against the whole system', () => {
 
   test('a person submits a job and watches it finish, then cancels a slow one', async () => {
     const nickname = `lin_${tag}`
-    await register(stack, nickname, `lin-${tag}@example.com`)
+    await register(scene.stack, nickname, `lin-${tag}@example.com`)
     const hooks = await startHoldingHookServer()
     try {
-      const { page, errors } = await newPage(browser)
-      await page.goto(`${stack.url}/login?next=/jobs`)
+      const { page, errors } = await newPage(scene.browser)
+      await page.goto(`${scene.stack.url}/login?next=/jobs`)
       await logIn(page, nickname, 'Jobs')
       const status = (job: ReturnType<Page['getByRole']>, text: string) => job.getByTestId('job-status').getByText(text, { exact: true })
 

@@ -1,5 +1,6 @@
-import type { Page } from 'playwright-core'
-import type { Stack } from './stack/stack'
+import type { Browser, Page } from 'playwright-core'
+import { launchBrowser } from './browser'
+import { startStack, type Stack } from './stack/stack'
 
 export const PASSWORD = 'correct horse battery staple'
 
@@ -19,4 +20,33 @@ export async function logIn(page: Page, login: string, then: string): Promise<vo
   await page.getByLabel('Password').fill(PASSWORD)
   await page.getByRole('button', { name: 'Log in', exact: true }).click()
   await page.getByRole('heading', { name: then, exact: true }).waitFor()
+}
+
+/** What a scenario file shares: a stack and a browser, started together in beforeAll, stopped in afterAll. */
+export interface Scene {
+  readonly stack: Stack
+  readonly browser: Browser
+}
+
+/**
+ * Starts the stack and the browser at once for the file's tests; if one fails,
+ * the other is still stopped (a stack left running would keep jest from exiting).
+ */
+export function useStackAndBrowser(): Scene {
+  let stack: Stack | undefined
+  let browser: Browser | undefined
+  beforeAll(async () => {
+    const [started, launched] = await Promise.allSettled([startStack(), launchBrowser()])
+    if (started.status === 'fulfilled') stack = started.value
+    if (launched.status === 'fulfilled') browser = launched.value
+    for (const result of [started, launched]) if (result.status === 'rejected') throw result.reason
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await stack?.stop()
+  })
+  return {
+    get stack() { return stack! },
+    get browser() { return browser! }
+  }
 }
