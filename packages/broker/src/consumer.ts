@@ -1,12 +1,13 @@
 import type { MessageType } from '@socialnet/contracts'
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib'
 import type { BrokerConnection } from './connection'
-import { ConfirmedChannel, PUBLISH_ID_HEADER } from './confirmed-channel'
+import { PUBLISH_ID_HEADER, type ConfirmedChannel } from './confirmed-channel'
+import { ManagedChannel } from './managed-channel'
 import { UnroutableMessageError } from './errors'
 import { classifyFailure, type FailureKind, type FailureOutcome, type MessageHandler } from './failure'
 import { retryTarget } from './retry-schedule'
 import { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, copyOptions, decodeMessage, type AnyConsumedMessage } from './message'
-import { CHANNEL_CLOSE_TIMEOUT_MS, settledWithin } from './settled-within'
+import { settledWithin } from './settled-within'
 import { declareQueueFamily, type WorkQueue } from './topology'
 
 /** Options of a Consumer. */
@@ -65,13 +66,11 @@ export class Consumer {
   private readonly maxAttempts: number
   private readonly confirmTimeoutMs: number
   private readonly retryJitter: number
-  private channel: ConfirmedChannel | undefined
+  private readonly channels: ManagedChannel
   private consumerTag: string | undefined
-  private opening: Promise<void> | undefined
   private started = false
   private stopping = false
   private readonly inFlight = new Set<Promise<void>>()
-  private readonly onConnected = (): void => void this.open()
 
   constructor(
     private readonly connection: BrokerConnection,
@@ -84,6 +83,13 @@ export class Consumer {
     if (!(this.retryJitter >= 0 && this.retryJitter <= 1)) throw new RangeError('retryJitter must be between 0 and 1')
     if (!Number.isInteger(this.prefetch) || this.prefetch < 1) throw new RangeError('prefetch must be a positive integer')
     if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) throw new RangeError('maxAttempts must be a positive integer')
+    this.channels = new ManagedChannel(connection, {
+      role: `consumer of ${options.queue}`,
+      // Nothing opens before start(); after stop() the channel manager opens nothing either.
+      wanted: () => this.started && !this.stopping,
+      setup: (confirmed) => this.consume(confirmed),
+      onClose: () => (this.consumerTag = undefined)
+    })
   }
 
   /** Messages being handled right now. */
@@ -99,13 +105,10 @@ export class Consumer {
   /** Starts consuming (and again after every reconnect); resolves once consuming, waiting for the broker if needed. */
   async start(): Promise<void> {
     if (this.stopping) throw new Error('consumer is stopped')
-    if (!this.started) {
-      this.started = true
-      this.connection.on('connected', this.onConnected)
-    }
+    this.started = true
     while (!this.isConsuming && !this.stopping) {
       await this.connection.waitForConnection()
-      await this.open()
+      await this.channels.open()
       // Connected but could not consume (channel refused, queue missing): pause, never spin.
       if (!this.isConsuming && !this.stopping) await new Promise((resolve) => setTimeout(resolve, 500))
     }
@@ -122,9 +125,8 @@ export class Consumer {
     const deadline = Date.now() + timeoutMs
     const left = (): number => deadline - Date.now()
     this.stopping = true
-    this.connection.off('connected', this.onConnected)
-    await settledWithin(this.opening, left())
-    const confirmed = this.channel
+    await this.channels.hold(left())
+    const confirmed = this.channels.channel
     const tag = this.consumerTag
     this.consumerTag = undefined
     if (confirmed && tag) await settledWithin(confirmed.channel.cancel(tag), left())
@@ -132,24 +134,12 @@ export class Consumer {
       await settledWithin(Promise.allSettled([...this.inFlight]), left())
       if (this.inFlight.size > 0) this.connection.log.warn({ queue: this.options.queue, unfinished: this.inFlight.size }, 'consumer stop deadline passed; unfinished messages return to the queue')
     }
-    this.channel = undefined
-    if (confirmed) await settledWithin(confirmed.channel.close(), CHANNEL_CLOSE_TIMEOUT_MS)
+    await this.channels.close()
   }
 
-  private open(): Promise<void> {
-    if (this.opening || this.channel || this.stopping || !this.connection.isConnected) return this.opening ?? Promise.resolve()
-    this.opening = this.openChannel()
-      .catch((err: unknown) => this.connection.log.warn({ err, queue: this.options.queue }, 'consumer cannot open its channel'))
-      .finally(() => (this.opening = undefined))
-    return this.opening
-  }
-
-  private async openChannel(): Promise<void> {
-    const channel = await this.connection.createChannel()
-    const confirmed = new ConfirmedChannel(channel)
-    channel.on('error', (err: Error) => this.connection.log.warn({ err, queue: this.options.queue }, 'consumer channel error'))
-    channel.on('close', () => this.drop(confirmed))
-    this.channel = confirmed
+  // Each new channel: declare the queue family, set the prefetch, consume.
+  private async consume(confirmed: ConfirmedChannel): Promise<void> {
+    const { channel } = confirmed
     const family = this.connection.topology.queues[this.options.queue]
     // Every (re)open: a broker that lost its definitions gets this queue back
     // even when no other process declares it.
@@ -157,26 +147,15 @@ export class Consumer {
     await channel.prefetch(this.prefetch)
     const queue = family.name
     const { consumerTag } = await channel.consume(queue, (raw) => {
-      // null: the broker cancelled us (queue deleted); consume again later.
-      if (raw === null) return this.drop(confirmed, true)
+      // null: the broker cancelled us (queue deleted); close and consume again later.
+      if (raw === null) return this.channels.drop(confirmed, { close: true })
       // Sent before the broker saw our cancel: left unacked, the channel close hands it back.
       if (this.stopping) return
       this.track(this.handle(confirmed, raw))
     })
     if (this.stopping) await channel.cancel(consumerTag).catch(() => {})
-    else this.consumerTag = consumerTag
+    else if (this.channels.channel === confirmed) this.consumerTag = consumerTag
     this.connection.log.info({ queue, prefetch: this.prefetch }, 'consuming')
-  }
-
-  // Forgets a dead channel; unacked deliveries on it are redelivered by the
-  // broker. After a connection loss 'connected' reopens; otherwise (channel
-  // error, cancel) reopen after a pause rather than in a hot loop.
-  private drop(confirmed: ConfirmedChannel, cancelled = false): void {
-    if (this.channel !== confirmed) return
-    this.channel = undefined
-    this.consumerTag = undefined
-    if (cancelled) void confirmed.channel.close().catch(() => {})
-    if (!this.stopping) setTimeout(() => void this.open(), 1000).unref()
   }
 
   private track(work: Promise<void>): void {

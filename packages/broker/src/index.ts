@@ -36,6 +36,7 @@ export {
 export { BrokerConnection, type BrokerConnectionOptions, type BrokerLogger } from './connection'
 export { Publisher, type PublishRequest, type PublisherOptions } from './publisher'
 export { Consumer, type ConsumerOptions, type ConsumerDecision } from './consumer'
+export { ManagedChannel, type ManagedChannelOptions } from './managed-channel'
 export { classifyFailure, type FailureClass, type MessageHandler, type HandlerContext, type FailureOutcome, type FailureKind } from './failure'
 export { DeadLetterQueue, REDRIVEN_HEADER, type DeadLetter, type ReplaySelection, type ReplayResult } from './dead-letters'
 export {
@@ -44,7 +45,7 @@ export {
 } from './events/event'
 export { EventPublisher, type EventPublisherOptions } from './events/event-publisher'
 export { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, type ConsumedMessage, type AnyConsumedMessage } from './message'
-export { PUBLISH_ID_HEADER } from './confirmed-channel'
+export { PUBLISH_ID_HEADER, ConfirmedChannel } from './confirmed-channel'
 export {
   BrokerError,
   PermanentError,

@@ -1,9 +1,7 @@
 import { validateMessage, type MessagePayload, type MessageType } from '@socialnet/contracts'
-import type { ConfirmChannel } from 'amqplib'
 import type { BrokerConnection } from './connection'
-import { ConfirmedChannel } from './confirmed-channel'
 import { BrokerClosedError, ChannelClosedError, PublisherBufferFullError, PublishTimeoutError } from './errors'
-import { CHANNEL_CLOSE_TIMEOUT_MS, settledWithin } from './settled-within'
+import { ManagedChannel } from './managed-channel'
 import { PUBLISHED_AT_HEADER } from './events/event'
 
 /** One message to publish. The payload is validated against its contract before it is sent. */
@@ -50,13 +48,11 @@ export class Publisher {
   private readonly timeoutMs: number
   private readonly waiting: Pending[] = []
   private readonly inFlight = new Set<Pending>()
-  private channel: ConfirmedChannel | undefined
-  private opening = false
+  private readonly channels: ManagedChannel
   private blocked = false
   private closing = false
   private closed: Promise<void> | undefined
   private onDrained: (() => void) | undefined
-  private readonly onConnected = (): void => void this.open()
 
   constructor(
     private readonly connection: BrokerConnection,
@@ -64,8 +60,20 @@ export class Publisher {
   ) {
     this.maxBuffered = options.maxBuffered ?? 1000
     this.timeoutMs = options.timeoutMs ?? 10_000
-    connection.on('connected', this.onConnected)
-    if (connection.isConnected) void this.open()
+    this.channels = new ManagedChannel(connection, {
+      role: 'publisher',
+      // A closing publisher still needs a channel for the messages it holds.
+      wanted: () => !this.closing || this.pending > 0,
+      setup: async ({ channel }) => {
+        channel.on('drain', () => {
+          this.blocked = false
+          this.flush()
+        })
+      },
+      onOpen: () => this.flush(),
+      onClose: () => (this.blocked = false)
+    })
+    void this.channels.open()
   }
 
   /** Number of messages buffered or awaiting their confirm. */
@@ -108,49 +116,16 @@ export class Publisher {
     this.closed ??= (async () => {
       this.closing = true
       if (this.pending > 0) await new Promise<void>((resolve) => (this.onDrained = resolve))
-      this.connection.off('connected', this.onConnected)
-      const channel = this.channel
-      this.channel = undefined
-      if (channel) await settledWithin(channel.channel.close(), CHANNEL_CLOSE_TIMEOUT_MS)
+      await this.channels.close()
     })()
     return this.closed
   }
 
-  private async open(): Promise<void> {
-    if (this.opening || this.channel || !this.connection.isConnected) return
-    if (this.closing && this.pending === 0) return
-    this.opening = true
-    let channel: ConfirmChannel | undefined
-    try {
-      channel = await this.connection.createChannel()
-    } catch (err) {
-      this.connection.log.warn({ err }, 'publisher cannot open a channel')
-    } finally {
-      this.opening = false
-    }
-    if (!channel) return
-    if (this.closing && this.pending === 0) {
-      // close() finished while the channel was opening: nothing left to send on it.
-      await channel.close().catch(() => {})
-      return
-    }
-    const confirmed = new ConfirmedChannel(channel)
-    channel.on('error', (err: Error) => this.connection.log.warn({ err }, 'publisher channel error'))
-    channel.on('drain', () => {
-      this.blocked = false
-      this.flush()
-    })
-    channel.on('close', () => this.drop(confirmed))
-    this.channel = confirmed
-    this.flush()
-  }
-
   private flush(): void {
-    while (this.channel && !this.blocked && this.waiting.length > 0) {
+    for (let channel = this.channels.channel; channel && !this.blocked && this.waiting.length > 0; channel = this.channels.channel) {
       const entry = this.waiting.shift()!
       if (entry.settled) continue
       const { request } = entry
-      const channel = this.channel
       const send = channel.send(this.connection.topology.exchange, entry.routingKey, entry.body, {
         messageId: request.messageId,
         type: request.type,
@@ -169,7 +144,7 @@ export class Publisher {
           if (err instanceof ChannelClosedError && !entry.settled) {
             // Unknown whether it arrived: send it again on the next channel,
             // and never on this one again (it would fail the same way at once).
-            this.drop(channel)
+            this.channels.drop(channel)
             this.waiting.unshift(entry)
             this.flush()
           } else {
@@ -178,16 +153,6 @@ export class Publisher {
         }
       )
     }
-  }
-
-  // Forgets a dead channel. One closed by the broker while the connection
-  // stays up (an error on this channel) is reopened after a pause, not in a
-  // hot loop; after a connection loss 'connected' reopens it.
-  private drop(channel: ConfirmedChannel): void {
-    if (this.channel !== channel) return
-    this.channel = undefined
-    this.blocked = false
-    if (!this.closing || this.pending > 0) setTimeout(() => void this.open(), 1000).unref()
   }
 
   private settle(entry: Pending, err?: Error): void {

@@ -1,6 +1,6 @@
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib'
 import type { FastifyBaseLogger } from 'fastify'
-import type { BrokerConnection } from '@socialnet/broker'
+import { ManagedChannel, type BrokerConnection } from '@socialnet/broker'
 import { parseEmittedEvent, type EventStore } from './event-store'
 
 /** What the collector reports, for metrics. */
@@ -24,58 +24,38 @@ const TRIM_EVERY = 1000
  * Redis is away, and the queue's own length cap bounds the backlog).
  */
 export class EventCollector {
-  private channel: ConfirmChannel | undefined
-  private opening = false
-  private stopped = false
+  private readonly channels: ManagedChannel
+  private started = false
   private appended = 0
-  private readonly onConnected = (): void => void this.open()
 
   constructor(
     private readonly connection: BrokerConnection,
     private readonly store: EventStore,
     private readonly log: FastifyBaseLogger,
     private readonly observer: CollectorObserver
-  ) {}
+  ) {
+    this.channels = new ManagedChannel(connection, {
+      role: 'events collector',
+      wanted: () => this.started,
+      setup: async ({ channel }) => {
+        await channel.prefetch(PREFETCH)
+        // The queue is declared with the topology on every connect (the api owns it).
+        await channel.consume(this.connection.topology.events.queue, (raw) => {
+          if (raw) void this.collect(channel, raw)
+        })
+      }
+    })
+  }
 
   /** Starts consuming now if connected, and again after every reconnect. */
   start(): void {
-    this.connection.on('connected', this.onConnected)
-    void this.open()
+    this.started = true
+    void this.channels.open()
   }
 
   /** Stops consuming; unacked events go back to the queue for another replica. */
   async stop(): Promise<void> {
-    this.stopped = true
-    this.connection.off('connected', this.onConnected)
-    const channel = this.channel
-    this.channel = undefined
-    await channel?.close().catch(() => {})
-  }
-
-  private async open(): Promise<void> {
-    if (this.opening || this.channel || this.stopped || !this.connection.isConnected) return
-    this.opening = true
-    try {
-      const channel = await this.connection.createChannel()
-      channel.on('error', (err: Error) => this.log.warn({ err }, 'events: collector channel error'))
-      channel.on('close', () => {
-        if (this.channel !== channel) return
-        this.channel = undefined
-        if (!this.stopped) setTimeout(() => void this.open(), 1000).unref()
-      })
-      await channel.prefetch(PREFETCH)
-      // The queue is declared with the topology on every connect (the api owns it).
-      await channel.consume(this.connection.topology.events.queue, (raw) => {
-        if (raw) void this.collect(channel, raw)
-      })
-      if (this.stopped) await channel.close().catch(() => {})
-      else this.channel = channel
-    } catch (err) {
-      this.log.warn({ err }, 'events: cannot consume the events queue, retrying')
-      if (!this.stopped) setTimeout(() => void this.open(), 1000).unref()
-    } finally {
-      this.opening = false
-    }
+    await this.channels.close()
   }
 
   private async collect(channel: ConfirmChannel, raw: ConsumeMessage): Promise<void> {

@@ -1,5 +1,5 @@
-import type { ConfirmChannel } from 'amqplib'
 import type { BrokerConnection } from '../connection'
+import { ManagedChannel } from '../managed-channel'
 import { settledWithin, CHANNEL_CLOSE_TIMEOUT_MS } from '../settled-within'
 import type { EmittedEvent, EventInput, EventService, EventSink, EventType } from './event'
 
@@ -36,21 +36,39 @@ const REOPEN_DELAY_MS = 2000
 export class EventPublisher implements EventSink {
   private readonly maxBuffered: number
   private readonly buffer: Buffered[] = []
-  private channel: ConfirmChannel | undefined
-  private opening = false
+  private readonly channels: ManagedChannel
   private blocked = false
   private closed = false
   private failing = false
   private droppedCount = 0
-  private readonly onConnected = (): void => void this.open()
 
   constructor(
     private readonly connection: BrokerConnection,
     private readonly options: EventPublisherOptions
   ) {
     this.maxBuffered = options.maxBuffered ?? 1000
-    connection.on('connected', this.onConnected)
-    if (connection.isConnected) void this.open()
+    this.channels = new ManagedChannel(connection, {
+      role: 'event publisher',
+      wanted: () => !this.closed,
+      reopenDelayMs: REOPEN_DELAY_MS,
+      setup: async ({ channel }) => {
+        channel.on('drain', () => {
+          this.blocked = false
+          this.flush()
+        })
+        await channel.checkExchange(this.connection.topology.events.exchange)
+      },
+      onOpen: () => {
+        if (this.failing) this.connection.log.info({}, 'event channel open again')
+        this.failing = false
+        this.blocked = false
+        this.flush()
+      },
+      onError: (err, what) => this.warn(err, what === 'channel error'
+        ? 'event channel error'
+        : 'cannot publish events yet (is the events exchange declared? the api declares it); they wait in a bounded buffer')
+    })
+    void this.channels.open()
   }
 
   /** Events dropped since start. */
@@ -95,15 +113,12 @@ export class EventPublisher implements EventSink {
     if (this.closed) return
     this.flush()
     this.closed = true
-    this.connection.off('connected', this.onConnected)
+    await this.channels.hold(0)
     if (this.buffer.length > 0) this.drop(this.buffer.splice(0).length)
-    const channel = this.channel
-    this.channel = undefined
-    if (channel) {
-      // Confirms of the last events arrive before close-ok; bounded like every close.
-      await settledWithin(channel.waitForConfirms().catch(() => {}), CHANNEL_CLOSE_TIMEOUT_MS)
-      await settledWithin(channel.close().catch(() => {}), CHANNEL_CLOSE_TIMEOUT_MS)
-    }
+    // Confirms of the last events arrive before close-ok; bounded like every close.
+    const confirmed = this.channels.channel
+    if (confirmed) await settledWithin(confirmed.channel.waitForConfirms().catch(() => {}), CHANNEL_CLOSE_TIMEOUT_MS)
+    await this.channels.close()
   }
 
   private drop(count: number): void {
@@ -111,37 +126,8 @@ export class EventPublisher implements EventSink {
     this.options.onDropped?.(count)
   }
 
-  private async open(): Promise<void> {
-    if (this.opening || this.channel || this.closed || !this.connection.isConnected) return
-    this.opening = true
-    let channel: ConfirmChannel | undefined
-    try {
-      channel = await this.connection.createChannel()
-      // Without an 'error' listener a channel error (403, 404) would crash the process.
-      channel.on('error', (err: Error) => this.warn(err, 'event channel error'))
-      channel.on('close', () => this.lost(channel!))
-      channel.on('drain', () => {
-        this.blocked = false
-        this.flush()
-      })
-      await channel.checkExchange(this.connection.topology.events.exchange)
-    } catch (err) {
-      this.warn(err, 'cannot publish events yet (is the events exchange declared? the api declares it); they wait in a bounded buffer')
-      channel = undefined
-    } finally {
-      this.opening = false
-    }
-    if (!channel) return this.retryLater()
-    if (this.closed) return void channel.close().catch(() => {})
-    if (this.failing) this.connection.log.info({}, 'event channel open again')
-    this.failing = false
-    this.channel = channel
-    this.blocked = false
-    this.flush()
-  }
-
   private flush(): void {
-    const channel = this.channel
+    const channel = this.channels.channel?.channel
     while (channel && !this.blocked && !this.closed && this.buffer.length > 0) {
       const { routingKey, body } = this.buffer.shift()!
       try {
@@ -156,18 +142,6 @@ export class EventPublisher implements EventSink {
         return
       }
     }
-  }
-
-  private lost(channel: ConfirmChannel): void {
-    if (this.channel !== channel) return
-    this.channel = undefined
-    // After a connection loss 'connected' reopens it; a channel the broker closed is reopened after a pause.
-    if (this.connection.isConnected) this.retryLater()
-  }
-
-  private retryLater(): void {
-    if (this.closed) return
-    setTimeout(() => void this.open(), REOPEN_DELAY_MS).unref()
   }
 
   // One warning per streak of failures: a missing permission must not flood the log every second.
