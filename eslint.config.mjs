@@ -43,6 +43,17 @@ export default [
     }
   },
   {
+    // Every HTTP error of the api is declared in src/errors.ts (code, message, status), so a
+    // code is defined once and docs/errors.md can be checked against it.
+    files: ['apps/api/src/**/*.ts'],
+    ignores: ['apps/api/src/errors.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: '@fastify/error', message: 'declare HTTP errors in apps/api/src/errors.ts' }]
+      }]
+    }
+  },
+  {
     // The console is a Preact app: JSX with Preact's automatic runtime.
     files: ['apps/console/**/*.tsx'],
     rules: {

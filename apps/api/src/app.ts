@@ -10,6 +10,7 @@ import { RequestLog } from './request-log'
 import swagger from './plugins/external/swagger'
 import rateLimit from './plugins/external/rate-limit'
 import errors, { clientErrorHandler } from './plugins/errors'
+import { ErrorCode } from './errors'
 import securityHeaders from './plugins/external/helmet'
 import readiness from './plugins/readiness'
 import metrics from './plugins/metrics'
@@ -65,7 +66,7 @@ export function serverOptions(config: ApiConfig): FastifyServerOptions & { https
     frameworkErrors: (err, request, reply) => {
       const isKey = request.url.startsWith('/v1/key/')
       const status = isKey ? 400 : (err.statusCode ?? 400)
-      void (reply as FastifyReply).code(status).send({ error: isKey ? 'BAD_KEY' : status === 414 ? 'URI_TOO_LONG' : 'BAD_URL', message: isKey ? 'invalid key: not valid percent-encoded UTF-8 of at most 1024 bytes' : err.message })
+      void (reply as FastifyReply).code(status).send({ error: isKey ? ErrorCode.BAD_KEY : status === 414 ? ErrorCode.URI_TOO_LONG : ErrorCode.BAD_URL, message: isKey ? 'invalid key: not valid percent-encoded UTF-8 of at most 1024 bytes' : err.message })
     },
     clientErrorHandler,
     // Longer than nginx's upstream keepalive_timeout (2 s): an idle upstream socket is always

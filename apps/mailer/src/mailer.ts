@@ -4,6 +4,7 @@ import {
 } from '@socialnet/broker'
 import type { Logger } from 'pino'
 import type { Claim, DeliveryLog } from './deliveries'
+import { FailureCode } from './errors'
 import type { MailerMetrics } from './metrics'
 import { describeSmtpError, isPermanentSmtpError, smtpFailureCode, type SmtpTransport } from './smtp'
 import { renderMail } from './templates'
@@ -108,7 +109,7 @@ export class Mailer {
     for (;;) {
       const claim = await this.deps.deliveries.claim(messageId, type, to)
       if (claim.state !== 'busy') return claim
-      if (Date.now() > deadline) throw new TransientError('another mailer holds this message past its lease', { code: 'MAIL_CLAIMED_ELSEWHERE' })
+      if (Date.now() > deadline) throw new TransientError('another mailer holds this message past its lease', { code: FailureCode.MAIL_CLAIMED_ELSEWHERE })
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
   }

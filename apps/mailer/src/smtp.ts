@@ -1,4 +1,5 @@
 import nodemailer from 'nodemailer'
+import { FailureCode } from './errors'
 
 /** The one pooled SMTP transport of a mailer process. */
 export type SmtpTransport = ReturnType<typeof createSmtpTransport>
@@ -62,6 +63,6 @@ export function describeSmtpError(err: unknown): string {
 /** Stable code of an SMTP failure for dead-letter headers: `SMTP_5XX`, `SMTP_4XX`, or the socket's (`ECONNREFUSED`, `ETIMEDOUT`). */
 export function smtpFailureCode(err: unknown): string {
   const e = (err ?? {}) as SmtpErrorShape
-  if (e.responseCode !== undefined && e.responseCode >= 400 && e.responseCode < 600) return `SMTP_${Math.floor(e.responseCode / 100)}XX`
-  return e.code ?? 'SMTP_FAILED'
+  if (e.responseCode !== undefined && e.responseCode >= 400 && e.responseCode < 600) return e.responseCode >= 500 ? FailureCode.SMTP_5XX : FailureCode.SMTP_4XX
+  return e.code ?? FailureCode.SMTP_FAILED
 }

@@ -1,9 +1,5 @@
-import createError from '@fastify/error'
 import { BrokerError, DeadLetterQueue, WORK_QUEUES, type BrokerConnection, type DeadLetter, type ReplayResult, type WorkQueue } from '@socialnet/broker'
-
-export const NoSuchQueueError = createError<[string]>('NO_SUCH_QUEUE', 'no work queue named "%s"; the work queues are mail, jobs and thumbnails', 404)
-export const InvalidReplayError = createError<[string]>('INVALID_REPLAY', '%s', 400)
-export const DeadLettersUnavailableError = createError<[string]>('BROKER_UNAVAILABLE', 'the dead-letter queue cannot be read right now (%s); retry later', 503)
+import { DeadLettersUnavailableError, InvalidReplayError, NoSuchQueueError } from '../errors'
 
 /** Default and most dead letters one call reads (list) or moves (replay). */
 export const DLQ_DEFAULT_LIMIT = 50

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
-import { ForbiddenError, UnauthorizedError } from '../sessions/plugin'
+import { ForbiddenError, UnauthorizedError } from '../errors'
 import { QueueStatsReader } from './queue-stats'
 import { DeadLetterService } from './dlq'
 

@@ -1,12 +1,10 @@
 import fp from 'fastify-plugin'
-import createError from '@fastify/error'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { ForbiddenError, UnauthorizedError, bearerToken } from '../sessions/plugin'
+import { bearerToken } from '../sessions/plugin'
+import { ApiKeyStoreUnavailableError, ForbiddenError, UnauthorizedError } from '../errors'
 import { ApiKeyCache } from './cache'
 import { isWellFormedApiKey, scopeAllows, type ApiKeyScope } from './keys'
 import { useApiKey, type ActiveApiKey } from './repository'
-
-const ApiKeyStoreUnavailableError = createError<[]>('API_KEY_STORE_UNAVAILABLE', 'cannot check the API key right now; retry shortly', 503)
 
 /** Made-up keys are not worth remembering beyond this many; a real deployment has a handful of keys. */
 const CACHE_MAX_ENTRIES = 10_000

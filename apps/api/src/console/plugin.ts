@@ -2,9 +2,9 @@ import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import fastifyStatic from '@fastify/static'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import createError from '@fastify/error'
 import { helmetHeaders } from '../plugins/external/helmet'
 import { readConsoleBuild, type ConsoleBuild } from './build'
+import { NotAPageError } from '../errors'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,8 +16,6 @@ declare module 'fastify' {
     consolePage: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>
   }
 }
-
-const NotAPageError = createError<[string]>('NOT_FOUND', '%s is a page of the web console: open it in a browser', 404)
 
 /** Hashed file names (`index-3f9a….js`) never change content: cached for a year. */
 const IMMUTABLE = 'public, max-age=31536000, immutable'

@@ -1,5 +1,4 @@
 import fp from 'fastify-plugin'
-import createError from '@fastify/error'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Counter, Gauge } from 'prom-client'
 import { EventCollector } from './collector'
@@ -9,9 +8,7 @@ import { SseStream } from './sse-stream'
 import { startQueueStatsTicker } from './queue-stats-ticker'
 import { bearerToken } from '../sessions/plugin'
 import { startSessionRecheck, type StreamOwner } from './session-recheck'
-
-export const TooManyStreamsError = createError<[number]>('TOO_MANY_STREAMS', 'you already have %d event streams open; close one first', 429)
-export const StreamsFullError = createError<[]>('EVENT_STREAMS_FULL', 'this server has no room for another event stream; retry later', 503)
+import { StreamsFullError, TooManyStreamsError } from '../errors'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { isTerminalStatus, jobStatusEvent } from '@socialnet/jobs'
 import { ErrorBody } from '../plugins/errors'
 import { JobIdParams } from '../jobs/schemas'
-import { NoSuchJobError } from '../jobs/plugin'
+import { NoSuchJobError } from '../errors'
 import { pipeEvents } from './pipe'
 
 const ResumeHeaders = Type.Object({

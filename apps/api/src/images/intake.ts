@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises'
 import sharp, { type Metadata } from 'sharp'
 import type { MultipartFile } from '@fastify/multipart'
 import type { ObjectStorage } from '@socialnet/storage'
-import { CorruptImageError, ImageTooLargeError, MalformedUploadError, NotAnImageError, TooManyPixelsError } from './errors'
+import { CorruptImageError, ImageTooLargeError, MalformedUploadError, NotAnImageError, TooManyPixelsError } from '../errors'
 
 /** Largest edge of the stored original; avatars are never shown bigger. */
 export const MAX_EDGE = 2048

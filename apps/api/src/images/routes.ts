@@ -9,7 +9,7 @@ import { ErrorBody } from '../plugins/errors'
 import { documentedBody } from '../plugins/external/swagger'
 import { UserParams } from '../users/schemas'
 import { EncodeSlots } from './encode-slots'
-import { ImageNotFoundError, MalformedUploadError, MissingImageError, NotMultipartError, ThumbnailNotReadyError } from './errors'
+import { ImageNotFoundError, MalformedUploadError, MissingImageError, NotMultipartError, ThumbnailNotReadyError } from '../errors'
 import { encodeImage, inspectImage, spoolUpload } from './intake'
 import { deleteUploading, findCurrentAvatar, findImage, insertUploading, promoteToAvatar, type ImageRow } from './repository'
 

@@ -1,13 +1,5 @@
 import type { Pool } from 'pg'
-import createError from '@fastify/error'
-
-export const EmailRecipientNotAllowedError = createError<[]>('EMAIL_RECIPIENT_NOT_ALLOWED',
-  'email jobs may only be sent to your own address (the one on your account)', 403)
-export const EmailNotVerifiedError = createError<[]>('EMAIL_NOT_VERIFIED',
-  'verify your e-mail address first (the link in the welcome mail): email jobs go to verified addresses only', 403)
-export const JobLogQuotaExceededError = createError<[number, number]>('JOB_LOG_QUOTA_EXCEEDED',
-  'log job quota reached: your log jobs keep %s bytes and this one would pass the %s bytes each user may keep; older entries are deleted after the retention period', 429)
-const AccountGoneError = createError<[]>('UNAUTHORIZED', 'the account of this session no longer exists', 401)
+import { AccountGoneError, EmailNotVerifiedError, EmailRecipientNotAllowedError, JobLogQuotaExceededError } from '../errors'
 
 interface Sender {
   email: string

@@ -3,7 +3,7 @@ import type { TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { JOB_TYPES, type JobType } from '@socialnet/jobs'
 import { BODY_BY_TYPE } from './schemas'
-import { InvalidJobError } from './plugin'
+import { InvalidJobError } from '../errors'
 
 const checkByType = Object.fromEntries(JOB_TYPES.map((t) => [t, TypeCompiler.Compile<TSchema>(BODY_BY_TYPE[t])])) as
   Record<JobType, TypeCheck<TSchema>>

@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin'
 import { createHash, randomUUID } from 'node:crypto'
-import createError from '@fastify/error'
 import { Counter } from 'prom-client'
 import { BrokerError, USER_ID_HEADER } from '@socialnet/broker'
 import { MalformedMessageError, validateMessage } from '@socialnet/contracts'
@@ -9,15 +8,11 @@ import {
   type JobEventSink, type JobStatusDoc, type JobType
 } from '@socialnet/jobs'
 import { authorizeEmailJob, checkLogQuota } from './access'
-import { JobRateLimitedError, JobRateLimiter, type JobRateLimits } from './rate-limiter'
-
-export const BrokerUnavailableError = createError<[string]>('BROKER_UNAVAILABLE', 'job not accepted: the message broker is unavailable (%s); retry later', 503)
-export const InvalidJobError = createError<[string]>('INVALID_JOB', '%s', 400)
-export const CallbackUrlRefusedError = createError<[string]>('CALLBACK_URL_REFUSED', '%s', 400)
-export const IdempotencyKeyReusedError = createError<[]>('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', 422)
-export const NoSuchJobError = createError<[]>('NO_SUCH_JOB', 'no such job (unknown, or expired)', 404)
-export const JobFinishedError = createError<[string]>('JOB_FINISHED', 'the job has already finished (%s); only QUEUED, STARTED and IN_PROGRESS jobs can be cancelled', 409)
-export const IdempotencyKeyInFlightError = createError<[]>('IDEMPOTENCY_KEY_IN_FLIGHT', 'a request with this Idempotency-Key is still being accepted; retry shortly', 409)
+import { JobRateLimiter, type JobRateLimits } from './rate-limiter'
+import {
+  BrokerUnavailableError, CallbackUrlRefusedError, IdempotencyKeyInFlightError, IdempotencyKeyReusedError, InvalidJobError,
+  JobFinishedError, JobRateLimitedError
+} from '../errors'
 
 /** A job as the client described it (the route bodies, plus the book's client time). */
 export type NewJob =

@@ -1,16 +1,7 @@
 import type Redis from 'ioredis'
-import createError from '@fastify/error'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { JobType } from '@socialnet/jobs'
-
-const RateLimitedError = createError<[string]>('JOB_RATE_LIMITED', '%s', 429)
-
-/** A refused job submission; `retryAfterSeconds` becomes the `Retry-After` header. */
-export class JobRateLimitedError extends RateLimitedError {
-  constructor(message: string, readonly retryAfterSeconds: number) {
-    super(message)
-  }
-}
+import { JobRateLimitedError } from '../errors'
 
 /** The limits per user; 0 turns one off (benchmarks, load tests), like RATE_LIMIT_RPS. */
 export interface JobRateLimits {

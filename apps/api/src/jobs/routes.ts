@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorBody } from '../plugins/errors'
 import { Accepted, JobIdParams, JobRequestBody, JobStatusBody } from './schemas'
 import { jobsValidatorCompiler } from './body-validation'
-import { NoSuchJobError } from './plugin'
+import { NoSuchJobError } from '../errors'
 import { retryAfterHeader } from './rate-limiter'
 
 const IdempotencyHeaders = Type.Object({

@@ -1,14 +1,11 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import createError from '@fastify/error'
 import { isJobId } from '@socialnet/jobs'
 import { ErrorBody } from '../plugins/errors'
-import { NoSuchJobError, type NewJob } from './plugin'
+import { BadClientTimeError, BadUuidError, NoSuchJobError } from '../errors'
+import type { NewJob } from './plugin'
 import { retryAfterHeader } from './rate-limiter'
-
-const BadClientTimeError = createError<[]>('BAD_CLIENT_TIME', 'client_time must be a unix time in whole seconds (e.g. 1569174071)', 400)
-const BadUuidError = createError<[]>('BAD_UUID', 'uuid must be a job id (lower-case UUID)', 400)
 
 /** The book's job document: `{uuid, type, extra_data}` with its type letters (A log, B callback, C mail). */
 const BookJob = Type.Object({ uuid: Type.String(), type: Type.String(), extra_data: Type.Unknown() })

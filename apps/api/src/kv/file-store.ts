@@ -7,7 +7,8 @@ import { KeyTable } from './key-table'
 import { LogWriter, type FsyncPolicy } from './log-writer'
 import { Compactor, type TailWrite } from './compactor'
 import { syncDirectory } from './sync-directory'
-import { KvFullError, type KvObserver, type KvStore } from './store'
+import type { KvObserver, KvStore } from './store'
+import { KvFullError } from '../errors'
 
 export type { FsyncPolicy } from './log-writer'
 

@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import { KvUnavailableError, type KvObserver } from './store'
+import type { KvObserver } from './store'
+import { KvUnavailableError } from '../errors'
 
 export type FsyncPolicy = 'always' | 'batch' | 'off'
 

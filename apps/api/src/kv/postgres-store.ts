@@ -1,6 +1,7 @@
 import type { Pool } from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
-import { KvFullError, KvUnavailableError, type KvStore } from './store'
+import type { KvStore } from './store'
+import { KvFullError, KvUnavailableError } from '../errors'
 import type { FsyncPolicy } from './file-store'
 
 const OP_PUT = 1

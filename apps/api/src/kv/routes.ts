@@ -1,15 +1,11 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorBody } from '../plugins/errors'
-import createError from '@fastify/error'
 import { documentedBody } from '../plugins/external/swagger'
+import { BadKeyError, KeyMethodNotAllowedError, NoSuchKeyError } from '../errors'
 
 export const KEY_MAX_BYTES = 1024
 const ALLOW = 'GET, HEAD, PUT, DELETE'
-
-const BadKeyError = createError<[string]>('BAD_KEY', 'invalid key: %s', 400)
-const NoSuchKeyError = createError<[]>('NO_SUCH_KEY', 'no such key', 404)
-const MethodNotAllowedError = createError<[string]>('METHOD_NOT_ALLOWED', 'method %s not allowed on /v1/key/{key}; allowed: ' + ALLOW, 405)
 
 const Params = Type.Object({ key: Type.String({ description: 'percent-encoded UTF-8, 1 to 1024 bytes once decoded' }) })
 
@@ -120,7 +116,7 @@ const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (fastify, opt
     schema: { hide: true },
     handler: async (request, reply) => {
       void reply.header('Allow', ALLOW)
-      throw new MethodNotAllowedError(request.method)
+      throw new KeyMethodNotAllowedError(request.method, ALLOW)
     }
   })
 }

@@ -1,5 +1,3 @@
-import createError from '@fastify/error'
-
 /** The key-value store behind `/v1/key/{key}`: a file log or a Postgres log. */
 export interface KvStore {
   /** The live value, or undefined. */
@@ -17,17 +15,6 @@ export interface KvObserver {
   onSync?(seconds: number, records: number): void
   onCompaction?(seconds: number, bytesBefore: number, bytesAfter: number): void
 }
-
-/** The log cannot take writes (fsync failed, disk full, shutting down): answer 503, never a false 201. */
-export const KvUnavailableError = createError<[string]>('KV_UNAVAILABLE', 'key-value log unavailable: %s', 503)
-
-/**
- * A PUT that would take the live data past KV_MAX_TOTAL_BYTES. 507 (Insufficient
- * Storage) rather than 413: the value itself is acceptable, the store is full
- * until keys are deleted or overwritten with smaller values.
- */
-export const KvFullError = createError<[number]>('KV_FULL',
-  'the key-value store is full: this value would take the live data (keys + values) past KV_MAX_TOTAL_BYTES = %d bytes; delete keys or store smaller values', 507)
 
 /** The log on disk is damaged somewhere other than its final record; start-up must stop. */
 export class KvLogCorruptError extends Error {

@@ -1,12 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import createError from '@fastify/error'
 import { ErrorBody } from '../plugins/errors'
+import { MetricsUnauthorizedError } from '../errors'
 
 const Checks = Type.Object({ status: Type.String(), checks: Type.Record(Type.String(), Type.String()) })
 const Links = Type.Object({ name: Type.String(), docs: Type.String(), openapi: Type.String(), health: Type.String() })
-const MetricsUnauthorizedError = createError<[]>('UNAUTHORIZED', 'metrics need `Authorization: Bearer <METRICS_TOKEN>`', 401)
 
 /**
  * The per-client limit of /ready and /metrics, counted apart from the API-wide

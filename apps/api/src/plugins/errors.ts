@@ -5,40 +5,41 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { HTTPMethods } from 'fastify'
 import { MethodRoutes } from './method-routes'
 import { describeValidationErrors, type ValidationIssue } from './validation-messages'
+import { ErrorCode } from '../errors'
 
 /** Codes for statuses that have no error of their own: the `error` field is always a stable string. */
-const CODE_BY_STATUS: Record<number, string> = {
-  400: 'BAD_REQUEST',
-  401: 'UNAUTHORIZED',
-  403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
-  405: 'METHOD_NOT_ALLOWED',
-  406: 'NOT_ACCEPTABLE',
-  408: 'REQUEST_TIMEOUT',
-  409: 'CONFLICT',
-  413: 'PAYLOAD_TOO_LARGE',
-  414: 'URI_TOO_LONG',
-  415: 'UNSUPPORTED_MEDIA_TYPE',
-  422: 'UNPROCESSABLE_ENTITY',
-  429: 'RATE_LIMITED',
-  431: 'HEADERS_TOO_LARGE',
-  500: 'INTERNAL_ERROR',
-  502: 'BAD_GATEWAY',
-  503: 'SERVICE_UNAVAILABLE',
-  504: 'GATEWAY_TIMEOUT',
-  507: 'INSUFFICIENT_STORAGE'
+export const CODE_BY_STATUS: Record<number, ErrorCode> = {
+  400: ErrorCode.BAD_REQUEST,
+  401: ErrorCode.UNAUTHORIZED,
+  403: ErrorCode.FORBIDDEN,
+  404: ErrorCode.NOT_FOUND,
+  405: ErrorCode.METHOD_NOT_ALLOWED,
+  406: ErrorCode.NOT_ACCEPTABLE,
+  408: ErrorCode.REQUEST_TIMEOUT,
+  409: ErrorCode.CONFLICT,
+  413: ErrorCode.PAYLOAD_TOO_LARGE,
+  414: ErrorCode.URI_TOO_LONG,
+  415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  422: ErrorCode.UNPROCESSABLE_ENTITY,
+  429: ErrorCode.RATE_LIMITED,
+  431: ErrorCode.HEADERS_TOO_LARGE,
+  500: ErrorCode.INTERNAL_ERROR,
+  502: ErrorCode.BAD_GATEWAY,
+  503: ErrorCode.SERVICE_UNAVAILABLE,
+  504: ErrorCode.GATEWAY_TIMEOUT,
+  507: ErrorCode.INSUFFICIENT_STORAGE
 }
 
 /**
  * Body-parser errors under our own codes: the client sent a body the route
  * cannot read, and the code says how (fastify's FST_ERR_CTP_* are internal names).
  */
-const CODE_BY_PARSER_ERROR: Record<string, string> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST'
+const CODE_BY_PARSER_ERROR: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: ErrorCode.INVALID_JSON,
+  FST_ERR_CTP_EMPTY_JSON_BODY: ErrorCode.INVALID_JSON,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  FST_ERR_CTP_BODY_TOO_LARGE: ErrorCode.PAYLOAD_TOO_LARGE,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ErrorCode.BAD_REQUEST
 }
 
 /**
@@ -52,10 +53,10 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Duple
   if (err.code === 'ECONNRESET' || socket.destroyed) return
   const [status, body]: [number, ErrorBody] =
     err.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, { error: 'HEADERS_TOO_LARGE', message: 'request headers exceed the 16 KiB limit' }]
+      ? [431, { error: ErrorCode.HEADERS_TOO_LARGE, message: 'request headers exceed the 16 KiB limit' }]
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, { error: 'REQUEST_TIMEOUT', message: 'the request was not received in time' }]
-        : [400, { error: 'BAD_REQUEST', message: 'malformed HTTP request' }]
+        ? [408, { error: ErrorCode.REQUEST_TIMEOUT, message: 'the request was not received in time' }]
+        : [400, { error: ErrorCode.BAD_REQUEST, message: 'malformed HTTP request' }]
   const json = JSON.stringify(body)
   if (socket.writable) {
     socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
@@ -112,12 +113,12 @@ export default fp(async function errors(fastify) {
       request.log.error({ err }, 'request failed')
       // Our own 5xx codes (KV_UNAVAILABLE, ...) are stable API; driver codes (ECONNREFUSED) are not.
       const ours = !backendDown && err.code !== undefined && /^[A-Z][A-Z0-9_]+$/.test(err.code) && !err.code.startsWith('FST_')
-      body = { error: ours && status !== 500 ? err.code! : CODE_BY_STATUS[status] ?? 'INTERNAL_ERROR', message: STATUS_CODES[status] ?? 'Error' }
+      body = { error: ours && status !== 500 ? err.code! : CODE_BY_STATUS[status] ?? ErrorCode.INTERNAL_ERROR, message: STATUS_CODES[status] ?? 'Error' }
     } else if (err.validation) {
       const details = describeValidationErrors(err.validation, err.validationContext ?? 'request')
-      body = { error: 'VALIDATION_FAILED', message: details.map((d) => `${d.field} ${d.message}`).join('; ') || err.message, details }
+      body = { error: ErrorCode.VALIDATION_FAILED, message: details.map((d) => `${d.field} ${d.message}`).join('; ') || err.message, details }
     } else {
-      const code = err.code && !err.code.startsWith('FST_') ? err.code : CODE_BY_PARSER_ERROR[err.code ?? ''] ?? CODE_BY_STATUS[status] ?? 'BAD_REQUEST'
+      const code = err.code && !err.code.startsWith('FST_') ? err.code : CODE_BY_PARSER_ERROR[err.code ?? ''] ?? CODE_BY_STATUS[status] ?? ErrorCode.BAD_REQUEST
       const message = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
         ? `content-type ${JSON.stringify(request.headers['content-type'] ?? '')} is not accepted here`
         : err.message
@@ -133,9 +134,9 @@ export default fp(async function errors(fastify) {
     const allowed = routes.allowed(path)
     if (allowed.length > 0) {
       void reply.code(405).header('allow', allowed.join(', '))
-        .send({ error: 'METHOD_NOT_ALLOWED', message: `method ${request.method} not allowed on ${path}; allowed: ${allowed.join(', ')}` })
+        .send({ error: ErrorCode.METHOD_NOT_ALLOWED, message: `method ${request.method} not allowed on ${path}; allowed: ${allowed.join(', ')}` })
       return
     }
-    void reply.code(404).send({ error: 'NOT_FOUND', message: `Route ${request.method} ${path} not found` })
+    void reply.code(404).send({ error: ErrorCode.NOT_FOUND, message: `Route ${request.method} ${path} not found` })
   })
 }, { name: 'errors' })

@@ -1,12 +1,8 @@
 import fp from 'fastify-plugin'
-import createError from '@fastify/error'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { LoginLimiter } from './login-limiter'
 import { SessionStore, type Session } from './store'
-
-export const UnauthorizedError = createError<[string]>('UNAUTHORIZED', '%s', 401)
-export const ForbiddenError = createError<[string]>('FORBIDDEN', '%s', 403)
-const SessionStoreUnavailableError = createError<[]>('SESSION_STORE_UNAVAILABLE', 'cannot check the session right now; retry shortly', 503)
+import { ForbiddenError, SessionStoreUnavailableError, UnauthorizedError } from '../errors'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,15 +1,12 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorBody } from '../plugins/errors'
-import createError from '@fastify/error'
 import { randomBytes } from 'node:crypto'
 import { findUserByLogin } from '../users/repository'
 import { hashPassword, verifyPassword } from '../users/passwords'
 import { NO_CONTROL_CHARS } from '../users/schemas'
-import { UnauthorizedError } from './plugin'
+import { LoginRateLimitedError, UnauthorizedError } from '../errors'
 import type { LoginSubject } from './login-limiter'
-
-const LoginRateLimitedError = createError<[number]>('LOGIN_RATE_LIMITED', 'too many login attempts; retry in %d seconds', 429)
 
 const LoginBody = Type.Object({
   // No e-mail address or nickname has control characters, and a NUL would fail the lookup with a 500.

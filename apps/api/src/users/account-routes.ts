@@ -1,13 +1,10 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import createError from '@fastify/error'
-import { UserNotFoundError } from './errors'
+import { NothingToChangeError, UserNotFoundError } from '../errors'
 import { findUserById, updateUser, type User } from './repository'
 import { publicProfile } from './routes'
 import { ErrorBody } from '../plugins/errors'
 import { Nickname, PersonName, PublicProfile, UserParams } from './schemas'
-
-const NothingToChangeError = createError<[]>('VALIDATION_FAILED', 'body: nothing to change; allowed fields are nickname, firstName, lastName', 400)
 
 /** What the owner sees of their own account: the public profile plus the e-mail address. */
 const OwnProfile = Type.Composite([PublicProfile, Type.Object({

@@ -1,7 +1,5 @@
-import createError from '@fastify/error'
 import { dictionary } from '@zxcvbn-ts/language-common'
-
-export const WeakPasswordError = createError<[string]>('WEAK_PASSWORD', 'password: %s', 400)
+import { WeakPasswordError } from '../errors'
 
 /**
  * The ~50,000 most common passwords of zxcvbn-ts's maintained list (lower

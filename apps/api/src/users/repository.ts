@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg'
-import { EmailTakenError, NicknameTakenError, NicknameTooSimilarError } from './errors'
+import { EmailTakenError, NicknameTakenError, NicknameTooSimilarError } from '../errors'
 import { foldLogin } from './login-fold'
 import { nicknameSkeleton } from './nickname-skeleton'
 

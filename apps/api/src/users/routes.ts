@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { InvalidTokenError, UserNotFoundError } from './errors'
+import { InvalidTokenError, UserNotFoundError } from '../errors'
 import { registerUser, type RegistrationOptions } from './registration'
 import { backfillNicknameSkeletons, findUserById, verifyEmail, type User } from './repository'
 import { hashPassword } from './passwords'

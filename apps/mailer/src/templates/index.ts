@@ -1,5 +1,6 @@
 import type { AnyConsumedMessage } from '@socialnet/broker'
 import { PermanentError } from '@socialnet/broker'
+import { FailureCode } from '../errors'
 import { renderWelcome } from './welcome'
 import type { RenderedMail } from './rendered-mail'
 
@@ -13,7 +14,7 @@ export function renderMail(message: AnyConsumedMessage, publicUrl: string): Rend
     case 'mail.welcome.v1': {
       const { payload } = message
       if (!isUnder(payload.verificationUrl, publicUrl)) {
-        throw new PermanentError(`verificationUrl is not under PUBLIC_URL (${publicUrl})`, { code: 'INVALID_MESSAGE' })
+        throw new PermanentError(`verificationUrl is not under PUBLIC_URL (${publicUrl})`, { code: FailureCode.INVALID_MESSAGE })
       }
       return { to: payload.to, ...renderWelcome(payload) }
     }
@@ -22,7 +23,7 @@ export function renderMail(message: AnyConsumedMessage, publicUrl: string): Rend
       return { to, subject, text, html }
     }
     default:
-      throw new PermanentError(`the mailer does not send ${message.type} messages`, { code: 'INVALID_MESSAGE' })
+      throw new PermanentError(`the mailer does not send ${message.type} messages`, { code: FailureCode.INVALID_MESSAGE })
   }
 }
 

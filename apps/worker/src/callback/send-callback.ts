@@ -2,6 +2,7 @@ import http from 'node:http'
 import https from 'node:https'
 import type { LookupFunction } from 'node:net'
 import { CallbackUrlError, resolveCallbackTarget, type HostResolver } from '@socialnet/jobs'
+import { FailureCode } from '../errors'
 import type { WebhookSigner } from './webhook-signer'
 
 /**
@@ -83,9 +84,9 @@ export async function sendCallback(
   try {
     target = await resolveCallbackTarget(rawUrl, { allowHosts: opts.allowHosts, resolve: opts.resolve })
   } catch (err) {
-    if (err instanceof CallbackUrlError) throw new CallbackFailedError(REFUSED, true, 'CALLBACK_TARGET_REFUSED', { detail: err.message })
+    if (err instanceof CallbackUrlError) throw new CallbackFailedError(REFUSED, true, FailureCode.CALLBACK_TARGET_REFUSED, { detail: err.message })
     // DNS trouble (EAI_AGAIN, ENOTFOUND, a timeout) may pass: retried like a refused connection.
-    const code = (err as { code?: string }).code ?? 'DNS_FAILED'
+    const code = (err as { code?: string }).code ?? FailureCode.DNS_FAILED
     throw new CallbackFailedError(CONNECTION_FAILED, false, code, { detail: `cannot resolve the callback host: ${(err as Error).message}` })
   }
   // Cancelled during the DNS lookup: the abort listener below would never hear of it.
@@ -136,15 +137,15 @@ export async function sendCallback(
         }
       })
       response.on('end', () => finish(...result))
-      response.on('error', (err) => finish(new CallbackFailedError(CONNECTION_FAILED, false, 'ECONNRESET', { detail: `callback response failed: ${err.message}`, statusCode })))
+      response.on('error', (err) => finish(new CallbackFailedError(CONNECTION_FAILED, false, FailureCode.ECONNRESET, { detail: `callback response failed: ${err.message}`, statusCode })))
     })
     const timer = setTimeout(() => {
       request.destroy()
-      finish(new CallbackFailedError(CONNECTION_FAILED, false, 'ETIMEDOUT', { detail: `callback timed out after ${opts.timeoutMs} ms` }))
+      finish(new CallbackFailedError(CONNECTION_FAILED, false, FailureCode.ETIMEDOUT, { detail: `callback timed out after ${opts.timeoutMs} ms` }))
     }, opts.timeoutMs)
     signal?.addEventListener('abort', onAbort, { once: true })
     request.on('error', (err: Error & { code?: string }) => {
-      finish(new CallbackFailedError(CONNECTION_FAILED, false, err.code ?? 'CONNECTION_FAILED', { detail: `callback request failed: ${err.message}` }))
+      finish(new CallbackFailedError(CONNECTION_FAILED, false, err.code ?? FailureCode.CONNECTION_FAILED, { detail: `callback request failed: ${err.message}` }))
     })
     request.end(body)
   })
@@ -160,14 +161,14 @@ function outcome(statusCode: number, retryAfter: string | undefined, retryAfterM
   if (statusCode >= 200 && statusCode < 300) return [undefined, statusCode]
   const fail = (message: string, permanent: boolean, code: string, retryAfterMs?: number): [Error, number] =>
     [new CallbackFailedError(message, permanent, code, { statusCode, retryAfterMs }), statusCode]
-  if (statusCode === 410) return fail('callback answered 410 (gone); not retried', true, 'CALLBACK_GONE')
-  if (statusCode >= 300 && statusCode < 400) return fail(`callback answered ${statusCode}; redirects are not followed`, true, 'CALLBACK_REDIRECT')
+  if (statusCode === 410) return fail('callback answered 410 (gone); not retried', true, FailureCode.CALLBACK_GONE)
+  if (statusCode >= 300 && statusCode < 400) return fail(`callback answered ${statusCode}; redirects are not followed`, true, FailureCode.CALLBACK_REDIRECT)
   if (statusCode === 429 || statusCode === 503) {
     const wait = parseRetryAfter(retryAfter)
-    return fail(`callback answered ${statusCode}`, false, statusCode === 429 ? 'CALLBACK_429' : 'CALLBACK_5XX', wait === undefined ? undefined : Math.min(wait, retryAfterMaxMs))
+    return fail(`callback answered ${statusCode}`, false, statusCode === 429 ? FailureCode.CALLBACK_429 : FailureCode.CALLBACK_5XX, wait === undefined ? undefined : Math.min(wait, retryAfterMaxMs))
   }
-  if (statusCode >= 500 || statusCode === 408 || statusCode === 425) return fail(`callback answered ${statusCode}`, false, statusCode >= 500 ? 'CALLBACK_5XX' : `CALLBACK_${statusCode}`)
-  return fail(`callback answered ${statusCode}`, true, 'CALLBACK_4XX')
+  if (statusCode >= 500 || statusCode === 408 || statusCode === 425) return fail(`callback answered ${statusCode}`, false, statusCode >= 500 ? FailureCode.CALLBACK_5XX : statusCode === 408 ? FailureCode.CALLBACK_408 : FailureCode.CALLBACK_425)
+  return fail(`callback answered ${statusCode}`, true, FailureCode.CALLBACK_4XX)
 }
 
 /** Retry-After as delay-seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */

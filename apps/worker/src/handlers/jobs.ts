@@ -2,6 +2,7 @@ import { PermanentError, REDRIVEN_HEADER, type AnyConsumedMessage, type Consumer
 import type { JobCallbackV1, JobEmailV1, JobLogV1 } from '@socialnet/contracts'
 import { JOB_MESSAGE_TYPES, jobTypeOfMessage, type JobStatusStore } from '@socialnet/jobs'
 import type { Logger } from 'pino'
+import { FailureCode } from '../errors'
 import type { QueueRegistration, WorkerDeps } from './queue-registration'
 import { logJobWork } from './log-job'
 import { callbackJobWork } from './callback-job'
@@ -30,7 +31,7 @@ interface JobWork {
 export function jobsHandler(store: JobStatusStore, work: JobWork, opts: { maxAttempts: number; cancelPollMs: number }, log: Logger): { handler: MessageHandler; onFailure: NonNullable<ConsumerOptions['onFailure']> } {
   const handler: MessageHandler = async (message: AnyConsumedMessage) => {
     if (message.type !== 'job.log.v1' && message.type !== 'job.callback.v1' && message.type !== 'job.email.v1') {
-      throw new PermanentError(`${message.type} is not a job message`, { code: 'INVALID_MESSAGE' })
+      throw new PermanentError(`${message.type} is not a job message`, { code: FailureCode.INVALID_MESSAGE })
     }
     // The guard above narrows the payload; the type-to-job mapping itself lives in @socialnet/jobs.
     const jobType = jobTypeOfMessage(message.type)!
@@ -46,7 +47,7 @@ export function jobsHandler(store: JobStatusStore, work: JobWork, opts: { maxAtt
     if (start.doc.attempts > opts.maxAttempts) {
       const reason = `gave up after ${start.doc.attempts - 1} starts without finishing (worker stopped mid-job)`
       await store.failed(jobId, jobType, reason)
-      throw new PermanentError(reason, { code: 'JOB_CRASH_LOOP' })
+      throw new PermanentError(reason, { code: FailureCode.JOB_CRASH_LOOP })
     }
     // Cancelled between its start and now: CANCELLED is final, so the transition is refused.
     const running = await store.inProgress(jobId, jobType)

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg'
 import { PermanentError } from '@socialnet/broker'
 import type { JobLogV1 } from '@socialnet/contracts'
+import { FailureCode } from '../errors'
 
 /** Postgres foreign_key_violation: the owner's account was deleted while the job waited. */
 const FOREIGN_KEY_VIOLATION = '23503'
@@ -19,7 +20,7 @@ export function logJobWork(db: Pool) {
         [payload.jobId, payload.data, payload.clientTime ?? null, payload.ownerId ?? null]
       )
     } catch (err) {
-      if ((err as { code?: string }).code === FOREIGN_KEY_VIOLATION) throw new PermanentError('the account that submitted this job no longer exists')
+      if ((err as { code?: string }).code === FOREIGN_KEY_VIOLATION) throw new PermanentError('the account that submitted this job no longer exists', { code: FailureCode.PERMANENT_FAILURE })
       throw err
     }
     return { table: 'job_log' }

@@ -4,6 +4,7 @@ import { buffer } from 'node:stream/consumers'
 import sharp from 'sharp'
 import { PermanentError, userIdOf, type AnyConsumedMessage } from '@socialnet/broker'
 import { originalKey, thumbnailKey } from '@socialnet/storage'
+import { FailureCode } from '../errors'
 import type { QueueRegistration, WorkerDeps } from './queue-registration'
 
 /**
@@ -40,7 +41,7 @@ export async function makeThumbnails(deps: Pick<WorkerDeps, 'db' | 'storage' | '
         .toBuffer()
     } catch (err) {
       // Retrying cannot fix undecodable bytes: straight to the dead-letter queue with the reason.
-      throw new PermanentError(`cannot make the ${size} px thumbnail of ${imageId}: ${(err as Error).message}`)
+      throw new PermanentError(`cannot make the ${size} px thumbnail of ${imageId}: ${(err as Error).message}`, { code: FailureCode.PERMANENT_FAILURE })
     }
     await deps.storage.put(thumbnailKey(imageId, size), Readable.from([data]), { contentType: 'image/webp' })
     thumbnails[String(size)] = { bytes: data.length, etag: createHash('sha256').update(data).digest('base64url') }
@@ -67,7 +68,7 @@ export function thumbnailsQueue(deps: WorkerDeps): QueueRegistration {
     prefetch: deps.config.THUMBNAILS_PREFETCH,
     maxAttempts: 5,
     handler: async (message: AnyConsumedMessage) => {
-      if (message.type !== 'image.thumbnails.v1') throw new PermanentError(`${message.type} is not a thumbnails message`)
+      if (message.type !== 'image.thumbnails.v1') throw new PermanentError(`${message.type} is not a thumbnails message`, { code: FailureCode.PERMANENT_FAILURE })
       const { imageId, sizes } = message.payload
       const started = Date.now()
       const outcome = await makeThumbnails(deps, imageId, sizes)

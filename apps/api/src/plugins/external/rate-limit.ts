@@ -1,8 +1,6 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
-import createError from '@fastify/error'
-
-const RateLimitedError = createError<[string]>('RATE_LIMITED', 'Too many requests; retry in %s', 429)
+import { RateLimitedError } from '../../errors'
 
 /**
  * API-wide limit per client IP, counted in Redis so it holds across replicas.
