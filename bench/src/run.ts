@@ -1,56 +1,82 @@
-'use strict'
 /**
  * `npm run bench`: runs each suite (all, or those named on the command line:
  * `npm run bench -- kv jobs`), prints one markdown table and writes
- * bench/results/latest.json. Every row is measured next to its baseline in
- * the same run, so the ratio means something on a noisy machine.
+ * bench/results/latest.json. Every row is measured in rounds interleaved
+ * with its baseline in the same run and reports the median ratio and its
+ * spread, so one disturbed round on a noisy machine moves neither.
  */
-const { writeFileSync, mkdirSync, existsSync } = require('node:fs')
-const { join } = require('node:path')
-const os = require('node:os')
+import { mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { join } from 'node:path'
+import type { Row, SuiteContext } from './harness'
 
-const SUITES = ['kv', 'mail', 'jobs', 'register', 'upload', 'events']
+type Suite = { run(ctx: SuiteContext): Promise<Row[]> }
 
-function table(rows) {
+// Loaded on demand: a suite's imports (sharp, the built apps) cost only when it runs.
+const SUITES: Record<string, () => Promise<Suite>> = {
+  kv: () => import('./suites/kv.js'),
+  mail: () => import('./suites/mail.js'),
+  jobs: () => import('./suites/jobs.js'),
+  register: () => import('./suites/register.js'),
+  upload: () => import('./suites/upload.js'),
+  events: () => import('./suites/events.js')
+}
+
+const RESULTS = join(__dirname, '..', 'results')
+
+function cell(n: number | undefined): string {
+  return n === undefined || !Number.isFinite(n) ? '-' : String(n)
+}
+
+export function table(rows: readonly Row[]): string {
   const lines = [
-    '| benchmark | value | baseline | baseline value | ratio | goal | notes |',
-    '|---|---:|---|---:|---:|---|---|'
+    '| benchmark | value (median) | baseline | baseline value | ratio median | spread (min–max) | CPU µs/op (subject vs baseline) | goal | met? | notes |',
+    '|---|---:|---|---:|---:|---:|---:|---|---|---|'
   ]
   for (const r of rows) {
-    const notes = r.extra ? Object.entries(r.extra).map(([k, v]) => `${k}=${v}`).join(', ') : ''
-    lines.push(`| ${r.name} | ${r.value} ${r.unit} | ${r.baseline} | ${r.baselineValue} | ${r.ratio} | ${r.goal ?? ''} | ${notes} |`)
+    const extra = r.extra ? Object.entries(r.extra).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join(', ') : ''
+    const notes = [`${r.rounds} rounds`, r.notes, extra].filter(Boolean).join('; ')
+    const cpu = r.cpuUsPerOp === undefined && r.baselineCpuUsPerOp === undefined
+      ? '-'
+      : `${cell(r.cpuUsPerOp)} vs ${cell(r.baselineCpuUsPerOp)}${r.cpuRatio === undefined ? '' : ` (${r.cpuRatio}x)`}`
+    const met = r.met === undefined ? '-' : r.met ? 'yes' : '**no**'
+    lines.push(`| ${r.name} | ${r.value} ${r.unit} | ${r.baseline} | ${r.baselineValue} | ${cell(r.ratioMedian)} | ${cell(r.ratioMin)}–${cell(r.ratioMax)} | ${cpu} | ${r.goal ?? ''} | ${met} | ${notes} |`)
   }
   return lines.join('\n')
 }
 
-async function main() {
+async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
   const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1'
-  const rows = []
-  const failures = []
-  for (const name of wanted.length ? wanted : SUITES) {
-    const file = join(__dirname, 'suites', `${name}.js`)
-    if (!existsSync(file)) { failures.push(`${name}: no such suite`); continue }
+  const rows: Row[] = []
+  const failures: string[] = []
+  for (const name of wanted.length ? wanted : Object.keys(SUITES)) {
+    const load = SUITES[name]
+    if (!load) { failures.push(`${name}: no such suite (known: ${Object.keys(SUITES).join(', ')})`); continue }
     const started = Date.now()
     try {
-      const got = await require(file).run({ quick, log: (m) => console.error(`[bench] ${m}`) })
+      const got = await (await load()).run({ quick, log: (m) => console.error(`[bench] ${m}`) })
       rows.push(...got)
       console.error(`[bench] ${name}: ${got.length} rows in ${Math.round((Date.now() - started) / 1000)} s`)
     } catch (err) {
-      failures.push(`${name}: ${err.stack || err}`)
-      console.error(`[bench] ${name} failed: ${err.stack || err}`)
+      const text = err instanceof Error ? err.stack ?? err.message : String(err)
+      failures.push(`${name}: ${text}`)
+      console.error(`[bench] ${name} failed: ${text}`)
     }
   }
-  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` }
-  const result = { rows, machine, at: new Date().toISOString() }
-  mkdirSync(join(__dirname, 'results'), { recursive: true })
-  writeFileSync(join(__dirname, 'results', 'latest.json'), JSON.stringify(result, null, 2) + '\n')
+  const cpus = os.cpus()
+  const machine = { cpus: cpus.length, cpuModel: cpus[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` }
+  const result = { rows, machine, quick, at: new Date().toISOString() }
+  mkdirSync(RESULTS, { recursive: true })
+  writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(result, null, 2) + '\n')
   console.log(table(rows))
-  console.log(`\n${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}; written to bench/results/latest.json`)
+  console.log(`\n${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}${quick ? ', --quick' : ''}; written to bench/results/latest.json`)
+  const missed = rows.filter((r) => r.met === false).map((r) => r.name)
+  if (missed.length) console.log(`goals missed (median over the rounds): ${missed.join(', ')}`)
   if (failures.length) {
     console.error(`\n${failures.length} suite(s) failed:\n${failures.join('\n')}`)
     process.exitCode = 1
   }
 }
 
-main()
+if (require.main === module) void main()

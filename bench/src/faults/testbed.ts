@@ -1,4 +1,3 @@
-'use strict'
 /**
  * What every fault shares: an isolated namespace (database, AMQP prefix,
  * Redis prefix, temp dir) removed afterwards, the built apps as child
@@ -8,21 +7,42 @@
  * Every child started here is remembered, so an interrupted run (Ctrl-C,
  * crash) kills them all on the way out.
  */
-const { spawn } = require('node:child_process')
-const { once } = require('node:events')
-const { join } = require('node:path')
-const { SMTPServer } = require('smtp-server')
-const { ROOT, AMQP_URL, REDIS_URL, PG_ADMIN_URL, isolatedEnv, freePort } = require('../harness')
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { SMTPServer } from 'smtp-server'
+import { ROOT, freePort, isolatedEnv, type BenchEnv } from '../harness'
+
+export { AMQP_URL, REDIS_URL, PG_ADMIN_URL, freePort } from '../harness'
 
 /** Short retry delays so a fault's retries finish within the suite's time bound. */
-const RETRY_DELAYS_MS = '200,500,1000,2000'
+export const RETRY_DELAYS_MS = '200,500,1000,2000'
 
-const children = new Set()
+/** What a fault reports: `lost` must be 0, `failed` at most the fault's `failedAllowed`. */
+export interface FaultOutcome {
+  accepted: number
+  delivered: number
+  lost: number
+  duplicated: number
+  failed?: number
+  notes?: string
+}
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+export interface Fault {
+  name: string
+  /** What is injected, in words, for the table. */
+  fault: string
+  failedAllowed?: number
+  run(ctx: { quick: boolean, log: (message: string) => void }): Promise<FaultOutcome>
+}
+
+const children = new Map<ChildProcessWithoutNullStreams, NodeJS.Signals>()
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Polls `check` every 100 ms until it is truthy or `timeoutMs` passed; resolves with the last value. */
-async function waitUntil(check, timeoutMs) {
+export async function waitUntil<T>(check: () => T | Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await check()
@@ -37,9 +57,28 @@ async function waitUntil(check, timeoutMs) {
  * (under both the default and the short retry delays), the database, the
  * Redis keys and the temp dir.
  */
-function namespace(fault) {
+export function namespace(fault: string): BenchEnv {
   const ns = isolatedEnv(fault, { scope: 'faults', retryDelaysMs: RETRY_DELAYS_MS.split(',').map(Number) })
   return { ...ns, env: { ...ns.env, RATE_LIMIT_RPS: '0', OUTBOX_POLL_MS: '500', LOG_LEVEL: 'warn' } }
+}
+
+export interface Child {
+  name: string
+  child: ChildProcessWithoutNullStreams
+  exited: Promise<number | NodeJS.Signals | null>
+  running(): boolean
+  /** The last 8000 characters of stdout and stderr together. */
+  readonly output: string
+  kill(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals | null>
+  stop(): Promise<number | NodeJS.Signals | null>
+}
+
+export interface ChildOptions {
+  args?: string[]
+  command?: string
+  script?: string
+  stopTimeoutMs?: number
+  forceSignal?: NodeJS.Signals
 }
 
 /**
@@ -49,18 +88,17 @@ function namespace(fault) {
  * for error messages. A supervisor of its own children (scripts/stack.js)
  * takes a second SIGTERM as its force signal: SIGKILL would orphan them.
  */
-function startChild(name, env, { args = [], command = process.execPath, script, stopTimeoutMs = 15000, forceSignal = 'SIGKILL' } = {}) {
+export function startChild(name: string, env: Record<string, string | undefined>, { args = [], command = process.execPath, script, stopTimeoutMs = 15000, forceSignal = 'SIGKILL' }: ChildOptions = {}): Child {
   const path = script ?? join(ROOT, 'apps', name, 'dist', 'server.js')
   const child = spawn(command, command === process.execPath ? [path, ...args] : args, {
-    cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe']
+    cwd: ROOT, env: { ...process.env, ...env }, stdio: 'pipe'
   })
   let output = ''
-  const keep = (chunk) => { output = (output + chunk).slice(-8000) }
+  const keep = (chunk: Buffer) => { output = (output + chunk.toString()).slice(-8000) }
   child.stdout.on('data', keep)
   child.stderr.on('data', keep)
-  child.forceSignal = forceSignal
-  children.add(child)
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => { children.delete(child); resolve(code ?? signal) }))
+  children.set(child, forceSignal)
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, signal) => { children.delete(child); resolve(code ?? signal) }))
   const running = () => child.exitCode === null && child.signalCode === null
   return {
     name,
@@ -68,7 +106,7 @@ function startChild(name, env, { args = [], command = process.execPath, script, 
     exited,
     running,
     get output() { return output },
-    async kill(signal = 'SIGKILL') { if (running()) child.kill(signal); return exited },
+    async kill(signal: NodeJS.Signals = 'SIGKILL') { if (running()) child.kill(signal); return exited },
     async stop() {
       if (!running()) return exited
       child.kill('SIGTERM')
@@ -80,11 +118,12 @@ function startChild(name, env, { args = [], command = process.execPath, script, 
   }
 }
 
+export type Api = Child & { url: string }
+
 /** The built api on a free port, resolved once /ready answers 200. */
-async function startApi(env, port) {
+export async function startApi(env: Record<string, string | undefined>, port?: number): Promise<Api> {
   const apiPort = port ?? await freePort()
-  const api = startChild('api', { ...env, HOST: '127.0.0.1', PORT: String(apiPort) })
-  api.url = `http://127.0.0.1:${apiPort}`
+  const api = Object.assign(startChild('api', { ...env, HOST: '127.0.0.1', PORT: String(apiPort) }), { url: `http://127.0.0.1:${apiPort}` })
   const ready = await waitUntil(async () => {
     if (!api.running()) return true
     return fetch(`${api.url}/ready`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false)
@@ -93,39 +132,56 @@ async function startApi(env, port) {
   return api
 }
 
+export interface SmtpSink {
+  /** 'refuse': 421 at connect, 451 at MAIL FROM; 'stall': MAIL FROM answered only after stallMs, with a 451. */
+  mode: 'accept' | 'refuse' | 'stall'
+  stallMs: number
+  refused: number
+  stalled: number
+  total: number
+  byId: Map<string, number>
+  byRecipient: Map<string, number>
+  url: string
+  close(): Promise<void>
+}
+
+/** An SMTP reply with a code, as smtp-server reads it off the error. */
+function smtpError(message: string, responseCode: number): Error {
+  return Object.assign(new Error(message), { responseCode })
+}
+
 /**
  * A real SMTP server. `mode` decides each mail: 'accept', 'refuse' (421 at
  * connect, 451 at MAIL FROM), or 'stall' (MAIL FROM answered only after
  * `stallMs`, with a 451, by which time the client gave up). Counts accepted
  * mails by the id inside their Message-ID and by recipient.
  */
-async function startSmtpSink() {
-  const byId = new Map()
-  const byRecipient = new Map()
-  const sink = { mode: 'accept', stallMs: 10000, refused: 0, stalled: 0, total: 0, byId, byRecipient }
+export async function startSmtpSink(): Promise<SmtpSink> {
+  const byId = new Map<string, number>()
+  const byRecipient = new Map<string, number>()
+  const state = { mode: 'accept' as SmtpSink['mode'], stallMs: 10000, refused: 0, stalled: 0, total: 0 }
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
     onConnect(_session, callback) {
-      if (sink.mode !== 'refuse') return callback()
-      sink.refused++
-      callback(Object.assign(new Error('service not available, try later'), { responseCode: 421 }))
+      if (state.mode !== 'refuse') return callback()
+      state.refused++
+      callback(smtpError('service not available, try later', 421))
     },
     onMailFrom(_address, _session, callback) {
-      if (sink.mode === 'refuse') { sink.refused++; return callback(Object.assign(new Error('try again later'), { responseCode: 451 })) }
-      if (sink.mode === 'stall') { sink.stalled++; setTimeout(() => callback(Object.assign(new Error('stalled'), { responseCode: 451 })), sink.stallMs); return }
+      if (state.mode === 'refuse') { state.refused++; return callback(smtpError('try again later', 451)) }
+      if (state.mode === 'stall') { state.stalled++; setTimeout(() => callback(smtpError('stalled', 451)), state.stallMs); return }
       callback()
     },
     onData(stream, session, callback) {
       let head = ''
-      stream.on('data', (chunk) => { if (head.length < 8192) head += chunk.toString('latin1') })
+      stream.on('data', (chunk: Buffer) => { if (head.length < 8192) head += chunk.toString('latin1') })
       stream.on('end', () => {
-        const match = /^Message-ID:\s*<([^@>]+)@/im.exec(head)
-        const id = match ? match[1] : `no-id-${sink.total}`
+        const id = /^Message-ID:\s*<([^@>]+)@/im.exec(head)?.[1] ?? `no-id-${state.total}`
         byId.set(id, (byId.get(id) || 0) + 1)
         for (const { address } of session.envelope.rcptTo) byRecipient.set(address, (byRecipient.get(address) || 0) + 1)
-        sink.total++
+        state.total++
         callback()
       })
     }
@@ -134,13 +190,12 @@ async function startSmtpSink() {
   server.on('error', () => {})
   server.listen(0, '127.0.0.1')
   await once(server.server, 'listening')
-  sink.url = `smtp://127.0.0.1:${server.server.address().port}`
-  sink.close = () => new Promise((resolve) => server.close(resolve))
-  return sink
+  const url = `smtp://127.0.0.1:${(server.server.address() as AddressInfo).port}`
+  return Object.assign(state, { byId, byRecipient, url, close: () => new Promise<void>((resolve) => server.close(() => resolve())) })
 }
 
 /** accepted/delivered/lost/duplicated from what was accepted (ids) and how often each arrived (counts). */
-function tally(acceptedIds, counts) {
+export function tally(acceptedIds: readonly string[], counts: ReadonlyMap<string, number>): FaultOutcome {
   let delivered = 0
   let duplicated = 0
   for (const id of acceptedIds) {
@@ -152,14 +207,12 @@ function tally(acceptedIds, counts) {
 }
 
 /** Kills every child still running (used on the way out of an interrupted run). */
-function killAll() {
-  for (const child of children) child.kill(child.forceSignal)
+export function killAll(): void {
+  for (const [child, forceSignal] of children) child.kill(forceSignal)
 }
 
 /** Runs `worker(i)` over 0..n-1 with `concurrency` at a time. */
-async function pool(n, concurrency, worker) {
+export async function pool(n: number, concurrency: number, worker: (i: number) => Promise<void>): Promise<void> {
   let next = 0
   await Promise.all(Array.from({ length: concurrency }, async () => { while (next < n) await worker(next++) }))
 }
-
-module.exports = { AMQP_URL, REDIS_URL, PG_ADMIN_URL, RETRY_DELAYS_MS, sleep, waitUntil, namespace, startChild, startApi, startSmtpSink, tally, killAll, pool, freePort }
