@@ -35,7 +35,7 @@ export function table(rows: readonly Row[]): string {
   ]
   for (const r of rows) {
     const extra = r.extra ? Object.entries(r.extra).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join(', ') : ''
-    const notes = [`${r.rounds} rounds`, r.notes, extra].filter(Boolean).join('; ')
+    const notes = [`${r.rounds} round${r.rounds === 1 ? '' : 's'}`, r.notes, extra].filter(Boolean).join('; ')
     const cpu = r.cpuUsPerOp === undefined && r.baselineCpuUsPerOp === undefined
       ? '-'
       : `${cell(r.cpuUsPerOp)} vs ${cell(r.baselineCpuUsPerOp)}${r.cpuRatio === undefined ? '' : ` (${r.cpuRatio}x)`}`
