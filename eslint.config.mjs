@@ -22,7 +22,7 @@ export default [
     files: ['**/*.{ts,tsx,js,mjs,cjs}'],
     plugins: { 'import-x': importX },
     settings: {
-      'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['apps/*/tsconfig.json', 'packages/*/tsconfig.json', 'infra/tsconfig.json'], noWarnOnMultipleProjects: true })]
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['apps/*/tsconfig.json', 'packages/*/tsconfig.json', 'infra/tsconfig.json', 'bench/tsconfig.json'], noWarnOnMultipleProjects: true })]
     },
     rules: {
       // Value cycles, in the editor too; `npm run lint:cycles` (madge) also sees type-only ones.

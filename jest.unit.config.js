@@ -13,7 +13,7 @@ const preset = require('@socialnet/jest-preset')
 
 const workspaces = ['apps', 'packages']
   .flatMap((group) => readdirSync(join(__dirname, group)).map((name) => join(group, name)))
-  .concat('infra')
+  .concat('infra', 'bench')
   .filter((dir) => existsSync(join(__dirname, dir, 'test')))
 
 module.exports = {

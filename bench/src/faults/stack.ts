@@ -1,4 +1,3 @@
-'use strict'
 /**
  * stack.rolling-restart: `npm run stack` (scripts/stack.js: nginx in front
  * of 2 api replicas + a mailer, KV_LOG=postgres) under load from 8 clients
@@ -12,14 +11,14 @@
  * never reloaded), or it counts as a failure too.
  * nginx and the api replicas run on free ports, beside a compose stack on 8080.
  */
-const { execFile } = require('node:child_process')
-const { readFileSync } = require('node:fs')
-const { join } = require('node:path')
-const { promisify } = require('node:util')
-const { ROOT } = require('../harness')
-const { sleep, waitUntil, namespace, startChild, startSmtpSink, freePort, tally, pool } = require('./testbed')
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { ROOT, type BenchEnv } from '../harness'
+import { freePort, namespace, pool, sleep, startChild, startSmtpSink, tally, waitUntil, type Child, type Fault, type SmtpSink } from './testbed'
 
-async function startStack(ns, sink) {
+async function startStack(ns: BenchEnv, sink: SmtpSink) {
   const stackDir = join(ns.dir, 'stack')
   const httpPort = await freePort()
   // Its graceful stop (nginx, then the apps, each up to SHUTDOWN_GRACE_MS + 5 s) outlasts the default 15 s.
@@ -45,49 +44,50 @@ async function startStack(ns, sink) {
 }
 
 /** Rolling restarts in a row: 10 in the full run, 3 with --quick (CI). */
-const restartsFor = (quick) => quick ? 3 : 10
+const restartsFor = (quick: boolean) => quick ? 3 : 10
 
 /** The api replicas the running stack lists in its stack.json: `[{ pid, port }]`. */
-function replicas(stackDir) {
-  return JSON.parse(readFileSync(join(stackDir, 'stack.json'), 'utf8')).api
+function replicas(stackDir: string): { pid: number, port: number }[] {
+  return (JSON.parse(readFileSync(join(stackDir, 'stack.json'), 'utf8')) as { api: { pid: number, port: number }[] }).api
 }
 
-const rollingRestart = {
+export const rollingRestart: Fault = {
   name: 'stack.rolling-restart',
   fault: 'npm run stack:restart, again and again (2 api replicas behind nginx), under load',
   failedAllowed: 0,
   async run({ quick, log }) {
     const RESTARTS = restartsFor(quick)
     const ns = namespace('stack')
-    let sink
+    let sink: SmtpSink | undefined
     let running = true
-    let clients = []
-    let stack
+    let clients: Promise<void>[] = []
+    let stack: Child | undefined
     try {
-      sink = await startSmtpSink()
-      const started = await startStack(ns, sink)
+      const smtp = sink = await startSmtpSink()
+      const started = await startStack(ns, smtp)
       stack = started.stack
       const { base } = started
       // nginx's and the apis' complaints, kept whole (the child's output buffer is short) to explain a failed request.
-      const problems = []
-      stack.child.stdout.on('data', (chunk) => {
+      const problems: string[] = []
+      started.stack.child.stdout.on('data', (chunk: Buffer) => {
         for (const line of String(chunk).split('\n')) {
           if (/\[(error|crit|alert|emerg)\]|"level":(50|60)|exited|SIGKILL/.test(line) && !/Connection refused/.test(line)) problems.push(line.slice(0, 400))
         }
       })
-      const puts = new Map()
-      const emails = []
-      const failures = new Map()
+      const puts = new Map<string, string>()
+      const emails: string[] = []
+      const failures = new Map<string, number>()
       let requests = 0
       // Per restart (0 = the load before the first one): requests answered and failed.
       let round = 0
       const rounds = Array.from({ length: RESTARTS + 1 }, () => ({ requests: 0, failed: 0 }))
-      const count = (reason) => {
+      const count = (reason: string) => {
         failures.set(reason, (failures.get(reason) || 0) + 1)
-        rounds[round].failed++
-        if (rounds[round].failed <= 3) log(`stack.rolling-restart: restart ${round}: failed ${reason} at ${new Date().toISOString()}`)
+        const now = rounds[round]!
+        now.failed++
+        if (now.failed <= 3) log(`stack.rolling-restart: restart ${round}: failed ${reason} at ${new Date().toISOString()}`)
       }
-      const client = async (c) => {
+      const client = async (c: number) => {
         for (let i = 0; running; i++) {
           const kind = i % 3
           const id = `${ns.tag}${c}x${i}`
@@ -95,7 +95,7 @@ const rollingRestart = {
           // nginx gives up on a replica within its proxy timeouts; longer means the test itself is stuck.
           const signal = AbortSignal.timeout(60000)
           try {
-            let res
+            let res: Response
             if (kind === 0) {
               res = await fetch(`${base}/v1/key/${id}`, { method: 'PUT', body: `v-${id}`, signal })
               if (res.status === 201) puts.set(id, `v-${id}`)
@@ -112,10 +112,11 @@ const rollingRestart = {
             }
             await res.arrayBuffer()
             requests++
-            rounds[round].requests++
+            rounds[round]!.requests++
             if (res.status >= 300) count(`${method} ${res.status}`)
           } catch (err) {
-            count(`${method} ${err.cause?.code || err.cause?.message || err.message}`)
+            const cause = (err as { cause?: { code?: string, message?: string } }).cause
+            count(`${method} ${cause?.code || cause?.message || (err instanceof Error ? err.message : String(err))}`)
           }
         }
       }
@@ -132,22 +133,23 @@ const rollingRestart = {
         if (after.map((a) => a.port).join() !== before.map((a) => a.port).join()) count('restart moved a replica to another port')
         if (after.some((a) => before.some((b) => b.pid === a.pid))) count('restart left a replica process running')
         log(`stack.rolling-restart: restart ${n}/${RESTARTS}: ${restart.stdout.trim()} in ${((Date.now() - t) / 1000).toFixed(1)} s, ` +
-          `${rounds[n].requests} requests, ${rounds[n].failed} failed`)
+          `${rounds[n]!.requests} requests, ${rounds[n]!.failed} failed`)
       }
       await sleep(1000)
       running = false
       await Promise.all(clients)
       if (failures.size > 0) log(`stack.rolling-restart: what the stack said:\n${problems.slice(-60).join('\n')}`)
 
-      await waitUntil(() => emails.every((e) => sink.byRecipient.has(e)), 60000)
-      const readBack = new Map()
+      await waitUntil(() => emails.every((e) => smtp.byRecipient.has(e)), 60000)
+      const readBack = new Map<string, number>()
       const keys = [...puts.keys()]
       await pool(keys.length, 8, async (i) => {
-        const res = await fetch(`${base}/v1/key/${keys[i]}`)
-        if (res.status === 200 && (await res.text()) === puts.get(keys[i])) readBack.set(keys[i], 1)
+        const key = keys[i]!
+        const res = await fetch(`${base}/v1/key/${key}`)
+        if (res.status === 200 && (await res.text()) === puts.get(key)) readBack.set(key, 1)
       })
       const writes = tally(keys, readBack)
-      const mails = tally(emails, sink.byRecipient)
+      const mails = tally(emails, smtp.byRecipient)
       const failed = [...failures.values()].reduce((a, b) => a + b, 0)
       return {
         accepted: writes.accepted + mails.accepted,
@@ -167,5 +169,3 @@ const rollingRestart = {
     }
   }
 }
-
-module.exports = { rollingRestart }

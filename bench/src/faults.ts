@@ -1,4 +1,3 @@
-'use strict'
 /**
  * `npm run test:faults`: injects real faults on this machine (kill -9,
  * broker stop/start, a Redis restart, a misbehaving SMTP server, poison
@@ -7,26 +6,29 @@
  * the exit code is 1 if anything was lost, a fault could not be run, or a
  * fault that promises at most `failedAllowed` failed requests failed more.
  *
- *   node bench/faults.js [--quick] [fault names...]   e.g. `-- --quick poison`
+ *   node bench/dist/faults.js [--quick] [fault names...]   e.g. `-- --quick poison`
  *
  * Prints a markdown table and writes bench/results/faults.json. Every fault
  * works in its own database, AMQP prefix, Redis prefix and temp dir, removed
  * afterwards; RabbitMQ is always started again (start_app in a finally) and
  * the shared Redis is never touched (the Redis fault runs a private one).
  */
-const { mkdirSync, writeFileSync } = require('node:fs')
-const { join } = require('node:path')
-const os = require('node:os')
-const { killAll } = require('./faults/testbed')
-const { mailerKill, smtpStall, poison } = require('./faults/mail')
-const { rabbitmqRestart, ensureRabbitRunning } = require('./faults/rabbitmq')
-const { apiKill } = require('./faults/kv')
-const { redisRestart } = require('./faults/redis')
-const { rollingRestart } = require('./faults/stack')
+import { mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { join } from 'node:path'
+import { apiKill } from './faults/kv'
+import { mailerKill, poison, smtpStall } from './faults/mail'
+import { ensureRabbitRunning, rabbitmqRestart } from './faults/rabbitmq'
+import { redisRestart } from './faults/redis'
+import { rollingRestart } from './faults/stack'
+import { killAll, type FaultOutcome } from './faults/testbed'
 
 const FAULTS = [mailerKill, smtpStall, poison, apiKill, redisRestart, rabbitmqRestart, rollingRestart]
+const RESULTS = join(__dirname, '..', 'results')
 
-function table(results) {
+type Result = Partial<FaultOutcome> & { name: string, fault: string, failedAllowed?: number, error?: string, seconds: number }
+
+function table(results: readonly Result[]): string {
   const lines = [
     '| fault | injected | accepted | delivered | lost | duplicated | failed requests | seconds | notes |',
     '|---|---|---:|---:|---:|---:|---:|---:|---|'
@@ -37,7 +39,7 @@ function table(results) {
   return lines.join('\n')
 }
 
-async function main() {
+async function main(): Promise<void> {
   const quick = process.argv.includes('--quick') || process.env.FAULTS_QUICK === '1'
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
   const unknown = wanted.filter((w) => !FAULTS.some((f) => f.name === w))
@@ -45,8 +47,8 @@ async function main() {
     console.error(`unknown fault(s): ${unknown.join(', ')}; known: ${FAULTS.map((f) => f.name).join(', ')}`)
     process.exit(2)
   }
-  const log = (m) => console.error(`[faults] ${m}`)
-  const results = []
+  const log = (m: string) => console.error(`[faults] ${m}`)
+  const results: Result[] = []
   const started = Date.now()
   for (const fault of FAULTS.filter((f) => !wanted.length || wanted.includes(f.name))) {
     log(`${fault.name}: ${fault.fault}`)
@@ -56,18 +58,19 @@ async function main() {
       results.push({ name: fault.name, fault: fault.fault, failedAllowed: fault.failedAllowed, ...outcome, seconds: Math.round((Date.now() - t) / 1000) })
       log(`${fault.name}: accepted ${outcome.accepted}, delivered ${outcome.delivered}, lost ${outcome.lost}, duplicated ${outcome.duplicated}`)
     } catch (err) {
-      results.push({ name: fault.name, fault: fault.fault, error: String(err.message || err).split('\n')[0], seconds: Math.round((Date.now() - t) / 1000) })
-      log(`${fault.name} failed: ${err.stack || err}`)
+      const message = err instanceof Error ? err.message : String(err)
+      results.push({ name: fault.name, fault: fault.fault, error: message.split('\n')[0], seconds: Math.round((Date.now() - t) / 1000) })
+      log(`${fault.name} failed: ${err instanceof Error ? err.stack : message}`)
     }
   }
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version }
   const report = { quick, results, machine, seconds: Math.round((Date.now() - started) / 1000), at: new Date().toISOString() }
-  mkdirSync(join(__dirname, 'results'), { recursive: true })
-  writeFileSync(join(__dirname, 'results', 'faults.json'), JSON.stringify(report, null, 2) + '\n')
+  mkdirSync(RESULTS, { recursive: true })
+  writeFileSync(join(RESULTS, 'faults.json'), JSON.stringify(report, null, 2) + '\n')
   console.log(table(results))
-  const lost = results.filter((r) => r.lost > 0)
+  const lost = results.filter((r) => (r.lost ?? 0) > 0)
   const failed = results.filter((r) => r.error)
-  const tooManyFailed = results.filter((r) => r.failedAllowed !== undefined && r.failed > r.failedAllowed)
+  const tooManyFailed = results.filter((r) => r.failedAllowed !== undefined && (r.failed ?? 0) > r.failedAllowed)
   console.log(`\n${results.length} faults in ${report.seconds} s${quick ? ' (quick)' : ''}; written to bench/results/faults.json`)
   if (lost.length || failed.length || tooManyFailed.length) {
     console.error(`LOST in: ${lost.map((r) => r.name).join(', ') || 'none'}; could not run: ${failed.map((r) => r.name).join(', ') || 'none'}; ` +
@@ -77,7 +80,7 @@ async function main() {
 }
 
 // An interrupted or crashed run must not leave RabbitMQ stopped or children running.
-for (const signal of ['SIGINT', 'SIGTERM']) {
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     killAll()
     ensureRabbitRunning()
@@ -91,4 +94,4 @@ process.on('uncaughtException', (err) => {
   process.exit(1)
 })
 
-main().catch((err) => { console.error(err); process.exitCode = 1 }).finally(() => { killAll(); ensureRabbitRunning() })
+main().catch((err: unknown) => { console.error(err); process.exitCode = 1 }).finally(() => { killAll(); ensureRabbitRunning() })

@@ -1,4 +1,3 @@
-'use strict'
 /**
  * rabbitmq.stop-start: `rabbitmqctl stop_app` for ~5 s, then `start_app`,
  * while clients keep registering through the api (built, child process).
@@ -7,36 +6,36 @@
  * once the api's relay and the mailer have reconnected by themselves.
  *
  * The broker is shared with everything else on this machine: the outage is
- * kept short and start_app runs in a finally (and on SIGINT, see faults.js).
+ * kept short and start_app runs in a finally (and on SIGINT, see faults.ts).
  */
-const { execFile, execFileSync } = require('node:child_process')
-const { promisify } = require('node:util')
-const { sleep, waitUntil, namespace, startChild, startApi, startSmtpSink, tally } = require('./testbed')
+import { execFile, execFileSync } from 'node:child_process'
+import { promisify } from 'node:util'
+import { namespace, sleep, startApi, startChild, startSmtpSink, tally, waitUntil, type Api, type Child, type Fault } from './testbed'
 
 const run = promisify(execFile)
 const RABBITMQCTL = process.env.RABBITMQCTL || 'rabbitmqctl'
 const OUTAGE_MS = 5000
 let stoppedByUs = false
 
-async function rabbitmqctl(...args) {
+async function rabbitmqctl(...args: string[]): Promise<void> {
   await run(RABBITMQCTL, args, { timeout: 120000 })
 }
 
 /** Synchronous start_app for exit paths; does nothing unless this process stopped the broker. */
-function ensureRabbitRunning() {
+export function ensureRabbitRunning(): void {
   if (!stoppedByUs) return
   try {
     execFileSync(RABBITMQCTL, ['start_app'], { stdio: 'ignore', timeout: 120000 })
     stoppedByUs = false
   } catch (err) {
-    process.stderr.write(`[faults] could not start RabbitMQ again, run: rabbitmqctl start_app (${err.message})\n`)
+    process.stderr.write(`[faults] could not start RabbitMQ again, run: rabbitmqctl start_app (${err instanceof Error ? err.message : String(err)})\n`)
   }
 }
 
 /** One client: registers users one after the other until stop() is called; remembers every 201's email. */
-function registrationLoad(url, tag, clients) {
-  const accepted = []
-  const failures = new Map()
+export function registrationLoad(url: string, tag: string, clients: number) {
+  const accepted: string[] = []
+  const failures = new Map<string | number, number>()
   let running = true
   let n = 0
   const client = async () => {
@@ -54,7 +53,8 @@ function registrationLoad(url, tag, clients) {
         if (res.status === 201) accepted.push(email)
         else failures.set(res.status, (failures.get(res.status) || 0) + 1)
       } catch (err) {
-        failures.set(err.name, (failures.get(err.name) || 0) + 1)
+        const name = err instanceof Error ? err.name : 'Error'
+        failures.set(name, (failures.get(name) || 0) + 1)
       }
     }
   }
@@ -62,21 +62,21 @@ function registrationLoad(url, tag, clients) {
   return { accepted, failures, async stop() { running = false; await done } }
 }
 
-const rabbitmqRestart = {
+export const rabbitmqRestart: Fault = {
   name: 'rabbitmq.stop-start',
   fault: `rabbitmqctl stop_app, ${OUTAGE_MS / 1000} s, start_app, during registrations`,
   async run({ log }) {
     const ns = namespace('rabbit')
     const sink = await startSmtpSink()
-    let api
-    let mailer
-    let load
+    let api: Api | undefined
+    let mailer: Child | undefined
+    let load: ReturnType<typeof registrationLoad> | undefined
     try {
       api = await startApi(ns.env)
       mailer = startChild('mailer', { ...ns.env, SMTP_URL: sink.url, MAIL_SEND_TIMEOUT_MS: '5000' })
-      load = registrationLoad(api.url, ns.tag, 4)
+      const running = load = registrationLoad(api.url, ns.tag, 4)
       await sleep(2000)
-      const before = load.accepted.length
+      const before = running.accepted.length
       log(`rabbitmq.stop-start: ${before} registrations so far; stop_app`)
       stoppedByUs = true
       try {
@@ -87,17 +87,17 @@ const rabbitmqRestart = {
         stoppedByUs = false
         await rabbitmqctl('await_startup').catch(() => {})
       }
-      const during = load.accepted.length - before
+      const during = running.accepted.length - before
       log(`rabbitmq.stop-start: start_app done (${during} registrations meanwhile)`)
       await sleep(3000)
-      await load.stop()
-      const emails = load.accepted
+      await running.stop()
+      const emails = running.accepted
       await waitUntil(() => emails.every((e) => sink.byRecipient.has(e)), 90000)
       await sleep(2000) // let a duplicate, if any, arrive
-      const failed = [...load.failures].map(([k, v]) => `${v} x ${k}`).join(', ')
+      const failed = [...running.failures].map(([k, v]) => `${v} x ${k}`).join(', ')
       return {
         ...tally(emails, sink.byRecipient),
-        failed: [...load.failures.values()].reduce((a, b) => a + b, 0),
+        failed: [...running.failures.values()].reduce((a, b) => a + b, 0),
         notes: `registrations answered 201 while the broker was down: ${during}; welcome mails counted by recipient${failed ? `; failed requests: ${failed}` : ''}`
       }
     } finally {
@@ -110,5 +110,3 @@ const rabbitmqRestart = {
     }
   }
 }
-
-module.exports = { rabbitmqRestart, ensureRabbitRunning, registrationLoad }

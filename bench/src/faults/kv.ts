@@ -1,26 +1,25 @@
-'use strict'
 /**
  * api.kill-9: SIGKILL the api (KV_FSYNC=always, file log) while clients PUT
  * unique keys, start it again on the same log, and read back every key that
  * got a 201: a 201 means "fsynced", so every one of them must be there with
  * its value. Requests in flight at the kill got no 201 and may go either way.
  */
-const { randomBytes } = require('node:crypto')
-const { sleep, namespace, startApi, pool } = require('./testbed')
+import { randomBytes } from 'node:crypto'
+import { namespace, pool, sleep, startApi, type Api, type Fault } from './testbed'
 
 const CLIENTS = 16
 
-const apiKill = {
+export const apiKill: Fault = {
   name: 'api.kill-9',
   fault: 'kill -9 the api during PUTs (KV_FSYNC=always), restart on the same log',
   async run({ quick, log }) {
     const ns = namespace('apikill')
     // Open store: this fault is about durability, not access (KV_AUTH=token is tested in apps/api).
     const env = { ...ns.env, KV_FSYNC: 'always', KV_AUTH: 'open' }
-    let api
+    let api: Api | undefined
     try {
-      api = await startApi(env)
-      const acked = new Map()
+      const first = api = await startApi(env)
+      const acked = new Map<string, string>()
       let inFlightErrors = 0
       let running = true
       let n = 0
@@ -29,7 +28,7 @@ const apiKill = {
           const key = `fault-${n++}`
           const value = `${key}:${randomBytes(8).toString('hex')}`
           try {
-            const res = await fetch(`${api.url}/v1/key/${key}`, { method: 'PUT', body: value })
+            const res = await fetch(`${first.url}/v1/key/${key}`, { method: 'PUT', body: value })
             await res.arrayBuffer()
             if (res.status === 201) acked.set(key, value)
           } catch {
@@ -40,20 +39,21 @@ const apiKill = {
       }
       const clients = Array.from({ length: CLIENTS }, client)
       await sleep(quick ? 1500 : 3000)
-      log(`api.kill-9: ${acked.size} PUTs acknowledged; SIGKILL api (pid ${api.child.pid})`)
-      await api.kill('SIGKILL')
+      log(`api.kill-9: ${acked.size} PUTs acknowledged; SIGKILL api (pid ${first.child.pid})`)
+      await first.kill('SIGKILL')
       running = false
       await Promise.all(clients)
 
-      api = await startApi(env)
+      const second = api = await startApi(env)
       let delivered = 0
-      const missing = []
+      const missing: string[] = []
       const keys = [...acked.keys()]
       await pool(keys.length, 16, async (i) => {
-        const res = await fetch(`${api.url}/v1/key/${keys[i]}`)
+        const key = keys[i]!
+        const res = await fetch(`${second.url}/v1/key/${key}`)
         const body = await res.text()
-        if (res.status === 200 && body === acked.get(keys[i])) delivered++
-        else missing.push(keys[i])
+        if (res.status === 200 && body === acked.get(key)) delivered++
+        else missing.push(key)
       })
       return {
         accepted: acked.size,
@@ -68,5 +68,3 @@ const apiKill = {
     }
   }
 }
-
-module.exports = { apiKill }

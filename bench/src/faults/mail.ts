@@ -1,4 +1,3 @@
-'use strict'
 /**
  * Faults on the mail path, each with real mailer processes (apps/mailer/dist)
  * sending to a real local SMTP server that counts mails by Message-ID (the
@@ -9,19 +8,32 @@
  *  - poison: malformed JSON, wrong schema, unknown type and no messageId
  *    between good mails -> dead-letter queue at once, good mails still sent.
  */
-const { randomBytes } = require('node:crypto')
-const amqplib = require('amqplib')
-const { BrokerConnection, Publisher, declareTopology } = require('@socialnet/broker')
-const { AMQP_URL, RETRY_DELAYS_MS, sleep, waitUntil, namespace, startChild, startSmtpSink, tally } = require('./testbed')
+import { randomBytes } from 'node:crypto'
+import amqplib from 'amqplib'
+import { BrokerConnection, Publisher, declareTopology, type QueueNames } from '@socialnet/broker'
+import type { BenchEnv } from '../harness'
+import { AMQP_URL, RETRY_DELAYS_MS, namespace, sleep, startChild, startSmtpSink, tally, waitUntil, type Child, type Fault, type FaultOutcome, type SmtpSink } from './testbed'
 
 const SETTLE_MS = 60000
 
-function welcome(i) {
+function welcome(i: number) {
   return { to: `user${i}@example.com`, nickname: `user${i}`, verificationUrl: `http://localhost:3000/verify?token=${randomBytes(12).toString('base64url')}` }
 }
 
+interface MailTestbed {
+  ns: BenchEnv
+  sink: SmtpSink
+  procs: Child[]
+  channel: amqplib.Channel
+  queue: QueueNames
+  publisher: Publisher
+  close(): Promise<void>
+  publish(n: number, label: string): Promise<string[]>
+  depth(name: string): Promise<number>
+}
+
 /** Runs `fn(bed)` on a fresh mail testbed and closes the testbed afterwards, whatever happened. */
-async function withMailTestbed(fault, mailers, mailerEnv, fn) {
+async function withMailTestbed<T>(fault: string, mailers: number, mailerEnv: Record<string, string>, fn: (bed: MailTestbed) => Promise<T>): Promise<T> {
   const bed = await mailTestbed(fault, mailers, mailerEnv)
   try {
     return await fn(bed)
@@ -34,9 +46,9 @@ async function withMailTestbed(fault, mailers, mailerEnv, fn) {
  * Mailers + SMTP sink + publisher in one namespace; close() tears all of it
  * down, and so does a failure while setting it up (nothing is left running).
  */
-async function mailTestbed(fault, mailers, mailerEnv = {}) {
+async function mailTestbed(fault: string, mailers: number, mailerEnv: Record<string, string> = {}): Promise<MailTestbed> {
   const ns = namespace(fault)
-  const opened = { procs: [] }
+  const opened: { procs: Child[], publisher?: Publisher, connection?: BrokerConnection, amqp?: amqplib.ChannelModel, sink?: SmtpSink } = { procs: [] }
   const close = async () => {
     await opened.publisher?.close().catch(() => {})
     await opened.connection?.close().catch(() => {})
@@ -75,7 +87,7 @@ async function mailTestbed(fault, mailers, mailerEnv = {}) {
         await Promise.all(ids.map((messageId, i) => publisher.publish({ type: 'mail.welcome.v1', messageId, payload: welcome(i) })))
         return ids
       },
-      depth: async (name) => (await channel.checkQueue(name)).messageCount
+      depth: async (name: string) => (await channel.checkQueue(name)).messageCount
     }
   } catch (err) {
     await close()
@@ -84,13 +96,13 @@ async function mailTestbed(fault, mailers, mailerEnv = {}) {
 }
 
 /** Waits until every id arrived at the sink (or SETTLE_MS), then lets stragglers (duplicates) show up. */
-async function settle(bed, ids) {
+async function settle(bed: MailTestbed, ids: readonly string[]): Promise<void> {
   await waitUntil(() => ids.every((id) => bed.sink.byId.has(id)), SETTLE_MS)
   await waitUntil(async () => (await bed.depth(bed.queue.name)) === 0, 10000)
   await sleep(1000)
 }
 
-const mailerKill = {
+export const mailerKill: Fault = {
   name: 'mailer.kill-9',
   fault: 'kill -9 one of two mailers mid-stream',
   async run({ quick, log }) {
@@ -98,15 +110,16 @@ const mailerKill = {
     return withMailTestbed('mailerkill', 2, {}, async (bed) => {
       const ids = await bed.publish(n, 'kill')
       await waitUntil(() => bed.sink.byId.size >= n / 3, 30000)
-      log(`mailer.kill-9: ${bed.sink.byId.size}/${n} sent, SIGKILL mailer 1 (pid ${bed.procs[0].child.pid})`)
-      await bed.procs[0].kill('SIGKILL')
+      const victim = bed.procs[0]!
+      log(`mailer.kill-9: ${bed.sink.byId.size}/${n} sent, SIGKILL mailer 1 (pid ${victim.child.pid})`)
+      await victim.kill('SIGKILL')
       await settle(bed, ids)
       return { ...tally(ids, bed.sink.byId), notes: `killed after ${Math.round(n / 3)} mails; its unacked messages went to mailer 2` }
     })
   }
 }
 
-const smtpStall = {
+export const smtpStall: Fault = {
   name: 'smtp.stall-refuse',
   fault: 'SMTP server stalls (past the 2 s send timeout), then refuses 421/451, then recovers',
   async run({ quick, log }) {
@@ -133,7 +146,7 @@ const smtpStall = {
 }
 
 /** Raw AMQP publishes that break one message rule each; the consumer must dead-letter them, not crash. */
-function poisonMessages(tag) {
+function poisonMessages(tag: string): { id: string, type: string, body: Buffer, noMessageId?: boolean }[] {
   const good = welcome(0)
   return [
     { id: `poison-json-${tag}`, type: 'mail.welcome.v1', body: Buffer.from('{"to": "broken') },
@@ -144,7 +157,7 @@ function poisonMessages(tag) {
   ]
 }
 
-const poison = {
+export const poison: Fault = {
   name: 'poison',
   fault: 'malformed JSON, wrong schema, unknown type, no messageId, binary garbage between good mails',
   async run({ quick, log }) {
@@ -153,8 +166,8 @@ const poison = {
       const raw = await amqplib.connect(AMQP_URL)
       try {
         const confirm = await raw.createConfirmChannel()
-        const goodIds = []
-        const poisonIds = []
+        const goodIds: string[] = []
+        const poisonIds: string[] = []
         for (let round = 0; round < rounds; round++) {
           goodIds.push(...await bed.publish(20, `good${round}`))
           for (const p of poisonMessages(`${bed.ns.tag}-${round}`)) {
@@ -167,16 +180,16 @@ const poison = {
         log(`poison: ${goodIds.length} good + ${poisonIds.length} poison published`)
         await settle(bed, goodIds)
         // Every poison message must be in the DLQ (by messageId, or by header when it had none).
-        const dead = new Map()
+        const dead = new Map<string, number>()
         await waitUntil(async () => (await bed.depth(bed.queue.dlq)) >= poisonIds.length, 15000)
         for (;;) {
           const msg = await bed.channel.get(bed.queue.dlq, { noAck: true })
           if (!msg) break
-          const id = msg.properties.messageId || msg.properties.headers['x-poison-id']
+          const id = String(msg.properties.messageId || msg.properties.headers?.['x-poison-id'])
           dead.set(id, (dead.get(id) || 0) + 1)
         }
         const good = tally(goodIds, bed.sink.byId)
-        const bad = tally(poisonIds, dead)
+        const bad: FaultOutcome = tally(poisonIds, dead)
         const stillRunning = bed.procs.every((p) => p.running())
         return {
           accepted: good.accepted + bad.accepted,
@@ -191,5 +204,3 @@ const poison = {
     })
   }
 }
-
-module.exports = { mailerKill, smtpStall, poison }

@@ -1,20 +1,19 @@
-'use strict'
 /**
  * The bare Fastify baseline the KV rows are measured against: a GET that
  * returns a constant and a PUT that keeps the raw body in a Map. Same Fastify,
  * same logger level, same body parsing as the api's KV routes, none of the
  * store, metrics or plugins.
  */
-const Fastify = require('fastify')
+import Fastify from 'fastify'
 
 const app = Fastify({ logger: { level: process.env.LOG_LEVEL || 'warn' } })
-const memory = new Map()
+const memory = new Map<string, Buffer>()
 app.removeAllContentTypeParsers()
 app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
 app.get('/health', async () => ({ status: 'ok' }))
 app.get('/const/:key', async (_request, reply) => reply.type('application/octet-stream').send(Buffer.from('bench-value-0123456789')))
-app.put('/mem/:key', async (request, reply) => {
+app.put<{ Params: { key: string }, Body: Buffer }>('/mem/:key', async (request, reply) => {
   memory.set(request.params.key, request.body)
   return reply.code(201).send()
 })
-app.listen({ port: Number(process.env.PORT), host: '127.0.0.1' })
+void app.listen({ port: Number(process.env.PORT), host: '127.0.0.1' })
