@@ -86,7 +86,7 @@ interface HttpishError extends Error {
 /**
  * A backing service (Redis, Postgres) that is unreachable right now: the
  * request may succeed if retried, so it is a 503, not a 500 (measured by the
- * redis.restart fault of bench/faults.js: job submissions during a Redis
+ * redis.restart fault (bench/src/faults/redis.ts): job submissions during a Redis
  * restart answered 500 before).
  */
 function isBackendUnavailable(err: HttpishError): boolean {
