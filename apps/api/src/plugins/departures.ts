@@ -35,8 +35,9 @@ export default fp(async function departures(fastify, opts: DeparturesOptions) {
   let settle: NodeJS.Timeout | undefined
   let lastRequestAt = Date.now()
 
-  fastify.addHook('onRequest', async (request) => {
+  fastify.addHook('onRequest', (request, _reply, done) => {
     if (request.url !== '/health' && request.url !== '/ready') lastRequestAt = Date.now()
+    done()
   })
 
   fastify.addHook('onListen', async () => {
