@@ -15,15 +15,21 @@ const Params = Type.Object({ key: Type.String({ description: 'percent-encoded UT
  * rejects broken escapes and invalid UTF-8), then the byte-length cap.
  */
 function keyFromUrl(url: string): string {
-  const raw = url.slice(url.indexOf('/v1/key/') + '/v1/key/'.length).split('?')[0]!
-  let key: string
-  try {
-    key = decodeURIComponent(raw)
-  } catch {
-    throw new BadKeyError('not valid percent-encoded UTF-8')
+  const start = url.indexOf('/v1/key/') + '/v1/key/'.length
+  const query = url.indexOf('?', start)
+  const raw = query === -1 ? url.slice(start) : url.slice(start, query)
+  let key = raw
+  // Most keys have no escapes: skip the decoder (and its try) for them.
+  if (raw.includes('%')) {
+    try {
+      key = decodeURIComponent(raw)
+    } catch {
+      throw new BadKeyError('not valid percent-encoded UTF-8')
+    }
   }
   if (key.length === 0) throw new BadKeyError('empty')
-  if (Buffer.byteLength(key, 'utf8') > KEY_MAX_BYTES) throw new BadKeyError(`longer than ${KEY_MAX_BYTES} bytes`)
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short keys need no count.
+  if (key.length * 3 > KEY_MAX_BYTES && Buffer.byteLength(key, 'utf8') > KEY_MAX_BYTES) throw new BadKeyError(`longer than ${KEY_MAX_BYTES} bytes`)
   return key
 }
 
