@@ -102,7 +102,16 @@ export async function startProcess(script: string, env: Record<string, string>, 
 
 /** The api from apps/api/dist with the given env (rate limit off unless set); opts as startProcess. */
 export function startApi(env: Record<string, string>, opts?: { readyPath?: string, timeoutMs?: number }): Promise<Started> {
-  return startProcess(join(ROOT, 'apps', 'api', 'dist', 'server.js'), { RATE_LIMIT_RPS: '0', ...env }, opts)
+  return startProcess(join(ROOT, 'apps', 'api', 'dist', 'server.js'), { RATE_LIMIT_RPS: '0', ...imageMallocEnv(), ...env }, opts)
+}
+
+/**
+ * The glibc malloc variables the container image sets (MALLOC_* on the
+ * Dockerfile's ENV line), so the api is measured the way it runs in production.
+ */
+export function imageMallocEnv(): Record<string, string> {
+  const dockerfile = readFileSync(join(ROOT, 'infra', 'docker', 'Dockerfile'), 'utf8')
+  return Object.fromEntries([...dockerfile.matchAll(/\b(MALLOC_[A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]))
 }
 
 /**

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { hostname, tmpdir } from 'node:os'
+import { availableParallelism, hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify'
@@ -179,7 +179,8 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     uploadMaxBytes: config.UPLOAD_MAX_BYTES,
     maxPixels: config.IMAGE_MAX_PIXELS,
     s3Redirect: config.IMAGE_S3_REDIRECT,
-    spoolDir: config.UPLOAD_TMP_DIR ?? join(tmpdir(), `socialnet-uploads-${process.pid}`)
+    spoolDir: config.UPLOAD_TMP_DIR ?? join(tmpdir(), `socialnet-uploads-${process.pid}`),
+    encodeSlots: config.IMAGE_ENCODE_SLOTS ?? Math.max(1, Math.floor(availableParallelism() / 2))
   })
   await api.register(jobsRoutes)
   await api.register(jobShortcutRoutes)

@@ -53,6 +53,11 @@ export const ApiConfigSchema = Type.Object({
   ...StorageEnv,
   /** Decoded pixels an upload may have (width x height); more -> 422. sharp's own default is ~268 MP. */
   IMAGE_MAX_PIXELS: Type.Integer({ minimum: 1, default: 40_000_000 }),
+  /**
+   * Image decodes run at once (each 9 MP JPEG holds 50-90 MB while it is decoded and re-encoded).
+   * Default: half the cores, at least one; the other cores take in uploads and serve requests.
+   */
+  IMAGE_ENCODE_SLOTS: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
   /** With STORAGE=s3: answer image GETs with a redirect to a presigned URL instead of proxying the bytes. */
   IMAGE_S3_REDIRECT: Type.Boolean({ default: false }),
   /** Sessions: lifetime of a login token; login failures allowed per account and per client IP within the window. */

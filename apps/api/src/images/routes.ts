@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import { unlink } from 'node:fs/promises'
-import { availableParallelism } from 'node:os'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import multipart from '@fastify/multipart'
@@ -21,6 +20,8 @@ export interface ImageRoutesOptions {
   s3Redirect: boolean
   /** Folder of this instance's upload temp files (nothing else writes there). */
   spoolDir: string
+  /** Decodes at once; see IMAGE_ENCODE_SLOTS. */
+  encodeSlots: number
 }
 
 const ImageReply = Type.Object({
@@ -57,7 +58,7 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
 const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastify, opts) => {
   const base = opts.publicUrl.replace(/\/+$/, '')
   const { spoolDir } = opts
-  const slots = new EncodeSlots(availableParallelism())
+  const slots = new EncodeSlots(opts.encodeSlots)
 
   // One file, a few small fields; the size limit is the upload limit itself.
   await fastify.register(multipart, {
