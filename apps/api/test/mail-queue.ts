@@ -56,12 +56,3 @@ export class MailQueueReader {
     await this.model.close()
   }
 }
-
-/** Polls `check` until it returns a truthy value (the jest timeout bounds the wait). */
-export async function eventually<T>(check: () => Promise<T | undefined | false>): Promise<T> {
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}

@@ -1,7 +1,8 @@
 import { connect, type ChannelModel } from 'amqplib'
 import { useTestApp } from '../helper'
 import { signUp, type TestAccount } from '../accounts'
-import { AMQP_URL, eventually } from '../mail-queue'
+import { AMQP_URL } from '../mail-queue'
+import { waitFor, waitForValue } from '@socialnet/testing'
 import { promoteToAdmin } from '../../src/users/repository'
 import { startMailer, startSmtp, type MailerProcess, type Smtp } from './dlq-harness'
 
@@ -27,7 +28,7 @@ describe('dead letters: /v1/admin/dlq/{queue} with a real mailer and SMTP server
     admin = await signUp(t.app)
     await promoteToAdmin(t.app.db, admin.email)
     // The admin's own welcome mail goes through first.
-    await eventually(async () => smtp.mails.some((m) => m.to.includes(admin.email)))
+    await waitFor(() => smtp.mails.some((m) => m.to.includes(admin.email)), 'the admin\'s welcome mail')
   })
 
   afterAll(async () => {
@@ -47,7 +48,7 @@ describe('dead letters: /v1/admin/dlq/{queue} with a real mailer and SMTP server
   test('SMTP 550 -> dead letter with the reason -> dry run moves nothing -> fixed -> replay -> delivered exactly once, even if replayed twice', async () => {
     smtp.refuse = true
     const ada = await signUp(t.app)
-    const { messages: [letter] } = await eventually(async () => { const l = await list(); return l.total === 1 && l })
+    const { messages: [letter] } = await waitForValue(async () => { const l = await list(); return l.total === 1 ? l : undefined }, 'one dead letter')
     expect(letter).toEqual({
       messageId: expect.any(String),
       type: 'mail.welcome.v1',
@@ -74,7 +75,7 @@ describe('dead letters: /v1/admin/dlq/{queue} with a real mailer and SMTP server
     const res = await replay({ messageIds: [letter!.messageId, 'no-such-message'] })
     expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual({ queue: 'mail', dryRun: false, replayed: 1, messageIds: [letter!.messageId], notFound: ['no-such-message'], remaining: 0 })
-    await eventually(async () => mailsTo(ada.email) === 1)
+    await waitFor(() => mailsTo(ada.email) === 1, 'the replayed mail')
 
     // A replay that crashed after the broker confirmed the copy and before it acked the
     // dead letter leaves the message in both queues: replaying that leftover sends nothing.
@@ -86,16 +87,16 @@ describe('dead letters: /v1/admin/dlq/{queue} with a real mailer and SMTP server
     await channel.waitForConfirms()
     await channel.close()
     expect((await replay({ all: true })).json()).toMatchObject({ replayed: 1, remaining: 0 })
-    await eventually(async () => mailer.log.includes('mail already sent, skipping the duplicate'))
+    await waitFor(() => mailer.log.includes('mail already sent, skipping the duplicate'), 'the duplicate skipped')
     expect(mailsTo(ada.email)).toBe(1)
   })
 
   test('a replayed message that fails again carries who replayed it; purge empties the queue', async () => {
     smtp.refuse = true
     const bob = await signUp(t.app)
-    const [first] = (await eventually(async () => { const l = await list(); return l.total === 1 && l })).messages
+    const [first] = (await waitForValue(async () => { const l = await list(); return l.total === 1 ? l : undefined }, 'one dead letter')).messages
     expect((await replay({ messageIds: [first!.messageId] })).json()).toMatchObject({ replayed: 1 })
-    const again = await eventually(async () => { const l = await list(); return l.total === 1 && l.messages[0]!.redriven && l })
+    const again = await waitForValue(async () => { const l = await list(); return l.total === 1 && l.messages[0]!.redriven ? l : undefined }, 'the replayed letter dead again')
     expect(again && again.messages[0]).toMatchObject({ messageId: first!.messageId, attempts: 1, redriven: { at: expect.any(String), by: `user:${admin.id} <${admin.email}>` } })
 
     const purge = await t.app.inject({ method: 'DELETE', url: '/v1/admin/dlq/mail', headers: admin.auth })

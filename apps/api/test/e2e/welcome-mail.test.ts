@@ -7,7 +7,8 @@ import { connect } from 'amqplib'
 import type { FastifyInstance } from 'fastify'
 import { deleteTopology, topology } from '@socialnet/broker'
 import { buildApp, testEnv, type TestEnv } from '../helper'
-import { AMQP_URL, eventually, testPrefix } from '../mail-queue'
+import { waitForValue } from '@socialnet/testing'
+import { AMQP_URL, testPrefix } from '../mail-queue'
 
 const MAILER_JS = join(__dirname, '..', '..', '..', 'mailer', 'dist', 'server.js')
 
@@ -92,7 +93,7 @@ describe('registration -> outbox -> RabbitMQ -> mailer -> SMTP -> verification l
     expect(res.statusCode).toBe(201)
     const userId: string = res.json().id
 
-    const [mail] = await eventually(async () => smtp.mails.length > 0 && smtp.mails)
+    const [mail] = await waitForValue(() => (smtp.mails.length > 0 ? smtp.mails : undefined), 'the welcome mail')
     expect(mail!.to).toEqual(['lin@example.com'])
     const links = [...decodeQuotedPrintable(mail!.raw).matchAll(/http:\/\/social\.test:8080\/verify(\?token=[\w-]+)/g)].map((m) => m[1])
     expect(links.length).toBeGreaterThan(0)

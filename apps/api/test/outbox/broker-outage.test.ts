@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { buildApp, testEnv, type TestEnv } from '../helper'
-import { MailQueueReader, eventually, testPrefix } from '../mail-queue'
+import { waitFor } from '@socialnet/testing'
+import { MailQueueReader, testPrefix } from '../mail-queue'
 import { TcpProxy } from './tcp-proxy'
 
 describe('RabbitMQ down during registrations', () => {
@@ -42,10 +43,10 @@ describe('RabbitMQ down during registrations', () => {
 
     await proxy.restore()
     const received = await mail.waitForCount(20)
-    await eventually(async () => {
+    await waitFor(async () => {
       const { rows } = await app.db.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')
       return Number(rows[0].n) === 0
-    })
+    }, 'the outbox drained')
     const { rows } = await app.db.query('SELECT message_id FROM outbox')
     expect(new Set(received.map((m) => m.messageId))).toEqual(new Set(rows.map((r) => r.message_id)))
     expect(new Set(received.map((m) => m.payload.to))).toEqual(new Set(emails))
@@ -63,16 +64,16 @@ describe('RabbitMQ down during registrations', () => {
     const results = await Promise.all(registrations)
     expect(results.every((r) => r.statusCode === 201)).toBe(true)
     await proxy.restore()
-    await eventually(async () => {
+    await waitFor(async () => {
       const { rows } = await app.db.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')
       return Number(rows[0].n) === 0
-    })
+    }, 'the outbox drained')
     const received = new Set(mail.messages.slice(before).map((m) => m.payload.to))
     // At least once: a publish confirmed just before the cut may arrive twice (same messageId), never zero times.
-    await eventually(async () => {
+    await waitFor(() => {
       for (const m of mail.messages.slice(before)) received.add(m.payload.to)
       return received.size === 40
-    })
+    }, '40 mails')
     expect([...received].every((to) => /^flap\d+@example\.com$/.test(String(to)))).toBe(true)
   })
 
@@ -89,10 +90,10 @@ describe('RabbitMQ down during registrations', () => {
       }
       await proxy.restore()
       // Either replica may publish them (they share the outbox); what matters is that all arrive.
-      await eventually(async () => {
+      await waitFor(() => {
         const got = new Set(mail.messages.map((m) => m.payload.to))
         return emails.every((e) => got.has(e))
-      })
+      }, 'every registration\'s mail')
       await late.broker.connection.waitForConnection()
       expect((await late.inject('/ready')).statusCode).toBe(200)
     } finally {

@@ -4,7 +4,7 @@ import { Client, type Pool } from 'pg'
 import { openDatabase } from '@socialnet/db'
 import { OutboxRelay, type ConfirmingPublisher, type PublishedRow } from '../../src/outbox/relay'
 import { databaseUrl as testDatabaseUrl, dropDatabase } from '@socialnet/testing'
-import { eventually } from '../mail-queue'
+import { waitFor, waitForValue } from '@socialnet/testing'
 
 type Message = Parameters<ConfirmingPublisher['publish']>[0]
 
@@ -127,7 +127,7 @@ describe('outbox relay: batches are leased, not locked', () => {
     const broker = new HeldPublisher()
     const first = relay(broker)
     await first.relay.start()
-    await eventually(async () => broker.held.length === 3)
+    await waitFor(() => broker.held.length === 3, 'three publishes held')
 
     const { rows: [open] } = await pool.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'")
@@ -169,19 +169,19 @@ describe('outbox relay: batches are leased, not locked', () => {
     const claimedBy = Date.now()
     const deadBatch = dead.nextBatch()
     dead.relay.wake()
-    await eventually(async () => stuck.held.length === 2)
+    await waitFor(() => stuck.held.length === 2, 'two publishes held')
 
     const elsewhere = new InstantPublisher()
     const live = relay(elsewhere, { leaseMs: 1000 })
     let batch = live.nextBatch()
     live.relay.wake()
     expect((await batch).claimed).toBe(0)
-    const taken = await eventually(async () => {
+    const taken = await waitForValue(async () => {
       batch = live.nextBatch()
       live.relay.wake()
       const { claimed } = await batch
-      return claimed > 0 && claimed
-    })
+      return claimed > 0 ? claimed : undefined
+    }, 'the expired lease taken over')
     expect(taken).toBe(2)
     expect(Date.now() - claimedBy).toBeGreaterThanOrEqual(900)
     expect(elsewhere.published).toEqual(rows.map((r) => r.messageId))

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { buildApp, useTestApp } from '../helper'
-import { eventually } from '../mail-queue'
+import { waitFor, waitForValue } from '@socialnet/testing'
 
 const register = (app: FastifyInstance, n: string | number) => app.inject({
   method: 'POST', url: '/v1/users', payload: { email: `user${n}@example.com`, nickname: `user${n}`, password: 'tiger violet 42' }
@@ -23,10 +23,10 @@ describe('outbox relay', () => {
       payload: row.payload
     })
     expect(message!.payload.to).toBe('user1@example.com')
-    const sent = await eventually(async () => {
+    const sent = await waitForValue(async () => {
       const { rows } = await t.app.db.query('SELECT published_at, attempts FROM outbox WHERE message_id = $1', [row.message_id])
       return rows[0].published_at ? rows[0] : undefined
-    })
+    }, 'the row published')
     expect(sent.attempts).toBe(1)
   })
 
@@ -43,10 +43,10 @@ describe('outbox relay', () => {
       const before = t.mail.messages.length
       const results = await Promise.all(Array.from({ length: 30 }, (_, i) => register(i % 2 ? t.app : replica, `r${i}`)))
       expect(results.every((r) => r.statusCode === 201)).toBe(true)
-      await eventually(async () => {
+      await waitFor(async () => {
         const { rows } = await t.app.db.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')
         return Number(rows[0].n) === 0
-      })
+      }, 'the outbox drained')
       const received = await t.mail.waitForCount(before + 30)
       const ids = received.map((m) => m.messageId)
       expect(new Set(ids).size).toBe(ids.length)
@@ -65,20 +65,20 @@ describe('outbox relay', () => {
     expect((await register(t.app, 'after-poison')).statusCode).toBe(201)
     const received = await t.mail.waitForCount(before + 1)
     expect(received[before]!.payload.to).toBe('userafter-poison@example.com')
-    const poison = await eventually(async () => {
+    const poison = await waitForValue(async () => {
       const { rows } = await t.app.db.query("SELECT attempts, last_error, next_attempt_at > now() AS backing_off, published_at FROM outbox WHERE type = 'mail.unknown.v9'")
       return rows[0].attempts > 0 ? rows[0] : undefined
-    })
+    }, 'the poison row tried')
     expect(poison).toEqual({ attempts: 1, last_error: expect.stringContaining('unknown message type'), backing_off: true, published_at: null })
   })
 
   test('a lost LISTEN connection is re-established and still wakes the relay', async () => {
     const { rowCount } = await t.app.db.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'outbox-relay' AND datname = current_database()")
     expect(rowCount).toBe(1)
-    await eventually(async () => {
+    await waitFor(async () => {
       const { rows } = await t.app.db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'outbox-relay' AND datname = current_database() AND query ILIKE 'LISTEN%'")
       return rows.length === 1
-    })
+    }, 'LISTEN again')
     const before = t.mail.messages.length
     expect((await register(t.app, 'after-listen-loss')).statusCode).toBe(201)
     const received = await t.mail.waitForCount(before + 1)
