@@ -64,13 +64,13 @@ export class Publisher {
       role: 'publisher',
       // A closing publisher still needs a channel for the messages it holds.
       wanted: () => !this.closing || this.pending > 0,
-      setup: async ({ channel }) => {
+      onOpen: ({ channel }) => {
         channel.on('drain', () => {
           this.blocked = false
           this.flush()
         })
+        this.flush()
       },
-      onOpen: () => this.flush(),
       onClose: () => (this.blocked = false)
     })
     void this.channels.open()
