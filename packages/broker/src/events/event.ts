@@ -12,6 +12,10 @@ export const EVENT_TYPES = [
   'mail.duplicate_skipped',
   'mail.retry_scheduled',
   'mail.dead_lettered',
+  'mail.deferred',
+  'mail.bounced',
+  'mail.suppressed',
+  'mail.throttled',
   'job.status',
   'image.stored',
   'image.thumbnails_made',
@@ -22,7 +26,7 @@ export const EVENT_TYPES = [
 export type EventType = (typeof EVENT_TYPES)[number]
 
 /** Which service emitted an event. */
-export type EventService = 'api' | 'mailer' | 'worker'
+export type EventService = 'api' | 'mailer' | 'worker' | 'bounces'
 
 /** What the code that emits an event says about it; the emitter adds type, at, service and replica. */
 export interface EventInput {
