@@ -35,7 +35,7 @@ describe('suppression list and bounce policy (Postgres)', () => {
 
   test('soft bounces suppress at the third within a week, not before; older ones do not count', async () => {
     const address = `full-${randomUUID()}@example.com`
-    await pool.query(`INSERT INTO mail_bounces (address, kind, source, received_at) VALUES ($1, 'soft', 'dsn', now() - interval '8 days')`, [address])
+    await pool.query('INSERT INTO mail_bounces (address, kind, source, received_at) VALUES ($1, \'soft\', \'dsn\', now() - interval \'8 days\')', [address])
     expect(await list.recordBounce({ address, kind: 'soft', source: 'dsn' })).toBeNull()
     expect(await list.recordBounce({ address, kind: 'soft', source: 'dsn' })).toBeNull()
     expect((await list.reasonsFor([address])).size).toBe(0)
