@@ -161,6 +161,20 @@ describe('bounce receiver over SMTP', () => {
     expect(await suppressions.get(address)).toMatchObject({ reason: 'hard_bounce' })
   })
 
+  test('mangled copies of a real DSN (cut short, bytes flipped) are all answered 250; the receiver keeps serving', async () => {
+    // Each mangled copy names a mail of its own: what it does to that address is not the point here.
+    for (let i = 0; i < 40; i++) {
+      const { messageId, address } = await sentMail()
+      const full = Buffer.from(hardDsn(messageId, address))
+      const copy = full.subarray(0, 1 + Math.floor(Math.random() * full.length))
+      for (let flips = 0; flips < i % 8; flips++) copy[Math.floor(Math.random() * copy.length)] = Math.floor(Math.random() * 256)
+      expect([i, (await bed.send(bed.returnPath(messageId), copy)).code]).toEqual([i, 250])
+    }
+    const { messageId, address } = await sentMail()
+    expect((await bed.send(bed.returnPath(messageId), hardDsn(messageId, address))).code).toBe(250)
+    expect(await suppressions.get(address)).toMatchObject({ reason: 'hard_bounce' })
+  })
+
   test('a message past 1 MiB is refused with 552 and not applied', async () => {
     const { messageId, address } = await sentMail()
     const padding = `X-Padding: ${'p'.repeat(998 - 11)}\r\n`.repeat(1100)
