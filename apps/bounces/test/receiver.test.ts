@@ -175,6 +175,20 @@ describe('bounce receiver over SMTP', () => {
     expect(await suppressions.get(address)).toMatchObject({ reason: 'hard_bounce' })
   })
 
+  test('when the database fails the report is answered 451 (the sending MTA retries), and applied when it is sent again', async () => {
+    const { messageId, address } = await sentMail()
+    await bed.db.query('ALTER TABLE mail_bounces RENAME TO mail_bounces_away')
+    try {
+      const reply = await bed.send(bed.returnPath(messageId), hardDsn(messageId, address))
+      expect(reply.code).toBe(451)
+    } finally {
+      await bed.db.query('ALTER TABLE mail_bounces_away RENAME TO mail_bounces')
+    }
+    expect(await suppressions.get(address)).toBeUndefined()
+    expect((await bed.send(bed.returnPath(messageId), hardDsn(messageId, address))).code).toBe(250)
+    expect(await suppressions.get(address)).toMatchObject({ reason: 'hard_bounce' })
+  })
+
   test('a message past 1 MiB is refused with 552 and not applied', async () => {
     const { messageId, address } = await sentMail()
     const padding = `X-Padding: ${'p'.repeat(998 - 11)}\r\n`.repeat(1100)
