@@ -81,6 +81,7 @@ async function main() {
 
   let project
   let rabbitUiPort = '15672'
+  let bounceSmtpPort = '2525'
   let interrupted = false
   const onSignal = (signal) => {
     if (interrupted) process.exit(130)
@@ -97,18 +98,20 @@ async function main() {
       const built = await buildMissingImages(log)
       // A RabbitMQ on this host (the tests' own) may hold the management port: publish elsewhere.
       rabbitUiPort = (await portTaken(15672)) ? String(await freePort()) : '15672'
+      // Likewise the bounce receiver's SMTP port (a local receiver or test SMTP server may hold 2525).
+      bounceSmtpPort = (await portTaken(2525)) ? String(await freePort()) : '2525'
       project = new ComposeProject({
         root: ROOT,
         project: PROJECT,
         envFile: join(ROOT, '.env.example'),
-        buildEnv: { NPM_CONFIG_REGISTRY: registry, DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '0', RABBITMQ_UI_PORT: rabbitUiPort }
+        buildEnv: { NPM_CONFIG_REGISTRY: registry, DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '0', RABBITMQ_UI_PORT: rabbitUiPort, BOUNCE_SMTP_PUBLISH: bounceSmtpPort }
       })
       // A run that was killed may have left its project behind.
       await project.down()
       return `${project.command === 'docker' ? 'docker compose' : 'docker-compose'}; npm registry ${registry}; images ${built.length ? `built: ${built.join(', ')}` : 'all present'}`
     })
     if (project && !interrupted) {
-      const env = { ...readEnvFile(join(ROOT, '.env.example')), RABBITMQ_UI_PORT: rabbitUiPort }
+      const env = { ...readEnvFile(join(ROOT, '.env.example')), RABBITMQ_UI_PORT: rabbitUiPort, BOUNCE_SMTP_PUBLISH: bounceSmtpPort }
       await scenario({ project, env, check, log, interrupted: () => interrupted })
     }
   } finally {

@@ -62,7 +62,7 @@ describe('docker-compose.yml', () => {
   })
 
   test('has the whole topology, with api and mailer replicated', () => {
-    for (const name of ['nginx', 'api', 'mailer', 'worker', 'rabbitmq', 'postgres', 'redis', 'mailpit', 'minio', 'minio-setup']) {
+    for (const name of ['nginx', 'api', 'mailer', 'worker', 'bounces', 'rabbitmq', 'postgres', 'redis', 'mailpit', 'minio', 'minio-setup']) {
       expect(services).toHaveProperty(name)
     }
     expect(services.api?.deploy?.replicas).toBe(2)
@@ -79,12 +79,12 @@ describe('docker-compose.yml', () => {
     }
   })
 
-  test('scalable services have no fixed host ports; only the edge and the UIs publish ports', () => {
+  test('scalable services have no fixed host ports; only the edge, the MX and the UIs publish ports', () => {
     for (const name of SCALABLE) expect(services[name]?.ports).toBeUndefined()
     for (const [name, service] of Object.entries(services)) {
       for (const port of service.ports ?? []) {
-        // UIs stay on the host's loopback; only nginx faces the network.
-        if (name !== 'nginx') expect(port).toMatch(/^127\.0\.0\.1:/)
+        // UIs stay on the host's loopback; only nginx (the web) and bounces (the MX of BOUNCE_DOMAIN) face the network.
+        if (name !== 'nginx' && name !== 'bounces') expect(port).toMatch(/^127\.0\.0\.1:/)
       }
     }
   })
@@ -94,6 +94,7 @@ describe('docker-compose.yml', () => {
       const deps = services[name]?.depends_on ?? {}
       for (const dep of ['postgres', 'rabbitmq']) expect(deps[dep]?.condition).toBe('service_healthy')
     }
+    for (const dep of ['postgres', 'rabbitmq']) expect(services.bounces?.depends_on?.[dep]?.condition).toBe('service_healthy')
     expect(services.nginx?.depends_on?.api?.condition).toBe('service_healthy')
     expect(services.rabbitmq?.depends_on?.['rabbitmq-definitions']?.condition).toBe('service_completed_successfully')
   })
@@ -102,6 +103,7 @@ describe('docker-compose.yml', () => {
     expect(services.api?.environment?.AMQP_URL).toMatch(/^amqp:\/\/api:/)
     expect(services.mailer?.environment?.AMQP_URL).toMatch(/^amqp:\/\/mailer:/)
     expect(services.worker?.environment?.AMQP_URL).toMatch(/^amqp:\/\/worker:/)
+    expect(services.bounces?.environment?.AMQP_URL).toMatch(/^amqp:\/\/bounces:/)
     expect(services.api?.environment?.KV_LOG).toBe('postgres')
     const nginx = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')
     const nginxIp = /ipv4_address: ([\d.]+)/.exec(nginx)?.[1]

@@ -21,7 +21,7 @@ test('kustomization lists every manifest in the folder, and each parses', () => 
   for (const doc of docs) expect([doc.kind, Boolean(doc.apiVersion && doc.metadata?.name)]).toEqual([doc.kind, true])
 })
 
-test.each(['api', 'mailer', 'worker'])('%s Deployment: probes, resources, grace longer than the shutdown, non-root', (name) => {
+test.each(['api', 'mailer', 'worker', 'bounces'])('%s Deployment: probes, resources, grace longer than the shutdown, non-root', (name) => {
   const deployment = find('Deployment', name)!
   expect(deployment.spec.selector.matchLabels).toEqual(deployment.spec.template.metadata.labels)
   const pod = deployment.spec.template.spec
@@ -47,6 +47,23 @@ test('api: readiness is /ready, liveness /health, a Service and an HPA', () => {
   const hpa = find('HorizontalPodAutoscaler', 'api')!
   expect(hpa.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'api' })
   expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2)
+})
+
+test('bounces: readiness /ready, liveness /health, port 25 of a Service reaches its SMTP port', () => {
+  const [container] = find('Deployment', 'bounces')!.spec.template.spec.containers
+  expect(container.readinessProbe.httpGet.path).toBe('/ready')
+  expect(container.livenessProbe.httpGet.path).toBe('/health')
+  const smtp = container.ports.find((p: { name: string }) => p.name === 'smtp')
+  const service = find('Service', 'bounces')!
+  expect(service.spec.selector).toEqual({ 'app.kubernetes.io/name': 'bounces' })
+  expect(service.spec.ports).toEqual([expect.objectContaining({ port: 25, targetPort: 'smtp' })])
+  expect(container.env.find((e: { name: string }) => e.name === 'BOUNCE_SMTP_PORT').value).toBe(String(smtp.containerPort))
+  // The mailer signs with the same secret the receiver verifies with.
+  const secretKey = (name: string) => find('Deployment', name)!.spec.template.spec.containers[0].env
+    .find((e: { name: string }) => e.name === 'BOUNCE_SECRET')?.valueFrom.secretKeyRef.key
+  expect(secretKey('mailer')).toBe('BOUNCE_SECRET')
+  expect(secretKey('bounces')).toBe('BOUNCE_SECRET')
+  expect(find('ConfigMap', 'socialnet-config')?.data.BOUNCE_DOMAIN).toBeDefined()
 })
 
 test('mailer and worker scale on their RabbitMQ queue length (KEDA)', () => {

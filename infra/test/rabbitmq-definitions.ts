@@ -4,7 +4,7 @@ import { management } from '@socialnet/testing'
 import { renderDefinitions } from '../rabbitmq/render-definitions'
 
 /** The service users of the template (keda is optional and left out). */
-export const SERVICE_USERS = ['admin', 'api', 'mailer', 'worker'] as const
+export const SERVICE_USERS = ['admin', 'api', 'mailer', 'worker', 'bounces'] as const
 /** One service user of the template. */
 export type ServiceUser = (typeof SERVICE_USERS)[number]
 

@@ -267,18 +267,21 @@ describe('rabbitmq permissions: each service does its own work and no more', () 
       expect(await publishAs('worker', events.exchange, 'mail.sent')).toMatch(/ACCESS_REFUSED/)
       expect(await publishAs('api', events.exchange, 'user.registered')).toBe('routed')
       expect(await publishAs('api', events.exchange, 'outbox.published')).toBe('routed')
-      expect(await depth(events.queue)).toBe(5)
+      expect(await publishAs('bounces', events.exchange, 'mail.bounced')).toBe('routed')
+      expect(await publishAs('bounces', events.exchange, 'mail.suppressed')).toBe('routed')
+      expect(await publishAs('bounces', events.exchange, 'mail.sent')).toMatch(/ACCESS_REFUSED/)
+      expect(await depth(events.queue)).toBe(7)
     })
 
     test('mailer and worker cannot read, rebind or remove the events exchange and queue; the api can read the queue', async () => {
-      for (const user of ['mailer', 'worker'] as const) {
+      for (const user of ['mailer', 'worker', 'bounces'] as const) {
         const refusals = [
           await tryAs(defs.url(user), (ch) => ch.consume(events.queue, () => {})),
           await tryAs(defs.url(user), (ch) => ch.get(events.queue)),
           await tryAs(defs.url(user), (ch) => ch.deleteExchange(events.exchange)),
           await tryAs(defs.url(user), (ch) => ch.deleteQueue(events.queue)),
           await tryAs(defs.url(user), (ch) => ch.assertExchange(events.exchange, 'topic', { durable: true })),
-          await tryAs(defs.url(user), (ch) => ch.bindQueue(names.queues[user === 'mailer' ? 'mail' : 'jobs'].name, events.exchange, '#'))
+          await tryAs(defs.url(user), (ch) => ch.bindQueue(names.queues[user === 'worker' ? 'jobs' : 'mail'].name, events.exchange, '#'))
         ]
         for (const refusal of refusals) expect(refusal).toMatch(/ACCESS_REFUSED/)
       }
@@ -286,12 +289,12 @@ describe('rabbitmq permissions: each service does its own work and no more', () 
     })
 
     test('the EventPublisher under the mailer\'s and worker\'s own users: their events arrive', async () => {
-      for (const [user, type] of [['mailer', 'mail.sent'], ['worker', 'job.status']] as const) {
+      for (const [user, type] of [['mailer', 'mail.sent'], ['worker', 'job.status'], ['bounces', 'mail.bounced']] as const) {
         const publisher = new EventPublisher(await serviceConnection(user, false), { service: user, replica: `${user}-1` })
         opened.unshift(publisher)
         publisher.emit(type, { subject: 'x:1', data: {} })
       }
-      await waitFor(async () => (await depth(events.queue)) === 2, 'two events in the collector queue')
+      await waitFor(async () => (await depth(events.queue)) === 3, 'three events in the collector queue')
     })
   })
 })

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { databaseUrl } from '@socialnet/testing'
+import { databaseUrl, freePort } from '@socialnet/testing'
 import { ROOT, dropTestNamespace } from './running-stack'
 
 // Debian's supervisord runs infra/supervisor/socialnet.conf for real. The file is used as
@@ -15,6 +15,8 @@ const dir = mkdtempSync(join(tmpdir(), 'socialnet-supervisor-'))
 const checkout = join(dir, 'checkout')
 const mainConf = join(dir, 'supervisord.conf')
 const prefix = `test-supervisor-${tag}.`
+// The bounce receiver's SMTP port: any free one (2525 is the fake SMTP_URL below, and may be taken).
+let bounceSmtpPort = 0
 let supervisord: ChildProcess
 
 function ctl(...args: string[]): string {
@@ -39,7 +41,8 @@ async function runningPid(program: string, notPid?: number): Promise<number> {
   }
 }
 
-beforeAll(() => {
+beforeAll(async () => {
+  bounceSmtpPort = await freePort()
   mkdirSync(join(checkout, 'infra/supervisor'), { recursive: true })
   mkdirSync(join(dir, 'logs'))
   for (const link of ['apps', 'packages', 'node_modules']) symlinkSync(join(ROOT, link), join(checkout, link))
@@ -51,6 +54,10 @@ beforeAll(() => {
     `AMQP_PREFIX=${prefix}`,
     'SMTP_URL=smtp://127.0.0.1:2525',
     'RATE_LIMIT_RPS=0',
+    'BOUNCE_DOMAIN=bounces.socialnet.test',
+    `BOUNCE_SECRET=${randomBytes(16).toString('hex')}`,
+    `BOUNCE_SMTP_PORT=${bounceSmtpPort}`,
+    'BOUNCE_SMTP_HOST=127.0.0.1',
     `CALLBACK_SECRET=whsec_${randomBytes(32).toString('base64')}`,
     'LOG_LEVEL=warn'
   ].join('\n') + '\n')
@@ -87,8 +94,8 @@ afterAll(async () => {
 }, 60000)
 
 describe('supervisor (infra/supervisor/socialnet.conf)', () => {
-  test('runs two api replicas, two mailers and a worker', async () => {
-    for (const program of ['socialnet:api-1', 'socialnet:api-2', 'socialnet:mailer-1', 'socialnet:mailer-2', 'socialnet:worker']) {
+  test('runs two api replicas, two mailers, a worker and the bounce receiver', async () => {
+    for (const program of ['socialnet:api-1', 'socialnet:api-2', 'socialnet:mailer-1', 'socialnet:mailer-2', 'socialnet:worker', 'socialnet:bounces']) {
       expect(await runningPid(program)).toBeGreaterThan(0)
     }
     const health = await fetch('http://127.0.0.1:3001/health')
