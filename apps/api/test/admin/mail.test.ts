@@ -85,8 +85,13 @@ describe('the delivery log and the suppression list: /v1/admin/mail, /v1/admin/s
     expect(body.attempts.map((a) => [a.messageId, a.outcome])).toEqual([[second, 'suppressed'], [second, 'bounced'], [first, 'sent']])
     expect(body.nextCursor).toBeNull()
     expect(body.suppression).toEqual({
-      address: to, reason: 'hard_bounce', source: 'smtp', detail: '550 5.1.1 user unknown',
-      firstSeenAt: expect.any(String), lastSeenAt: expect.any(String), count: 1
+      address: to,
+      reason: 'hard_bounce',
+      source: 'smtp',
+      detail: '550 5.1.1 user unknown',
+      firstSeenAt: expect.any(String),
+      lastSeenAt: expect.any(String),
+      count: 1
     })
 
     // Pages of 2: the cursor leads to the rest and nothing is seen twice.
@@ -120,8 +125,13 @@ describe('the delivery log and the suppression list: /v1/admin/mail, /v1/admin/s
     expect(added.statusCode).toBe(201)
     const entry = added.json()
     expect(entry).toEqual({
-      address: 'ada.lovelace@example.com', reason: 'manual', source: 'admin', detail: 'asked us by phone',
-      firstSeenAt: expect.any(String), lastSeenAt: expect.any(String), count: 1
+      address: 'ada.lovelace@example.com',
+      reason: 'manual',
+      source: 'admin',
+      detail: 'asked us by phone',
+      firstSeenAt: expect.any(String),
+      lastSeenAt: expect.any(String),
+      count: 1
     })
     // Asking twice is asking once; no body is fine.
     const again = await t.app.inject({ method: 'PUT', url: path, headers: admin.auth })
