@@ -40,6 +40,8 @@ import events from './events/publisher'
 import eventStreams from './events/plugin'
 import eventRoutes from './events/routes'
 import adminDlqRoutes from './admin/dlq-routes'
+import adminMailRoutes from './admin/mail-routes'
+import adminSuppressionRoutes from './admin/suppression-routes'
 
 const REQUEST_ID = /^[\w.-]{1,64}$/
 /**
@@ -187,4 +189,6 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(adminQueueRoutes)
   await api.register(eventRoutes, { replica })
   await api.register(adminDlqRoutes)
+  await api.register(adminMailRoutes)
+  await api.register(adminSuppressionRoutes)
 }

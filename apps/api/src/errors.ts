@@ -122,6 +122,11 @@ export const NoSuchQueueError = createError<[string]>('NO_SUCH_QUEUE', 'no work 
 export const InvalidReplayError = createError<[string]>('INVALID_REPLAY', '%s', 400)
 export const DeadLettersUnavailableError = createError<[string]>(ErrorCode.BROKER_UNAVAILABLE, 'the dead-letter queue cannot be read right now (%s); retry later', 503)
 
+// Admin: the delivery log and the suppression list.
+export const InvalidAddressError = createError<[string]>('INVALID_ADDRESS', 'not an e-mail address: "%s"', 400)
+export const NoSuchMailError = createError<[string]>('NO_SUCH_MAIL', 'no delivery attempt is logged for message "%s" (unknown, never tried yet, or pruned)', 404)
+export const NotSuppressedError = createError<[string]>('NOT_SUPPRESSED', '%s is not on the suppression list', 404)
+
 // Ops and console: /metrics behind its token, console pages asked for as JSON.
 export const MetricsUnauthorizedError = createError<[]>(ErrorCode.UNAUTHORIZED, 'metrics need `Authorization: Bearer <METRICS_TOKEN>`', 401)
 export const NotAPageError = createError<[string]>(ErrorCode.NOT_FOUND, '%s is a page of the web console: open it in a browser', 404)

@@ -12,6 +12,7 @@ import { ProfilePage } from './pages/ProfilePage'
 import { TimelinePage } from './pages/TimelinePage'
 import { JobsPage } from './pages/JobsPage'
 import { AdminPage } from './pages/AdminPage'
+import { MailPage } from './pages/MailPage'
 import { NotFoundPage } from './pages/NotFoundPage'
 import { PAGE_PATHS, type PagePath } from './pages'
 
@@ -25,7 +26,8 @@ const ROUTES: Record<PagePath, () => preact.JSX.Element> = {
   '/profile': ProfilePage,
   '/timeline': TimelinePage,
   '/jobs': JobsPage,
-  '/admin': AdminPage
+  '/admin': AdminPage,
+  '/mail': MailPage
 }
 
 /** Links the console handles itself; any other (the API docs) is a normal page load. */

@@ -3,6 +3,6 @@
  * dist/pages.json, and the api serves index.html at exactly these paths, so a
  * reload or a link from a mail (`/verify?token=…`) opens the right page.
  */
-export const PAGE_PATHS = ['/register', '/check-inbox', '/verify', '/login', '/profile', '/timeline', '/jobs', '/admin'] as const
+export const PAGE_PATHS = ['/register', '/check-inbox', '/verify', '/login', '/profile', '/timeline', '/jobs', '/admin', '/mail'] as const
 
 export type PagePath = (typeof PAGE_PATHS)[number] | '/'

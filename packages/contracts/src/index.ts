@@ -10,3 +10,6 @@ export {
   type MessagePayload,
   type MessageType
 } from './registry'
+export {
+  AttemptOutcome, MailAttemptBody, SuppressionReason, SuppressionBody, RecipientMailBody, MessageMailBody, SuppressionListBody, SuppressRequestBody
+} from './admin-mail'

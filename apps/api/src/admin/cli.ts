@@ -5,6 +5,7 @@ import { loadConfig, loadConfigOrExit } from '@socialnet/config'
 import { openDatabase, type DbLogger } from '@socialnet/db'
 import { ApiConfigSchema } from '../config'
 import { AdminError, createKey, listKeys, promote, revokeKey, type AdminOutput } from './commands'
+import { SUPPRESSION_USAGE, parseSuppressionCommand } from './suppression-commands'
 
 const USAGE = `usage: npm run admin -- <command>   (in the api image: node /app/apps/api/dist/admin/cli.js <command>)
 
@@ -13,6 +14,7 @@ const USAGE = `usage: npm run admin -- <command>   (in the api image: node /app/
                                                          mint an API key; prints the key alone on stdout, once
   api-key list                                           ids, names, scopes and use dates (never the keys)
   api-key revoke <id>                                    the key stops working within API_KEY_CACHE_MS
+${SUPPRESSION_USAGE}
 
 Reads DATABASE_URL like the api (creating and migrating the database if needed). Exit 0 on success, 1 otherwise.`
 
@@ -40,6 +42,8 @@ function redacted(databaseUrl: string): string {
 
 /** The command `argv` names, ready to run on a database; throws AdminError (with the usage) otherwise. */
 function parseCommand(argv: string[]): (db: Pool) => Promise<void> {
+  // Parsed apart: its options are its own.
+  if (argv[0] === 'suppression') return parseSuppressionCommand(argv.slice(1), io)
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { ErrorBody } from '../plugins/errors'
 import { DLQ_DEFAULT_LIMIT, DLQ_MAX_LIMIT } from './dlq'
+import { adminActor } from './actor'
 
 const QueueParams = Type.Object({
   queue: Type.String({ minLength: 1, maxLength: 100, description: 'work queue short name: mail, jobs or thumbnails (others: 404)' })
@@ -64,13 +64,6 @@ const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody,
  * reads or moves at most 500 messages over one AMQP channel.
  */
 const dlqRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  /** The audit trail's "who": the admin's user id and e-mail. */
-  async function actor(request: FastifyRequest): Promise<string> {
-    const userId = request.auth!.userId
-    const { rows } = await fastify.db.query<{ email: string }>('SELECT email FROM users WHERE id = $1', [userId])
-    return `user:${userId}${rows[0] ? ` <${rows[0].email}>` : ''}`
-  }
-
   fastify.get('/v1/admin/dlq/:queue', {
     onRequest: [fastify.authenticate, fastify.requireAdmin],
     schema: {
@@ -97,7 +90,7 @@ const dlqRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       body: ReplayRequestBody,
       response: { 200: ReplayResultBody, ...errors }
     }
-  }, async (request) => fastify.deadLetters.replay(request.params.queue, request.body, await actor(request)))
+  }, async (request) => fastify.deadLetters.replay(request.params.queue, request.body, await adminActor(fastify, request)))
 
   fastify.delete('/v1/admin/dlq/:queue', {
     onRequest: [fastify.authenticate, fastify.requireAdmin],
@@ -108,7 +101,7 @@ const dlqRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       params: QueueParams,
       response: { 200: PurgeBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody }
     }
-  }, async (request) => fastify.deadLetters.purge(request.params.queue, await actor(request)))
+  }, async (request) => fastify.deadLetters.purge(request.params.queue, await adminActor(fastify, request)))
 }
 
 export default dlqRoutes

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import { ForbiddenError, UnauthorizedError } from '../errors'
 import { QueueStatsReader } from './queue-stats'
 import { DeadLetterService } from './dlq'
+import { MailDeliveryService } from './mail'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,6 +17,8 @@ declare module 'fastify' {
     queueStats: QueueStatsReader
     /** Dead-letter inspection, replay and purge (the admin routes; `npm run dlq` builds its own). */
     deadLetters: DeadLetterService
+    /** The delivery log and the suppression list (the admin routes; `npm run admin -- suppression` builds its own). */
+    mailDelivery: MailDeliveryService
   }
 }
 
@@ -24,7 +27,7 @@ export interface AdminOptions {
   managementUrl?: string
 }
 
-/** What admin routes share: the role check, the queue stats reader and the dead-letter service. */
+/** What admin routes share: the role check, the queue stats reader, the dead-letter and the mail delivery services. */
 export default fp(async function admin(fastify, opts: AdminOptions) {
   fastify.decorate('requireAdmin', async (request: FastifyRequest) => {
     if (!request.auth) throw new UnauthorizedError('a bearer token is required (POST /v1/sessions)')
@@ -36,5 +39,7 @@ export default fp(async function admin(fastify, opts: AdminOptions) {
     amqpUrl: opts.amqpUrl,
     managementUrl: opts.managementUrl
   }))
-  fastify.decorate('deadLetters', new DeadLetterService(fastify.broker.connection, fastify.log.child({ component: 'admin' })))
+  const audit = fastify.log.child({ component: 'admin' })
+  fastify.decorate('deadLetters', new DeadLetterService(fastify.broker.connection, audit))
+  fastify.decorate('mailDelivery', new MailDeliveryService(fastify.db, audit))
 }, { name: 'admin', dependencies: ['db', 'broker', 'sessions'] })

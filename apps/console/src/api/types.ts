@@ -113,3 +113,17 @@ export interface PurgeResult {
   queue: string
   purged: number
 }
+
+/**
+ * The admin mail routes' bodies (`/v1/admin/mail`, `/v1/admin/suppressions`):
+ * the api's own schemas in @socialnet/contracts (type-only, nothing is bundled).
+ */
+export type {
+  AttemptOutcome,
+  MailAttemptBody as MailAttempt,
+  RecipientMailBody as RecipientMail,
+  MessageMailBody as MessageMail,
+  SuppressionBody as Suppression,
+  SuppressionListBody as SuppressionList,
+  SuppressionReason
+} from '@socialnet/contracts'

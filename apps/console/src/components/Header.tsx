@@ -22,6 +22,7 @@ export function Header() {
             <NavLink href='/profile' label='Profile' />
             <NavLink href='/jobs' label='Jobs' />
             {user?.role === 'admin' && <NavLink href='/admin' label='Admin' />}
+            {user?.role === 'admin' && <NavLink href='/mail' label='Mail' />}
           </>
           : <>
             <NavLink href='/register' label='Register' />

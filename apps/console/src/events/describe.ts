@@ -19,6 +19,13 @@ function messageName(messageType: string): string {
   return MESSAGE_NAMES[messageType] ?? (messageType.startsWith('job.') ? 'Job' : messageType.startsWith('mail.') ? 'Mail' : messageType)
 }
 
+/** What each kind of bounce report means for the mail. */
+const BOUNCE_TEXT: Record<'hard' | 'soft' | 'complaint', string> = {
+  hard: 'Mail bounced: the address does not take mail',
+  soft: 'Mail bounced for now (mailbox full or server busy)',
+  complaint: 'Mail reported as spam by the recipient'
+}
+
 /** "1 attempt", "3 attempts". */
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`
@@ -50,6 +57,14 @@ export function describeEvent(event: AnyEvent): EventDescription {
   }
   if (isEvent(e, 'mail.dead_lettered')) {
     return { what: `Mail dead-lettered by ${by}`, details: [`after ${plural(e.data.attempts, 'attempt')}`, e.data.permanent ? 'permanent failure' : 'gave up retrying', e.data.reason] }
+  }
+  if (isEvent(e, 'mail.deferred')) {
+    return { what: `Mail deferred by ${by}: the receiving server said not now`, details: [`attempt ${e.data.attempt}`, e.data.smtpCode !== undefined ? `SMTP ${e.data.smtpCode}` : '', e.data.reason] }
+  }
+  if (isEvent(e, 'mail.bounced')) return { what: `${BOUNCE_TEXT[e.data.kind]}, reported to ${by}`, details: [e.data.status ?? '', e.data.diagnostic ?? ''] }
+  if (isEvent(e, 'mail.suppressed')) return { what: `Mail not sent by ${by}: the address is suppressed`, details: [e.data.reason] }
+  if (isEvent(e, 'mail.throttled')) {
+    return { what: `Mail held back by ${by}: ${e.data.domain} takes only so many mails a minute`, details: [`next try at ${time(e.data.retryAt)}`] }
   }
   if (isEvent(e, 'job.status')) {
     return {

@@ -9,6 +9,10 @@ export interface EventDataByType {
   'mail.duplicate_skipped': { messageId: string }
   'mail.retry_scheduled': { messageId: string; attempt: number; retryAt: string; reason: string }
   'mail.dead_lettered': { messageId: string; attempts: number; reason: string; permanent: boolean }
+  'mail.deferred': { messageId: string; attempt: number; smtpCode?: number; reason: string }
+  'mail.bounced': { messageId: string; kind: 'hard' | 'soft' | 'complaint'; status?: string; diagnostic?: string }
+  'mail.suppressed': { messageId: string; reason: string }
+  'mail.throttled': { messageId: string; domain: string; retryAt: string }
   'job.status': { jobId: string; jobType: string; status: JobStatus; attempts: number; error?: string; durationMs?: number }
   'image.stored': { imageId: string; bytes: number; contentType: string }
   'image.thumbnails_made': { imageId: string; sizes: number[]; durationMs: number }

@@ -13,6 +13,8 @@ export interface Stack {
   /** The api's address, also its PUBLIC_URL. */
   url: string
   inbox: SmtpInbox
+  /** The stack's own database (DATABASE_URL), for a scenario that needs rows the services have not written. */
+  databaseUrl: string
   api: AppProcess
   mailers: AppProcess[]
   worker: AppProcess
@@ -61,6 +63,7 @@ export async function startStack(): Promise<Stack> {
     return {
       url,
       inbox,
+      databaseUrl: isolated.databaseUrl,
       api,
       mailers,
       worker,

@@ -1,0 +1,48 @@
+import type { MailAttempt } from '../api/types'
+import { ms } from '../events/describe'
+import { OutcomeBadge } from './OutcomeBadge'
+
+const when = (iso: string) => new Date(iso).toLocaleString(undefined, { hour12: false })
+/** A UUID's first group is enough to tell a recipient's mails apart; the whole id is in the tooltip. */
+const shortId = (id: string) => (id.length > 12 ? `${id.slice(0, 8)}…` : id)
+
+/**
+ * Delivery attempts: when, outcome, the SMTP reply, which mailer, how long.
+ * With `onOpenMessage` each row names its message, and opening it shows that
+ * message's whole history.
+ */
+export function DeliveryAttemptsTable({ attempts, label, onOpenMessage }: { attempts: MailAttempt[]; label: string; onOpenMessage?: (messageId: string) => void }) {
+  if (attempts.length === 0) return <p class='empty'>No delivery attempt logged.</p>
+  return (
+    <table class='attempts' aria-label={label}>
+      <thead>
+        <tr>
+          <th scope='col'>Time</th>
+          {onOpenMessage && <th scope='col'>Message</th>}
+          <th scope='col'>Outcome</th>
+          <th scope='col'>SMTP reply</th>
+          <th scope='col'>Replica</th>
+          <th scope='col' class='number'>Duration</th>
+        </tr>
+      </thead>
+      <tbody>
+        {attempts.map((a, i) => (
+          <tr key={`${a.messageId}-${a.at}-${i}`} data-outcome={a.outcome}>
+            <td class='nowrap'><time dateTime={a.at}>{when(a.at)}</time></td>
+            {onOpenMessage && (
+              <td>
+                <button type='button' class='link' onClick={() => onOpenMessage(a.messageId)} title={`${a.messageId}: every attempt of this mail`} aria-label={`Message ${a.messageId}`}>
+                  <code>{shortId(a.messageId)}</code>
+                </button>
+              </td>
+            )}
+            <td><OutcomeBadge outcome={a.outcome} /></td>
+            <td>{a.smtpCode !== null && <strong>{a.smtpCode} </strong>}{a.smtpReply ?? (a.smtpCode === null ? '—' : '')}</td>
+            <td>{a.replica}</td>
+            <td class='number'>{a.durationMs === null ? '—' : ms(a.durationMs)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  )
+}
