@@ -127,13 +127,14 @@ export class DomainPace {
     return new DeferredError(`${domain} answered 421, waiting: ${describeSmtpError(err)}`, { code: smtpFailureCode(err), delayMs, scope: domain, cause: err })
   }
 
-  // One raise per window however many mails in flight got the 4xx at once:
+  // One raise per window (10 s at most) however many mails in flight got the 4xx at once:
   // the guard key (SET NX) lets the first through; the others only renew the quiet period.
   private async slowDown(domain: string, code: number): Promise<number> {
     const { redis, keyPrefix, log, metrics } = this.options
     const levelKey = `${keyPrefix}pace-level:${domain}`
+    const guardMs = Math.min(this.bucket(this.rateOf(domain)).window.durationS * 1000, 10_000)
     try {
-      const guard = await redis.set(`${keyPrefix}pace-raise:${domain}`, '1', 'PX', this.bucket(this.rateOf(domain)).window.durationS * 1000, 'NX')
+      const guard = await redis.set(`${keyPrefix}pace-raise:${domain}`, '1', 'PX', guardMs, 'NX')
       if (guard !== 'OK') {
         await redis.pexpire(levelKey, this.quietMs)
         return await this.level(domain)
