@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { DeferredError } from '@socialnet/broker'
+import { DeferredError, type EmittedEvent } from '@socialnet/broker'
 import { REDIS_URL, unlinkRedisKeys } from '@socialnet/testing'
 import { Redis } from 'ioredis'
 import pino from 'pino'
@@ -74,6 +74,11 @@ describe('per-domain pace', () => {
 
   it('defers the mail of a domain past its tiny rate instead of holding consumer slots; other domains keep flowing', async () => {
     // slow.example: 120/min = 8 mails every 4 s; two slots only, so a held slot would stall fast.example.
+    const events: EmittedEvent[] = []
+    const channel = await bed.raw.createChannel()
+    await channel.consume(bed.names.events.queue, (msg) => {
+      if (msg) events.push(JSON.parse(msg.content.toString('utf8')) as EmittedEvent)
+    }, { noAck: true })
     const service = await bed.startMailer({ MAIL_DOMAIN_RATES: 'slow.example=120', MAIL_DOMAIN_RATE_PER_MINUTE: '0', MAIL_PREFETCH: '2' })
     const slow = Array.from({ length: 12 }, (_, i) => `t${i}@slow.example`)
     const fast = Array.from({ length: 10 }, (_, i) => `g${i}@fast.example`)
@@ -90,6 +95,10 @@ describe('per-domain pace', () => {
     expect(await metric(service, 'mailer_messages_total', { outcome: 'throttled' })).toBeGreaterThanOrEqual(slow.length - 8)
     expect(await metric(service, 'mailer_messages_total', { outcome: 'retry' })).toBe(0)
     expect(await depth(bed.raw, bed.names.queues.mail.dlq)).toBe(0)
+    await waitFor(() => events.some((e) => e.type === 'mail.throttled'), 'a mail.throttled event')
+    const throttled = events.filter((e) => e.type === 'mail.throttled')
+    expect(throttled.every((e) => e.data.domain === 'slow.example' && !Number.isNaN(Date.parse(String(e.data.retryAt))))).toBe(true)
+    await channel.close()
     await service.close(1000)
   })
 })
