@@ -2,6 +2,7 @@ import type { ChannelModel } from 'amqplib'
 import { waitFor } from '@socialnet/testing'
 import {
   Consumer,
+  DeadLetterQueue,
   DeferredError,
   Publisher,
   TransientError,
@@ -11,7 +12,8 @@ import {
   type BrokerConnection,
   type ConsumerDecision,
   type ConsumerOptions,
-  type FailureOutcome
+  type FailureOutcome,
+  type MessageHandler
 } from '../src'
 import { deferTarget } from '../src/retry-schedule'
 import { depth, drain, randomPrefix, rawConnection, removeTopology, testConnection, TEST_RETRY_DELAYS_MS } from './harness'
@@ -112,7 +114,22 @@ describe('Consumer: the defer outcome', () => {
     await waitFor(async () => (await depth(raw, mail.dlq)) === 1, 'dead letter')
     expect(attempts).toEqual([1, 1, 2, 3])
     expect(outcomes.map((o) => o.action)).toEqual(['defer', 'retry', 'retry', 'dead-letter'])
-    const [dead] = await drain(raw, mail.dlq)
-    expect(dead!.properties.headers).toMatchObject({ 'x-failure-kind': 'exhausted', 'x-failure-code': 'THROTTLED', 'x-attempt': 3, 'x-deferrals': 1 })
+    const { messages: [dead] } = await new DeadLetterQueue(connection, 'mail').list(10)
+    expect(dead).toMatchObject({ kind: 'exhausted', code: 'THROTTLED', attempts: 3 })
+
+    // A replay starts afresh: deferrable again, its wait counted from its next deferral.
+    await consumer!.stop(1000)
+    const replayed: AnyConsumedMessage[] = []
+    const handler: MessageHandler = async (message) => {
+      replayed.push(message)
+      if (replayed.length === 1) throw new DeferredError('once more', { delayMs: 60 })
+    }
+    consumer = new Consumer(connection, { queue: 'mail', maxAttempts: 3, maxDeferralMs: 60_000, handler })
+    await consumer.start()
+    await new DeadLetterQueue(connection, 'mail').replay({ all: true, limit: 10 }, 'test')
+    await waitFor(() => replayed.length === 2, 'replayed, deferred once, handled')
+    expect(replayed.map((m) => m.attempt)).toEqual([1, 1])
+    expect(replayed[0]!.headers['x-deferrals']).toBeUndefined()
+    expect(replayed[1]!.headers['x-deferrals']).toBe(1)
   })
 })
