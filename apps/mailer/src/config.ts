@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ConfigError, ServiceEnv, loadConfig } from '@socialnet/config'
+import { ConfigError, RedisEnv, ServiceEnv, loadConfig } from '@socialnet/config'
 import { AmqpEnv, AmqpRetryEnv, BrokerConfigError, parseRetryDelays } from '@socialnet/broker'
 import { DatabaseEnv } from '@socialnet/db'
+import { parseDomainRates } from './pace-config'
 
 /** Every environment variable the mailer reads, with its default (the README's Configuration table). */
 export const MailerConfigSchema = Type.Object({
@@ -22,21 +23,27 @@ export const MailerConfigSchema = Type.Object({
   MAIL_SEND_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 30000 }),
   /** Dedupe records of sent mails are kept this long (must outlast any redelivery or re-publish). */
   MAIL_DEDUPE_RETENTION_HOURS: Type.Number({ minimum: 1, default: 7 * 24 }),
+  /** REDIS_URL: holds each receiving domain's pace, shared by every mailer replica. */
+  ...RedisEnv,
+  /** Mails a minute to one receiving domain, across all mailers; 0 = no pace but for MAIL_DOMAIN_RATES. */
+  MAIL_DOMAIN_RATE_PER_MINUTE: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 600 }),
+  /** Per-domain overrides of that pace: `example.com=60,other.org=1200` (0 = that domain unpaced). */
+  MAIL_DOMAIN_RATES: Type.String({ default: '' }),
   /** Port for GET /metrics (Prometheus); 0 = no metrics server. */
   MAILER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
   ...ServiceEnv
 })
 
 /** The mailer's validated environment. */
-export type MailerConfig = Static<typeof MailerConfigSchema> & { retryDelaysMs: number[] }
+export type MailerConfig = Static<typeof MailerConfigSchema> & { retryDelaysMs: number[]; domainRates: Map<string, number> }
 
 /** Reads and validates the mailer's environment once; throws ConfigError with one clear line. */
 export function loadMailerConfig(env: NodeJS.ProcessEnv = process.env): MailerConfig {
   const config = loadConfig(MailerConfigSchema, env)
   try {
-    return { ...config, retryDelaysMs: parseRetryDelays(config.AMQP_RETRY_DELAYS_MS) }
+    return { ...config, retryDelaysMs: parseRetryDelays(config.AMQP_RETRY_DELAYS_MS), domainRates: parseDomainRates(config.MAIL_DOMAIN_RATES) }
   } catch (err) {
-    if (err instanceof BrokerConfigError) throw new ConfigError(`invalid environment: ${err.message}`)
+    if (err instanceof BrokerConfigError || err instanceof RangeError) throw new ConfigError(`invalid environment: ${err.message}`)
     throw err
   }
 }

@@ -14,6 +14,9 @@ export const FailureCode = {
   SMTP_4XX: 'SMTP_4XX',
   SMTP_FAILED: 'SMTP_FAILED',
   // Retried: another mailer still holds this message's delivery claim.
-  MAIL_CLAIMED_ELSEWHERE: 'MAIL_CLAIMED_ELSEWHERE'
+  MAIL_CLAIMED_ELSEWHERE: 'MAIL_CLAIMED_ELSEWHERE',
+  // Deferred (not an attempt): the receiving domain is out of sending tokens. Retried
+  // only once the message has been deferred past the consumer's maximum deferral.
+  MAIL_THROTTLED: 'MAIL_THROTTLED'
 } as const
 export type FailureCode = typeof FailureCode[keyof typeof FailureCode]

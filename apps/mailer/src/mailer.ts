@@ -1,11 +1,12 @@
 import {
   Consumer, PUBLISHED_AT_HEADER, PermanentError, TransientError, userIdOf,
-  type AnyConsumedMessage, type BrokerConnection, type ConsumerDecision, type EventSink
+  type AnyConsumedMessage, type BrokerConnection, type ConsumerDecision, type EventSink, type FailureOutcome
 } from '@socialnet/broker'
 import type { Logger } from 'pino'
 import type { Claim, DeliveryLog } from './deliveries'
 import { FailureCode } from './errors'
-import type { MailerMetrics } from './metrics'
+import type { MailerMetrics, Outcome } from './metrics'
+import type { DomainPace } from './pace'
 import { describeSmtpError, isPermanentSmtpError, smtpFailureCode, type SmtpTransport } from './smtp'
 import { renderMail } from './templates'
 
@@ -15,6 +16,8 @@ export interface MailerDeps {
   transport: SmtpTransport
   deliveries: DeliveryLog
   metrics: MailerMetrics
+  /** The receiving domains' pace; absent when no domain is paced. */
+  pace?: DomainPace
   events: EventSink
   log: Logger
   publicUrl: string
@@ -41,7 +44,7 @@ export class Mailer {
       accepts: ['mail.welcome.v1', 'mail.send.v1'],
       handler: (message) => this.handle(message),
       // Metrics count each decision once it is made; events report it once the message has moved.
-      onFailure: (outcome, message) => deps.metrics.count(message?.type ?? 'malformed', outcome.action === 'retry' ? 'retry' : 'dead_lettered'),
+      onFailure: (outcome, message) => deps.metrics.count(message?.type ?? 'malformed', OUTCOME_OF[outcome.action]),
       onDecision: (decision) => this.decided(decision)
     })
   }
@@ -55,6 +58,8 @@ export class Mailer {
     const reason = withoutAddresses(d.reason)
     if (d.action === 'retry') {
       this.deps.events.emit('mail.retry_scheduled', { ...event, data: { messageId, attempt: d.attempt, retryAt: d.retryAt.toISOString(), reason } })
+    } else if (d.action === 'defer') {
+      this.deps.events.emit('mail.throttled', { ...event, data: { messageId, domain: d.scope ?? '', retryAt: d.retryAt.toISOString() } })
     } else {
       this.deps.events.emit('mail.dead_lettered', { ...event, data: { messageId, attempts: d.attempt, reason, permanent: d.permanent } })
     }
@@ -85,6 +90,8 @@ export class Mailer {
     events.emit('mail.consumed', { ...event, data: { messageId, messageType: type, attempt, queuedMs } })
     const mail = renderMail(message, this.deps.publicUrl)
     log.info({ ...context, to: mail.to }, 'mail consumed')
+    // Before the claim: a deferred mail holds no claim another mailer would wait on.
+    await this.deps.pace?.admit(mail.to)
     const claim = await this.claim(messageId, type, mail.to)
     if (claim.state === 'sent') {
       metrics.count(type, 'duplicate')
@@ -138,6 +145,8 @@ export class Mailer {
         // The lease runs out by itself; the retry just waits for it.
         this.deps.log.warn({ err: releaseErr, messageId }, 'could not release the delivery claim')
       })
+      const deferral = await this.deps.pace?.refused(mail.to, err)
+      if (deferral) throw deferral
       const reason = describeSmtpError(err)
       const code = smtpFailureCode(err)
       if (isPermanentSmtpError(err)) throw new PermanentError(`SMTP refused the mail: ${reason}`, { code, cause: err })
@@ -165,6 +174,9 @@ export class Mailer {
     }
   }
 }
+
+/** How mailer_messages_total counts each of the consumer's decisions. */
+const OUTCOME_OF = { retry: 'retry', 'dead-letter': 'dead_lettered', defer: 'throttled' } as const satisfies Record<FailureOutcome['action'], Outcome>
 
 /** A failure reason with IPv4/IPv6 addresses and host:port pairs replaced: `connect ECONNREFUSED <address>`. */
 export function withoutAddresses(reason: string): string {

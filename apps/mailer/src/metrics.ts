@@ -1,9 +1,12 @@
 import { createServer, type Server } from 'node:http'
 import { once } from 'node:events'
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /** Outcome of one delivery, as counted in mailer_messages_total. */
-export type Outcome = 'sent' | 'duplicate' | 'retry' | 'dead_lettered'
+export type Outcome = 'sent' | 'duplicate' | 'retry' | 'dead_lettered' | 'throttled'
+
+/** Why a mail was held back for its domain: out of tokens (`pace`) or the domain answered 421. */
+export type ThrottleReason = 'pace' | 'smtp_421'
 
 /** The mailer's Prometheus metrics; one registry per Mailer so several can live in one process (tests, bench). */
 export class MailerMetrics {
@@ -22,6 +25,26 @@ export class MailerMetrics {
     registers: [this.registry]
   })
 
+  private readonly throttled = new Counter({
+    name: 'mailer_throttled_total',
+    help: 'Mails deferred for their receiving domain, by reason: pace (out of tokens) or smtp_421 (the domain said not now)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry]
+  })
+
+  private readonly slowDowns = new Counter({
+    name: 'mailer_domain_slowdowns_total',
+    help: 'Times a receiving domain was slowed one level after a 4xx reply',
+    registers: [this.registry]
+  })
+
+  private readonly level = new Gauge({
+    name: 'mailer_domain_pace_level',
+    help: 'Slow-down level of each receiving domain slowed right now (a mail costs 2^level tokens); domains at full pace are not listed',
+    labelNames: ['domain'] as const,
+    registers: [this.registry]
+  })
+
   private readonly eventsDropped = new Counter({
     name: 'socialnet_events_dropped_total',
     help: 'Events this process could not publish (buffer full while the broker was away, or nacked)',
@@ -35,6 +58,22 @@ export class MailerMetrics {
   /** Counts one handled message. */
   count(type: string, outcome: Outcome): void {
     this.messages.inc({ type, outcome })
+  }
+
+  /** Counts one mail deferred for its domain. */
+  throttle(reason: ThrottleReason): void {
+    this.throttled.inc({ reason })
+  }
+
+  /** Counts one domain slowed down a level. */
+  slowDown(): void {
+    this.slowDowns.inc()
+  }
+
+  /** Sets a domain's slow-down level as this mailer last saw it; 0 removes the domain from the gauge. */
+  paceLevel(domain: string, level: number): void {
+    if (level > 0) this.level.set({ domain }, level)
+    else this.level.remove({ domain })
   }
 
   /** Counts events the event publisher dropped. */

@@ -3,11 +3,13 @@ import { randomBytes } from 'node:crypto'
 import type { Server } from 'node:http'
 import { BrokerConnection, EventPublisher } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
+import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { MailerConfig } from './config'
 import { DeliveryLog } from './deliveries'
 import { Mailer } from './mailer'
 import { MailerMetrics, serveMetrics } from './metrics'
+import { DomainPace } from './pace'
 import { createSmtpTransport } from './smtp'
 
 /** A running mailer with everything it opened; `close` releases all of it. */
@@ -17,13 +19,14 @@ export interface MailerService {
   metrics: MailerMetrics
   /** Publishes the mailer's events (docs/events.md); never holds up a mail. */
   events: EventPublisher
-  /** Stops consuming, lets in-flight mails finish (up to graceMs), then closes SMTP, broker and Postgres. Idempotent. */
+  /** Stops consuming, lets in-flight mails finish (up to graceMs), then closes SMTP, broker, Redis and Postgres. Idempotent. */
   close(graceMs: number): Promise<void>
 }
 
 /**
  * Opens every resource of the mailer in one place (Postgres for the
- * delivery log, the SMTP pool, the broker connection, the metrics port)
+ * delivery log, the SMTP pool, the broker connection, Redis for the domain
+ * pace when any domain is paced, the metrics port)
  * and starts consuming. Used by server.ts, the tests and the benchmark.
  */
 export async function startMailerService(config: MailerConfig, log: Logger): Promise<MailerService> {
@@ -50,11 +53,25 @@ export async function startMailerService(config: MailerConfig, log: Logger): Pro
     onDropped: (n) => metrics.dropEvents(n)
   })
   const deliveries = new DeliveryLog(db, 2 * config.MAIL_SEND_TIMEOUT_MS)
+  const paced = config.MAIL_DOMAIN_RATE_PER_MINUTE > 0 || [...config.domainRates.values()].some((rate) => rate > 0)
+  // No offline queue and a command timeout: with Redis away a pace check fails at once (and
+  // falls back to a per-replica bucket) instead of holding the mail until Redis is back.
+  const redis = paced ? new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000, connectTimeout: 5000 }) : undefined
+  redis?.on('error', (err: Error) => log.warn({ err }, 'redis error (domain pace)'))
+  const pace = redis && new DomainPace({
+    redis,
+    keyPrefix: config.AMQP_PREFIX,
+    ratePerMinute: config.MAIL_DOMAIN_RATE_PER_MINUTE,
+    rates: config.domainRates,
+    log,
+    metrics
+  })
   const mailer = new Mailer({
     connection,
     transport,
     deliveries,
     metrics,
+    pace,
     events,
     log,
     publicUrl: config.PUBLIC_URL,
@@ -79,6 +96,7 @@ export async function startMailerService(config: MailerConfig, log: Logger): Pro
       transport.close()
       await events.close()
       await connection.close()
+      await redis?.quit().catch(() => redis.disconnect())
       await db.end()
       if (metricsServer) await new Promise((resolve) => metricsServer!.close(resolve))
       log.info({}, 'mailer stopped')

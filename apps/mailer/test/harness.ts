@@ -5,7 +5,7 @@ import { connect, type ChannelModel } from 'amqplib'
 import pino, { type Logger } from 'pino'
 import { Publisher, BrokerConnection, deleteTopology, topology, type Topology } from '@socialnet/broker'
 import { loggerOptions } from '@socialnet/config'
-import { AMQP_URL, databaseUrl, dropDatabase } from '@socialnet/testing'
+import { AMQP_URL, REDIS_URL, databaseUrl, dropDatabase, unlinkRedisKeys } from '@socialnet/testing'
 import { loadMailerConfig, type MailerConfig } from '../src/config'
 import { startMailerService, type MailerService } from '../src/service'
 
@@ -23,7 +23,7 @@ export interface MailerTestbed {
   config(overrides?: Record<string, string>): MailerConfig
   /** Publishes a welcome message; returns its messageId. */
   publishWelcome(to: string, messageId?: string, verificationUrl?: string): Promise<string>
-  /** Stops every mailer started here, drops the database and the queues. */
+  /** Stops every mailer started here, drops the database, the queues and the Redis keys (the pace's, under AMQP_PREFIX). */
   cleanup(): Promise<void>
 }
 
@@ -39,6 +39,9 @@ export async function mailerTestbed(smtpUrl: string, publicUrl = 'http://localho
     PUBLIC_URL: publicUrl,
     MAIL_MAX_ATTEMPTS: '4',
     MAIL_SEND_TIMEOUT_MS: '5000',
+    REDIS_URL,
+    // Unpaced unless a test is about the pace: the others send bursts to one domain.
+    MAIL_DOMAIN_RATE_PER_MINUTE: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent'
   }
   const config = (overrides: Record<string, string> = {}): MailerConfig => loadMailerConfig({ ...env, ...overrides })
@@ -84,6 +87,7 @@ export async function mailerTestbed(smtpUrl: string, publicUrl = 'http://localho
       for (const each of [names, ...extraTopologies]) await deleteTopology(channel, each)
       await channel.close()
       await raw.close()
+      await unlinkRedisKeys(env.AMQP_PREFIX!)
       await dropDatabase(env.DATABASE_URL!)
     }
   }

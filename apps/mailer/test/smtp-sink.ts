@@ -22,6 +22,10 @@ export interface SmtpSink {
   /** MAIL FROM attempts refused so far. */
   refused: number
   mode: SinkMode
+  /** Answers RCPT TO per recipient: a reply code (421, 451, 550, ...) refuses it, undefined accepts. */
+  rcptReply: (address: string) => number | undefined
+  /** RCPT TO refused by rcptReply so far. */
+  refusedRecipients: number
   /** Mails whose DATA is held back by pause(). */
   held: number
   /** Holds every mail's final reply until resume(): mails stay "in flight" at the mailer. */
@@ -50,6 +54,8 @@ export async function startSmtpSink(port = 0): Promise<SmtpSink> {
     mails: [],
     refused: 0,
     mode: 'accept',
+    rcptReply: () => undefined,
+    refusedRecipients: 0,
     held: 0,
     pause() {
       gate ??= new Promise<void>((resolve) => (open = resolve))
@@ -69,6 +75,12 @@ export async function startSmtpSink(port = 0): Promise<SmtpSink> {
       sink.refused += 1
       if (sink.mode === 'tempfail') return callback(smtpError('Mailbox busy, try again later', 451))
       return callback(smtpError('Relaying denied', 550))
+    },
+    onRcptTo(address, _session, callback) {
+      const code = sink.rcptReply(address.address)
+      if (code === undefined) return callback()
+      sink.refusedRecipients += 1
+      return callback(smtpError(`Recipient refused for now (${code})`, code))
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = []

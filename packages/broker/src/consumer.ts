@@ -3,10 +3,10 @@ import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib'
 import type { BrokerConnection } from './connection'
 import { PUBLISH_ID_HEADER, type ConfirmedChannel } from './confirmed-channel'
 import { ManagedChannel } from './managed-channel'
-import { UnroutableMessageError } from './errors'
+import { DeferredError, UnroutableMessageError } from './errors'
 import { classifyFailure, type FailureKind, type FailureOutcome, type MessageHandler } from './failure'
-import { retryTarget } from './retry-schedule'
-import { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, copyOptions, decodeMessage, type AnyConsumedMessage } from './message'
+import { deferTarget, retryTarget } from './retry-schedule'
+import { ATTEMPT_HEADER, DEFERRAL_HEADERS, FAILURE_HEADERS, LAST_ERROR_HEADER, copyOptions, decodeMessage, type AnyConsumedMessage } from './message'
 import { settledWithin } from './settled-within'
 import { declareQueueFamily, type WorkQueue } from './topology'
 
@@ -28,6 +28,13 @@ export interface ConsumerOptions {
    */
   retryJitter?: number
   /**
+   * How long a message may keep being deferred (DeferredError), counted from
+   * its first deferral. Past it, a deferral counts as a failed attempt (a
+   * retry after the asked delay), so the attempt limit ends the wait in the
+   * dead-letter queue. Default 24 h.
+   */
+  maxDeferralMs?: number
+  /**
    * Told of every failure once the consumer decided: a retry before the
    * message moves (a failed move redelivers it, and the retry runs anyway),
    * a dead letter only once its copy in the dlq is confirmed (a job marked
@@ -36,36 +43,43 @@ export interface ConsumerOptions {
    * Errors it throws are logged and do not stop the move.
    */
   onFailure?: (outcome: FailureOutcome, message: AnyConsumedMessage | undefined) => Promise<void> | void
-  /** Told each retry or dead-letter decision once the message sits in its retry queue or dlq (events). */
+  /** Told each retry, defer or dead-letter decision once the message sits in its retry queue or dlq (events). */
   onDecision?: (decision: ConsumerDecision) => void
 }
 
-/** A decision the Consumer made about a failed message, as onDecision hears it once the message has moved. */
+/** What the Consumer decided about a message it did not ack: where it went and why. */
+type DecisionOutcome =
+  | { action: 'retry'; delayMs: number; retryAt: Date }
+  | { action: 'dead_letter'; kind: FailureKind; permanent: boolean }
+  | { action: 'defer'; delayMs: number; retryAt: Date; deferrals: number; scope: string | undefined }
+
+/** A decision the Consumer made about a failed or deferred message, as onDecision hears it once the message has moved. */
 export type ConsumerDecision = {
   messageId: string | undefined
   type: string | undefined
   headers: Record<string, unknown>
   attempt: number
   reason: string
-} & (
-  | { action: 'retry'; delayMs: number; retryAt: Date }
-  | { action: 'dead_letter'; kind: FailureKind; permanent: boolean }
-)
+} & DecisionOutcome
 
 const MAX_REASON = 1000
+const DEFAULT_MAX_DEFERRAL_MS = 24 * 3_600_000
 
 /**
  * Consumes one work queue with manual acks. A message is acked only after
  * its handler resolved, or after a copy was confirmed in its retry queue or
  * dead-letter queue, so a crash at any point leaves it in the broker. There
  * is no requeue-on-error loop: a failed attempt goes to a retry queue whose
- * TTL is the backoff, and the attempt count travels in a header.
+ * TTL is the backoff, and the attempt count travels in a header. A
+ * deferred message (DeferredError) takes the same road back with its attempt
+ * count unchanged.
  */
 export class Consumer {
   private readonly prefetch: number
   private readonly maxAttempts: number
   private readonly confirmTimeoutMs: number
   private readonly retryJitter: number
+  private readonly maxDeferralMs: number
   private readonly channels: ManagedChannel
   private consumerTag: string | undefined
   private started = false
@@ -80,6 +94,7 @@ export class Consumer {
     this.maxAttempts = options.maxAttempts ?? 5
     this.confirmTimeoutMs = options.confirmTimeoutMs ?? 10_000
     this.retryJitter = options.retryJitter ?? 0.2
+    this.maxDeferralMs = options.maxDeferralMs ?? DEFAULT_MAX_DEFERRAL_MS
     if (!(this.retryJitter >= 0 && this.retryJitter <= 1)) throw new RangeError('retryJitter must be between 0 and 1')
     if (!Number.isInteger(this.prefetch) || this.prefetch < 1) throw new RangeError('prefetch must be a positive integer')
     if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) throw new RangeError('maxAttempts must be a positive integer')
@@ -179,6 +194,7 @@ export class Consumer {
     try {
       await this.options.handler(message, { attempt: message.attempt, isLastAttempt })
     } catch (err) {
+      if (err instanceof DeferredError && this.mayDefer(raw)) return this.defer(confirmed, raw, err, message)
       const failure = classifyFailure(err)
       if (failure.permanent || isLastAttempt) {
         const reason = failure.permanent ? failure.reason : `failed ${message.attempt} attempts, last: ${failure.reason}`
@@ -205,6 +221,31 @@ export class Consumer {
     await this.notify(outcome, message)
     if (await this.republish(confirmed, raw, queue, headers, String(outcome.delayMs))) {
       this.decided(raw, outcome.attempt, outcome.reason, { action: 'retry', delayMs: outcome.delayMs, retryAt: new Date(Date.now() + outcome.delayMs) })
+    }
+  }
+
+  private mayDefer(raw: ConsumeMessage): boolean {
+    const first = Date.parse(String(raw.properties.headers?.[DEFERRAL_HEADERS.firstDeferredAt] ?? ''))
+    return Number.isNaN(first) || Date.now() - first < this.maxDeferralMs
+  }
+
+  // Not a failure: same attempt count, no failure headers, a debug line only
+  // (a throttled domain defers every message it gets, all day long).
+  private async defer(confirmed: ConfirmedChannel, raw: ConsumeMessage, err: DeferredError, message: AnyConsumedMessage): Promise<void> {
+    const target = deferTarget(this.connection.topology.queues[this.options.queue].retries, err.delayMs)
+    const previous = raw.properties.headers ?? {}
+    const deferrals = (Number(previous[DEFERRAL_HEADERS.count]) || 0) + 1
+    const headers = {
+      ...previous,
+      [DEFERRAL_HEADERS.count]: deferrals,
+      [DEFERRAL_HEADERS.firstDeferredAt]: previous[DEFERRAL_HEADERS.firstDeferredAt] ?? new Date().toISOString()
+    }
+    const reason = err.message
+    const outcome: FailureOutcome = { action: 'defer', messageId: message.messageId, type: message.type, attempt: message.attempt, delayMs: target.delayMs, deferrals, scope: err.scope, code: err.code, reason, error: reason, permanent: false }
+    this.connection.log.debug({ messageId: message.messageId, type: message.type, attempt: message.attempt, delayMs: target.delayMs, deferrals, scope: err.scope, code: err.code }, 'message deferred')
+    await this.notify(outcome, message)
+    if (await this.republish(confirmed, raw, target.queue, headers, String(target.delayMs))) {
+      this.decided(raw, message.attempt, reason, { action: 'defer', delayMs: target.delayMs, retryAt: new Date(Date.now() + target.delayMs), deferrals, scope: err.scope })
     }
   }
 
@@ -239,7 +280,7 @@ export class Consumer {
   }
 
   // The hook observes; a bug in it must not change what happens to the message.
-  private decided(raw: ConsumeMessage, attempt: number, reason: string, outcome: { action: 'retry'; delayMs: number; retryAt: Date } | { action: 'dead_letter'; kind: FailureKind; permanent: boolean }): void {
+  private decided(raw: ConsumeMessage, attempt: number, reason: string, outcome: DecisionOutcome): void {
     if (!this.options.onDecision) return
     const p = raw.properties
     try {

@@ -1,7 +1,7 @@
 import type { ConfirmChannel, GetMessage } from 'amqplib'
 import type { BrokerConnection } from './connection'
 import { ConfirmedChannel, PUBLISH_ID_HEADER } from './confirmed-channel'
-import { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, copyOptions } from './message'
+import { ATTEMPT_HEADER, DEFERRAL_HEADERS, FAILURE_HEADERS, LAST_ERROR_HEADER, copyOptions } from './message'
 import { CHANNEL_CLOSE_TIMEOUT_MS, settledWithin } from './settled-within'
 import type { QueueNames, WorkQueue } from './topology'
 
@@ -10,7 +10,7 @@ export const REDRIVEN_HEADER = 'x-redriven'
 
 /** Headers that describe a past life in the queue family; a replay starts the message afresh without them. */
 const FAILURE_STATE_HEADERS = [
-  ATTEMPT_HEADER, LAST_ERROR_HEADER, PUBLISH_ID_HEADER, ...Object.values(FAILURE_HEADERS),
+  ATTEMPT_HEADER, LAST_ERROR_HEADER, PUBLISH_ID_HEADER, ...Object.values(FAILURE_HEADERS), ...Object.values(DEFERRAL_HEADERS),
   'x-death', 'x-first-death-reason', 'x-first-death-queue', 'x-first-death-exchange',
   'x-last-death-reason', 'x-last-death-queue', 'x-last-death-exchange', 'x-delivery-count'
 ]

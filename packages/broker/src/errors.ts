@@ -83,3 +83,22 @@ export class TransientError extends BrokerError {
     this.retryAfterMs = options?.retryAfterMs
   }
 }
+
+/**
+ * Thrown by a consumer's handler when the message cannot be handled *yet*
+ * for a reason outside it (its receiving domain is out of sending tokens):
+ * the consumer parks it in a retry queue for about `delayMs` with the same
+ * attempt count, so the wait neither holds a consumer slot nor counts as a
+ * failed attempt. Past the consumer's `maxDeferralMs` it counts as a
+ * TransientError (retry after `delayMs`), so nothing waits for ever.
+ * `scope` names what is throttled (`example.com`), for logs and events.
+ */
+export class DeferredError extends TransientError {
+  readonly delayMs: number
+  readonly scope: string | undefined
+  constructor(message: string, options: FailureOptions & { delayMs: number; scope?: string }) {
+    super(message, { ...options, code: options.code ?? 'DEFERRED', retryAfterMs: options.delayMs })
+    this.delayMs = options.delayMs
+    this.scope = options.scope
+  }
+}

@@ -11,7 +11,8 @@ export interface HandlerContext {
 
 /**
  * Handles one message; resolving acks it, throwing retries it or
- * dead-letters it (PermanentError, or the last attempt; see Consumer).
+ * dead-letters it (PermanentError, or the last attempt; see Consumer), or
+ * defers it without spending an attempt (DeferredError).
  */
 export type MessageHandler = (message: AnyConsumedMessage, context: HandlerContext) => Promise<void>
 
@@ -34,6 +35,8 @@ export type FailureOutcome = {
 } & (
   | { action: 'retry'; delayMs: number; permanent: false }
   | { action: 'dead-letter'; kind: FailureKind; permanent: boolean }
+  /** The handler threw DeferredError: back after `delayMs`, same attempt; `deferrals` counts this one too. */
+  | { action: 'defer'; delayMs: number; deferrals: number; scope: string | undefined; permanent: false }
 )
 
 /** What the consumer makes of a handler's error: retry it (transient) or dead-letter it at once (permanent). */

@@ -8,6 +8,7 @@
  *   await publisher.publish({ type: 'mail.welcome.v1', messageId, payload })  // after the broker confirmed
  *
  *   const consumer = new Consumer(connection, { queue: 'mail', prefetch: 10, maxAttempts: 5, handler })
+ *   // in a handler: throw new DeferredError('not yet', { delayMs }) parks the message, same attempt
  *   await consumer.start(); ...; await consumer.stop(10_000); await connection.close()
  *
  *   const events = new EventPublisher(connection, { service: 'mailer', replica })  // fire and forget
@@ -44,12 +45,13 @@ export {
   type EventType, type EventService, type EventInput, type EmittedEvent, type StreamedEvent, type EventSink
 } from './events/event'
 export { EventPublisher, type EventPublisherOptions } from './events/event-publisher'
-export { ATTEMPT_HEADER, FAILURE_HEADERS, LAST_ERROR_HEADER, type ConsumedMessage, type AnyConsumedMessage } from './message'
+export { ATTEMPT_HEADER, DEFERRAL_HEADERS, FAILURE_HEADERS, LAST_ERROR_HEADER, type ConsumedMessage, type AnyConsumedMessage } from './message'
 export { PUBLISH_ID_HEADER, ConfirmedChannel } from './confirmed-channel'
 export {
   BrokerError,
   PermanentError,
   TransientError,
+  DeferredError,
   type FailureOptions,
   PublishTimeoutError,
   PublisherBufferFullError,

@@ -14,6 +14,14 @@ export const FAILURE_HEADERS = {
   /** When the message first failed (set on its first retry or dead letter, kept afterwards). */
   firstFailedAt: 'x-first-failed-at'
 } as const
+/**
+ * Headers of a deferred message (DeferredError): how many times it was
+ * deferred, and when first, from which the consumer's maxDeferralMs counts.
+ */
+export const DEFERRAL_HEADERS = {
+  count: 'x-deferrals',
+  firstDeferredAt: 'x-first-deferred-at'
+} as const
 /** Header on a message waiting in a retry queue: the error of the attempt before. */
 export const LAST_ERROR_HEADER = 'x-last-error'
 

@@ -21,3 +21,15 @@ export function retryTarget(
   const jittered = Math.round(scheduled.delayMs * (1 - Math.random() * jitter))
   return { queue: scheduled.name, delayMs: Math.max(jittered, retryAfterMs ?? 0) }
 }
+
+/**
+ * Where a deferred message waits: the first retry queue at least `delayMs`
+ * long (the longest one caps it), with `delayMs` as its expiration. The
+ * shortest retry delay is the floor, so a handler deferring with 0 ms cannot
+ * spin a message through the broker.
+ */
+export function deferTarget(retries: ReadonlyArray<{ delayMs: number; name: string }>, delayMs: number): { queue: string; delayMs: number } {
+  const wanted = Math.max(Math.round(delayMs), retries[0]!.delayMs)
+  const target = retries.find((r) => r.delayMs >= wanted) ?? retries[retries.length - 1]!
+  return { queue: target.name, delayMs: Math.min(wanted, target.delayMs) }
+}
