@@ -32,6 +32,7 @@ import jobShortcutRoutes from './jobs/shortcut-routes'
 import sessions from './sessions/plugin'
 import sessionsRoutes from './sessions/routes'
 import accountRoutes from './users/account-routes'
+import registrationLimits from './users/limits-plugin'
 import imageStorage from './images/plugin'
 import imageRoutes from './images/routes'
 import admin from './admin/plugin'
@@ -150,6 +151,15 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     maxFailuresPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
     maxFailuresPerIp: config.LOGIN_MAX_FAILURES_PER_IP,
     windowSeconds: config.LOGIN_WINDOW_SECONDS
+  })
+
+  await api.register(registrationLimits, {
+    prefix: config.REGISTRATION_REDIS_PREFIX,
+    signupsPerIpPerHour: config.REGISTER_RATE_PER_IP,
+    perMailboxPerDay: config.WELCOME_MAILS_PER_MAILBOX_PER_DAY,
+    perDomainPerMinute: config.WELCOME_MAILS_PER_DOMAIN_PER_MINUTE,
+    perMinute: config.WELCOME_MAILS_PER_MINUTE,
+    resendsPerHour: config.VERIFICATION_RESENDS_PER_HOUR
   })
 
   await api.register(imageStorage, { config })
