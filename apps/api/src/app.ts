@@ -33,6 +33,7 @@ import sessions from './sessions/plugin'
 import sessionsRoutes from './sessions/routes'
 import accountRoutes from './users/account-routes'
 import registrationLimits from './users/limits-plugin'
+import verificationRoutes from './users/verification-routes'
 import imageStorage from './images/plugin'
 import imageRoutes from './images/routes'
 import admin from './admin/plugin'
@@ -184,6 +185,10 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   })
   await api.register(sessionsRoutes)
   await api.register(accountRoutes)
+  await api.register(verificationRoutes, {
+    publicUrl: config.PUBLIC_URL,
+    verificationTtlSeconds: config.EMAIL_VERIFICATION_TTL_SECONDS
+  })
   await api.register(imageRoutes, {
     publicUrl: config.PUBLIC_URL,
     uploadMaxBytes: config.UPLOAD_MAX_BYTES,
