@@ -33,6 +33,7 @@ import sessions from './sessions/plugin'
 import sessionsRoutes from './sessions/routes'
 import accountRoutes from './users/account-routes'
 import registrationLimits from './users/limits-plugin'
+import unverifiedSweep from './users/unverified-sweep'
 import verificationRoutes from './users/verification-routes'
 import imageStorage from './images/plugin'
 import imageRoutes from './images/routes'
@@ -162,6 +163,7 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     perMinute: config.WELCOME_MAILS_PER_MINUTE,
     resendsPerHour: config.VERIFICATION_RESENDS_PER_HOUR
   })
+  await api.register(unverifiedSweep, { days: config.UNVERIFIED_ACCOUNT_DAYS, intervalMs: config.UNVERIFIED_SWEEP_INTERVAL_MS })
 
   await api.register(imageStorage, { config })
   await api.register(admin, { amqpUrl: config.AMQP_URL, managementUrl: config.RABBITMQ_MANAGEMENT_URL })
