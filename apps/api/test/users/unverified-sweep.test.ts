@@ -14,7 +14,7 @@ describe('removal of accounts never verified (UNVERIFIED_ACCOUNT_DAYS)', () => {
     return res.json().id as string
   }
   const age = (id: string, days: number) =>
-    t.app.db.query("UPDATE users SET created_at = now() - make_interval(days => $2) WHERE id = $1", [id, days])
+    t.app.db.query('UPDATE users SET created_at = now() - make_interval(days => $2) WHERE id = $1', [id, days])
   const exists = async (id: string) =>
     (await t.app.db.query('SELECT 1 FROM users WHERE id = $1', [id])).rowCount === 1
   const sweep = () => sweepUnverifiedAccounts(t.app.db, t.app.log, 7)
