@@ -11,7 +11,7 @@ declare module 'fastify' {
 }
 
 export interface RegistrationLimits {
-  /** Sign-ups per client IP an hour (REGISTER_RATE_PER_IP), keyed on request.ip. */
+  /** Sign-ups per client IP an hour (REGISTER_RATE_PER_IP), keyed on clientNetwork(request.ip). */
   signups: CountBudget
   /** Counts a sign-up refused by `signups` (user_registrations_rate_limited_total). */
   signupRefused(): void

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { InvalidTokenError, RegistrationRateLimitedError, UserNotFoundError } from '../errors'
+import { clientNetwork } from './client-network'
 import { registerUser, type RegistrationOptions } from './registration'
 import { backfillNicknameSkeletons, findUserById, verifyEmail, type User } from './repository'
 import { hashPassword } from './passwords'
@@ -56,7 +57,7 @@ const usersRoutes: FastifyPluginAsyncTypebox<RegistrationOptions> = async (fasti
   }, async (request, reply) => {
     const user = await registerUser(fastify.db, request.body, opts, {
       chargeSignup: async () => {
-        const retryAfter = await limits.signups.take(request.ip)
+        const retryAfter = await limits.signups.take(clientNetwork(request.ip))
         if (retryAfter === 0) return
         limits.signupRefused()
         void reply.header('retry-after', String(retryAfter))

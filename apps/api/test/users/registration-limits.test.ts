@@ -42,8 +42,13 @@ describe('sign-ups per client IP (REGISTER_RATE_PER_IP)', () => {
     expect(rows[0].n).toBe(0)
   })
 
-  test('another client IP has a budget of its own', async () => {
+  test('another client IP has a budget of its own; the addresses of one IPv6 /64 share one', async () => {
     expect((await register('ip_elsewhere', '192.0.2.7')).statusCode).toBe(201)
+    for (const [n, address] of ['2001:db8:5:6::1', '2001:db8:5:6::2', '2001:db8:5:6:a:b:c:d'].entries()) {
+      expect((await register(`ip_v6_${n}`, address)).statusCode).toBe(201)
+    }
+    expect((await register('ip_v6_next', '2001:db8:5:6:ffff::1')).statusCode).toBe(429)
+    expect((await register('ip_v6_other', '2001:db8:5:7::1')).statusCode).toBe(201)
   })
 })
 
