@@ -100,9 +100,9 @@ export async function startProcess(script: string, env: Record<string, string>, 
   }
 }
 
-/** The api from apps/api/dist with the given env (rate limit off unless set); opts as startProcess. */
+/** The api from apps/api/dist with the given env (rate limit and registration limits off unless set); opts as startProcess. */
 export function startApi(env: Record<string, string>, opts?: { readyPath?: string, timeoutMs?: number }): Promise<Started> {
-  return startProcess(join(ROOT, 'apps', 'api', 'dist', 'server.js'), { RATE_LIMIT_RPS: '0', ...imageMallocEnv(), ...env }, opts)
+  return startProcess(join(ROOT, 'apps', 'api', 'dist', 'server.js'), { RATE_LIMIT_RPS: '0', ...testing.REGISTRATION_LIMITS_OFF, ...imageMallocEnv(), ...env }, opts)
 }
 
 /**

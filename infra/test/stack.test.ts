@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import amqp from 'amqplib'
 import { SMTPServer } from 'smtp-server'
 import { topology } from '@socialnet/broker'
-import { databaseUrl, waitFor } from '@socialnet/testing'
+import { REGISTRATION_LIMITS_OFF, databaseUrl, waitFor } from '@socialnet/testing'
 import { RunningStack, dropTestNamespace, kvWriteAuthorization, send, stackPorts, type StackStatus } from './running-stack'
 
 // `npm run stack` for real: Debian's nginx in front of two api replicas, two mailers and a
@@ -49,6 +49,7 @@ beforeAll(async () => {
     AMQP_PREFIX: prefix,
     SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
     RATE_LIMIT_RPS: '0',
+    ...REGISTRATION_LIMITS_OFF,
     UPLOAD_MAX_BYTES: '1048576',
     CALLBACK_ALLOW_HOSTS: '127.0.0.1',
     LOG_LEVEL: 'info'

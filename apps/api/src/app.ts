@@ -32,6 +32,9 @@ import jobShortcutRoutes from './jobs/shortcut-routes'
 import sessions from './sessions/plugin'
 import sessionsRoutes from './sessions/routes'
 import accountRoutes from './users/account-routes'
+import registrationLimits from './users/limits-plugin'
+import unverifiedSweep from './users/unverified-sweep'
+import verificationRoutes from './users/verification-routes'
 import imageStorage from './images/plugin'
 import imageRoutes from './images/routes'
 import admin from './admin/plugin'
@@ -154,6 +157,16 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     windowSeconds: config.LOGIN_WINDOW_SECONDS
   })
 
+  await api.register(registrationLimits, {
+    prefix: config.REGISTRATION_REDIS_PREFIX,
+    signupsPerIpPerHour: config.REGISTER_RATE_PER_IP,
+    perMailboxPerDay: config.WELCOME_MAILS_PER_MAILBOX_PER_DAY,
+    perDomainPerMinute: config.WELCOME_MAILS_PER_DOMAIN_PER_MINUTE,
+    perMinute: config.WELCOME_MAILS_PER_MINUTE,
+    resendsPerHour: config.VERIFICATION_RESENDS_PER_HOUR
+  })
+  await api.register(unverifiedSweep, { days: config.UNVERIFIED_ACCOUNT_DAYS, intervalMs: config.UNVERIFIED_SWEEP_INTERVAL_MS })
+
   await api.register(imageStorage, { config })
   await api.register(admin, { amqpUrl: config.AMQP_URL, managementUrl: config.RABBITMQ_MANAGEMENT_URL })
   await api.register(eventStreams, {
@@ -176,6 +189,10 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   })
   await api.register(sessionsRoutes)
   await api.register(accountRoutes)
+  await api.register(verificationRoutes, {
+    publicUrl: config.PUBLIC_URL,
+    verificationTtlSeconds: config.EMAIL_VERIFICATION_TTL_SECONDS
+  })
   await api.register(imageRoutes, {
     publicUrl: config.PUBLIC_URL,
     uploadMaxBytes: config.UPLOAD_MAX_BYTES,

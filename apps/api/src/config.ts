@@ -16,6 +16,23 @@ export const ApiConfigSchema = Type.Object({
   RABBITMQ_MANAGEMENT_URL: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://' })),
   /** How long the verification link in the welcome mail stays valid. */
   EMAIL_VERIFICATION_TTL_SECONDS: Type.Integer({ minimum: 60, default: 48 * 3600 }),
+  /**
+   * Registration limits (docs/users.md): sign-ups per client IP an hour (charged just before the
+   * password hash), welcome/verification mails per recipient mailbox a day, and per recipient domain
+   * and in total a minute (past those the account is created and its mail withheld), verification
+   * resends per account an hour. 0 turns a limit off (load tests, benchmarks).
+   */
+  REGISTER_RATE_PER_IP: Type.Integer({ minimum: 0, default: 10 }),
+  WELCOME_MAILS_PER_MAILBOX_PER_DAY: Type.Integer({ minimum: 0, default: 1 }),
+  WELCOME_MAILS_PER_DOMAIN_PER_MINUTE: Type.Integer({ minimum: 0, default: 60 }),
+  WELCOME_MAILS_PER_MINUTE: Type.Integer({ minimum: 0, default: 300 }),
+  VERIFICATION_RESENDS_PER_HOUR: Type.Integer({ minimum: 0, default: 3 }),
+  /** Redis key prefix of those counters: two deployments sharing one Redis need different ones. */
+  REGISTRATION_REDIS_PREFIX: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.:-]+$', default: 'socialnet:register:' }),
+  /** Days an account may stay unverified before the sweep deletes it (freeing nickname and address); 0 = kept forever. */
+  UNVERIFIED_ACCOUNT_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 7 }),
+  /** How often each replica runs that sweep (every replica may; the delete is idempotent). */
+  UNVERIFIED_SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1000, default: 3600_000 }),
   /** Outbox relay: safety poll (NOTIFY wakes it at once), claim size, and how long sent rows are kept. */
   OUTBOX_POLL_MS: Type.Integer({ minimum: 100, default: 5000 }),
   OUTBOX_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),

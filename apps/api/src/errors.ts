@@ -58,6 +58,22 @@ export const NicknameTakenError = createError<[]>('NICKNAME_TAKEN', 'nickname: t
 export const NicknameTooSimilarError = createError<[]>('NICKNAME_TOO_SIMILAR',
   'nickname: looks like a nickname that is already taken (look-alike characters such as I and l, 0 and O, rn and m count as the same)', 409)
 export const WeakPasswordError = createError<[string]>('WEAK_PASSWORD', 'password: %s', 400)
+export const EmailAlreadyVerifiedError = createError<[]>('EMAIL_ALREADY_VERIFIED', 'this e-mail address is already verified; no mail was sent', 409)
+
+/** Past REGISTER_RATE_PER_IP sign-ups from this client IP; `retryAfterSeconds` becomes the `Retry-After` header. */
+export class RegistrationRateLimitedError extends createError<[number, number]>('REGISTRATION_RATE_LIMITED',
+  'too many sign-ups from your address: at most %d an hour; retry in %d seconds', 429) {
+  constructor(readonly limit: number, readonly retryAfterSeconds: number) {
+    super(limit, retryAfterSeconds)
+  }
+}
+
+/** A verification mail refused by one of its limits (per account, per mailbox, per domain, in total); carries its `Retry-After`. */
+export class VerificationMailLimitedError extends createError<[string]>('VERIFICATION_MAIL_LIMITED', '%s', 429) {
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super(message)
+  }
+}
 export const InvalidTokenError = createError<[]>('INVALID_TOKEN', 'token: invalid or expired verification token', 400)
 export const UserNotFoundError = createError<[]>('USER_NOT_FOUND', 'no such user', 404)
 export const NothingToChangeError = createError<[]>(ErrorCode.VALIDATION_FAILED, 'body: nothing to change; allowed fields are nickname, firstName, lastName', 400)

@@ -8,13 +8,29 @@ describe('loadApiConfig', () => {
     expect(loadApiConfig({})).toMatchObject({ PORT: 3000, KV_LOG: expect.any(String), SHUTDOWN_DRAIN_MS: 3000 })
   })
 
+  test('registration limits default to a public deployment\'s, and 0 turns them off', () => {
+    expect(loadApiConfig({})).toMatchObject({
+      REGISTER_RATE_PER_IP: 10,
+      WELCOME_MAILS_PER_MAILBOX_PER_DAY: 1,
+      WELCOME_MAILS_PER_DOMAIN_PER_MINUTE: 60,
+      WELCOME_MAILS_PER_MINUTE: 300,
+      VERIFICATION_RESENDS_PER_HOUR: 3,
+      UNVERIFIED_ACCOUNT_DAYS: 7
+    })
+    expect(loadApiConfig({ REGISTER_RATE_PER_IP: '0' }).REGISTER_RATE_PER_IP).toBe(0)
+  })
+
   test.each([
     ['PORT', 'eighty'],
     ['PORT', '70000'],
     ['KV_LOG', 'sqlite'],
     ['KV_FSYNC', 'sometimes'],
     ['DATABASE_URL', 'mysql://x'],
-    ['SHUTDOWN_DRAIN_MS', '10000']
+    ['SHUTDOWN_DRAIN_MS', '10000'],
+    ['REGISTER_RATE_PER_IP', '-1'],
+    ['WELCOME_MAILS_PER_MAILBOX_PER_DAY', 'one'],
+    ['WELCOME_MAILS_PER_DOMAIN_PER_MINUTE', '1.5'],
+    ['UNVERIFIED_ACCOUNT_DAYS', '-7']
   ])('bad %s=%s -> one line naming the variable', (name, value) => {
     let error: unknown
     try {

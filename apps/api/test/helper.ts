@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { isolatedEnv } from '@socialnet/testing'
+import { REGISTRATION_LIMITS_OFF, isolatedEnv } from '@socialnet/testing'
 import app, { serverOptions } from '../src/app'
 import { loadApiConfig, type ApiConfig } from '../src/config'
 import { MailQueueReader } from './mail-queue'
@@ -13,12 +13,13 @@ export interface TestEnv {
   cleanup(): Promise<void>
 }
 
-/** Environment for one test file: its own namespace on the shared services, rate limiting off, quiet logs. */
+/** Environment for one test file: its own namespace on the shared services, rate limits off, quiet logs. */
 export function testEnv(overrides: Record<string, string> = {}): TestEnv {
   const isolated = isolatedEnv('api')
   const env: Record<string, string> = {
     ...isolated.env,
     RATE_LIMIT_RPS: '0',
+    ...REGISTRATION_LIMITS_OFF,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...overrides
   }

@@ -12,6 +12,7 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { SMTPServer } from 'smtp-server'
+import { REGISTRATION_LIMITS_OFF } from '@socialnet/testing'
 import { ROOT, freePort, isolatedEnv, type BenchEnv } from '../harness'
 
 export { AMQP_URL, REDIS_URL, PG_ADMIN_URL, freePort } from '../harness'
@@ -59,7 +60,7 @@ export async function waitUntil<T>(check: () => T | Promise<T>, timeoutMs: numbe
  */
 export function namespace(fault: string): BenchEnv {
   const ns = isolatedEnv(fault, { scope: 'faults', retryDelaysMs: RETRY_DELAYS_MS.split(',').map(Number) })
-  return { ...ns, env: { ...ns.env, RATE_LIMIT_RPS: '0', OUTBOX_POLL_MS: '500', LOG_LEVEL: 'warn' } }
+  return { ...ns, env: { ...ns.env, RATE_LIMIT_RPS: '0', ...REGISTRATION_LIMITS_OFF, OUTBOX_POLL_MS: '500', LOG_LEVEL: 'warn' } }
 }
 
 export interface Child {

@@ -62,6 +62,7 @@ export function isolatedEnv(name: string, { scope = 'test', retryDelaysMs }: { s
     JOBS_REDIS_PREFIX: `${redisPrefix}jobs:`,
     SESSIONS_REDIS_PREFIX: `${redisPrefix}auth:`,
     RATE_LIMIT_REDIS_PREFIX: `${redisPrefix}rl:`,
+    REGISTRATION_REDIS_PREFIX: `${redisPrefix}register:`,
     EVENTS_REDIS_PREFIX: `${redisPrefix}events:`,
     SHUTDOWN_HANDOFF_KEY: `${redisPrefix}leaving`,
     KV_LOG_PATH: join(dir, 'kv.log'),

@@ -187,3 +187,44 @@ export async function promoteToAdmin(db: Queryable, email: string): Promise<{ em
      RETURNING u.email, target.role AS "previousRole"`, [email])
   return rows[0]
 }
+
+/**
+ * Hands the stored avatars of accounts unverified for more than `days` to the
+ * worker's image sweeper (marked replaced: it deletes their objects, then
+ * marks the rows deleted), so deleteExpiredUnverified can take the accounts
+ * on a later run. Returns how many images were handed over.
+ */
+export async function releaseImagesOfExpiredUnverified(db: Queryable, days: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE images SET replaced_at = now(), updated_at = now()
+     WHERE state = 'stored' AND replaced_at IS NULL AND deleted_at IS NULL
+       AND owner_id IN (SELECT id FROM users WHERE email_verified_at IS NULL AND created_at < now() - make_interval(days => $1))`,
+    [days])
+  return rowCount ?? 0
+}
+
+/**
+ * Deletes up to `limit` accounts whose address is still unverified `days`
+ * after registration, freeing their nickname and address; returns how many.
+ * Safe beside other replicas running it (rows another one holds are skipped)
+ * and beside a verification in flight (the row lock decides who goes first).
+ * Verification tokens and job logs go with the user (ON DELETE CASCADE);
+ * images must already be deleted from storage (releaseImagesOfExpiredUnverified):
+ * an account with a live image waits, and its deleted image rows go with it.
+ * Outbox and delivery-log rows keep the id without a foreign key.
+ */
+export async function deleteExpiredUnverified(db: Queryable, days: number, limit: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `WITH expired AS (
+       SELECT id FROM users u
+       WHERE email_verified_at IS NULL AND created_at < now() - make_interval(days => $1)
+         AND NOT EXISTS (SELECT 1 FROM images i WHERE i.owner_id = u.id AND i.deleted_at IS NULL)
+       ORDER BY created_at LIMIT $2
+       FOR UPDATE SKIP LOCKED
+     ), swept_images AS (
+       DELETE FROM images WHERE owner_id IN (SELECT id FROM expired)
+     )
+     DELETE FROM users WHERE id IN (SELECT id FROM expired)`,
+    [days, limit])
+  return rowCount ?? 0
+}

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { InvalidTokenError, UserNotFoundError } from '../errors'
+import { InvalidTokenError, RegistrationRateLimitedError, UserNotFoundError } from '../errors'
+import { clientNetwork } from './client-network'
 import { registerUser, type RegistrationOptions } from './registration'
 import { backfillNicknameSkeletons, findUserById, verifyEmail, type User } from './repository'
 import { hashPassword } from './passwords'
@@ -40,20 +41,40 @@ const usersRoutes: FastifyPluginAsyncTypebox<RegistrationOptions> = async (fasti
   if (backfill.filled > 0) fastify.log.info({ filled: backfill.filled }, 'stored the look-alike skeleton of existing nicknames')
   if (backfill.lookAlikes.length > 0) fastify.log.warn({ nicknames: backfill.lookAlikes }, 'existing nicknames that look like others; kept as they are')
 
+  const limits = fastify.registrationLimits
   fastify.post('/v1/users', {
     bodyLimit: REGISTER_BODY_LIMIT,
     schema: {
       tags: ['users'],
       summary: 'Register; queues the welcome mail with the verification link in the same transaction',
+      description: 'Anyone may call it, REGISTER_RATE_PER_IP times an hour per client IP (429 + Retry-After past it; ' +
+        'refusals for a bad body, a weak password or a taken name are not counted). The welcome mail is withheld ' +
+        '(`verificationMail: "withheld"`, the account is still created) past WELCOME_MAILS_PER_MAILBOX_PER_DAY for ' +
+        'the recipient mailbox or a per-minute ceiling; the owner can ask for it with POST /v1/users/me/verification.',
       body: RegisterBody,
-      response: { 201: UserCreated, 400: ErrorBody, 409: ErrorBody, 413: ErrorBody }
+      response: { 201: UserCreated, 400: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody }
     }
   }, async (request, reply) => {
-    const user = await registerUser(fastify.db, request.body, opts, hash)
-    request.log.info({ userId: user.id }, 'user registered')
-    fastify.events.emit('user.registered', { subject: `user:${user.id}`, userId: user.id, data: { nickname: user.nickname, mailMessageId: user.mailMessageId } })
+    const user = await registerUser(fastify.db, request.body, opts, {
+      chargeSignup: async () => {
+        const retryAfter = await limits.signups.take(clientNetwork(request.ip))
+        if (retryAfter === 0) return
+        limits.signupRefused()
+        void reply.header('retry-after', String(retryAfter))
+        throw new RegistrationRateLimitedError(limits.signups.limit, retryAfter)
+      },
+      hash,
+      takeMail: (address) => limits.welcomeMails.take(address)
+    })
+    const mail = user.welcomeMail
+    request.log.info({ userId: user.id, verificationMail: mail.status, withheldBy: mail.status === 'withheld' ? mail.reason : undefined }, 'user registered')
+    fastify.events.emit('user.registered', {
+      subject: `user:${user.id}`,
+      userId: user.id,
+      data: { nickname: user.nickname, verificationMail: mail.status, ...(mail.status === 'queued' ? { mailMessageId: mail.messageId } : {}) }
+    })
     return reply.code(201).header('location', `/v1/users/${user.id}`).send({
-      id: user.id, nickname: user.nickname, email: user.email, createdAt: user.createdAt.toISOString()
+      id: user.id, nickname: user.nickname, email: user.email, createdAt: user.createdAt.toISOString(), verificationMail: mail.status
     })
   })
 

@@ -23,12 +23,22 @@ export const RegisterBody = Type.Object({
 }, { additionalProperties: false })
 export type RegisterBody = Static<typeof RegisterBody>
 
+/** Whether the welcome/verification mail was queued, or withheld by a mail limit (ask again with POST /v1/users/me/verification). */
+export const VerificationMailStatus = Type.Union([Type.Literal('queued'), Type.Literal('withheld')], {
+  description: '`queued`: the mail with the verification link is on its way. `withheld`: this mailbox had its ' +
+    'welcome mails for today, or the per-minute mail ceiling was reached; the account exists, and its owner can ' +
+    'log in and ask for the mail with POST /v1/users/me/verification later'
+})
+
 export const UserCreated = Type.Object({
   id: UserId,
   nickname: Type.String(),
   email: Type.String(),
-  createdAt: Type.String({ format: 'date-time' })
+  createdAt: Type.String({ format: 'date-time' }),
+  verificationMail: VerificationMailStatus
 })
+
+export const VerificationQueued = Type.Object({ verificationMail: Type.Literal('queued') })
 
 /** What anyone may see about a user: no e-mail address (that is for the owner's GET /v1/users/me). */
 export const PublicProfile = Type.Object({

@@ -32,7 +32,7 @@ describe('ops routes', () => {
     const doc = res.json()
     // Every route the README names is documented, and every error it documents has the one error shape.
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining([
-      '/health', '/ready', '/metrics', '/v1/key/{key}', '/v1/users', '/v1/users/verify', '/v1/users/{id}', '/v1/users/me',
+      '/health', '/ready', '/metrics', '/v1/key/{key}', '/v1/users', '/v1/users/verify', '/v1/users/{id}', '/v1/users/me', '/v1/users/me/verification',
       '/v1/sessions', '/v1/sessions/current', '/v1/users/{id}/avatar', '/v1/images/{id}', '/v1/jobs', '/v1/jobs/{id}',
       '/job/database', '/job/mail', '/job/callback', '/job/status', '/v1/events', '/v1/jobs/{id}/events', '/v1/admin/events'
     ]))

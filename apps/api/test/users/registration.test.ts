@@ -11,7 +11,7 @@ describe('POST /v1/users', () => {
     const res = await register({ email: 'Ada@Example.com', nickname: 'Ada_L', password: 'correct horse', firstName: 'Ada', lastName: 'Lovelace' })
     expect(res.statusCode).toBe(201)
     const body = res.json()
-    expect(body).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), nickname: 'Ada_L', email: 'Ada@Example.com', createdAt: expect.any(String) })
+    expect(body).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), nickname: 'Ada_L', email: 'Ada@Example.com', createdAt: expect.any(String), verificationMail: 'queued' })
     expect(res.headers.location).toBe(`/v1/users/${body.id}`)
 
     const { rows: [user] } = await t.app.db.query('SELECT password_hash, email_verified_at FROM users WHERE id = $1', [body.id])

@@ -17,6 +17,8 @@ export interface UserCreated {
   nickname: string
   email: string
   createdAt: string
+  /** `withheld`: a mail limit held the welcome mail back; the owner asks again with `POST /v1/users/me/verification`. */
+  verificationMail: 'queued' | 'withheld'
 }
 
 /** `GET /v1/users/me`. */

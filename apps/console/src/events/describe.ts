@@ -43,7 +43,12 @@ function time(iso: string): string {
 export function describeEvent(event: AnyEvent): EventDescription {
   const by = event.replica
   const e = event
-  if (isEvent(e, 'user.registered')) return { what: `Account "${e.data.nickname}" created by ${by}`, details: ['welcome mail queued in the same transaction'] }
+  if (isEvent(e, 'user.registered')) {
+    const mail = e.data.verificationMail === 'withheld'
+      ? 'welcome mail withheld by a mail limit (ask again later)'
+      : 'welcome mail queued in the same transaction'
+    return { what: `Account "${e.data.nickname}" created by ${by}`, details: [mail] }
+  }
   if (isEvent(e, 'outbox.published')) {
     return { what: `${messageName(e.data.messageType)} handed to RabbitMQ by ${by}`, details: [ms(e.data.waitedMs), `batch of ${e.data.batchSize}`] }
   }

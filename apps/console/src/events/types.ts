@@ -2,7 +2,7 @@ import type { JobStatus, QueueStats, ReplicaSeen } from '../api/types'
 
 /** `data` of each event type (docs/events.md); durations are milliseconds. */
 export interface EventDataByType {
-  'user.registered': { nickname: string; mailMessageId: string }
+  'user.registered': { nickname: string; verificationMail?: 'queued' | 'withheld'; mailMessageId?: string }
   'outbox.published': { messageId: string; messageType: string; waitedMs: number; batchSize: number }
   'mail.consumed': { messageId: string; messageType: string; attempt: number; queuedMs: number }
   'mail.sent': { messageId: string; smtpResponse: string; durationMs: number }

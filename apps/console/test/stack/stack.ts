@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import amqplib from 'amqplib'
 import { topology } from '@socialnet/broker'
-import { AMQP_URL, freePort, isolatedEnv } from '@socialnet/testing'
+import { AMQP_URL, REGISTRATION_LIMITS_OFF, freePort, isolatedEnv } from '@socialnet/testing'
 import { ROOT, builtScript, runCli, startApp, type AppProcess } from './app-process'
 import { startSmtpInbox, type SmtpInbox } from './smtp-inbox'
 
@@ -37,6 +37,7 @@ export async function startStack(): Promise<Stack> {
     PUBLIC_URL: url,
     SMTP_URL: inbox.url,
     RATE_LIMIT_RPS: '0',
+    ...REGISTRATION_LIMITS_OFF,
     SHUTDOWN_GRACE_MS: '5000',
     SHUTDOWN_DRAIN_MS: '0',
     CALLBACK_ALLOW_HOSTS: '127.0.0.1',
