@@ -22,6 +22,8 @@ export interface SmtpSink {
   /** MAIL FROM attempts refused so far. */
   refused: number
   mode: SinkMode
+  /** Recipients refused for good at RCPT TO (550 5.1.1, a mailbox that does not exist), lower-cased. */
+  unknownUsers: Set<string>
   /** Mails whose DATA is held back by pause(). */
   held: number
   /** Holds every mail's final reply until resume(): mails stay "in flight" at the mailer. */
@@ -50,6 +52,7 @@ export async function startSmtpSink(port = 0): Promise<SmtpSink> {
     mails: [],
     refused: 0,
     mode: 'accept',
+    unknownUsers: new Set(),
     held: 0,
     pause() {
       gate ??= new Promise<void>((resolve) => (open = resolve))
@@ -69,6 +72,10 @@ export async function startSmtpSink(port = 0): Promise<SmtpSink> {
       sink.refused += 1
       if (sink.mode === 'tempfail') return callback(smtpError('Mailbox busy, try again later', 451))
       return callback(smtpError('Relaying denied', 550))
+    },
+    onRcptTo(address, _session, callback) {
+      if (!sink.unknownUsers.has(address.address.toLowerCase())) return callback()
+      return callback(smtpError(`5.1.1 <${address.address}>: Recipient address rejected: User unknown`, 550))
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = []
