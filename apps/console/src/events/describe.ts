@@ -14,6 +14,13 @@ const MESSAGE_NAMES: Record<string, string> = {
   'image.thumbnails.v1': 'Thumbnail request'
 }
 
+const SUPPRESSION_REASONS: Record<string, string> = {
+  hard_bounce: 'no mail to this address: its server says it does not exist',
+  soft_bounce_limit: 'no mail to this address: its server kept refusing it',
+  complaint: 'no mail to this address: its owner reported our mail as spam',
+  manual: 'no mail to this address: an operator stopped it'
+}
+
 /** "Welcome mail", "Job", ... from a message type such as `mail.welcome.v1`. */
 function messageName(messageType: string): string {
   return MESSAGE_NAMES[messageType] ?? (messageType.startsWith('job.') ? 'Job' : messageType.startsWith('mail.') ? 'Mail' : messageType)
@@ -51,6 +58,13 @@ export function describeEvent(event: AnyEvent): EventDescription {
   if (isEvent(e, 'mail.dead_lettered')) {
     return { what: `Mail dead-lettered by ${by}`, details: [`after ${plural(e.data.attempts, 'attempt')}`, e.data.permanent ? 'permanent failure' : 'gave up retrying', e.data.reason] }
   }
+  if (isEvent(e, 'mail.deferred')) {
+    return { what: `Mail deferred by the receiving server — ${by}`, details: [`attempt ${e.data.attempt}`, e.data.reason] }
+  }
+  if (isEvent(e, 'mail.bounced')) {
+    return { what: `Mail bounced (${e.data.kind}) — ${by}`, details: [e.data.source === 'smtp' ? 'refused while sending' : `reported by ${e.data.source}`, e.data.reason] }
+  }
+  if (isEvent(e, 'mail.suppressed')) return { what: `Mail suppressed (${e.data.reason}) — ${by}`, details: [SUPPRESSION_REASONS[e.data.reason] ?? ''] }
   if (isEvent(e, 'job.status')) {
     return {
       what: `Job (${e.data.jobType}) ${e.data.status.toLowerCase().replace('_', ' ')} — ${by}`,

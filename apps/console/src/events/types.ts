@@ -1,5 +1,8 @@
 import type { JobStatus, QueueStats, ReplicaSeen } from '../api/types'
 
+/** Why an address is on the suppression list. */
+export type SuppressionReason = 'hard_bounce' | 'soft_bounce_limit' | 'complaint' | 'manual'
+
 /** `data` of each event type (docs/events.md); durations are milliseconds. */
 export interface EventDataByType {
   'user.registered': { nickname: string; mailMessageId: string }
@@ -9,6 +12,9 @@ export interface EventDataByType {
   'mail.duplicate_skipped': { messageId: string }
   'mail.retry_scheduled': { messageId: string; attempt: number; retryAt: string; reason: string }
   'mail.dead_lettered': { messageId: string; attempts: number; reason: string; permanent: boolean }
+  'mail.deferred': { messageId: string; attempt: number; smtpCode?: number; reason: string }
+  'mail.bounced': { messageId: string; kind: 'hard' | 'soft' | 'complaint'; source: string; smtpCode?: number; reason: string }
+  'mail.suppressed': { messageId: string; reason: SuppressionReason }
   'job.status': { jobId: string; jobType: string; status: JobStatus; attempts: number; error?: string; durationMs?: number }
   'image.stored': { imageId: string; bytes: number; contentType: string }
   'image.thumbnails_made': { imageId: string; sizes: number[]; durationMs: number }
