@@ -41,8 +41,16 @@ interface AttemptRow {
 
 function fromRow(r: AttemptRow): LoggedAttempt {
   return {
-    id: r.id, messageId: r.message_id, recipient: r.recipient, userId: r.user_id, at: r.at, outcome: r.outcome,
-    smtpCode: r.smtp_code, smtpReply: r.smtp_reply, replica: r.replica, durationMs: r.duration_ms
+    id: r.id,
+    messageId: r.message_id,
+    recipient: r.recipient,
+    userId: r.user_id,
+    at: r.at,
+    outcome: r.outcome,
+    smtpCode: r.smtp_code,
+    smtpReply: r.smtp_reply,
+    replica: r.replica,
+    durationMs: r.duration_ms
   }
 }
 
