@@ -162,4 +162,16 @@ describe('mailer as a sender (suppression list, delivery log, VERP, DKIM)', () =
     const forged = await dkimVerify(Buffer.from(tampered, 'latin1'), { resolver })
     expect(forged.results[0]?.status.result).not.toBe('pass')
   })
+
+  it('prunes delivery log rows and bounce history older than MAIL_LOG_RETENTION_DAYS (at start, then hourly); suppressions stay', async () => {
+    await db.query(`INSERT INTO mail_attempts (message_id, recipient, outcome, replica, at)
+      VALUES ('aged-1', 'aged@example.com', 'sent', 'x', now() - interval '31 days'), ('kept-1', 'aged@example.com', 'sent', 'x', now() - interval '29 days')`)
+    await db.query(`INSERT INTO mail_bounces (address, kind, source, received_at)
+      VALUES ('aged@example.com', 'soft', 'dsn', now() - interval '31 days'), ('aged@example.com', 'soft', 'dsn', now() - interval '29 days')`)
+    await bed.startMailer({ REPLICA_ID: 'mailer-s2', MAIL_LOG_RETENTION_DAYS: '30' })
+    await waitFor(async () => (await attempts.forMessage('aged-1')).length === 0, 'the aged delivery log row pruned')
+    await waitFor(async () => (await db.query("SELECT 1 FROM mail_bounces WHERE address = 'aged@example.com'")).rowCount === 1, 'the aged bounce pruned')
+    expect(await attempts.forMessage('kept-1')).toHaveLength(1)
+    expect(await suppressions.get('gone@example.com')).toMatchObject({ reason: 'hard_bounce' })
+  })
 })
