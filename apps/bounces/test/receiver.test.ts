@@ -44,7 +44,7 @@ describe('bounce receiver over SMTP', () => {
 
     await waitFor(() => eventsOf(messageId).length === 2, 'mail.bounced and mail.suppressed')
     expect(eventsOf(messageId)).toEqual([
-      expect.objectContaining({ type: 'mail.bounced', service: 'bounces', replica: 'bounces-test', userId, data: { messageId, kind: 'hard', status: '5.1.1', diagnostic: expect.stringContaining('550 5.1.1') } }),
+      expect.objectContaining({ type: 'mail.bounced', service: 'bounces', replica: 'bounces-test', userId, data: { messageId, kind: 'hard', source: 'dsn', status: '5.1.1', diagnostic: expect.stringContaining('550 5.1.1') } }),
       expect.objectContaining({ type: 'mail.suppressed', service: 'bounces', userId, data: { messageId, reason: 'hard_bounce' } })
     ])
     expect(await bed.service.metrics.reportCount('hard')).toBeGreaterThanOrEqual(1)

@@ -8,8 +8,9 @@
 export const FailureCode = {
   // Dead-lettered at once: the message itself is at fault.
   INVALID_MESSAGE: 'INVALID_MESSAGE',
-  // SMTP failures by reply class (a 5xx to the envelope or message is dead-lettered at once, any
-  // other retried); SMTP_FAILED when there is neither a reply nor a socket code to name it.
+  // SMTP failures by reply class (a 5xx to MAIL FROM or the message is dead-lettered at once, a
+  // 5xx to RCPT TO is a hard bounce and acked, any other retried); SMTP_FAILED when there is
+  // neither a reply nor a socket code to name it.
   SMTP_5XX: 'SMTP_5XX',
   SMTP_4XX: 'SMTP_4XX',
   SMTP_FAILED: 'SMTP_FAILED',

@@ -2,8 +2,12 @@ import { createServer, type Server } from 'node:http'
 import { once } from 'node:events'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
-/** Outcome of one delivery, as counted in mailer_messages_total. */
-export type Outcome = 'sent' | 'duplicate' | 'retry' | 'dead_lettered' | 'throttled'
+/**
+ * Outcome of one delivery, as counted in mailer_messages_total: `suppressed`
+ * (the recipient is on the suppression list, not sent) and `bounced` (refused
+ * for good at RCPT, recorded as a hard bounce) are acked like `sent`.
+ */
+export type Outcome = 'sent' | 'duplicate' | 'suppressed' | 'bounced' | 'retry' | 'dead_lettered' | 'throttled'
 
 /** Why a mail was held back for its domain: out of tokens (`pace`) or the domain answered 421. */
 export type ThrottleReason = 'pace' | 'smtp_421'

@@ -4,13 +4,16 @@ import type { Server } from 'node:http'
 import { BrokerConnection, EventPublisher } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
 import { Redis } from 'ioredis'
+import { DeliveryAttempts, SuppressionList } from '@socialnet/sender'
 import type { Logger } from 'pino'
+import { AttemptLog } from './attempt-log'
 import type { MailerConfig } from './config'
 import { DeliveryLog } from './deliveries'
 import { Mailer } from './mailer'
 import { MailerMetrics, serveMetrics } from './metrics'
 import { DomainPace } from './pace'
 import { createSmtpTransport } from './smtp'
+import { SuppressionCheck } from './suppression-check'
 
 /** A running mailer with everything it opened; `close` releases all of it. */
 export interface MailerService {
@@ -35,7 +38,8 @@ export async function startMailerService(config: MailerConfig, log: Logger): Pro
     url: config.SMTP_URL,
     from: config.MAIL_FROM,
     maxConnections: Math.min(config.MAIL_SMTP_POOL, config.MAIL_PREFETCH),
-    timeoutMs: config.MAIL_SEND_TIMEOUT_MS
+    timeoutMs: config.MAIL_SEND_TIMEOUT_MS,
+    dkim: config.dkim
   })
   const connection = new BrokerConnection({
     url: config.AMQP_URL,
@@ -47,9 +51,10 @@ export async function startMailerService(config: MailerConfig, log: Logger): Pro
     log
   })
   const metrics = new MailerMetrics(config.MAILER_METRICS_PORT > 0)
+  const replica = config.REPLICA_ID ?? hostname()
   const events = new EventPublisher(connection, {
     service: 'mailer',
-    replica: config.REPLICA_ID ?? hostname(),
+    replica,
     onDropped: (n) => metrics.dropEvents(n)
   })
   const deliveries = new DeliveryLog(db, 2 * config.MAIL_SEND_TIMEOUT_MS)
@@ -66,10 +71,14 @@ export async function startMailerService(config: MailerConfig, log: Logger): Pro
     log,
     metrics
   })
+  const suppressionList = new SuppressionList(db)
+  const deliveryAttempts = new DeliveryAttempts(db)
   const mailer = new Mailer({
     connection,
     transport,
     deliveries,
+    suppressions: new SuppressionCheck(suppressionList),
+    attempts: new AttemptLog(deliveryAttempts, replica, log),
     metrics,
     pace,
     events,
@@ -77,16 +86,23 @@ export async function startMailerService(config: MailerConfig, log: Logger): Pro
     publicUrl: config.PUBLIC_URL,
     prefetch: config.MAIL_PREFETCH,
     maxAttempts: config.MAIL_MAX_ATTEMPTS,
-    sendTimeoutMs: config.MAIL_SEND_TIMEOUT_MS
+    sendTimeoutMs: config.MAIL_SEND_TIMEOUT_MS,
+    verp: config.verp
   })
   let metricsServer: Server | undefined
   let closing: Promise<void> | undefined
-  // Hourly, and once at start: every replica prunes; the DELETE is idempotent.
+  // Hourly, and once at start: every replica prunes; the DELETEs are idempotent.
+  const logRetentionMs = config.MAIL_LOG_RETENTION_DAYS * 86_400_000
   const prune = (): void => {
-    deliveries.prune(config.MAIL_DEDUPE_RETENTION_HOURS * 3_600_000).then(
-      (removed) => removed > 0 && log.info({ removed }, 'pruned old delivery records'),
-      (err: unknown) => log.warn({ err }, 'could not prune delivery records')
-    )
+    const each = (what: string, run: () => Promise<number>): void => {
+      run().then(
+        (removed) => removed > 0 && log.info({ removed }, `pruned old ${what}`),
+        (err: unknown) => log.warn({ err }, `could not prune ${what}`)
+      )
+    }
+    each('delivery records', () => deliveries.prune(config.MAIL_DEDUPE_RETENTION_HOURS * 3_600_000))
+    each('delivery log rows', () => deliveryAttempts.prune(logRetentionMs))
+    each('bounce history', () => suppressionList.pruneBounces(logRetentionMs))
   }
   const pruning = setInterval(prune, 3_600_000).unref()
   const close = (graceMs: number): Promise<void> =>

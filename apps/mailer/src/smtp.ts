@@ -1,4 +1,5 @@
 import nodemailer from 'nodemailer'
+import type { DkimSigning } from './config'
 import { FailureCode } from './errors'
 
 /** The one pooled SMTP transport of a mailer process. */
@@ -11,6 +12,8 @@ export interface SmtpOptions {
   maxConnections: number
   /** Bounds connect, greeting and each socket wait, so a hung server cannot hold a message forever. */
   timeoutMs: number
+  /** Signs every mail when set (nodemailer's own DKIM signer). */
+  dkim?: DkimSigning
 }
 
 /**
@@ -26,7 +29,8 @@ export function createSmtpTransport(options: SmtpOptions) {
       maxMessages: 500,
       connectionTimeout: options.timeoutMs,
       greetingTimeout: options.timeoutMs,
-      socketTimeout: options.timeoutMs
+      socketTimeout: options.timeoutMs,
+      ...(options.dkim ? { dkim: options.dkim } : {})
     },
     { from: options.from }
   )
@@ -37,6 +41,8 @@ interface SmtpErrorShape {
   responseCode?: number
   response?: string
   message?: string
+  /** The SMTP command the reply answered (`MAIL FROM`, `RCPT TO`, `DATA`), set by nodemailer. */
+  command?: string
 }
 
 /**
@@ -51,6 +57,26 @@ export function isPermanentSmtpError(err: unknown): boolean {
     return e.responseCode === undefined || (e.responseCode >= 500 && e.responseCode < 600)
   }
   return false
+}
+
+/**
+ * True when the receiving server refused the recipient for good (a 5xx to
+ * RCPT TO): a hard bounce, about that address, which a retry cannot change.
+ * A 5xx to MAIL FROM or DATA is about our sender or our message instead.
+ */
+export function isRecipientRefused(err: unknown): boolean {
+  const e = (err ?? {}) as SmtpErrorShape
+  return e.code === 'EENVELOPE' && e.command === 'RCPT TO' && e.responseCode !== undefined && e.responseCode >= 500 && e.responseCode < 600
+}
+
+/** The reply code of an SMTP failure or success line (`250 OK` -> 250), when the server answered. */
+export function smtpCodeOf(errOrResponse: unknown): number | undefined {
+  if (typeof errOrResponse === 'string') {
+    const code = /^[2-5]\d\d\b/.exec(errOrResponse)
+    return code ? Number(code[0]) : undefined
+  }
+  const code = ((errOrResponse ?? {}) as SmtpErrorShape).responseCode
+  return typeof code === 'number' ? code : undefined
 }
 
 /** One line describing an SMTP failure for logs and dead-letter headers. */

@@ -40,7 +40,9 @@ describe('several mailers on one queue', () => {
   })
 
   it('sends each mail once even when a mailer loses its broker connection mid-stream and messages are redelivered', async () => {
-    const mailer = await bed.startMailer({ MAIL_PREFETCH: '20', MAIL_SMTP_POOL: '5' })
+    // The held sends must outlast the cut (two rabbitmqctl runs, seconds on a busy machine): a send
+    // timeout shorter than that aborts them, and their redeliveries rightly send again.
+    const mailer = await bed.startMailer({ MAIL_PREFETCH: '20', MAIL_SMTP_POOL: '5', MAIL_SEND_TIMEOUT_MS: '60000' })
     const total = 150
     const recipients = Array.from({ length: total }, (_, i) => `cut${i}@example.com`)
     await Promise.all(recipients.map((to) => bed.publishWelcome(to)))

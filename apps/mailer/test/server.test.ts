@@ -24,6 +24,14 @@ describe('mailer process (dist/server.js)', () => {
     expect(output()).toMatch(/^mailer: invalid environment: .*MAIL_PREFETCH/)
   })
 
+  it('refuses a DKIM key file it cannot read with one line and exit code 1, before connecting anywhere', async () => {
+    const dkim = { DKIM_DOMAIN: 'socialnet.example', DKIM_SELECTOR: 's1', DKIM_PRIVATE_KEY_FILE: '/nonexistent/dkim.pem' }
+    const { child, output } = spawnMailer({ ...bed.env, ...dkim })
+    const [code] = await once(child, 'exit')
+    expect(code).toBe(1)
+    expect(output()).toBe('mailer: invalid environment: DKIM_PRIVATE_KEY_FILE /nonexistent/dkim.pem cannot be read (ENOENT)\n')
+  })
+
   it('logs each mail consumed and sent, and on SIGTERM finishes the mail in flight and exits 0', async () => {
     const metricsPort = await freePort()
     const { child, output } = spawnMailer({ ...bed.env, LOG_LEVEL: 'info', MAIL_PREFETCH: '1', MAILER_METRICS_PORT: String(metricsPort) })

@@ -26,6 +26,8 @@ export interface SmtpSink {
   rcptReply: (address: string) => number | undefined
   /** RCPT TO refused by rcptReply so far. */
   refusedRecipients: number
+  /** Recipients refused for good at RCPT TO (550 5.1.1, a mailbox that does not exist), lower-cased. */
+  unknownUsers: Set<string>
   /** Mails whose DATA is held back by pause(). */
   held: number
   /** Holds every mail's final reply until resume(): mails stay "in flight" at the mailer. */
@@ -56,6 +58,7 @@ export async function startSmtpSink(port = 0): Promise<SmtpSink> {
     mode: 'accept',
     rcptReply: () => undefined,
     refusedRecipients: 0,
+    unknownUsers: new Set(),
     held: 0,
     pause() {
       gate ??= new Promise<void>((resolve) => (open = resolve))
@@ -77,6 +80,9 @@ export async function startSmtpSink(port = 0): Promise<SmtpSink> {
       return callback(smtpError('Relaying denied', 550))
     },
     onRcptTo(address, _session, callback) {
+      if (sink.unknownUsers.has(address.address.toLowerCase())) {
+        return callback(smtpError(`5.1.1 <${address.address}>: Recipient address rejected: User unknown`, 550))
+      }
       const code = sink.rcptReply(address.address)
       if (code === undefined) return callback()
       sink.refusedRecipients += 1

@@ -6,6 +6,7 @@ import { openDatabase, type DbLogger } from '@socialnet/db'
 import { ApiConfigSchema } from '../config'
 import { AdminError, createKey, listKeys, promote, revokeKey, type AdminOutput } from './commands'
 import { SUPPRESSION_USAGE, parseSuppressionCommand } from './suppression-commands'
+import { dkimCommand } from './dkim'
 
 const USAGE = `usage: npm run admin -- <command>   (in the api image: node /app/apps/api/dist/admin/cli.js <command>)
 
@@ -15,8 +16,10 @@ const USAGE = `usage: npm run admin -- <command>   (in the api image: node /app/
   api-key list                                           ids, names, scopes and use dates (never the keys)
   api-key revoke <id>                                    the key stops working within API_KEY_CACHE_MS
 ${SUPPRESSION_USAGE}
+  dkim generate [--selector s] [--domain d] [--out file]  write a new DKIM key (mode 0600) for the mailer's
+                                                         DKIM_PRIVATE_KEY_FILE; prints the DNS TXT record to publish
 
-Reads DATABASE_URL like the api (creating and migrating the database if needed). Exit 0 on success, 1 otherwise.`
+Reads DATABASE_URL like the api, creating and migrating the database if needed (dkim needs none). Exit 0 on success, 1 otherwise.`
 
 /** The one variable the CLI needs, validated by the api's own schema. */
 const AdminConfigSchema = Type.Pick(ApiConfigSchema, ['DATABASE_URL'])
@@ -71,6 +74,15 @@ async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${USAGE}\n`)
     return argv.length === 0 ? 1 : 0
+  }
+  if (argv[0] === 'dkim') {
+    try {
+      dkimCommand(argv.slice(1), io)
+      return 0
+    } catch (err) {
+      reportError(err)
+      return 1
+    }
   }
   let command: (db: Pool) => Promise<void>
   try {

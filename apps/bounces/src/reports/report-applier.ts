@@ -76,7 +76,7 @@ export class ReportApplier {
     log.info({ messageId, kind, status, suppressed: reason }, 'report applied')
     const subject = `mail:${messageId}`
     const userId = sent.userId ?? undefined
-    events.emit('mail.bounced', { subject, userId, data: { messageId, kind, status, diagnostic } })
+    events.emit('mail.bounced', { subject, userId, data: { messageId, kind, source: kind === 'complaint' ? 'arf' : 'dsn', status, diagnostic } })
     if (reason) events.emit('mail.suppressed', { subject, userId, data: { messageId, reason } })
   }
 }

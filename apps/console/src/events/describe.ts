@@ -14,6 +14,13 @@ const MESSAGE_NAMES: Record<string, string> = {
   'image.thumbnails.v1': 'Thumbnail request'
 }
 
+const SUPPRESSION_REASONS: Record<string, string> = {
+  hard_bounce: 'no mail to this address: its server says it does not exist',
+  soft_bounce_limit: 'no mail to this address: its server kept refusing it',
+  complaint: 'no mail to this address: its owner reported our mail as spam',
+  manual: 'no mail to this address: an operator stopped it'
+}
+
 /** "Welcome mail", "Job", ... from a message type such as `mail.welcome.v1`. */
 function messageName(messageType: string): string {
   return MESSAGE_NAMES[messageType] ?? (messageType.startsWith('job.') ? 'Job' : messageType.startsWith('mail.') ? 'Mail' : messageType)
@@ -66,8 +73,12 @@ export function describeEvent(event: AnyEvent): EventDescription {
   if (isEvent(e, 'mail.deferred')) {
     return { what: `Mail deferred by ${by}: the receiving server said not now`, details: [`attempt ${e.data.attempt}`, e.data.smtpCode !== undefined ? `SMTP ${e.data.smtpCode}` : '', e.data.reason] }
   }
-  if (isEvent(e, 'mail.bounced')) return { what: `${BOUNCE_TEXT[e.data.kind]}, reported to ${by}`, details: [e.data.status ?? '', e.data.diagnostic ?? ''] }
-  if (isEvent(e, 'mail.suppressed')) return { what: `Mail not sent by ${by}: the address is suppressed`, details: [e.data.reason] }
+  if (isEvent(e, 'mail.bounced')) {
+    // A 5xx at RCPT TO is seen by the mailer as it sends; a DSN or complaint comes back to the receiver later.
+    const how = e.data.source === 'smtp' ? `refused while ${by} sent it` : `reported to ${by}`
+    return { what: `${BOUNCE_TEXT[e.data.kind]}, ${how}`, details: [e.data.status ?? (e.data.smtpCode ? `SMTP ${e.data.smtpCode}` : ''), e.data.diagnostic ?? ''] }
+  }
+  if (isEvent(e, 'mail.suppressed')) return { what: `Mail not sent by ${by}: the address is suppressed`, details: [e.data.reason, SUPPRESSION_REASONS[e.data.reason] ?? ''] }
   if (isEvent(e, 'mail.throttled')) {
     return { what: `Mail held back by ${by}: ${e.data.domain} takes only so many mails a minute`, details: [`next try at ${time(e.data.retryAt)}`] }
   }

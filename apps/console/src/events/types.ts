@@ -1,5 +1,8 @@
 import type { JobStatus, QueueStats, ReplicaSeen } from '../api/types'
 
+/** Why an address is on the suppression list. */
+export type SuppressionReason = 'hard_bounce' | 'soft_bounce_limit' | 'complaint' | 'manual'
+
 /** `data` of each event type (docs/events.md); durations are milliseconds. */
 export interface EventDataByType {
   'user.registered': { nickname: string; verificationMail?: 'queued' | 'withheld'; mailMessageId?: string }
@@ -10,8 +13,8 @@ export interface EventDataByType {
   'mail.retry_scheduled': { messageId: string; attempt: number; retryAt: string; reason: string }
   'mail.dead_lettered': { messageId: string; attempts: number; reason: string; permanent: boolean }
   'mail.deferred': { messageId: string; attempt: number; smtpCode?: number; reason: string }
-  'mail.bounced': { messageId: string; kind: 'hard' | 'soft' | 'complaint'; status?: string; diagnostic?: string }
-  'mail.suppressed': { messageId: string; reason: string }
+  'mail.bounced': { messageId: string; kind: 'hard' | 'soft' | 'complaint'; source?: 'smtp' | 'dsn' | 'arf'; status?: string; smtpCode?: number; diagnostic?: string | null }
+  'mail.suppressed': { messageId: string; reason: SuppressionReason }
   'mail.throttled': { messageId: string; domain: string; retryAt: string }
   'job.status': { jobId: string; jobType: string; status: JobStatus; attempts: number; error?: string; durationMs?: number }
   'image.stored': { imageId: string; bytes: number; contentType: string }
