@@ -16,17 +16,26 @@
  * measures more concurrency on the same cores, not more machines, and CPU
  * per mail is this process's (the SMTP server's share is in both sides).
  *
+ * Two more rows set the pipeline against itself, in namespaces of their own
+ * and interleaved burst for burst: `mail.e2e.sender` (the suppression check
+ * against a list of 10,000 addresses, and the domain pace through Redis at a
+ * rate no burst reaches) and `mail.e2e.dkim` (every mail DKIM-signed).
+ *
  * `node bench/dist/suites/mail.js` runs it alone; bench/dist/run.js calls run(ctx).
  */
-import { randomBytes } from 'node:crypto'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Pool } from 'pg'
 import type { AddressInfo } from 'node:net'
 import pino from 'pino'
 import nodemailer, { type Transporter } from 'nodemailer'
 import { SMTPServer } from 'smtp-server'
 import { BrokerConnection, Publisher } from '@socialnet/broker'
 import { loadMailerConfig } from '@socialnet/mailer/dist/config.js'
-import { startMailerService, type MailerService } from '@socialnet/mailer/dist/service.js'
+import { startMailerService, type MailerService, type MailerServiceOptions } from '@socialnet/mailer/dist/service.js'
 import { renderWelcome } from '@socialnet/mailer/dist/templates/welcome.js'
 import { AMQP_URL, interleave, isolatedEnv, ownCpu, percentile, roundsFor, row, runIfMain, type Row, type SuiteContext } from '../harness'
 import type { Goal } from '../stats'
@@ -40,6 +49,55 @@ const WARM_UP = 100
 const PACED = 200
 /** Two mailers must deliver at least 60 % of what raw nodemailer with two senders does. */
 const E2E_GOALS: Goal[] = [{ on: 'ratio', op: '>=', target: 0.6 }]
+/** The suppression check and the domain pace may cost the pipeline at most 5 %. */
+const SENDER_GOALS: Goal[] = [{ on: 'ratio', op: '>=', target: 0.95 }]
+/** Addresses on the subject's suppression list (none of them a bench recipient): the lookup runs against a real index. */
+const SUPPRESSED_ROWS = 10_000
+/** A pace no bench burst reaches (all bench mail goes to example.com): the row measures the limiter's cost, not its throttling. */
+const UNREACHED_PACE_PER_MINUTE = '1000000'
+
+/** One side of a pipeline-vs-pipeline row: its own namespace (queues, database), env and service options. */
+interface Variant { env: Record<string, string>, options?: MailerServiceOptions, prepare?: (databaseUrl: string) => Promise<void> }
+
+/**
+ * Two pipelines of 2 mailers each, in namespaces of their own, interleaved
+ * burst for burst: the row is what the subject's feature costs the pipeline.
+ */
+async function pipelineVersusPipeline(sink: Sink, name: string, n: number, rounds: number, log: (m: string) => void, baseline: Variant, subject: Variant) {
+  const spaces = [isolatedEnv('mailbase'), isolatedEnv('mailsubj')]
+  const sides: Awaited<ReturnType<typeof pipeline>>[] = []
+  try {
+    for (const [i, variant] of [baseline, subject].entries()) {
+      const ns = spaces[i]!
+      const side = await pipeline(sink, { ...ns.env, ...variant.env }, 2, n + WARM_UP, variant.options)
+      sides.push(side)
+      await variant.prepare?.(ns.env.DATABASE_URL!)
+    }
+    const [base, subj] = sides as [typeof sides[0], typeof sides[0]]
+    const got = await interleave((): Promise<Burst> => base.burst(n), () => subj.burst(n), {
+      rounds,
+      log: (m) => log(`${name}: ${m}`),
+      warmUp: { baseline: () => base.burst(WARM_UP), subject: () => subj.burst(WARM_UP) }
+    })
+    return got.summary
+  } finally {
+    for (const side of sides) await side.close()
+    for (const ns of spaces) await ns.cleanup()
+  }
+}
+
+/** Fills the suppression list with addresses no bench mail goes to. */
+async function suppressMany(databaseUrl: string): Promise<void> {
+  const pool = new Pool({ connectionString: databaseUrl, max: 1 })
+  try {
+    await pool.query(
+      `INSERT INTO mail_suppressions (address, reason, source)
+       SELECT 'gone' || g || '@example.net', 'hard_bounce', 'bench' FROM generate_series(1, $1::int) g`, [SUPPRESSED_ROWS]
+    )
+  } finally {
+    await pool.end()
+  }
+}
 
 interface Sink {
   url: string
@@ -125,7 +183,7 @@ function rawNodemailer(sink: Sink, senders: number) {
 }
 
 /** The pipeline with `mailers` in-process Mailer services; burst() measures one burst, paced() the latency. */
-async function pipeline(sink: Sink, env: Record<string, string>, mailers: number, maxBuffered: number) {
+async function pipeline(sink: Sink, env: Record<string, string>, mailers: number, maxBuffered: number, options: MailerServiceOptions = {}) {
   const config = loadMailerConfig({ ...env, SMTP_URL: sink.url })
   const quiet = pino({ level: 'silent' })
   const services: MailerService[] = []
@@ -139,7 +197,7 @@ async function pipeline(sink: Sink, env: Record<string, string>, mailers: number
     for (const service of services) await service.close(5000)
   }
   try {
-    for (let i = 0; i < mailers; i++) services.push(await startMailerService(config, quiet))
+    for (let i = 0; i < mailers; i++) services.push(await startMailerService(config, quiet, options))
     await connection.connect()
   } catch (err) {
     await close()
@@ -220,6 +278,28 @@ export async function run(ctx: SuiteContext & { messages?: number } = {}): Promi
         raw.close()
         await piped.close()
       }
+    }
+
+    log(`mail.e2e.sender: suppression check + domain pace on vs off, ${rounds} interleaved bursts of ${n} mails each side`)
+    rows.push(row('mail.e2e.sender', 'msg/s', 'same pipeline without the suppression check and pace', await pipelineVersusPipeline(sink, 'mail.e2e.sender', n, rounds, log,
+      { env: { ...env, MAIL_DOMAIN_RATE_PER_MINUTE: '0' }, options: { checkSuppressions: false } },
+      { env: { ...env, MAIL_DOMAIN_RATE_PER_MINUTE: UNREACHED_PACE_PER_MINUTE }, prepare: suppressMany }
+    ), {
+      goals: SENDER_GOALS,
+      notes: `2 mailers each side; subject: every mail looked up in a suppression list of ${SUPPRESSED_ROWS} addresses and paced through Redis (${UNREACHED_PACE_PER_MINUTE}/min, never reached)`
+    }))
+
+    const keyDir = mkdtempSync(join(tmpdir(), 'socialnet-bench-dkim-'))
+    try {
+      const keyFile = join(keyDir, 'dkim.pem')
+      writeFileSync(keyFile, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 })
+      log(`mail.e2e.dkim: DKIM signing on vs off, ${rounds} interleaved bursts of ${n} mails each side`)
+      rows.push(row('mail.e2e.dkim', 'msg/s', 'same pipeline unsigned', await pipelineVersusPipeline(sink, 'mail.e2e.dkim', n, rounds, log,
+        { env },
+        { env: { ...env, DKIM_DOMAIN: 'socialnet.local', DKIM_SELECTOR: 'bench', DKIM_PRIVATE_KEY_FILE: keyFile } }
+      ), { notes: '2 mailers each side; rsa-sha256 with a 2048-bit key (nodemailer signs each mail)' }))
+    } finally {
+      rmSync(keyDir, { recursive: true, force: true })
     }
     return rows
   } finally {
