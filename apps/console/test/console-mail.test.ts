@@ -14,7 +14,7 @@ describe('the web console in a real browser: the mail page', () => {
   const scene = useStackAndBrowser()
   const tag = randomBytes(3).toString('hex')
 
-  test('an admin finds why mail to an address does not go out, lifts its suppression, and suppresses another by hand', async () => {
+  test('an admin finds why mail to an address does not go out, lifts its suppression, then suppresses it by hand and removes it', async () => {
     pool = new Pool({ connectionString: scene.stack.databaseUrl, max: 2 })
     const dora = `dora-${tag}@example.com`
     const welcome = randomUUID()
@@ -65,21 +65,25 @@ describe('the web console in a real browser: the mail page', () => {
     await state.getByText('Not suppressed').waitFor()
     await page.getByText('No address is suppressed.').waitFor()
 
-    // Suppressing another address by hand, with a note; then removing it from the list.
-    const eve = `eve-${tag}@example.com`
+    // Suppressing the address again by hand, with a note: the list has it, and so does the history above.
     const form = page.getByRole('form', { name: 'Suppress an address' })
-    await form.getByLabel('Address to suppress').fill(eve)
+    await form.getByLabel('Address to suppress').fill(dora)
     await form.getByLabel('Note').fill('asked us to stop, by phone')
     await form.getByRole('button', { name: 'Suppress' }).click()
-    await page.getByText(`${eve} is suppressed.`).waitFor()
-    const row = suppressedList.locator(`tr[data-address="${eve}"]`)
+    await page.getByText(`${dora} is suppressed.`).waitFor()
+    const row = suppressedList.locator(`tr[data-address="${dora}"]`)
     await row.getByText('asked us to stop, by phone').waitFor()
-    await row.getByText('suppressed by hand').waitFor()
+    await row.getByText('added by hand').waitFor()
+    await state.getByText('added by hand').waitFor()
     await screenshot(page, '14-mail-suppressions')
-    await row.getByRole('button', { name: `Remove ${eve}` }).click()
-    await page.getByText(`Suppression of ${eve} lifted.`).waitFor()
+    expect(await new SuppressionList(pool).get(dora)).toMatchObject({ reason: 'manual', source: 'admin', detail: 'asked us to stop, by phone' })
+
+    // Removing it from the list: gone there and above.
+    await row.getByRole('button', { name: `Remove ${dora}` }).click()
+    await page.getByText(`Suppression of ${dora} lifted.`).waitFor()
     await page.getByText('No address is suppressed.').waitFor()
-    expect(await new SuppressionList(pool).get(eve)).toBeUndefined()
+    await state.getByText('Not suppressed').waitFor()
+    expect(await new SuppressionList(pool).get(dora)).toBeUndefined()
     expect(errors).toEqual([])
   })
 })

@@ -32,8 +32,9 @@ async function read(query: string, cursor?: string): Promise<History> {
  * The whole delivery history for a search: whether the address is suppressed
  * (with **Lift suppression**), then every attempt. A recipient's attempts
  * come newest first a page at a time; a message's oldest first, all of them.
+ * Reads again when `version` changes (the suppression list changed).
  */
-export function MailHistory({ query, onOpen, onSuppressionChange }: { query: string; onOpen: (query: string) => void; onSuppressionChange: () => void }) {
+export function MailHistory({ query, version, onOpen, onChange }: { query: string; version: number; onOpen: (query: string) => void; onChange: () => void }) {
   const [history, setHistory] = useState<History | null>(null)
   const [error, setError] = useState<unknown>(null)
   const [loading, setLoading] = useState(false)
@@ -50,7 +51,7 @@ export function MailHistory({ query, onOpen, onSuppressionChange }: { query: str
       setLoading(false)
     }
   }
-  useEffect(() => { void load() }, [query])
+  useEffect(() => { void load() }, [query, version])
 
   async function more() {
     if (!history?.nextCursor) return
@@ -71,7 +72,7 @@ export function MailHistory({ query, onOpen, onSuppressionChange }: { query: str
     <section class='history' aria-labelledby='history-heading'>
       <h2 id='history-heading'>{heading}</h2>
       <ErrorMessage error={error} />
-      <SuppressionState address={history.recipient} suppression={history.suppression} onChange={() => { void load(); onSuppressionChange() }} />
+      <SuppressionState address={history.recipient} suppression={history.suppression} onChange={onChange} />
       <h3>{plural(history.attempts.length, 'delivery attempt')}{history.nextCursor ? ' (newest first, more below)' : history.kind === 'recipient' ? ', newest first' : ', oldest first'}</h3>
       <DeliveryAttemptsTable
         attempts={history.attempts}

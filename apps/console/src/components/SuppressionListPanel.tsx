@@ -42,10 +42,10 @@ function SuppressAddressForm({ busy, onAdd }: { busy: boolean; onAdd: (address: 
 
 /**
  * The suppression list (`GET /v1/admin/suppressions`) a page at a time, with
- * **Remove** per address and a form to add one. Reloads when `version` changes
- * (a suppression lifted from a search above).
+ * **Remove** per address and a form to add one. A change calls `onChange`; the
+ * list reads again when `version` changes (here or from a search above).
  */
-export function SuppressionListPanel({ version, onOpen }: { version: number; onOpen: (address: string) => void }) {
+export function SuppressionListPanel({ version, onOpen, onChange }: { version: number; onOpen: (address: string) => void; onChange: () => void }) {
   const [list, setList] = useState<SuppressionList | null>(null)
   const [error, setError] = useState<unknown>(null)
   const [notice, setNotice] = useState<string | null>(null)
@@ -60,7 +60,7 @@ export function SuppressionListPanel({ version, onOpen }: { version: number; onO
     setNotice(null)
     try {
       setNotice(await run())
-      await load()
+      onChange()
       return true
     } catch (err) {
       setError(err)

@@ -8,7 +8,7 @@ export const REASON_TEXT: Record<SuppressionReason, string> = {
   hard_bounce: 'hard bounce',
   soft_bounce_limit: 'too many soft bounces',
   complaint: 'spam complaint',
-  manual: 'suppressed by hand'
+  manual: 'added by hand'
 }
 
 export const dateTime = (iso: string) => new Date(iso).toLocaleString(undefined, { hour12: false })

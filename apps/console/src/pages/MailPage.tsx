@@ -10,14 +10,15 @@ import { SuppressionListPanel } from '../components/SuppressionListPanel'
 function MailConsole() {
   const { query, route } = useLocation()
   const q = query.q ?? ''
-  // Bumped when a suppression is lifted from a search, so the list below shows it gone.
+  // Bumped on every change to the suppression list, from the search or from the list: both read again.
   const [version, setVersion] = useState(0)
+  const changed = () => setVersion((v) => v + 1)
   const open = (next: string) => route(`/mail?q=${encodeURIComponent(next)}`)
   return (
     <>
       <MailSearchForm query={q} onSearch={open} />
-      {q && <MailHistory query={q} onOpen={open} onSuppressionChange={() => setVersion((v) => v + 1)} />}
-      <SuppressionListPanel version={version} onOpen={open} />
+      {q && <MailHistory query={q} version={version} onOpen={open} onChange={changed} />}
+      <SuppressionListPanel version={version} onOpen={open} onChange={changed} />
     </>
   )
 }
