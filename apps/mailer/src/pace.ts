@@ -65,10 +65,17 @@ export function paceWindow(ratePerMinute: number): PaceWindow {
  * back to its own in-memory bucket of the same size (the library's insurance
  * limiter): paced per replica rather than not at all.
  */
+/** How long a mailer trusts the level it read for a domain. */
+const LEVEL_CACHE_MS = 1000
+const LEVEL_CACHE_DOMAINS = 10_000
+
 export class DomainPace {
   private readonly limiters = new Map<number, { limiter: RateLimiterRedis; window: PaceWindow }>()
   private readonly quietMs: number
   private readonly slowed = new Set<string>()
+  // Each domain's level as last read, for LEVEL_CACHE_MS: a level changes only on a 4xx, so
+  // reading it from Redis for every mail would double the round trips of the hot path.
+  private readonly levels = new Map<string, { level: number; until: number }>()
 
   constructor(private readonly options: DomainPaceOptions) {
     this.quietMs = options.quietMs ?? DEFAULT_PACE_QUIET_MS
@@ -137,7 +144,7 @@ export class DomainPace {
       const guard = await redis.set(`${keyPrefix}pace-raise:${domain}`, '1', 'PX', guardMs, 'NX')
       if (guard !== 'OK') {
         await redis.pexpire(levelKey, this.quietMs)
-        return await this.level(domain)
+        return await this.level(domain, true)
       }
       const raised = await redis.multi().incr(levelKey).pexpire(levelKey, this.quietMs).exec()
       let level = Number(raised?.[0]?.[1] ?? 1)
@@ -146,7 +153,7 @@ export class DomainPace {
         await redis.set(levelKey, String(level), 'PX', this.quietMs)
       }
       metrics.slowDown()
-      this.report(domain, level)
+      this.remember(domain, level)
       log.warn({ domain, level, smtpCode: code, ratePerMinute: this.rateOf(domain) / 2 ** level, quietMs: this.quietMs }, 'domain answered 4xx; slowing its pace')
       return level
     } catch (err) {
@@ -155,16 +162,28 @@ export class DomainPace {
     }
   }
 
-  // The level a mail pays at now; Redis unreachable = full pace (the insurance bucket still paces).
-  private async level(domain: string): Promise<number> {
+  // The level a mail pays at now, as read at most LEVEL_CACHE_MS ago (another replica's raise
+  // reaches this one within that); Redis unreachable = full pace (the insurance bucket still paces).
+  private async level(domain: string, fresh = false): Promise<number> {
+    const now = Date.now()
+    const cached = this.levels.get(domain)
+    if (!fresh && cached && cached.until > now) return cached.level
     let level = 0
     try {
       level = Math.min(MAX_PACE_LEVEL, Math.max(0, Number(await this.options.redis.get(`${this.options.keyPrefix}pace-level:${domain}`)) || 0))
     } catch {
       // Redis is away (the service logs its client's errors): full pace, and the insurance bucket still paces.
     }
-    this.report(domain, level)
+    this.remember(domain, level)
     return level
+  }
+
+  private remember(domain: string, level: number): void {
+    // Bounded: a mailer that has mailed very many domains starts its cache afresh.
+    if (this.levels.size >= LEVEL_CACHE_DOMAINS) this.levels.clear()
+    // Never trusted past the quiet period, which is when a level falls back to 0.
+    this.levels.set(domain, { level, until: Date.now() + Math.min(LEVEL_CACHE_MS, this.quietMs) })
+    this.report(domain, level)
   }
 
   // The gauge names only domains slowed right now, so its label set stays small.
