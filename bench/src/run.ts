@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs each suite (all, or those named on the command line:
  * `npm run bench -- kv jobs`), prints one markdown table and writes
- * bench/results/latest.json. Every row is measured in rounds interleaved
+ * bench/results/latest.json (a run of some suites: bench/results/<suites>.json). Every row is measured in rounds interleaved
  * with its baseline in the same run and reports the median ratio and its
  * spread, so one disturbed round on a noisy machine moves neither.
  */
@@ -68,9 +68,11 @@ async function main(): Promise<void> {
   const machine = { cpus: cpus.length, cpuModel: cpus[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` }
   const result = { rows, machine, quick, at: new Date().toISOString() }
   mkdirSync(RESULTS, { recursive: true })
-  writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(result, null, 2) + '\n')
+  // A run of some suites (`npm run bench -- mail`) keeps its own file: latest.json stays the last full run.
+  const file = wanted.length ? `${[...wanted].sort().join('-')}.json` : 'latest.json'
+  writeFileSync(join(RESULTS, file), JSON.stringify(result, null, 2) + '\n')
   console.log(table(rows))
-  console.log(`\n${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}${quick ? ', --quick' : ''}; written to bench/results/latest.json`)
+  console.log(`\n${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}${quick ? ', --quick' : ''}; written to bench/results/${file}`)
   const missed = rows.filter((r) => r.met === false).map((r) => r.name)
   if (missed.length) console.log(`goals missed (median over the rounds): ${missed.join(', ')}`)
   if (failures.length) {
