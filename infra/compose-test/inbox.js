@@ -3,7 +3,7 @@
  * The mail inbox of the compose stack as the test reads it, through its published web port:
  * Mailpit's REST API (/api/v1/...), or MailDev's (/email) when `npm run images:local`
  * stood MailDev in for Mailpit. Both answer with every message's id, recipients, subject
- * and, per message, its text body.
+ * and, per message, its text body and envelope sender (the Return-Path).
  */
 class Inbox {
   constructor(baseUrl) {
@@ -38,6 +38,20 @@ class Inbox {
   async text(id) {
     if ((await this.detect()) === 'mailpit') return (await this.get(`/api/v1/message/${id}`)).Text
     return (await this.get(`/email/${id}`)).text
+  }
+
+  /**
+   * The envelope sender (MAIL FROM) of one message, without angle brackets: Mailpit's
+   * ReturnPath (else the Return-Path header it adds), MailDev's envelope.from (else the header).
+   */
+  async returnPath(id) {
+    const bare = (value) => String([value].flat()[0] ?? '').trim().replace(/^<(.*)>$/, '$1') || undefined
+    if ((await this.detect()) === 'mailpit') {
+      const message = await this.get(`/api/v1/message/${id}`)
+      return bare(message.ReturnPath) ?? bare((await this.get(`/api/v1/message/${id}/headers`))['Return-Path'])
+    }
+    const message = await this.get(`/email/${id}`)
+    return bare(message.envelope?.from?.address) ?? bare(message.headers?.['return-path'])
   }
 
   /** How many messages each of `addresses` received (0 for none). */

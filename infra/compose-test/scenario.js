@@ -2,12 +2,14 @@
 /**
  * The end-to-end checks of `npm run test:compose`, in the order a user meets the system:
  * bring it up, register and get the mail, scale the mailers, lose one, upload an avatar,
- * use the key-value store, restart the api under load, and probe the broker permissions.
- * Everything goes through nginx's published port or `docker exec`.
+ * bounce a mail back to the bounce receiver (and see the address suppressed), use the
+ * key-value store, restart the api under load, and probe the broker permissions. Everything
+ * goes through the published ports (nginx, the inbox, the bounce receiver's SMTP) or `docker exec`.
  */
 const { randomBytes } = require('node:crypto')
 const { Inbox } = require('./inbox')
 const { kvApiKey, publishAs, promote, dlq } = require('./probes')
+const { smtpSend } = require('./smtp')
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const seconds = (since) => ((performance.now() - since) / 1000).toFixed(1)
@@ -40,6 +42,53 @@ function httpClient(base) {
     const text = await response.text()
     return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) }
   }
+}
+
+/**
+ * An RFC 3464 delivery status notification, as a receiving MTA sends it back to a mail's
+ * Return-Path: multipart/report with a human part, the message/delivery-status part (the
+ * per-message group, then one recipient group) and the returned mail's headers.
+ */
+function deliveryStatusReport({ returnPath, recipient, subject }) {
+  const boundary = `dsn-${randomBytes(6).toString('hex')}`
+  return [
+    'From: Mail Delivery System <MAILER-DAEMON@mx.example.com>',
+    `To: <${returnPath}>`,
+    'Subject: Undelivered Mail Returned to Sender',
+    `Date: ${new Date().toUTCString()}`,
+    `Message-ID: <${boundary}@mx.example.com>`,
+    'Auto-Submitted: auto-replied',
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/report; report-type=delivery-status; boundary="${boundary}"`,
+    '',
+    `--${boundary}`,
+    'Content-Type: text/plain; charset=us-ascii',
+    '',
+    `Your message to <${recipient}> could not be delivered: the mailbox does not exist.`,
+    '',
+    `--${boundary}`,
+    'Content-Type: message/delivery-status',
+    '',
+    'Reporting-MTA: dns; mx.example.com',
+    `Arrival-Date: ${new Date().toUTCString()}`,
+    '',
+    `Final-Recipient: rfc822; ${recipient}`,
+    'Action: failed',
+    'Status: 5.1.1',
+    'Remote-MTA: dns; mx.example.com',
+    'Diagnostic-Code: smtp; 550 5.1.1 user unknown',
+    '',
+    `--${boundary}`,
+    'Content-Type: text/rfc822-headers',
+    '',
+    `Return-Path: <${returnPath}>`,
+    'From: Social Network <noreply@socialnet.local>',
+    `To: ${recipient}`,
+    `Subject: ${subject}`,
+    '',
+    `--${boundary}--`,
+    ''
+  ].join('\r\n')
 }
 
 /** Runs `task(i)` for i in [0, count) with `concurrency` at a time, at most `perSecond` starts a second. */
@@ -110,7 +159,7 @@ async function scenario({ project, env, check, log, interrupted }) {
   }
   const toPublic = (url) => new URL(new URL(url).pathname + new URL(url).search, base)
 
-  const built = await check('docker compose build: api, mailer, worker, nginx images', async () => {
+  const built = await check('docker compose build: api, mailer, worker, bounces, nginx images', async () => {
     await project.compose(['build'], { timeoutMs: 30 * 60_000 })
     return 'built with the plain builder'
   })
@@ -295,6 +344,82 @@ async function scenario({ project, env, check, log, interrupted }) {
     const dlqInfo = await fetch(`http://127.0.0.1:${env.RABBITMQ_UI_PORT || 15672}/api/queues/socialnet/socialnet.mail.dlq`, { headers: { authorization: rabbitAuth }, signal: AbortSignal.timeout(5000) }).then((r) => r.json())
     if (dlqInfo.policy !== 'dead-letters-kept') throw new Error(`socialnet.mail.dlq policy: ${dlqInfo.policy}`)
     return `mail: ${mail.consumers} consumers, ${mail.ready} ready, ${mail.unacked} unacked, ${mail.dlq} dead; queue.stats over SSE names ${replicas.length} replicas; dlq list mail: ${listed.split('\n')[0] || '(empty)'}; socialnet.mail.dlq under policy ${dlqInfo.policy}`
+  })
+  if (interrupted()) return
+
+  await check('bounce: a DSN to the welcome mail\'s VERP Return-Path suppresses the address (hard_bounce); a forged tag is refused; the next mail is not sent', async () => {
+    const bouncePort = Number(env.BOUNCE_SMTP_PUBLISH || 2525)
+    // An admin session to read the delivery log and the suppression list (solo, promoted with the admin CLI).
+    await promote(project, solo.email)
+    const adminLogin = await request('POST', '/v1/sessions', { json: { login: solo.nickname, password: solo.password } })
+    if (adminLogin.status !== 201) throw new Error(`admin login: ${adminLogin.status} ${adminLogin.text.slice(0, 200)}`)
+    const admin = { authorization: `Bearer ${adminLogin.json().token}` }
+    const mailLog = async (address) => {
+      const r = await request('GET', `/v1/admin/mail?to=${encodeURIComponent(address)}`, { headers: admin })
+      if (r.status !== 200) throw new Error(`GET /v1/admin/mail?to=: ${r.status} ${r.text.slice(0, 200)}`)
+      return r.json()
+    }
+
+    const user = await register('bounce')
+    const address = user.email ?? `ct-${runId}-bounce@example.com`
+    const key = address.toLowerCase()
+    const welcome = await waitFor('the welcome mail', async () => (await inbox.list()).find((m) => m.to.includes(key)), 60_000)
+    const returnPath = await inbox.returnPath(welcome.id)
+    const verp = new RegExp(`^${(env.BOUNCE_LOCAL || 'bounces').replace(/[.]/g, '\\.')}\\+([A-Za-z0-9_-]+)\\.([0-9a-f]{20})@${env.BOUNCE_DOMAIN.replace(/[.]/g, '\\.')}$`, 'i').exec(returnPath ?? '')
+    if (!verp) throw new Error(`the welcome mail's Return-Path is not a VERP address at ${env.BOUNCE_DOMAIN}: ${returnPath}`)
+    const [, messageId, tag] = verp
+    // The receiver acts on the recipient the delivery log names for the message: wait for the `sent` row.
+    await waitFor(`the delivery log's sent row of ${messageId}`, async () => {
+      const log = await mailLog(key)
+      if (!log.attempts.some((a) => a.messageId === messageId && a.outcome === 'sent')) throw new Error(`attempts: ${log.attempts.map((a) => `${a.messageId} ${a.outcome}`).join(', ') || 'none'}`)
+      return true
+    }, 30_000)
+    const report = deliveryStatusReport({ returnPath, recipient: address, subject: welcome.subject })
+
+    // A forged report: the same address with a tag that does not verify is refused at RCPT TO.
+    const wrongTag = [...tag].map((c, i) => (i === 0 ? (c === '0' ? '1' : '0') : c)).join('')
+    const forgedTo = returnPath.replace(tag, wrongTag)
+    const forged = await smtpSend({ port: bouncePort, to: forgedTo, message: report })
+    if (forged.rcpt[0].code !== 550 || forged.data) throw new Error(`forged tag: RCPT ${forged.rcpt[0].code} ${forged.rcpt[0].text}; DATA ${forged.data ? `${forged.data.code} ${forged.data.text}` : 'not sent'}`)
+    await sleep(1000)
+    const afterForged = await mailLog(key)
+    if (afterForged.suppression) throw new Error(`suppressed after the forged report: ${JSON.stringify(afterForged.suppression)}`)
+
+    // The genuine report, from the null sender as an MTA sends DSNs.
+    const genuine = await smtpSend({ port: bouncePort, to: returnPath, message: report })
+    if (genuine.rcpt[0].code !== 250) throw new Error(`RCPT TO:<${returnPath}>: ${genuine.rcpt[0].code} ${genuine.rcpt[0].text}`)
+    if (genuine.data?.code !== 250) throw new Error(`DATA: ${genuine.data ? `${genuine.data.code} ${genuine.data.text}` : 'not sent'}`)
+    const suppressed = await waitFor('the suppression', async () => {
+      const log = await mailLog(key)
+      if (!log.suppression) throw new Error('not suppressed')
+      return log
+    }, 15_000, 500)
+    if (suppressed.suppression.reason !== 'hard_bounce') throw new Error(`suppression reason ${suppressed.suppression.reason}: ${JSON.stringify(suppressed.suppression)}`)
+    const listed = await request('GET', '/v1/admin/suppressions?limit=100', { headers: admin })
+    if (listed.status !== 200) throw new Error(`GET /v1/admin/suppressions: ${listed.status} ${listed.text.slice(0, 200)}`)
+    const entry = listed.json().suppressions.find((s) => s.address === key)
+    if (!entry || entry.reason !== 'hard_bounce') throw new Error(`GET /v1/admin/suppressions: ${key} ${entry ? `listed as ${entry.reason}` : 'not listed'}`)
+    const bounced = suppressed.attempts.find((a) => a.messageId === messageId && a.outcome === 'bounced')
+    if (!bounced) throw new Error(`no bounced row in the delivery log: ${suppressed.attempts.map((a) => a.outcome).join(', ')}`)
+
+    // The next mail to the address: accepted by the api, then not sent by the mailer.
+    const login = await request('POST', '/v1/sessions', { json: { login: user.nickname ?? `ct${runId}xbounce`, password: user.password } })
+    if (login.status !== 201) throw new Error(`login as ${address}: ${login.status} ${login.text.slice(0, 200)}`)
+    const resend = await request('POST', '/v1/users/me/verification', { headers: { authorization: `Bearer ${login.json().token}` } })
+    if (resend.status !== 202) throw new Error(`POST /v1/users/me/verification: ${resend.status} ${resend.text.slice(0, 200)}`)
+    const skipped = await waitFor('the suppressed row of the second mail', async () => {
+      const log = await mailLog(key)
+      const row = log.attempts.find((a) => a.messageId !== messageId && a.outcome !== 'throttled')
+      if (!row) throw new Error(`attempts: ${log.attempts.map((a) => `${a.outcome}`).join(', ')}`)
+      return row
+    }, 60_000)
+    if (skipped.outcome !== 'suppressed' || skipped.smtpReply !== 'suppressed (hard_bounce)') throw new Error(`the second mail: ${skipped.outcome} (${skipped.smtpReply})`)
+    await sleep(2000)
+    const delivered = (await inbox.countsFor([key])).get(key)
+    if (delivered !== 1) throw new Error(`${delivered} mails in the inbox for ${key}, expected the welcome mail alone`)
+    return `Return-Path ${returnPath.replace(tag, '<tag>')}; forged tag: RCPT ${forged.rcpt[0].code} ${forged.rcpt[0].text.split(' ')[0]}, nothing suppressed; ` +
+      `DSN: RCPT ${genuine.rcpt[0].code}, DATA ${genuine.data.code} -> ${key} suppressed (${entry.reason}, source ${entry.source}), delivery log bounced ${bounced.smtpCode ?? ''}; ` +
+      `resend 202 -> ${skipped.outcome} "${skipped.smtpReply}", inbox still 1 mail`
   })
   if (interrupted()) return
 
