@@ -79,7 +79,7 @@ describe('FileKvStore', () => {
     for (const [k, v] of model) expect((await reopened.get(k))?.equals(v)).toBe(true)
     expect(reopened.bytes.live).toBe([...model].reduce((sum, [k, v]) => sum + 17 + Buffer.byteLength(k) + v.length, 0))
     await reopened.close()
-  }, 30_000) // 20,000 writes and a replay: seconds on a machine busy with other suites
+  }, 30_000) // 60,000 writes and a replay: seconds on a machine busy with other suites
 
   test('concurrent writers share fsyncs (group commit)', async () => {
     let syncs = 0
