@@ -18,9 +18,12 @@ export type EncodeLane = 'small' | 'large'
 export class EncodeSlots {
   private readonly free: Record<EncodeLane, number>
   private readonly waiting: Record<EncodeLane, Array<(lane: EncodeLane) => void>> = { small: [], large: [] }
+  private readonly oneLane: boolean
 
   constructor(largeSlots: number, smallSlots: number) {
     this.free = { large: largeSlots, small: smallSlots }
+    // Without small slots a small image queued apart would only get a large slot no large image wants: it would starve.
+    this.oneLane = smallSlots === 0
   }
 
   /** Uploads waiting for a slot, per lane (for /metrics). */
@@ -29,7 +32,8 @@ export class EncodeSlots {
   }
 
   /** Runs `work` when a slot its lane may use is free; the slot is released however it ends. */
-  async run<T>(lane: EncodeLane, work: () => Promise<T>): Promise<T> {
+  async run<T>(requested: EncodeLane, work: () => Promise<T>): Promise<T> {
+    const lane = this.oneLane ? 'large' : requested
     const held = this.take(lane) ?? await new Promise<EncodeLane>((resolve) => this.waiting[lane].push(resolve))
     try {
       return await work()
