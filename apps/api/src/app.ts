@@ -196,10 +196,13 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(imageRoutes, {
     publicUrl: config.PUBLIC_URL,
     uploadMaxBytes: config.UPLOAD_MAX_BYTES,
-    maxPixels: config.IMAGE_MAX_PIXELS,
+    shape: { maxPixels: config.IMAGE_MAX_PIXELS, maxSide: config.IMAGE_MAX_SIDE, maxAspect: config.IMAGE_MAX_ASPECT },
+    timeoutSeconds: config.IMAGE_TIMEOUT_SECONDS,
     s3Redirect: config.IMAGE_S3_REDIRECT,
     spoolDir: config.UPLOAD_TMP_DIR ?? join(tmpdir(), `socialnet-uploads-${process.pid}`),
-    encodeSlots: config.IMAGE_ENCODE_SLOTS ?? Math.max(1, Math.floor(availableParallelism() / 2))
+    encodeSlots: config.IMAGE_ENCODE_SLOTS ?? Math.max(1, Math.floor(availableParallelism() / 2)),
+    smallSlots: config.IMAGE_SMALL_SLOTS,
+    smallPixels: config.IMAGE_SMALL_PIXELS
   })
   await api.register(jobsRoutes)
   await api.register(jobShortcutRoutes)

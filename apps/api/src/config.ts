@@ -75,6 +75,16 @@ export const ApiConfigSchema = Type.Object({
    * Default: half the cores, at least one; the other cores take in uploads and serve requests.
    */
   IMAGE_ENCODE_SLOTS: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+  /** Longest side an upload may have, in pixels (header check, before decoding); a 40 MP photo at 16:9 is 8433 px wide. */
+  IMAGE_MAX_SIDE: Type.Integer({ minimum: 1, default: 10_000 }),
+  /** Long side / short side an upload may have (header check): thin strips decode slowly for their pixels. */
+  IMAGE_MAX_ASPECT: Type.Number({ minimum: 1, default: 20 }),
+  /** Seconds one decode and re-encode may take before it is stopped (422 IMAGE_TOO_SLOW). */
+  IMAGE_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 10 }),
+  /** Images of at most this many pixels (default 2048 x 2048, the stored size) go to the small lane. */
+  IMAGE_SMALL_PIXELS: Type.Integer({ minimum: 0, default: 2048 * 2048 }),
+  /** Decode slots reserved for small images, on top of IMAGE_ENCODE_SLOTS; 0 = none (one lane for all). */
+  IMAGE_SMALL_SLOTS: Type.Integer({ minimum: 0, maximum: 64, default: 1 }),
   /** With STORAGE=s3: answer image GETs with a redirect to a presigned URL instead of proxying the bytes. */
   IMAGE_S3_REDIRECT: Type.Boolean({ default: false }),
   /** Sessions: lifetime of a login token; login failures allowed per account and per client IP within the window. */

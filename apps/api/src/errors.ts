@@ -85,6 +85,14 @@ export const MissingImageError = createError<[]>('IMAGE_MISSING', 'no file field
 export const ImageTooLargeError = createError<[number]>('IMAGE_TOO_LARGE', 'the image is larger than %d bytes', 413)
 export const NotAnImageError = createError<[string]>('UNSUPPORTED_IMAGE_TYPE', 'not a supported image (%s); send JPEG, PNG, WebP, GIF, TIFF or AVIF', 415)
 export const TooManyPixelsError = createError<[number, number, number]>('IMAGE_TOO_MANY_PIXELS', 'the image is %dx%d pixels; at most %d pixels are accepted', 422)
+/** Arguments: width, height, the longest side accepted (IMAGE_MAX_SIDE). Checked from the header, before any decoding. */
+export const ImageTooWideError = createError<[number, number, number]>('IMAGE_TOO_WIDE', 'the image is %dx%d pixels; no side may be longer than %d pixels', 422)
+export const ImageBadAspectError = createError<[number, number, number]>('IMAGE_BAD_ASPECT', 'the image is %dx%d pixels; its long side may be at most %d times its short side', 422)
+export const ImageTooSlowError = createError<[number]>('IMAGE_TOO_SLOW', 'the image took longer than %d seconds to process; send a smaller or simpler image', 422)
+/** A second upload by a user whose previous one is still being processed; `retryAfterSeconds` becomes `Retry-After`. */
+export class UploadInFlightError extends createError<[]>('UPLOAD_IN_FLIGHT', 'your previous upload is still being processed; retry when it has finished', 429) {
+  readonly retryAfterSeconds = 2
+}
 export const CorruptImageError = createError<[]>('IMAGE_CORRUPT', 'the image data is damaged or truncated', 422)
 export const ImageNotFoundError = createError<[]>('IMAGE_NOT_FOUND', 'no such image', 404)
 export const ThumbnailNotReadyError = createError<[]>('THUMBNAIL_NOT_READY', 'the thumbnail is still being made; retry in a few seconds', 404)

@@ -20,7 +20,24 @@ describe('loadApiConfig', () => {
     expect(loadApiConfig({ REGISTER_RATE_PER_IP: '0' }).REGISTER_RATE_PER_IP).toBe(0)
   })
 
+  test('image limits default to a 10,000 px side, 1:20, 10 s, and one slot for images up to 2048 x 2048', () => {
+    expect(loadApiConfig({})).toMatchObject({
+      IMAGE_MAX_PIXELS: 40_000_000,
+      IMAGE_MAX_SIDE: 10_000,
+      IMAGE_MAX_ASPECT: 20,
+      IMAGE_TIMEOUT_SECONDS: 10,
+      IMAGE_SMALL_PIXELS: 4_194_304,
+      IMAGE_SMALL_SLOTS: 1
+    })
+    expect(loadApiConfig({ IMAGE_SMALL_SLOTS: '0', IMAGE_MAX_ASPECT: '2.5' })).toMatchObject({ IMAGE_SMALL_SLOTS: 0, IMAGE_MAX_ASPECT: 2.5 })
+  })
+
   test.each([
+    ['IMAGE_MAX_SIDE', '0'],
+    ['IMAGE_MAX_ASPECT', '0.5'],
+    ['IMAGE_TIMEOUT_SECONDS', '0'],
+    ['IMAGE_TIMEOUT_SECONDS', '1.5'],
+    ['IMAGE_SMALL_SLOTS', '-1'],
     ['PORT', 'eighty'],
     ['PORT', '70000'],
     ['KV_LOG', 'sqlite'],

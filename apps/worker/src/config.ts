@@ -39,6 +39,8 @@ export const WorkerConfigSchema = Type.Object({
   ...StorageEnv,
   /** Thumbnail messages handled at once per worker process (each decodes an image). */
   THUMBNAILS_PREFETCH: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
+  /** Seconds one thumbnail may take to make; past it the message is dead-lettered (THUMBNAIL_TOO_SLOW). */
+  THUMBNAIL_TIMEOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 10 }),
   /** Image sweeper: how often it runs, how long replaced avatars stay served, when an unfinished upload counts as abandoned. */
   IMAGE_SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1000, default: 60_000 }),
   IMAGE_REPLACED_GRACE_SECONDS: Type.Integer({ minimum: 0, default: 600 }),

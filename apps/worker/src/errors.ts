@@ -10,6 +10,8 @@ export const FailureCode = {
   INVALID_MESSAGE: 'INVALID_MESSAGE',
   JOB_CRASH_LOOP: 'JOB_CRASH_LOOP',
   PERMANENT_FAILURE: 'PERMANENT_FAILURE',
+  // Thumbnails, dead-lettered at once: the image took longer than THUMBNAIL_TIMEOUT_SECONDS (a retry would too).
+  THUMBNAIL_TOO_SLOW: 'THUMBNAIL_TOO_SLOW',
   // Callback jobs, dead-lettered at once: the target refused, or answered what a retry cannot change.
   CALLBACK_TARGET_REFUSED: 'CALLBACK_TARGET_REFUSED',
   CALLBACK_GONE: 'CALLBACK_GONE',

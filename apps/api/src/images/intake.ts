@@ -7,7 +7,9 @@ import { pipeline } from 'node:stream/promises'
 import sharp, { type Metadata } from 'sharp'
 import type { MultipartFile } from '@fastify/multipart'
 import type { ObjectStorage } from '@socialnet/storage'
-import { CorruptImageError, ImageTooLargeError, MalformedUploadError, NotAnImageError, TooManyPixelsError } from '../errors'
+import {
+  CorruptImageError, ImageBadAspectError, ImageTooLargeError, ImageTooSlowError, ImageTooWideError, MalformedUploadError, NotAnImageError, TooManyPixelsError
+} from '../errors'
 
 /** Largest edge of the stored original; avatars are never shown bigger. */
 export const MAX_EDGE = 2048
@@ -20,6 +22,17 @@ const OUTPUT_FOR: Record<string, 'jpeg' | 'png' | 'webp'> = {
 export interface Inspected {
   output: 'jpeg' | 'png' | 'webp'
   contentType: string
+  /** width x height from the header: what decoding will cost. */
+  pixels: number
+}
+
+/** What an upload may be, judged from its header alone. */
+export interface ShapeLimits {
+  maxPixels: number
+  /** Longest side accepted, in pixels. */
+  maxSide: number
+  /** Long side / short side accepted. */
+  maxAspect: number
 }
 
 export interface Encoded {
@@ -63,11 +76,12 @@ function kindOf(meta: Metadata): string | undefined {
 }
 
 /**
- * Decides the type from the bytes (the header only, so this is cheap and a
- * decompression bomb is refused before a single pixel is decoded). The file
- * name and the declared Content-Type are never consulted.
+ * Decides the type and judges the shape from the bytes (the header only, so
+ * this is cheap and a decompression bomb or a 1 x 39,000,000 strip is refused
+ * before a single pixel is decoded). The file name and the declared
+ * Content-Type are never consulted.
  */
-export async function inspectImage(path: string, maxPixels: number): Promise<Inspected> {
+export async function inspectImage(path: string, limits: ShapeLimits): Promise<Inspected> {
   let meta: Metadata
   try {
     meta = await sharp(path).metadata()
@@ -80,28 +94,38 @@ export async function inspectImage(path: string, maxPixels: number): Promise<Ins
   const width = meta.width ?? 0
   const height = meta.height ?? 0
   if (width === 0 || height === 0) throw new CorruptImageError()
-  if (width * height > maxPixels) throw new TooManyPixelsError(width, height, maxPixels)
-  return { output, contentType: `image/${output}` }
+  if (width * height > limits.maxPixels) throw new TooManyPixelsError(width, height, limits.maxPixels)
+  if (Math.max(width, height) > limits.maxSide) throw new ImageTooWideError(width, height, limits.maxSide)
+  // Very thin images are slow for their pixel count (libvips works in strips of rows) and no avatar is one.
+  if (Math.max(width, height) > Math.min(width, height) * limits.maxAspect) throw new ImageBadAspectError(width, height, limits.maxAspect)
+  return { output, contentType: `image/${output}`, pixels: width * height }
 }
+
+/** libvips' own words when `timeout()` stops an image: "timeout: 42% complete". */
+const TIMED_OUT = /^timeout: /
 
 /**
  * Re-encodes the image into storage: orientation applied, metadata (EXIF with
  * GPS position, XMP, comments) and any bytes after the image dropped, bounded
  * to MAX_EDGE. The output streams through a SHA-256 (the ETag) into storage.
  * `limitInputPixels` repeats the pixel check inside libvips in case a header
- * lied about the size.
+ * lied about the size; `timeoutSeconds` stops an image that holds its slot
+ * too long whatever the reason (a pathological encoding the header cannot show).
  */
-export async function encodeImage(path: string, kind: Inspected, maxPixels: number, storage: ObjectStorage, key: string): Promise<Encoded> {
-  let decodeFailed = false
+export async function encodeImage(
+  path: string, kind: Inspected, limits: { maxPixels: number; timeoutSeconds: number }, storage: ObjectStorage, key: string
+): Promise<Encoded> {
+  let decodeError: Error | undefined
   let info: { width: number; height: number } | undefined
-  const image = sharp(path, { limitInputPixels: maxPixels, sequentialRead: true, failOn: 'error' })
+  const image = sharp(path, { limitInputPixels: limits.maxPixels, sequentialRead: true, failOn: 'error' })
+    .timeout({ seconds: limits.timeoutSeconds })
     .rotate()
     .resize({ width: MAX_EDGE, height: MAX_EDGE, fit: 'inside', withoutEnlargement: true })
   if (kind.output === 'jpeg') image.jpeg({ quality: 85 }) // not mozjpeg: ~8x slower for a few % smaller files
   else if (kind.output === 'webp') image.webp({ quality: 85 })
   else image.png({ compressionLevel: 9, adaptiveFiltering: true })
   image.on('info', (i: { width: number; height: number }) => { info = i })
-  image.on('error', () => { decodeFailed = true })
+  image.on('error', (err: Error) => { decodeError = err })
 
   const hash = createHash('sha256')
   const hashing = new Transform({
@@ -117,7 +141,8 @@ export async function encodeImage(path: string, kind: Inspected, maxPixels: numb
     image.destroy()
     hashing.destroy()
     await storage.delete(key).catch(() => {})
-    if (decodeFailed) throw new CorruptImageError()
+    if (decodeError && TIMED_OUT.test(decodeError.message)) throw new ImageTooSlowError(limits.timeoutSeconds)
+    if (decodeError) throw new CorruptImageError()
     throw err
   }
 }

@@ -2,26 +2,34 @@ import { randomUUID } from 'node:crypto'
 import { unlink } from 'node:fs/promises'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import multipart from '@fastify/multipart'
+import { Gauge } from 'prom-client'
 import { THUMBNAIL_SIZES, originalKey, thumbnailKey } from '@socialnet/storage'
 import { ErrorBody } from '../plugins/errors'
 import { documentedBody } from '../plugins/external/swagger'
 import { UserParams } from '../users/schemas'
 import { EncodeSlots } from './encode-slots'
-import { ImageNotFoundError, MalformedUploadError, MissingImageError, NotMultipartError, ThumbnailNotReadyError } from '../errors'
-import { encodeImage, inspectImage, spoolUpload } from './intake'
+import { ImageNotFoundError, MalformedUploadError, MissingImageError, NotMultipartError, ThumbnailNotReadyError, UploadInFlightError } from '../errors'
+import { encodeImage, inspectImage, spoolUpload, type ShapeLimits } from './intake'
 import { deleteUploading, findCurrentAvatar, findImage, insertUploading, promoteToAvatar, type ImageRow } from './repository'
 
 export interface ImageRoutesOptions {
   publicUrl: string
   uploadMaxBytes: number
-  maxPixels: number
+  /** Header checks: pixels, longest side, aspect ratio (IMAGE_MAX_PIXELS, IMAGE_MAX_SIDE, IMAGE_MAX_ASPECT). */
+  shape: ShapeLimits
+  /** Seconds one decode and re-encode may take (IMAGE_TIMEOUT_SECONDS). */
+  timeoutSeconds: number
   /** Answer GETs with a redirect to a presigned URL (S3 driver only). */
   s3Redirect: boolean
   /** Folder of this instance's upload temp files (nothing else writes there). */
   spoolDir: string
   /** Decodes at once; see IMAGE_ENCODE_SLOTS. */
   encodeSlots: number
+  /** Extra decodes reserved for images of at most `smallPixels` (IMAGE_SMALL_SLOTS, IMAGE_SMALL_PIXELS). */
+  smallSlots: number
+  smallPixels: number
 }
 
 const ImageReply = Type.Object({
@@ -58,7 +66,27 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
 const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastify, opts) => {
   const base = opts.publicUrl.replace(/\/+$/, '')
   const { spoolDir } = opts
-  const slots = new EncodeSlots(opts.encodeSlots)
+  const slots = new EncodeSlots(opts.encodeSlots, opts.smallSlots)
+  // Users with an upload being taken in or processed on this replica: one each, so no
+  // account holds more than one place in the encode queues (see docs/images.md).
+  const uploading = new Set<string>()
+  // Registered by their constructors, read on each scrape.
+  new Gauge({ // eslint-disable-line no-new
+    name: 'image_uploads_in_progress',
+    help: 'avatar uploads being taken in or processed on this replica (at most one per user)',
+    registers: [fastify.metrics.registry],
+    collect() { this.set(uploading.size) }
+  })
+  new Gauge({ // eslint-disable-line no-new
+    name: 'image_encode_queued',
+    help: 'avatar uploads waiting for an encode slot, per lane (small images have slots of their own)',
+    labelNames: ['lane'],
+    registers: [fastify.metrics.registry],
+    collect() {
+      this.set({ lane: 'small' }, slots.queued('small'))
+      this.set({ lane: 'large' }, slots.queued('large'))
+    }
+  })
 
   // One file, a few small fields; the size limit is the upload limit itself.
   await fastify.register(multipart, {
@@ -87,10 +115,27 @@ const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastif
       security: [{ bearerAuth: [] }],
       consumes: ['multipart/form-data'],
       params: UserParams,
-      response: { 201: ImageReply, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody, 503: ErrorBody }
+      response: { 201: ImageReply, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody, 429: ErrorBody, 503: ErrorBody }
     }
   }, async (request, reply) => {
     if (!request.isMultipart()) throw new NotMultipartError()
+    const userId = request.params.id
+    if (uploading.has(userId)) {
+      const err = new UploadInFlightError()
+      void reply.header('retry-after', String(err.retryAfterSeconds))
+      throw err
+    }
+    uploading.add(userId)
+    try {
+      const body = describe(await storeAvatar(request, userId))
+      return reply.code(201).header('location', body.url).send(body)
+    } finally {
+      uploading.delete(userId)
+    }
+  })
+
+  /** Spools, checks and encodes one upload (its user holds their one place in `uploading`). */
+  async function storeAvatar(request: FastifyRequest, ownerId: string) {
     // Only the request is read here, so an error without a status (no boundary,
     // a broken header) is the client's malformed body, not a server fault.
     const part = await request.file().catch((err: Error & { statusCode?: number }) => {
@@ -103,15 +148,16 @@ const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastif
     // The original filename and declared type are ignored on purpose: the bytes decide.
     const path = await spoolUpload(part, spoolDir, opts.uploadMaxBytes)
     try {
-      const image = await slots.run(async () => {
-        const kind = await inspectImage(path, opts.maxPixels)
+      // Header checks before the queue: a refused image never holds a place in it. Its pixels pick the lane.
+      const kind = await inspectImage(path, opts.shape)
+      return await slots.run(kind.pixels <= opts.smallPixels ? 'small' : 'large', async () => {
         const id = randomUUID()
-        await insertUploading(fastify.db, id, request.params.id, kind.contentType)
+        await insertUploading(fastify.db, id, ownerId, kind.contentType)
         try {
-          const encoded = await encodeImage(path, kind, opts.maxPixels, fastify.storage, originalKey(id))
-          await promoteToAvatar(fastify.db, { id, ownerId: request.params.id, ...encoded }, [...THUMBNAIL_SIZES])
+          const encoded = await encodeImage(path, kind, { maxPixels: opts.shape.maxPixels, timeoutSeconds: opts.timeoutSeconds }, fastify.storage, originalKey(id))
+          await promoteToAvatar(fastify.db, { id, ownerId, ...encoded }, [...THUMBNAIL_SIZES])
           request.log.info({ imageId: id, bytes: encoded.bytes, width: encoded.width, height: encoded.height }, 'avatar stored')
-          fastify.events.emit('image.stored', { subject: `image:${id}`, userId: request.params.id, data: { imageId: id, bytes: encoded.bytes, contentType: kind.contentType } })
+          fastify.events.emit('image.stored', { subject: `image:${id}`, userId: ownerId, data: { imageId: id, bytes: encoded.bytes, contentType: kind.contentType } })
           return { id, contentType: kind.contentType, thumbnailsState: 'pending' as const }
         } catch (err) {
           // The object is already deleted by encodeImage; a row left behind (db down) is the sweeper's.
@@ -119,12 +165,10 @@ const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastif
           throw err
         }
       })
-      const body = describe(image)
-      return reply.code(201).header('location', body.url).send(body)
     } finally {
       await unlink(path).catch(() => {})
     }
-  })
+  }
 
   fastify.get('/v1/images/:id', {
     schema: {

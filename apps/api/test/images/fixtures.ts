@@ -64,13 +64,22 @@ function crc32(data: Buffer): number {
  * test no memory either.
  */
 export function pngBomb(size = 15000): Buffer {
+  return blankPng(size, size)
+}
+
+/**
+ * A valid all-black 1-bit greyscale PNG of any shape, tiny on disk whatever
+ * its pixel count: `blankPng(1, 39_000_000)` is the thin strip that once held
+ * an encode slot for 15 s.
+ */
+export function blankPng(width: number, height: number): Buffer {
   const ihdr = Buffer.alloc(13)
-  ihdr.writeUInt32BE(size, 0)
-  ihdr.writeUInt32BE(size, 4)
+  ihdr.writeUInt32BE(width, 0)
+  ihdr.writeUInt32BE(height, 4)
   ihdr[8] = 1 // bit depth
   ihdr[9] = 0 // greyscale
-  const row = Buffer.alloc(1 + Math.ceil(size / 8)) // filter byte 0 + zero pixels
-  const raw = Buffer.alloc(row.length * size)
+  const rowBytes = 1 + Math.ceil(width / 8) // filter byte 0 + zero pixels
+  const raw = Buffer.alloc(rowBytes * height)
   const idat = deflateSync(raw, { level: 9 })
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),

@@ -87,6 +87,17 @@ describe('thumbnails queue and image sweeper', () => {
     expect(row!.thumbnails_state).toBe('pending')
   })
 
+  test('a strip too thin to cut a square from at a bounded cost goes to the dead-letter queue before any resize', async () => {
+    // 16 x 100,000 px: the 128 px square would be cut from a 102 MP image.
+    const strip = await sharp({ create: { width: 16, height: 100_000, channels: 3, background: '#000' } }).png().toBuffer()
+    const id = await storedImage(strip)
+    await h.publisher.publish({ type: 'image.thumbnails.v1', messageId: randomUUID(), payload: { imageId: id, sizes: [128] } })
+    const dead = await h.nextMessage(h.names.queues.thumbnails.dlq)
+    expect(JSON.parse(dead.payload)).toEqual({ imageId: id, sizes: [128] })
+    expect(JSON.stringify(dead.properties.headers)).toContain('would be cut from a 102400000 pixel image')
+    expect(await storage.get(thumbnailKey(id, 128))).toBeUndefined()
+  })
+
   test('the sweeper removes replaced avatars after the grace period and abandoned uploads, and nothing else', async () => {
     const current = await storedImage()
     const justReplaced = await storedImage(undefined, "state = 'stored', replaced_at = now()")
