@@ -29,14 +29,15 @@ export interface Scene {
 }
 
 /**
- * Starts the stack and the browser at once for the file's tests; if one fails,
+ * Starts the stack (with `envOverrides` on top of the usual settings) and the
+ * browser at once for the file's tests; if one fails,
  * the other is still stopped (a stack left running would keep jest from exiting).
  */
-export function useStackAndBrowser(): Scene {
+export function useStackAndBrowser(envOverrides: Readonly<Record<string, string>> = {}): Scene {
   let stack: Stack | undefined
   let browser: Browser | undefined
   beforeAll(async () => {
-    const [started, launched] = await Promise.allSettled([startStack(), launchBrowser()])
+    const [started, launched] = await Promise.allSettled([startStack(envOverrides), launchBrowser()])
     if (started.status === 'fulfilled') stack = started.value
     if (launched.status === 'fulfilled') browser = launched.value
     for (const result of [started, launched]) if (result.status === 'rejected') throw result.reason

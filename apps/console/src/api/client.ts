@@ -7,7 +7,9 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly details: ErrorBody['details'] = undefined
+    readonly details: ErrorBody['details'] = undefined,
+    /** From a 429's or 503's `Retry-After` (seconds); undefined when the server did not say. */
+    readonly retryAfterSeconds: number | undefined = undefined
   ) {
     super(message)
     this.name = 'ApiError'
@@ -28,10 +30,22 @@ export function authHeaders(): Record<string, string> {
   return token ? { authorization: `Bearer ${token}` } : {}
 }
 
+/** `Retry-After` in seconds; the HTTP-date form and anything unreadable give undefined. */
+function retryAfterOf(response: Response): number | undefined {
+  const value = response.headers.get('retry-after')
+  return value !== null && /^\d+$/.test(value.trim()) ? Number(value) : undefined
+}
+
 /** Reads an error body; a proxy's HTML page or an empty body still gives a message. */
 async function errorFrom(response: Response): Promise<ApiError> {
   const body = (await response.json().catch(() => undefined)) as Partial<ErrorBody> | undefined
-  return new ApiError(response.status, body?.error ?? `HTTP_${response.status}`, body?.message ?? (response.statusText || `the server answered ${response.status}`), body?.details)
+  return new ApiError(
+    response.status,
+    body?.error ?? `HTTP_${response.status}`,
+    body?.message ?? (response.statusText || `the server answered ${response.status}`),
+    body?.details,
+    retryAfterOf(response)
+  )
 }
 
 /**

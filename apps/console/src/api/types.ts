@@ -21,6 +21,11 @@ export interface UserCreated {
   verificationMail: 'queued' | 'withheld'
 }
 
+/** `POST /v1/users/me/verification` -> 202: a new link is on its way (409 once verified, 429 + Retry-After past a mail limit). */
+export interface VerificationQueued {
+  verificationMail: 'queued'
+}
+
 /** `GET /v1/users/me`. */
 export interface Me {
   id: string

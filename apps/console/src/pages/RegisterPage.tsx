@@ -20,7 +20,8 @@ export function RegisterPage() {
       const user = await api.post<UserCreated>('/v1/users', { email, nickname, password })
       // Signed in at once, so the next page can show the welcome mail on its way.
       await logIn(user.nickname, password).catch(() => undefined)
-      route(`/check-inbox?email=${encodeURIComponent(user.email)}`)
+      // Withheld: the next page says why no link went out and offers to send it again.
+      route(`/check-inbox?email=${encodeURIComponent(user.email)}${user.verificationMail === 'withheld' ? '&mail=withheld' : ''}`)
     } catch (err) {
       setError(err)
       setBusy(false)

@@ -26,7 +26,8 @@ export interface Stack {
   stop(): Promise<void>
 }
 
-export async function startStack(): Promise<Stack> {
+/** Starts the stack; `envOverrides` replaces settings for every process (a scenario that needs a limit on). */
+export async function startStack(envOverrides: Readonly<Record<string, string>> = {}): Promise<Stack> {
   if (!existsSync(join(CONSOLE_DIR, 'index.html'))) throw new Error(`${CONSOLE_DIR} is missing: run npm run build first`)
   const isolated = isolatedEnv('console')
   const inbox = await startSmtpInbox()
@@ -42,7 +43,8 @@ export async function startStack(): Promise<Stack> {
     SHUTDOWN_DRAIN_MS: '0',
     CALLBACK_ALLOW_HOSTS: '127.0.0.1',
     // Unacked counts in the admin queue table; without the management plugin they show as "—".
-    RABBITMQ_MANAGEMENT_URL: process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672'
+    RABBITMQ_MANAGEMENT_URL: process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672',
+    ...envOverrides
   }
   const started: AppProcess[] = []
   const stopAll = async () => {
