@@ -92,13 +92,14 @@ describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)'
     expect([viaNginx.status, viaNginx.body]).toEqual([200, 'written on A'])
   })
 
-  test('/metrics is refused through nginx, in any spelling, but served to an internal scraper', async () => {
-    for (const path of ['/metrics', '/metrics/', '//metrics', '/./metrics', '/metrics?x=1', '/%6detrics']) {
+  test('/metrics and /ready are refused through nginx, in any spelling, but served to an internal scraper or probe', async () => {
+    for (const path of ['/metrics', '/metrics/', '//metrics', '/./metrics', '/metrics?x=1', '/%6detrics', '/ready', '/ready/', '//ready', '/ready?x=1', '/%72eady']) {
       const res = await send(`${base}${path}`)
       expect([path, res.status]).toEqual([path, 403])
       expect(JSON.parse(res.body)).toEqual({ error: 'FORBIDDEN', message: 'this route is internal' })
     }
     expect((await send(`http://127.0.0.1:${status.api[0]!.port}/metrics`)).status).toBe(200)
+    expect((await send(`http://127.0.0.1:${status.api[0]!.port}/ready`)).status).toBe(200)
   })
 
   test('nginx serves the web console to browsers; API clients get the api at the same paths', async () => {

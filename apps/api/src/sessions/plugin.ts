@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { LoginLimiter } from './login-limiter'
+import { LoginLimiter, type LoginLimits } from './login-limiter'
 import { SessionStore, type Session } from './store'
 import { ForbiddenError, SessionStoreUnavailableError, UnauthorizedError } from '../errors'
 
@@ -21,9 +21,7 @@ declare module 'fastify' {
 export interface SessionsOptions {
   redisPrefix: string
   ttlSeconds: number
-  maxFailuresPerAccount: number
-  maxFailuresPerIp: number
-  windowSeconds: number
+  login: Omit<LoginLimits, 'prefix'>
 }
 
 /** Extracts the token of `Authorization: Bearer <token>` (scheme case-insensitive, RFC 6750). */
@@ -39,12 +37,7 @@ export function bearerToken(header: string | undefined): string | undefined {
  */
 export default fp(async function sessions(fastify, opts: SessionsOptions) {
   const store = new SessionStore(fastify.redis, { prefix: opts.redisPrefix, ttlSeconds: opts.ttlSeconds })
-  const limiter = new LoginLimiter(fastify.redis, {
-    prefix: opts.redisPrefix,
-    maxPerAccount: opts.maxFailuresPerAccount,
-    maxPerIp: opts.maxFailuresPerIp,
-    windowSeconds: opts.windowSeconds
-  })
+  const limiter = new LoginLimiter(fastify.redis, { prefix: opts.redisPrefix, ...opts.login })
   fastify.decorate('sessions', { store, limiter })
   fastify.decorateRequest('auth', undefined)
 
