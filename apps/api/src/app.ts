@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import proxyAddr from '@fastify/proxy-addr'
 import { loggerOptions } from '@socialnet/config'
+import { isEmailAddress } from '@socialnet/contracts'
 import type { ApiConfig } from './config'
 import { RequestLog, serializeRequest } from './request-log'
 import swagger from './plugins/external/swagger'
@@ -60,6 +61,20 @@ export function apiLoggerOptions(level: string, replica?: string): ReturnType<ty
   return { ...loggerOptions('api', level, replica), serializers: { req: serializeRequest } }
 }
 
+/** The ajv instance fastify validates route schemas with (@fastify/ajv-compiler's). */
+type AjvInstance = Parameters<NonNullable<NonNullable<FastifyServerOptions['ajv']>['onCreate']>>[0]
+
+/**
+ * Format `email` in route schemas: ajv-formats' syntax and, on top, the rule every mail path
+ * shares (@socialnet/contracts: no `%`, no IP-literal domain), so the api never accepts an
+ * address the mailer's contracts would refuse. Runs after ajv-formats registered its own.
+ */
+function withSharedEmailRule(ajv: AjvInstance): void {
+  const standard = ajv.formats.email
+  if (!(standard instanceof RegExp)) throw new Error('ajv-formats no longer registers email as a RegExp: revisit withSharedEmailRule')
+  ajv.addFormat('email', { type: 'string', validate: (value: string) => standard.test(value) && isEmailAddress(value) })
+}
+
 /** Options for the Fastify constructor: logger, HTTPS, limits, proxy trust. */
 export function serverOptions(config: ApiConfig): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
   const trustedProxies = config.TRUST_PROXY ? config.TRUST_PROXY.split(',').map((s) => s.trim()).filter(Boolean) : []
@@ -85,7 +100,7 @@ export function serverOptions(config: ApiConfig): FastifyServerOptions & { https
     requestIdHeader: false,
     // One rule for every JSON body: an unknown field is a 400 naming it (fastify's default would
     // drop it silently), and a 400 lists every bad field, not just the first.
-    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    ajv: { customOptions: { removeAdditional: false, allErrors: true }, onCreate: withSharedEmailRule },
     routerOptions: { maxParamLength: 8192, ignoreTrailingSlash: false },
     // Router-level URL errors (broken escapes, over-long params) get the api's error shape too;
     // on /v1/key/ both mean a bad key, which the API answers with 400.
