@@ -33,7 +33,7 @@ let base: string
 /** `authorization` with a kv:write key minted by the admin CLI: the stack's KV store is not open. */
 let kvAuth: Record<string, string>
 
-function accessLog(): { request_id: string; upstream_addr: string; status: number }[] {
+function accessLog(): { request_id: string; upstream_addr: string; status: number; uri: string }[] {
   return readFileSync(status.nginxAccessLog, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
 }
 
@@ -79,6 +79,13 @@ describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)'
     for (const id of ids) expect((await send(`${base}/health`, { headers: { 'x-request-id': id } })).status).toBe(200)
     const served = new Set(accessLog().filter((l) => ids.includes(l.request_id)).map((l) => l.upstream_addr))
     expect([...served].sort()).toEqual(status.api.map((a) => `127.0.0.1:${a.port}`).sort())
+  })
+
+  test('the access log writes secret query values (a verification token) as [redacted]', async () => {
+    const id = `redact-${tag}`
+    await send(`${base}/v1/users/verify?lang=en&token=SECRET-${tag}`, { headers: { 'x-request-id': id } })
+    expect(accessLog().filter((l) => l.request_id === id).map((l) => l.uri)).toEqual(['/v1/users/verify?lang=en&token=[redacted]'])
+    expect(readFileSync(status.nginxAccessLog, 'utf8')).not.toContain(`SECRET-${tag}`)
   })
 
   test('a key written on one replica is read on the other (KV_LOG=postgres)', async () => {
