@@ -183,7 +183,8 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     login: {
       maxConsecutiveFailures: config.LOGIN_MAX_CONSECUTIVE_FAILURES,
       maxFailuresPerIpPerDay: config.LOGIN_MAX_FAILURES_PER_IP,
-      blockSeconds: config.LOGIN_BLOCK_SECONDS
+      blockSeconds: config.LOGIN_BLOCK_SECONDS,
+      alertAfterFailures: config.LOGIN_ALERT_AFTER_FAILURES
     }
   })
 

@@ -86,6 +86,8 @@ export const ApiConfigSchema = Type.Object({
   LOGIN_MAX_FAILURES_PER_IP: Type.Integer({ minimum: 1, default: 100 }),
   /** Login protection: a blocked pair's first block; it doubles with each further block within a day (at most a day). */
   LOGIN_BLOCK_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 900 }),
+  /** Login protection: failed logins of one account in a day (any address) at which its owner gets a mail; 0 = never. */
+  LOGIN_ALERT_AFTER_FAILURES: Type.Integer({ minimum: 0, default: 20 }),
   RATE_LIMIT_RPS: Type.Integer({ minimum: 0, default: 50 }),
   /** Redis key prefix of the API-wide rate limit's counters: two deployments sharing one Redis need different ones. */
   RATE_LIMIT_REDIS_PREFIX: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.:-]+$', default: 'socialnet:rl:api:' }),

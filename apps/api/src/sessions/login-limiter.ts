@@ -13,6 +13,8 @@ export interface LoginLimits {
   maxFailuresPerIpPerDay: number
   /** The first block of a (login, IP) pair; each further block within a day doubles it, up to a day. */
   blockSeconds: number
+  /** Failed logins of one account in a day, from anywhere, at which its owner is told by mail; 0 = never. */
+  alertAfterFailures: number
 }
 
 const DAY_SECONDS = 24 * 3600
@@ -40,6 +42,7 @@ export class LoginLimiter {
   private readonly pairs: RateLimiterRedis
   private readonly pairBlocks: RateLimiterRedis
   private readonly ips: RateLimiterRedis
+  private readonly accountFailures: RateLimiterRedis | undefined
 
   constructor(redis: Redis, private readonly limits: LoginLimits) {
     this.pairs = new RateLimiterRedis({
@@ -62,6 +65,9 @@ export class LoginLimiter {
       duration: DAY_SECONDS,
       blockDuration: DAY_SECONDS
     })
+    this.accountFailures = limits.alertAfterFailures > 0
+      ? new RateLimiterRedis({ storeClient: redis, keyPrefix: `${limits.prefix}login:account-failures`, points: limits.alertAfterFailures, duration: DAY_SECONDS })
+      : undefined
   }
 
   private pairKey(subject: LoginSubject, ip: string): string {
@@ -97,6 +103,17 @@ export class LoginLimiter {
     const seconds = Math.min(this.limits.blockSeconds * 2 ** Math.min(blocks.consumedPoints - 1, 20), DAY_SECONDS)
     await this.pairs.block(key, seconds)
     return seconds * 1000
+  }
+
+  /**
+   * A wrong password for an existing account: counts it against the account's
+   * day, whatever the address. True exactly once a day, at the failure that
+   * reaches alertAfterFailures: the one moment to tell the owner.
+   */
+  async failed(userId: string): Promise<boolean> {
+    if (!this.accountFailures) return false
+    const { allowed, res } = await consume(this.accountFailures, userId)
+    return allowed && res.consumedPoints === this.limits.alertAfterFailures
   }
 
   /** A successful login: the pair's consecutive failures start over, and the attempt does not count against the IP. */

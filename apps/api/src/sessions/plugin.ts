@@ -6,7 +6,7 @@ import { ForbiddenError, SessionStoreUnavailableError, UnauthorizedError } from 
 
 declare module 'fastify' {
   interface FastifyInstance {
-    sessions: { store: SessionStore; limiter: LoginLimiter }
+    sessions: { store: SessionStore; limiter: LoginLimiter; alertAfterFailures: number }
     /** onRequest hook: 401 unless a valid `Authorization: Bearer <token>`; sets request.auth. */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     /** onRequest hook (after authenticate): 403 unless the `:id` in the URL is the caller's own user id. */
@@ -38,7 +38,7 @@ export function bearerToken(header: string | undefined): string | undefined {
 export default fp(async function sessions(fastify, opts: SessionsOptions) {
   const store = new SessionStore(fastify.redis, { prefix: opts.redisPrefix, ttlSeconds: opts.ttlSeconds })
   const limiter = new LoginLimiter(fastify.redis, { prefix: opts.redisPrefix, ...opts.login })
-  fastify.decorate('sessions', { store, limiter })
+  fastify.decorate('sessions', { store, limiter, alertAfterFailures: opts.login.alertAfterFailures })
   fastify.decorateRequest('auth', undefined)
 
   fastify.decorate('authenticate', async (request: FastifyRequest, reply: FastifyReply) => {

@@ -7,7 +7,7 @@ let lastOctet = 10
 const nextIp = () => `192.0.2.${lastOctet++}`
 
 describe('sessions', () => {
-  const t = useTestApp({ LOGIN_MAX_CONSECUTIVE_FAILURES: '3', LOGIN_MAX_FAILURES_PER_IP: '6' }, { readMail: true })
+  const t = useTestApp({ LOGIN_MAX_CONSECUTIVE_FAILURES: '3', LOGIN_MAX_FAILURES_PER_IP: '6', LOGIN_ALERT_AFTER_FAILURES: '8' }, { readMail: true })
   let ada: TestAccount
 
   beforeAll(async () => {
@@ -145,6 +145,28 @@ describe('sessions', () => {
     // ... the owner, from their own address, logs in at the first try
     const own = await login({ login: 'hana_h', password: hana.password }, nextIp())
     expect(own.statusCode).toBe(201)
+  })
+
+  test('a verified owner gets one mail (through the outbox) when their account sees LOGIN_ALERT_AFTER_FAILURES wrong passwords in a day', async () => {
+    const kim = await signUp(t.app, 'kim_k')
+    const lee = await signUp(t.app, 'lee_l')
+    await t.app.db.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [kim.id])
+    const alerts = async (userId: string) => (await t.app.db.query(
+      "SELECT payload FROM outbox WHERE type = 'mail.send.v1' AND user_id = $1", [userId])).rows.map((r) => r.payload)
+    for (let i = 0; i < 7; i++) expect((await login({ login: 'kim_k', password: `guess ${i}` }, `198.51.100.${i}`)).statusCode).toBe(401)
+    expect(await alerts(kim.id)).toEqual([])
+    for (let i = 7; i < 20; i++) {
+      expect((await login({ login: 'kim_k', password: `guess ${i}` }, `198.51.100.${i}`)).statusCode).toBe(401)
+      // an unverified address is never mailed: it may not be the account holder's
+      expect((await login({ login: 'lee_l', password: `guess ${i}` }, `198.51.100.${i}`)).statusCode).toBe(401)
+    }
+    const sent = await alerts(kim.id)
+    expect(sent).toEqual([{ to: kim.email, subject: 'Failed log-ins to your account', text: expect.stringContaining('8 times in the last 24 hours') }])
+    expect(await alerts(lee.id)).toEqual([])
+    // it reaches the mail queue like any outbox mail
+    while (!t.mail.messages.some((m) => m.type === 'mail.send.v1' && m.payload.to === kim.email)) await new Promise((resolve) => setTimeout(resolve, 20))
+    // and the owner, from their own address, logs in at once
+    expect((await login({ login: 'kim_k', password: kim.password })).statusCode).toBe(201)
   })
 
   test('failures of one account from one address count together, whichever spelling (nickname, e-mail, other case) each one used', async () => {
