@@ -165,7 +165,7 @@ async function scenario({ project, env, check, log, interrupted }) {
   })
   if (!built || interrupted()) return
 
-  const ready = await check('docker compose up -d --build: every service healthy, /ready through nginx', async () => {
+  const ready = await check('docker compose up -d --build: every service healthy (their /ready inside), the api through nginx, /ready refused there', async () => {
     const started = performance.now()
     await project.compose(['up', '-d', '--build'], { timeoutMs: 10 * 60_000 })
     const containers = await waitFor('every service healthy', async () => {
@@ -177,7 +177,10 @@ async function scenario({ project, env, check, log, interrupted }) {
       if (waiting.length) throw new Error(`waiting for ${waiting.map((c) => `${c.name} (${c.health ?? c.status})`).join(', ')}`)
       return states
     }, 300_000, 2000)
-    await waitFor('GET /ready through nginx', async () => (await request('GET', '/ready')).status === 200, 60_000)
+    await waitFor('GET /health through nginx', async () => (await request('GET', '/health')).status === 200, 60_000)
+    // /ready reports on our internals: the healthchecks ask it inside, the edge refuses it.
+    const edge = await request('GET', '/ready')
+    if (edge.status !== 403) throw new Error(`GET /ready through nginx answered ${edge.status}, expected 403`)
     const count = (service) => containers.filter((c) => c.service === service).length
     return `up to ready in ${seconds(started)} s; ${containers.length} containers (api ${count('api')}, mailer ${count('mailer')}, worker ${count('worker')})`
   })

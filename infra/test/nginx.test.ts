@@ -90,6 +90,14 @@ describe('nginx config rendered for loopback', () => {
   })
   /* eslint-enable no-template-curly-in-string */
 
+  test('/metrics and /ready are internal: denied at the edge, exact path and below it', () => {
+    const conf = render('internal', 50)
+    for (const path of ['metrics', 'ready']) {
+      expect(conf).toContain(`location = /${path} { deny all; }`)
+      expect(conf).toContain(`location ^~ /${path}/ { deny all; }`)
+    }
+  })
+
   test('the console pages nginx answers with index.html are exactly the console\'s pages', () => {
     const conf = render('console', 50)
     const regex = /location ~ \^\/\(([a-z|-]+)\)\?\$ \{\s*try_files \$socialnet_console_page @api;/.exec(conf)?.[1]

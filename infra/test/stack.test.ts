@@ -33,7 +33,7 @@ let base: string
 /** `authorization` with a kv:write key minted by the admin CLI: the stack's KV store is not open. */
 let kvAuth: Record<string, string>
 
-function accessLog(): { request_id: string; upstream_addr: string; status: number }[] {
+function accessLog(): { request_id: string; upstream_addr: string; status: number; uri: string }[] {
   return readFileSync(status.nginxAccessLog, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
 }
 
@@ -81,6 +81,13 @@ describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)'
     expect([...served].sort()).toEqual(status.api.map((a) => `127.0.0.1:${a.port}`).sort())
   })
 
+  test('the access log writes secret query values (a verification token) as [redacted]', async () => {
+    const id = `redact-${tag}`
+    await send(`${base}/v1/users/verify?lang=en&token=SECRET-${tag}`, { headers: { 'x-request-id': id } })
+    expect(accessLog().filter((l) => l.request_id === id).map((l) => l.uri)).toEqual(['/v1/users/verify?lang=en&token=[redacted]'])
+    expect(readFileSync(status.nginxAccessLog, 'utf8')).not.toContain(`SECRET-${tag}`)
+  })
+
   test('a key written on one replica is read on the other (KV_LOG=postgres)', async () => {
     const [a, b] = status.api
     const key = `stack-${tag}`
@@ -92,13 +99,14 @@ describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)'
     expect([viaNginx.status, viaNginx.body]).toEqual([200, 'written on A'])
   })
 
-  test('/metrics is refused through nginx, in any spelling, but served to an internal scraper', async () => {
-    for (const path of ['/metrics', '/metrics/', '//metrics', '/./metrics', '/metrics?x=1', '/%6detrics']) {
+  test('/metrics and /ready are refused through nginx, in any spelling, but served to an internal scraper or probe', async () => {
+    for (const path of ['/metrics', '/metrics/', '//metrics', '/./metrics', '/metrics?x=1', '/%6detrics', '/ready', '/ready/', '//ready', '/ready?x=1', '/%72eady']) {
       const res = await send(`${base}${path}`)
       expect([path, res.status]).toEqual([path, 403])
       expect(JSON.parse(res.body)).toEqual({ error: 'FORBIDDEN', message: 'this route is internal' })
     }
     expect((await send(`http://127.0.0.1:${status.api[0]!.port}/metrics`)).status).toBe(200)
+    expect((await send(`http://127.0.0.1:${status.api[0]!.port}/ready`)).status).toBe(200)
   })
 
   test('nginx serves the web console to browsers; API clients get the api at the same paths', async () => {

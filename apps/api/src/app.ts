@@ -4,9 +4,11 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import proxyAddr from '@fastify/proxy-addr'
 import { loggerOptions } from '@socialnet/config'
+import { isEmailAddress } from '@socialnet/contracts'
 import type { ApiConfig } from './config'
-import { RequestLog } from './request-log'
+import { RequestLog, serializeRequest } from './request-log'
 import swagger from './plugins/external/swagger'
 import rateLimit from './plugins/external/rate-limit'
 import errors, { clientErrorHandler } from './plugins/errors'
@@ -54,25 +56,51 @@ const REQUEST_ID = /^[\w.-]{1,64}$/
 const BOOT_ID = randomBytes(6).toString('hex')
 let requestCount = 0
 
+/** The shared pino setup, with the api's request serializer (secrets in query strings redacted). */
+export function apiLoggerOptions(level: string, replica?: string): ReturnType<typeof loggerOptions> {
+  return { ...loggerOptions('api', level, replica), serializers: { req: serializeRequest } }
+}
+
+/** The ajv instance fastify validates route schemas with (@fastify/ajv-compiler's). */
+type AjvInstance = Parameters<NonNullable<NonNullable<FastifyServerOptions['ajv']>['onCreate']>>[0]
+
+/**
+ * Format `email` in route schemas: ajv-formats' syntax and, on top, the rule every mail path
+ * shares (@socialnet/contracts: no `%`, no IP-literal domain), so the api never accepts an
+ * address the mailer's contracts would refuse. Runs after ajv-formats registered its own.
+ */
+function withSharedEmailRule(ajv: AjvInstance): void {
+  const standard = ajv.formats.email
+  if (!(standard instanceof RegExp)) throw new Error('ajv-formats no longer registers email as a RegExp: revisit withSharedEmailRule')
+  ajv.addFormat('email', { type: 'string', validate: (value: string) => standard.test(value) && isEmailAddress(value) })
+}
+
 /** Options for the Fastify constructor: logger, HTTPS, limits, proxy trust. */
 export function serverOptions(config: ApiConfig): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
+  const trustedProxies = config.TRUST_PROXY ? config.TRUST_PROXY.split(',').map((s) => s.trim()).filter(Boolean) : []
+  // The same rule fastify applies to X-Forwarded-For (trustProxy), compiled once.
+  const isTrustedProxy = trustedProxies.length > 0 ? proxyAddr.compile(trustedProxies) : undefined
   return {
-    logger: loggerOptions('api', config.LOG_LEVEL),
+    logger: apiLoggerOptions(config.LOG_LEVEL),
     logController: new RequestLog(),
     https: config.TLS_CERT && config.TLS_KEY
       ? { cert: readFileSync(config.TLS_CERT), key: readFileSync(config.TLS_KEY) }
       : undefined,
     // JSON bodies are small; routes that take more (KV values, uploads) raise their own limit.
     bodyLimit: 64 * 1024,
-    trustProxy: config.TRUST_PROXY ? config.TRUST_PROXY.split(',').map((s) => s.trim()) : false,
+    trustProxy: trustedProxies.length > 0 ? trustedProxies : false,
+    // A client's own X-Request-Id is believed only from a trusted proxy (nginx, which passes its
+    // $request_id): anyone else could reuse one id for all their requests, or another request's
+    // id, and blur which log lines belong together.
     genReqId: (req) => {
       const given = req.headers['x-request-id']
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${BOOT_ID}-${(++requestCount).toString(36)}`
+      const fromProxy = isTrustedProxy !== undefined && isTrustedProxy(req.socket?.remoteAddress ?? '', 0)
+      return fromProxy && typeof given === 'string' && REQUEST_ID.test(given) ? given : `${BOOT_ID}-${(++requestCount).toString(36)}`
     },
     requestIdHeader: false,
     // One rule for every JSON body: an unknown field is a 400 naming it (fastify's default would
     // drop it silently), and a 400 lists every bad field, not just the first.
-    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    ajv: { customOptions: { removeAdditional: false, allErrors: true }, onCreate: withSharedEmailRule },
     routerOptions: { maxParamLength: 8192, ignoreTrailingSlash: false },
     // Router-level URL errors (broken escapes, over-long params) get the api's error shape too;
     // on /v1/key/ both mean a bad key, which the API answers with 400.
@@ -152,9 +180,12 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(sessions, {
     redisPrefix: config.SESSIONS_REDIS_PREFIX,
     ttlSeconds: config.SESSION_TTL_SECONDS,
-    maxFailuresPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
-    maxFailuresPerIp: config.LOGIN_MAX_FAILURES_PER_IP,
-    windowSeconds: config.LOGIN_WINDOW_SECONDS
+    login: {
+      maxConsecutiveFailures: config.LOGIN_MAX_CONSECUTIVE_FAILURES,
+      maxFailuresPerIpPerDay: config.LOGIN_MAX_FAILURES_PER_IP,
+      blockSeconds: config.LOGIN_BLOCK_SECONDS,
+      alertAfterFailures: config.LOGIN_ALERT_AFTER_FAILURES
+    }
   })
 
   await api.register(registrationLimits, {

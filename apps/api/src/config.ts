@@ -87,12 +87,17 @@ export const ApiConfigSchema = Type.Object({
   IMAGE_SMALL_SLOTS: Type.Integer({ minimum: 0, maximum: 64, default: 1 }),
   /** With STORAGE=s3: answer image GETs with a redirect to a presigned URL instead of proxying the bytes. */
   IMAGE_S3_REDIRECT: Type.Boolean({ default: false }),
-  /** Sessions: lifetime of a login token; login failures allowed per account and per client IP within the window. */
+  /** Sessions: lifetime of a login token. */
   SESSIONS_REDIS_PREFIX: Type.String({ default: 'socialnet:auth:' }),
   SESSION_TTL_SECONDS: Type.Integer({ minimum: 1, default: 7 * 24 * 3600 }),
-  LOGIN_MAX_FAILURES_PER_ACCOUNT: Type.Integer({ minimum: 1, default: 5 }),
-  LOGIN_MAX_FAILURES_PER_IP: Type.Integer({ minimum: 1, default: 50 }),
-  LOGIN_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 900 }),
+  /** Login protection: consecutive failures of one login from one client IP before that pair is blocked. */
+  LOGIN_MAX_CONSECUTIVE_FAILURES: Type.Integer({ minimum: 1, default: 10 }),
+  /** Login protection: failures from one client IP per day, any login, before the IP is blocked for a day. */
+  LOGIN_MAX_FAILURES_PER_IP: Type.Integer({ minimum: 1, default: 100 }),
+  /** Login protection: a blocked pair's first block; it doubles with each further block within a day (at most a day). */
+  LOGIN_BLOCK_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 900 }),
+  /** Login protection: failed logins of one account in a day (any address) at which its owner gets a mail; 0 = never. */
+  LOGIN_ALERT_AFTER_FAILURES: Type.Integer({ minimum: 0, default: 20 }),
   RATE_LIMIT_RPS: Type.Integer({ minimum: 0, default: 50 }),
   /** Redis key prefix of the API-wide rate limit's counters: two deployments sharing one Redis need different ones. */
   RATE_LIMIT_REDIS_PREFIX: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.:-]+$', default: 'socialnet:rl:api:' }),

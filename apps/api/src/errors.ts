@@ -125,6 +125,9 @@ export class JobRateLimitedError extends createError<[string]>('JOB_RATE_LIMITED
 // Events: the per-user and per-server caps on open event streams.
 export const TooManyStreamsError = createError<[number]>('TOO_MANY_STREAMS', 'you already have %d event streams open; close one first', 429)
 export const StreamsFullError = createError<[]>('EVENT_STREAMS_FULL', 'this server has no room for another event stream; retry later', 503)
+/** A Last-Event-ID of the right shape whose numbers no stream id can have (Redis would refuse it mid-stream). */
+export const BadLastEventIdError = createError<[]>(ErrorCode.VALIDATION_FAILED,
+  'headers/last-event-id: not an event id: two whole numbers of at most 18446744073709551615 joined by "-"', 400)
 
 // Key-value store: `/v1/key/{key}` and the log behind it.
 export const BadKeyError = createError<[string]>(ErrorCode.BAD_KEY, 'invalid key: %s', 400)

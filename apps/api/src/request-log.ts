@@ -2,6 +2,46 @@ import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 
 const PROBE_PATHS = new Set(['/health', '/ready', '/metrics'])
 
+/**
+ * Query parameters whose value is a credential (the verification link's
+ * `token`, OAuth-style tokens, keys, signatures) or may carry one (a callback
+ * URL is often itself a secret, like a chat webhook's): logged as `[redacted]`.
+ */
+const SECRET_PARAMS = new Set([
+  'token', 'access_token', 'refresh_token', 'id_token', 'api_key', 'apikey', 'key', 'secret', 'client_secret',
+  'password', 'code', 'signature', 'sig', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'callback_url'
+])
+
+/** The URL with every secret-bearing query value replaced by `[redacted]`; the rest is kept as sent. */
+export function redactUrl(url: string): string {
+  const start = url.indexOf('?')
+  if (start === -1) return url
+  const query = url.slice(start + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=')
+    const rawName = eq === -1 ? pair : pair.slice(0, eq)
+    let name: string
+    try {
+      name = decodeURIComponent(rawName.replace(/\+/g, ' '))
+    } catch {
+      name = rawName
+    }
+    return SECRET_PARAMS.has(name.toLowerCase()) && eq !== -1 ? `${rawName}=[redacted]` : pair
+  })
+  return `${url.slice(0, start)}?${query.join('&')}`
+}
+
+/** Fastify's request log fields, with the URL's secrets redacted (a verification token in a log line is a login to the account). */
+export function serializeRequest(req: FastifyRequest): Record<string, unknown> {
+  return {
+    method: req.method,
+    url: redactUrl(req.url ?? ''),
+    version: req.headers?.['accept-version'],
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort
+  }
+}
+
 /** True for health, readiness and metrics requests. */
 function isProbe(request: FastifyRequest): boolean {
   const url = request.url ?? ''

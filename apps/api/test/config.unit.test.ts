@@ -32,6 +32,16 @@ describe('loadApiConfig', () => {
     expect(loadApiConfig({ IMAGE_SMALL_SLOTS: '0', IMAGE_MAX_ASPECT: '2.5' })).toMatchObject({ IMAGE_SMALL_SLOTS: 0, IMAGE_MAX_ASPECT: 2.5 })
   })
 
+  test('login protection defaults: 10 failures in a row per account and address, 100 per address a day, a 900 s first block, an alert at 20', () => {
+    expect(loadApiConfig({})).toMatchObject({
+      LOGIN_MAX_CONSECUTIVE_FAILURES: 10,
+      LOGIN_MAX_FAILURES_PER_IP: 100,
+      LOGIN_BLOCK_SECONDS: 900,
+      LOGIN_ALERT_AFTER_FAILURES: 20
+    })
+    expect(loadApiConfig({ LOGIN_ALERT_AFTER_FAILURES: '0' }).LOGIN_ALERT_AFTER_FAILURES).toBe(0)
+  })
+
   test.each([
     ['IMAGE_MAX_SIDE', '0'],
     ['IMAGE_MAX_ASPECT', '0.5'],
@@ -47,7 +57,10 @@ describe('loadApiConfig', () => {
     ['REGISTER_RATE_PER_IP', '-1'],
     ['WELCOME_MAILS_PER_MAILBOX_PER_DAY', 'one'],
     ['WELCOME_MAILS_PER_DOMAIN_PER_MINUTE', '1.5'],
-    ['UNVERIFIED_ACCOUNT_DAYS', '-7']
+    ['UNVERIFIED_ACCOUNT_DAYS', '-7'],
+    ['LOGIN_MAX_CONSECUTIVE_FAILURES', '0'],
+    ['LOGIN_BLOCK_SECONDS', '86401'],
+    ['LOGIN_ALERT_AFTER_FAILURES', '-1']
   ])('bad %s=%s -> one line naming the variable', (name, value) => {
     let error: unknown
     try {

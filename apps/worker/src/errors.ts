@@ -22,7 +22,10 @@ export const FailureCode = {
   CALLBACK_425: 'CALLBACK_425',
   CALLBACK_429: 'CALLBACK_429',
   CALLBACK_5XX: 'CALLBACK_5XX',
-  // Callback jobs, retried: no answer. The socket's or resolver's own code when it has one, else these.
+  // Callback jobs, retried: the host's name gave no address we may reach (it does not resolve, or
+  // resolves to a private address; one code for both, so a job's status does not map internal names).
+  CALLBACK_UNREACHABLE: 'CALLBACK_UNREACHABLE',
+  // Callback jobs, retried: no answer. The socket's own code when it has one, else these.
   ECONNRESET: 'ECONNRESET',
   ETIMEDOUT: 'ETIMEDOUT',
   DNS_FAILED: 'DNS_FAILED',

@@ -112,10 +112,10 @@ describe('callback jobs as Standard Webhooks (real worker, RabbitMQ, Redis, loca
     const doc = await h.waitForStatus(id, 'DONE', 'FAILED')
     expect(doc).toMatchObject({ status: 'DONE', attempts: 2 })
     expect(doc.deliveries).toEqual([
-      { at: expect.any(String), durationMs: expect.any(Number), error: 'connection failed' },
+      { at: expect.any(String), durationMs: expect.any(Number), error: 'CALLBACK_UNREACHABLE: could not reach the callback host' },
       { at: expect.any(String), statusCode: 200, durationMs: expect.any(Number) }
     ])
-    expect(retriesOf(id).map((l) => l.code)).toEqual(['EAI_AGAIN'])
+    expect(retriesOf(id).map((l) => l.code)).toEqual(['CALLBACK_UNREACHABLE'])
   })
 
   test('a refused connection is retried, and delivered once the receiver listens', async () => {

@@ -1,4 +1,5 @@
 export { MailSendV1, MailWelcomeV1, EmailAddress } from './mail'
+export { EMAIL_ADDRESS_PATTERN, isEmailAddress } from './formats'
 export { JobLogV1, JobCallbackV1, JobEmailV1, JobId, JobData } from './job'
 export { ImageThumbnailsV1, ImageId } from './image'
 export {

@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { EMAIL_ADDRESS_PATTERN } from './formats'
 
-/** An e-mail address as the mailer accepts it (no display name, no whitespace). */
-export const EmailAddress = Type.String({ format: 'email', minLength: 3, maxLength: 254 })
+/** An e-mail address as the mailer accepts it (no display name, no whitespace, no `%`, no IP-literal domain). */
+export const EmailAddress = Type.String({ format: 'email', pattern: EMAIL_ADDRESS_PATTERN, minLength: 3, maxLength: 254 })
 
 /**
  * `mail.welcome.v1`: sent once per registration. Carries the template's data,

@@ -17,12 +17,22 @@ describe('contracts', () => {
     ['a missing field', 'mail.welcome.v1', { to: welcome.to, nickname: 'ada' }, /verificationUrl/],
     ['an extra field', 'mail.welcome.v1', { ...welcome, admin: true }, /admin|additional/i],
     ['an address smuggling a header', 'mail.welcome.v1', { ...welcome, to: 'a@example.com\r\nBcc: b@example.com' }, /\/to/],
+    ['an IP-literal domain', 'mail.welcome.v1', { ...welcome, to: 'x@127.0.0.1' }, /\/to/],
+    ['a bracketed IP-literal domain', 'mail.send.v1', { to: 'x@[127.0.0.1]', subject: 'Hi', text: 'x' }, /\/to/],
+    ['a short IP-literal domain', 'mail.send.v1', { to: 'x@127.1', subject: 'Hi', text: 'x' }, /\/to/],
+    ['a % route in the local part', 'mail.welcome.v1', { ...welcome, to: 'a%evil.com@example.com' }, /\/to/],
     ['a non-http link', 'mail.welcome.v1', { ...welcome, verificationUrl: 'javascript:alert(1)' }, /verificationUrl/],
     ['a two-line subject', 'mail.send.v1', { to: 'a@example.com', subject: 'Hi\nBcc: b@example.com', text: 'x' }, /subject/],
     ['not an object', 'mail.send.v1', 'hello', /payload/]
   ])('refuses %s with a reason naming it', (_what, type, payload, reason) => {
     expect(() => validateMessage(type, payload)).toThrow(MalformedMessageError)
     expect(() => validateMessage(type, payload)).toThrow(reason)
+  })
+
+  it('accepts ordinary addresses whose domain has digits in it', () => {
+    for (const to of ['a.b+tag@sub.example.co.uk', 'x@1e100.net', 'x@123.example', 'o\'brien@example.com']) {
+      expect(validateMessage('mail.send.v1', { to, subject: 'Hi', text: 'x' })).toMatchObject({ to })
+    }
   })
 
   it('has a committed JSON Schema file per message type, in sync with the TypeBox source', () => {

@@ -2,9 +2,20 @@ import { isIP } from 'node:net'
 import { promises as dns } from 'node:dns'
 import { blockedReason } from './address-ranges'
 
-/** A callback URL that must not be called (scheme, credentials, or a forbidden address). Retrying cannot help. */
+/** A callback URL that must not be called (scheme, credentials, or a forbidden IP literal). Retrying cannot help. */
 export class CallbackUrlError extends Error {
   readonly code = 'CALLBACK_URL_REFUSED'
+}
+
+/**
+ * The callback host's name did not give an address we may reach: it does not
+ * resolve (now), has no addresses, or one of them is private. All three are
+ * one failure, retried alike: were a private answer refused at once while an
+ * unknown name was retried, a job's status would tell a stranger which
+ * internal names exist. `message` says which it was, for the worker's log only.
+ */
+export class CallbackHostUnreachableError extends Error {
+  readonly code = 'CALLBACK_UNREACHABLE'
 }
 
 export const CALLBACK_URL_MAX_LENGTH = 2048
@@ -80,15 +91,21 @@ export async function resolveCallbackTarget(
   const literal = isIP(host)
   if (literal !== 0) return { url, address: host, family: literal as 4 | 6, allowListed }
 
-  // A failed lookup (EAI_AGAIN, ENOTFOUND, a timeout) is rethrown as it is: the
-  // resolver may be briefly unreachable or a record still propagating, so the
-  // caller retries it; nothing is sent without a successful, checked answer.
-  const addresses = await (opts.resolve ?? systemResolver)(host)
-  if (addresses.length === 0) throw new CallbackUrlError(`callbackUrl host ${host} has no addresses`)
+  // A failed lookup (EAI_AGAIN, ENOTFOUND, a timeout) may pass (the resolver briefly
+  // unreachable, a record still propagating); nothing is sent without a successful,
+  // checked answer.
+  let addresses: Array<{ address: string; family: number }>
+  try {
+    addresses = await (opts.resolve ?? systemResolver)(host)
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    throw new CallbackHostUnreachableError(`cannot resolve the callback host ${host}: ${code ?? (err as Error).message}`, { cause: err })
+  }
+  if (addresses.length === 0) throw new CallbackHostUnreachableError(`callbackUrl host ${host} has no addresses`)
   if (!allowListed) {
     for (const { address } of addresses) {
       const why = blockedReason(address)
-      if (why) throw new CallbackUrlError(`callbackUrl host ${host} resolves to ${address}, which is not allowed (${why})`)
+      if (why) throw new CallbackHostUnreachableError(`callbackUrl host ${host} resolves to ${address}, which is not allowed (${why})`)
     }
   }
   const first = addresses[0]!

@@ -5,7 +5,7 @@ export {
   type DeliveryAttempt, type JobStatus, type JobStatusDoc, type JobStatusStoreOptions, type Transition, type JobEventSink
 } from './status-store'
 export {
-  CallbackUrlError, CALLBACK_URL_MAX_LENGTH, checkCallbackUrl, resolveCallbackTarget, parseAllowHosts,
+  CallbackUrlError, CallbackHostUnreachableError, CALLBACK_URL_MAX_LENGTH, checkCallbackUrl, resolveCallbackTarget, parseAllowHosts,
   type CallbackTarget, type HostResolver
 } from './callback-url'
 export { blockedReason } from './address-ranges'

@@ -1,4 +1,4 @@
-import { CallbackUrlError, checkCallbackUrl, parseAllowHosts, resolveCallbackTarget, type HostResolver } from '../src'
+import { CallbackHostUnreachableError, CallbackUrlError, checkCallbackUrl, parseAllowHosts, resolveCallbackTarget, type HostResolver } from '../src'
 
 /** A resolver answering from a fixed table: lets a test play a hostile DNS server. */
 function fakeDns(table: Record<string, string[]>): HostResolver {
@@ -65,14 +65,22 @@ describe('callback URL guard (SSRF)', () => {
     ['name resolving to IPv4-mapped private', 'http://v6-mapped.example/'],
     ['localhost (real resolver)', 'http://localhost/']
   ])('refuses %s: %s', async (_why, url) => {
+    const named = /^https?:\/\/[a-z0-9-]+\.example\/|localhost/.test(url)
     const resolve = url.includes('localhost') ? undefined : dnsTable
-    await expect(resolveCallbackTarget(url, { resolve })).rejects.toBeInstanceOf(CallbackUrlError)
+    // A literal is refused as a URL (retrying cannot help, and it tells nothing the submitter did not
+    // write); a name's private answer is an unreachable host, just like a name that does not resolve.
+    await expect(resolveCallbackTarget(url, { resolve })).rejects.toBeInstanceOf(named ? CallbackHostUnreachableError : CallbackUrlError)
   })
 
-  test('a name that does not resolve (now) is a resolver error to retry, not a refused URL', async () => {
-    const err = await resolveCallbackTarget('http://nx.example/', { resolve: dnsTable }).catch((e: unknown) => e)
-    expect(err).not.toBeInstanceOf(CallbackUrlError)
-    expect(err).toMatchObject({ code: expect.stringMatching(/^(ENOTFOUND|ENODATA|EAI_AGAIN)$/) })
+  test('a name that does not resolve (now) fails exactly like one resolving to a private address', async () => {
+    const unknown = await resolveCallbackTarget('http://nx.example/', { resolve: dnsTable }).catch((e: unknown) => e)
+    const internal = await resolveCallbackTarget('http://private.example/', { resolve: dnsTable }).catch((e: unknown) => e)
+    for (const err of [unknown, internal]) {
+      expect(err).toBeInstanceOf(CallbackHostUnreachableError)
+      expect(err).not.toBeInstanceOf(CallbackUrlError)
+      expect(err).toMatchObject({ code: 'CALLBACK_UNREACHABLE' })
+    }
+    expect((unknown as Error).message).toMatch(/ENOTFOUND|ENODATA|EAI_AGAIN/)
   })
 
   test('accepts a public address and returns it for pinning', async () => {
@@ -92,7 +100,7 @@ describe('callback URL guard (SSRF)', () => {
     await expect(resolveCallbackTarget('http://private.example/', { allowHosts, resolve: dnsTable })).resolves.toMatchObject({ address: '10.1.2.3' })
     // Another spelling of the same address is a different host: not on the list.
     await expect(resolveCallbackTarget('http://127.0.0.2/', { allowHosts })).rejects.toBeInstanceOf(CallbackUrlError)
-    await expect(resolveCallbackTarget('http://localhost/', { allowHosts })).rejects.toBeInstanceOf(CallbackUrlError)
+    await expect(resolveCallbackTarget('http://localhost/', { allowHosts })).rejects.toBeInstanceOf(CallbackHostUnreachableError)
   })
 
   test('the DNS-free check (api submit time) refuses literals but leaves names to the send-time check', () => {
@@ -122,7 +130,7 @@ describe('callback URL guard (SSRF)', () => {
   test('a DNS failure other than "no such name" is left retryable', async () => {
     const flaky: HostResolver = async () => { throw Object.assign(new Error('timeout'), { code: 'EAI_AGAIN' }) }
     const err = await resolveCallbackTarget('http://public.example/', { resolve: flaky }).catch((e: unknown) => e)
-    expect(err).toBeInstanceOf(Error)
+    expect(err).toBeInstanceOf(CallbackHostUnreachableError)
     expect(err).not.toBeInstanceOf(CallbackUrlError)
   })
 })

@@ -1,6 +1,9 @@
 import type { Redis, Result } from 'ioredis'
 import { EVENT_TYPES, type EmittedEvent, type EventType } from '@socialnet/broker'
 
+/** The largest stream id (both parts 2^64 - 1). */
+const LAST_POSSIBLE_ID = '18446744073709551615-18446744073709551615'
+
 /** How far back a reconnecting client can resume (Last-Event-ID): the stream keeps this much. */
 export const REPLAY_WINDOW_MS = 10 * 60_000
 /** Replicas that emitted within this long are listed in `queue.stats`. */
@@ -140,6 +143,8 @@ export class EventStore {
 
   /** Up to `count` entries after `afterId` (exclusive), oldest first: of one user's events, or of all. */
   async after(afterId: string, count: number, userId?: string): Promise<StoredEvent[]> {
+    // Nothing comes after the largest id there can be, and Redis refuses an interval starting past it.
+    if (afterId === LAST_POSSIBLE_ID) return []
     const key = userId ? this.userStreamKey(userId) : this.streamKey
     const entries = await this.redis.xrange(key, `(${afterId}`, '+', 'COUNT', count)
     return entries.map(([id, fields]) => toStored(id, fields)).filter((e): e is StoredEvent => e !== undefined)

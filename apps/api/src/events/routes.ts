@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { isTerminalStatus, jobStatusEvent } from '@socialnet/jobs'
 import { ErrorBody } from '../plugins/errors'
 import { JobIdParams } from '../jobs/schemas'
-import { NoSuchJobError } from '../errors'
+import { BadLastEventIdError, NoSuchJobError } from '../errors'
 import { pipeEvents } from './pipe'
 
 const ResumeHeaders = Type.Object({
@@ -12,6 +12,18 @@ const ResumeHeaders = Type.Object({
     description: 'id of the last event received: every matching event after it (up to 10 minutes back) comes first, then the live stream'
   }))
 })
+
+const UINT64_MAX = 18446744073709551615n
+
+/**
+ * True when `id` is a stream id Redis accepts: two unsigned 64-bit integers. The
+ * schema's pattern checks the shape; a bigger number would pass it, open the
+ * stream, and then make Redis refuse the read, closing the stream at once.
+ */
+export function isStreamId(id: string): boolean {
+  const match = /^([0-9]{1,20})-([0-9]{1,20})$/.exec(id)
+  return match !== null && BigInt(match[1]!) <= UINT64_MAX && BigInt(match[2]!) <= UINT64_MAX
+}
 
 // The 200 is keyed by its media type, so OpenAPI shows text/event-stream for it and JSON for the errors.
 const SseBody = {
@@ -32,6 +44,10 @@ const STREAM_DESCRIPTION = 'Server-Sent Events; see docs/events.md for the event
 const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fastify, opts) => {
   const { store, hub } = fastify.eventStreams
   fastify.addHook('onRequest', fastify.authenticate)
+  fastify.addHook('preHandler', async (request) => {
+    const after = request.headers['last-event-id']
+    if (typeof after === 'string' && !isStreamId(after)) throw new BadLastEventIdError()
+  })
 
   fastify.get('/v1/events', {
     schema: {

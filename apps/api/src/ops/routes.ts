@@ -26,7 +26,8 @@ function hasBearer(header: string | undefined, token: string): boolean {
 /**
  * Probes and metrics. /health is never limited (liveness must not fail under
  * load); /ready and /metrics have their own per-client limit; /metrics needs
- * METRICS_TOKEN when one is set (nginx refuses it from outside either way).
+ * METRICS_TOKEN when one is set, and /ready shows why a check failed only with
+ * it (nginx refuses both from outside either way).
  */
 const opsRoutes: FastifyPluginAsyncTypebox<{ metricsToken?: string }> = async (fastify, opts) => {
   // A browser gets the web console's page (when it is built); any other client finds the way on.
@@ -40,15 +41,28 @@ const opsRoutes: FastifyPluginAsyncTypebox<{ metricsToken?: string }> = async (f
     schema: { tags: ['ops'], summary: 'Liveness: the process is up', response: { 200: Type.Object({ status: Type.Literal('ok') }) } }
   }, async () => ({ status: 'ok' as const }))
 
+  const { metricsToken } = opts
   fastify.get('/ready', {
     config: { rateLimit: OPS_RATE_LIMIT },
-    schema: { tags: ['ops'], summary: 'Readiness: Postgres, Redis and RabbitMQ reachable', response: { 200: Checks, 429: ErrorBody, 503: Checks } }
-  }, async (_request, reply) => {
+    schema: {
+      tags: ['ops'],
+      summary: 'Readiness: Postgres, Redis and RabbitMQ reachable',
+      description: 'Each check is `ok` or `failed`; the failure\'s own text (host names, addresses, driver errors) only with `Authorization: Bearer <METRICS_TOKEN>`. Internal: nginx refuses it from outside.',
+      response: { 200: Checks, 429: ErrorBody, 503: Checks }
+    }
+  }, async (request, reply) => {
     const { ok, checks } = await fastify.readiness.check()
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks })
+    // A failure's text names internal hosts, ports and versions: only an operator (the metrics
+    // token) reads it here; everyone else learns which dependency failed, and the log has the rest.
+    const detailed = metricsToken !== undefined && hasBearer(request.headers.authorization, metricsToken)
+    const shown: Record<string, string> = {}
+    for (const [name, result] of Object.entries(checks)) {
+      if (result !== 'ok') request.log.warn({ check: name, reason: result }, 'readiness check failed')
+      shown[name] = result === 'ok' || detailed ? result : 'failed'
+    }
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks: shown })
   })
 
-  const { metricsToken } = opts
   fastify.get('/metrics', {
     config: { rateLimit: OPS_RATE_LIMIT },
     onRequest: async (request, reply) => {

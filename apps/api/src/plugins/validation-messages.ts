@@ -47,7 +47,8 @@ export function describeValidationErrors(errors: ValidationIssue[], context: str
       const field = fieldName(context, e.instancePath)
       // A union's summary ("must match a schema in anyOf") says less than the branch errors already kept.
       if (e.keyword === 'anyOf' && problems.has(field)) continue
-      if (!problems.has(field)) problems.set(field, e.message ?? 'is invalid')
+      // A format says what the value should be (`must match format "email"`); a pattern beside it only how.
+      if (!problems.has(field) || (e.keyword === 'format' && e.params.format !== undefined)) problems.set(field, e.message ?? 'is invalid')
     }
   }
   return [...problems].map(([field, message]) => ({ field, message }))

@@ -1,37 +1,25 @@
 import { createHash } from 'node:crypto'
 import type Redis from 'ioredis'
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible'
 import { foldLogin } from '../users/login-fold'
+import { clientNetwork } from '../users/client-network'
 
-/** Limits per window; counts live in Redis so they hold across api replicas. */
+/** Login protection settings; the counters live in Redis so they hold across api replicas. */
 export interface LoginLimits {
   prefix: string
-  maxPerAccount: number
-  maxPerIp: number
-  windowSeconds: number
+  /** Consecutive failures of one login from one client IP before that pair is blocked. */
+  maxConsecutiveFailures: number
+  /** Failures from one client IP in a day, whatever the login, before the IP is blocked for a day. */
+  maxFailuresPerIpPerDay: number
+  /** The first block of a (login, IP) pair; each further block within a day doubles it, up to a day. */
+  blockSeconds: number
+  /** Failed logins of one account in a day, from anywhere, at which its owner is told by mail; 0 = never. */
+  alertAfterFailures: number
 }
 
-// Counts the attempt against both keys first (so parallel guesses cannot slip
-// past a check-then-count), starting a fixed window on the first one. Returns
-// the ms until the window of a key over its limit ends, or 0 when allowed.
-const HIT_SCRIPT = `
-local a = redis.call('INCR', KEYS[1])
-if a == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local i = redis.call('INCR', KEYS[2])
-if i == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
-local wait = 0
-if a > tonumber(ARGV[2]) then wait = math.max(wait, redis.call('PTTL', KEYS[1])) end
-if i > tonumber(ARGV[3]) then wait = math.max(wait, redis.call('PTTL', KEYS[2])) end
-return wait
-`
-
-// Undoes a successful attempt's count: the account starts over, the IP keeps
-// its failures. DECR only an existing key: one that expired meanwhile must not
-// come back without a TTL.
-const SUCCESS_SCRIPT = `
-redis.call('DEL', KEYS[1])
-if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DECR', KEYS[2]) end
-return 0
-`
+const DAY_SECONDS = 24 * 3600
+/** A pair's failures are remembered this long after the first one, unless a success or a block ends them first. */
+const CONSECUTIVE_MEMORY_SECONDS = 90 * DAY_SECONDS
 
 /**
  * Whose failures an attempt counts against: the account the login found (any
@@ -41,28 +29,105 @@ return 0
  */
 export type LoginSubject = { userId: string } | { unknownLogin: string }
 
-/** Failed-login counters per account and per client IP. */
+/**
+ * rate-limiter-flexible's brute-force protection for the login route:
+ * consecutive failures per (account, client IP) pair with a block that grows
+ * each time the pair is blocked again, and failures per client IP per day.
+ * Only the pair a stranger uses is blocked: the owner, from their own
+ * address, still logs in at the first try, however many wrong passwords
+ * others sent for their nickname from elsewhere. A client is its IPv4 address
+ * or its IPv6 /64 (clientNetwork), as for sign-ups.
+ */
 export class LoginLimiter {
-  constructor(private readonly redis: Redis, private readonly limits: LoginLimits) {}
+  private readonly pairs: RateLimiterRedis
+  private readonly pairBlocks: RateLimiterRedis
+  private readonly ips: RateLimiterRedis
+  private readonly accountFailures: RateLimiterRedis | undefined
 
-  private keys(subject: LoginSubject, ip: string): [string, string] {
+  constructor(redis: Redis, private readonly limits: LoginLimits) {
+    this.pairs = new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix: `${limits.prefix}login:pair`,
+      points: limits.maxConsecutiveFailures,
+      duration: CONSECUTIVE_MEMORY_SECONDS
+    })
+    // How often the pair was blocked in the last day: sets the length of its next block.
+    this.pairBlocks = new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix: `${limits.prefix}login:pair-blocks`,
+      points: Number.MAX_SAFE_INTEGER,
+      duration: DAY_SECONDS
+    })
+    this.ips = new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix: `${limits.prefix}login:ip`,
+      points: limits.maxFailuresPerIpPerDay,
+      duration: DAY_SECONDS,
+      blockDuration: DAY_SECONDS
+    })
+    this.accountFailures = limits.alertAfterFailures > 0
+      ? new RateLimiterRedis({ storeClient: redis, keyPrefix: `${limits.prefix}login:account-failures`, points: limits.alertAfterFailures, duration: DAY_SECONDS })
+      : undefined
+  }
+
+  private pairKey(subject: LoginSubject, ip: string): string {
     const account = 'userId' in subject
       ? `user:${subject.userId}`
       : `unknown:${createHash('sha256').update(foldLogin(subject.unknownLogin)).digest('hex')}`
-    return [`${this.limits.prefix}login:account:${account}`, `${this.limits.prefix}login:ip:${ip}`]
+    return `${account}:${clientNetwork(ip)}`
   }
 
-  /** Counts an attempt; returns the seconds to wait when over a limit, else 0. */
+  /**
+   * Counts an attempt before its password is checked (so parallel guesses
+   * cannot all slip past a check made before any of them counted); returns the
+   * seconds to wait when the pair or the IP is over its limit, else 0.
+   */
   async attempt(subject: LoginSubject, ip: string): Promise<number> {
-    const [account, address] = this.keys(subject, ip)
-    const waitMs = await this.redis.eval(HIT_SCRIPT, 2, account, address,
-      this.limits.windowSeconds * 1000, this.limits.maxPerAccount, this.limits.maxPerIp) as number
+    const key = this.pairKey(subject, ip)
+    const [pair, address] = await Promise.all([consume(this.pairs, key), consume(this.ips, clientNetwork(ip))])
+    let pairWaitMs = 0
+    if (!pair.allowed) {
+      // The one attempt that crossed the limit blocks the pair; later ones wait out that block. Until the
+      // block is set (a parallel attempt) the key's TTL is the failures' memory, so it is capped at a day.
+      pairWaitMs = pair.res.consumedPoints === this.limits.maxConsecutiveFailures + 1
+        ? await this.blockPair(key)
+        : Math.min(pair.res.msBeforeNext, DAY_SECONDS * 1000)
+    }
+    const waitMs = Math.max(pairWaitMs, address.allowed ? 0 : address.res.msBeforeNext)
     return waitMs > 0 ? Math.ceil(waitMs / 1000) : 0
   }
 
-  /** A successful login: its attempt was not a failure, and the account's count starts over. */
+  /** Blocks the pair for blockSeconds, doubled for each earlier block in the last day, at most a day; returns the ms. */
+  private async blockPair(key: string): Promise<number> {
+    const blocks = await this.pairBlocks.consume(key)
+    const seconds = Math.min(this.limits.blockSeconds * 2 ** Math.min(blocks.consumedPoints - 1, 20), DAY_SECONDS)
+    await this.pairs.block(key, seconds)
+    return seconds * 1000
+  }
+
+  /**
+   * A wrong password for an existing account: counts it against the account's
+   * day, whatever the address. True exactly once a day, at the failure that
+   * reaches alertAfterFailures: the one moment to tell the owner.
+   */
+  async failed(userId: string): Promise<boolean> {
+    if (!this.accountFailures) return false
+    const { allowed, res } = await consume(this.accountFailures, userId)
+    return allowed && res.consumedPoints === this.limits.alertAfterFailures
+  }
+
+  /** A successful login: the pair's consecutive failures start over, and the attempt does not count against the IP. */
   async succeeded(subject: LoginSubject, ip: string): Promise<void> {
-    const [account, address] = this.keys(subject, ip)
-    await this.redis.eval(SUCCESS_SCRIPT, 2, account, address)
+    await Promise.all([this.pairs.delete(this.pairKey(subject, ip)), this.ips.reward(clientNetwork(ip), 1)])
+  }
+}
+
+/** consume() that answers a refusal instead of throwing it; a Redis error still throws. */
+async function consume(limiter: RateLimiterRedis, key: string): Promise<{ allowed: boolean; res: RateLimiterRes }> {
+  try {
+    return { allowed: true, res: await limiter.consume(key) }
+  } catch (err) {
+    if (err instanceof RateLimiterRes) return { allowed: false, res: err }
+    throw err
   }
 }

@@ -1,12 +1,12 @@
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { LoginLimiter } from './login-limiter'
+import { LoginLimiter, type LoginLimits } from './login-limiter'
 import { SessionStore, type Session } from './store'
 import { ForbiddenError, SessionStoreUnavailableError, UnauthorizedError } from '../errors'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    sessions: { store: SessionStore; limiter: LoginLimiter }
+    sessions: { store: SessionStore; limiter: LoginLimiter; alertAfterFailures: number }
     /** onRequest hook: 401 unless a valid `Authorization: Bearer <token>`; sets request.auth. */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     /** onRequest hook (after authenticate): 403 unless the `:id` in the URL is the caller's own user id. */
@@ -21,9 +21,7 @@ declare module 'fastify' {
 export interface SessionsOptions {
   redisPrefix: string
   ttlSeconds: number
-  maxFailuresPerAccount: number
-  maxFailuresPerIp: number
-  windowSeconds: number
+  login: Omit<LoginLimits, 'prefix'>
 }
 
 /** Extracts the token of `Authorization: Bearer <token>` (scheme case-insensitive, RFC 6750). */
@@ -39,13 +37,8 @@ export function bearerToken(header: string | undefined): string | undefined {
  */
 export default fp(async function sessions(fastify, opts: SessionsOptions) {
   const store = new SessionStore(fastify.redis, { prefix: opts.redisPrefix, ttlSeconds: opts.ttlSeconds })
-  const limiter = new LoginLimiter(fastify.redis, {
-    prefix: opts.redisPrefix,
-    maxPerAccount: opts.maxFailuresPerAccount,
-    maxPerIp: opts.maxFailuresPerIp,
-    windowSeconds: opts.windowSeconds
-  })
-  fastify.decorate('sessions', { store, limiter })
+  const limiter = new LoginLimiter(fastify.redis, { prefix: opts.redisPrefix, ...opts.login })
+  fastify.decorate('sessions', { store, limiter, alertAfterFailures: opts.login.alertAfterFailures })
   fastify.decorateRequest('auth', undefined)
 
   fastify.decorate('authenticate', async (request: FastifyRequest, reply: FastifyReply) => {

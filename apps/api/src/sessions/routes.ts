@@ -2,11 +2,12 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorBody } from '../plugins/errors'
 import { randomBytes } from 'node:crypto'
-import { findUserByLogin } from '../users/repository'
+import { findUserByLogin, type User } from '../users/repository'
 import { hashPassword, verifyPassword } from '../users/passwords'
 import { NO_CONTROL_CHARS } from '../users/schemas'
 import { LoginRateLimitedError, UnauthorizedError } from '../errors'
 import type { LoginSubject } from './login-limiter'
+import { queueLoginAlert } from './login-alert'
 
 const LoginBody = Type.Object({
   // No e-mail address or nickname has control characters, and a NUL would fail the lookup with a 500.
@@ -26,6 +27,19 @@ const sessionsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   // verification like a known one: response time does not say whether an
   // account exists.
   const dummyHash = await hashPassword(randomBytes(16).toString('hex'))
+
+  /** Counts a wrong password against the account's day and mails its owner once it reaches the alert level. */
+  const alertOwnerIfMany = async (user: User): Promise<void> => {
+    try {
+      if (await limiter.failed(user.id) && user.emailVerifiedAt) {
+        await queueLoginAlert(fastify.db, user, fastify.sessions.alertAfterFailures)
+        fastify.log.info({ userId: user.id }, 'login alert queued: many failed logins today')
+      }
+    } catch (err) {
+      // The 401 matters more than the notice: a failed notice is logged, never a 500.
+      fastify.log.error({ err, userId: user.id }, 'could not queue the login alert')
+    }
+  }
 
   fastify.post('/v1/sessions', {
     bodyLimit: 4096,
@@ -48,6 +62,7 @@ const sessionsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       throw new LoginRateLimitedError(waitSeconds)
     }
     const matches = await verifyPassword(user?.passwordHash ?? dummyHash, password)
+    if (user && !matches) await alertOwnerIfMany(user)
     if (!user || !matches) throw new UnauthorizedError('wrong login or password')
     await limiter.succeeded(subject, request.ip)
     const { token, expiresAt } = await store.create(user.id)

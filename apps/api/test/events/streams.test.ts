@@ -132,9 +132,21 @@ describe('event streams (SSE)', () => {
     const ids = resumed.events.map((e) => e.id!)
     expect(new Set(ids).size).toBe(ids.length)
 
-    const bad = await open('/v1/events', { ...user.auth, 'last-event-id': 'yesterday' })
-    expect(bad.status).toBe(400)
-    expect(bad.body.error).toBe('VALIDATION_FAILED')
+    // the wrong shape, or numbers past what a stream id can hold (unsigned 64-bit), on every stream route
+    const job = before[0]!
+    for (const [path, lastEventId] of [['/v1/events', 'yesterday'], ['/v1/events', '99999999999999999999-99999999999999999999'],
+      ['/v1/events', '18446744073709551616-0'], [`/v1/jobs/${job}/events`, '0-18446744073709551616']]) {
+      const bad = await open(path!, { ...user.auth, 'last-event-id': lastEventId! })
+      expect({ lastEventId, status: bad.status, error: bad.body.error }).toEqual({ lastEventId, status: 400, error: 'VALIDATION_FAILED' })
+    }
+    // the largest ids there can be are valid places to resume from: the stream opens and stays open
+    for (const lastEventId of ['18446744073709551615-18446744073709551615', '18446744073709551615-0']) {
+      const edge = await open('/v1/events', { ...user.auth, 'last-event-id': lastEventId })
+      expect({ lastEventId, status: edge.status }).toEqual({ lastEventId, status: 200 })
+      await submitLog(user.auth)
+      await t.app.inject({ method: 'GET', url: '/health' })
+      expect(edge.client.ended).toBe(false)
+    }
   })
 
   test('at most EVENTS_STREAMS_PER_USER streams per user (429), and the count frees up when one closes', async () => {

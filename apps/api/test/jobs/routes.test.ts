@@ -86,6 +86,8 @@ describe('job routes (api side: accept, publish, report status)', () => {
     ['email without subject', { type: 'email', to: 'a@b.co', text: 't' }, /subject/],
     ['email with two fields wrong: both are named', { type: 'email', to: 'a@b.co', subject: 7 }, /^(?=.*subject: expected string)(?=.*text: expected required property)/],
     ['email with a bad address', { type: 'email', to: 'not an address', subject: 's', text: 't' }, /to/],
+    ['email to an IP-literal domain', { type: 'email', to: 'x@127.0.0.1', subject: 's', text: 't' }, /to/],
+    ['email with a % route in the address', { type: 'email', to: 'a%evil.com@example.com', subject: 's', text: 't' }, /to/],
     ['email subject with a line break (header injection)', { type: 'email', to: 'a@b.co', subject: 'a\r\nBcc: x@y.z', text: 't' }, /subject/],
     ['a field of another type', { type: 'log', data: {}, callbackUrl: 'http://x.example/' }, /callbackUrl: unexpected property/],
     ['data nested 1000 deep', { type: 'log', data: JSON.parse('{"a":'.repeat(1000) + '1' + '}'.repeat(1000)) }, /data: nested deeper than 64 levels/],

@@ -1,6 +1,14 @@
 import { loadApiConfig } from '../../src/config'
 import { useTestApp } from '../helper'
+import type { FastifyInstance } from 'fastify'
 import { apiKeyAuth } from '../api-keys'
+
+/** Adds a readiness check that fails, with a text naming an internal address, until the returned function is called. */
+function failingCheck(app: FastifyInstance): () => void {
+  let failing = true
+  app.readiness.add('search', async () => { if (failing) throw new Error('connect ECONNREFUSED 10.20.30.40:9200') })
+  return () => { failing = false }
+}
 
 describe('ops routes', () => {
   const t = useTestApp()
@@ -15,6 +23,19 @@ describe('ops routes', () => {
     const res = await t.app.inject('/ready')
     expect(res.statusCode).toBe(200)
     expect(res.json().checks).toMatchObject({ postgres: 'ok', redis: 'ok' })
+  })
+
+  test('GET /ready names a failing dependency without its error text (no METRICS_TOKEN configured)', async () => {
+    const recover = failingCheck(t.app)
+    try {
+      const res = await t.app.inject({ url: '/ready', headers: { authorization: 'Bearer anything-at-all-0123' } })
+      expect(res.statusCode).toBe(503)
+      expect(res.json()).toEqual({ status: 'unavailable', checks: expect.objectContaining({ postgres: 'ok', redis: 'ok', search: 'failed' }) })
+      expect(res.body).not.toContain('10.20.30.40')
+    } finally {
+      recover()
+    }
+    expect((await t.app.inject('/ready')).statusCode).toBe(200)
   })
 
   test('GET /metrics exposes request and KV metrics in Prometheus format', async () => {
@@ -93,6 +114,23 @@ describe('ops routes with METRICS_TOKEN set', () => {
     const ok = await t.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${token}` } })
     expect(ok.statusCode).toBe(200)
     expect(ok.body).toContain('http_request_duration_seconds')
+  })
+
+  test('/ready: a failure\'s text only with the metrics token; everyone else reads "failed"', async () => {
+    const recover = failingCheck(t.app)
+    try {
+      for (const headers of [{}, { authorization: `Bearer ${token}x` }, { authorization: `Basic ${token}` }]) {
+        const res = await t.app.inject({ url: '/ready', headers })
+        expect(res.statusCode).toBe(503)
+        expect(res.json().checks).toMatchObject({ postgres: 'ok', search: 'failed' })
+        expect(res.body).not.toContain('10.20.30.40')
+      }
+      const operator = await t.app.inject({ url: '/ready', headers: { authorization: `Bearer ${token}` } })
+      expect(operator.statusCode).toBe(503)
+      expect(operator.json().checks).toMatchObject({ postgres: 'ok', search: 'connect ECONNREFUSED 10.20.30.40:9200' })
+    } finally {
+      recover()
+    }
   })
 
   test('/health and /ready stay open', async () => {

@@ -2,9 +2,11 @@ import { Writable } from 'node:stream'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
 import pino from 'pino'
-import { loggerOptions } from '@socialnet/config'
-import app, { serverOptions } from '../../src/app'
+import app, { apiLoggerOptions, serverOptions } from '../../src/app'
 import { testEnv, type TestEnv } from '../helper'
+
+/** Every line the api logged, in every call below. */
+const logged: string[] = []
 
 /** The api's request log lines for some requests, at a given LOG_LEVEL. */
 async function requestLines(env: TestEnv, level: 'info' | 'debug', urls: string[]): Promise<{ url?: string; msg: string; replica: string }[]> {
@@ -12,7 +14,7 @@ async function requestLines(env: TestEnv, level: 'info' | 'debug', urls: string[
   const lines: string[] = []
   const stream = new Writable({ write(chunk, _enc, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done() } })
   const { logger: _logger, ...options } = serverOptions(config)
-  const server = Fastify({ ...options, loggerInstance: pino(loggerOptions('api', level, 'api-test-1'), stream) as FastifyBaseLogger })
+  const server = Fastify({ ...options, loggerInstance: pino(apiLoggerOptions(level, 'api-test-1'), stream) as FastifyBaseLogger })
   try {
     await server.register(fp(app), { config })
     await server.ready()
@@ -20,6 +22,7 @@ async function requestLines(env: TestEnv, level: 'info' | 'debug', urls: string[
   } finally {
     await server.close()
   }
+  logged.push(...lines)
   return lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'incoming request' || l.msg === 'request completed')
     .map((l) => ({ url: l.req?.url, msg: l.msg, replica: l.replica }))
 }
@@ -36,5 +39,27 @@ describe('request log lines', () => {
     expect(info.every((l) => l.replica === 'api-test-1')).toBe(true)
     const debug = await requestLines(env, 'debug', urls)
     expect(debug.filter((l) => l.msg === 'incoming request').map((l) => l.url)).toEqual(urls)
+  })
+
+  test('secrets in a query string are logged as [redacted]: the verification token, API keys, callback URLs', async () => {
+    const secret = 'c2VjcmV0LXZlcmlmaWNhdGlvbi10b2tlbg'
+    const urls = [
+      `/v1/users/verify?token=${secret}`,
+      `/v1/users/verify?x=1&TOKEN=${secret}&y=2`,
+      `/v1/users/verify?access_token=${secret}`,
+      `/job/callback?callback_url=${encodeURIComponent(`https://hooks.example.com/${secret}`)}`,
+      `/v1/users/verify?%74oken=${secret}`
+    ]
+    const before = logged.length
+    const lines = await requestLines(env, 'info', urls)
+    expect(lines.filter((l) => l.msg === 'incoming request').map((l) => l.url)).toEqual([
+      '/v1/users/verify?token=[redacted]',
+      '/v1/users/verify?x=1&TOKEN=[redacted]&y=2',
+      '/v1/users/verify?access_token=[redacted]',
+      '/job/callback?callback_url=[redacted]',
+      '/v1/users/verify?%74oken=[redacted]'
+    ])
+    // nowhere in any line, the error lines of the 400s included
+    expect(logged.slice(before).filter((l) => l.includes(secret))).toEqual([])
   })
 })

@@ -7,7 +7,7 @@ let lastOctet = 10
 const nextIp = () => `192.0.2.${lastOctet++}`
 
 describe('sessions', () => {
-  const t = useTestApp({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '3', LOGIN_MAX_FAILURES_PER_IP: '6' }, { readMail: true })
+  const t = useTestApp({ LOGIN_MAX_CONSECUTIVE_FAILURES: '3', LOGIN_MAX_FAILURES_PER_IP: '6', LOGIN_ALERT_AFTER_FAILURES: '8' }, { readMail: true })
   let ada: TestAccount
 
   beforeAll(async () => {
@@ -118,40 +118,100 @@ describe('sessions', () => {
     }
   })
 
-  test('failed logins per account -> 429 with Retry-After, even with the right password, from any address', async () => {
+  test('consecutive failures of one login from one address -> 429 with Retry-After there, even with the right password', async () => {
     await signUp(t.app, 'carol_c')
-    for (let i = 0; i < 3; i++) expect((await login({ login: 'carol_c', password: 'wrong password' })).statusCode).toBe(401)
-    const limited = await login({ login: 'CAROL_C', password: 'correct horse battery' })
+    const ip = nextIp()
+    for (let i = 0; i < 3; i++) expect((await login({ login: 'carol_c', password: 'wrong password' }, ip)).statusCode).toBe(401)
+    const limited = await login({ login: 'CAROL_C', password: 'correct horse battery' }, ip)
     expect(limited.statusCode).toBe(429)
-    expect(limited.json().error).toBe('LOGIN_RATE_LIMITED')
+    expect(limited.json()).toEqual({ error: 'LOGIN_RATE_LIMITED', message: expect.stringMatching(/^too many login attempts; retry in \d+ seconds$/) })
     const retryAfter = Number(limited.headers['retry-after'])
     expect(retryAfter).toBeGreaterThan(0)
-    expect(retryAfter).toBeLessThanOrEqual(t.env.config.LOGIN_WINDOW_SECONDS)
+    expect(retryAfter).toBeLessThanOrEqual(t.env.config.LOGIN_BLOCK_SECONDS)
     // an unknown account is limited the same way, so 429 tells nothing about existence
-    for (let i = 0; i < 3; i++) await login({ login: 'ghost_g', password: 'x' })
-    expect((await login({ login: 'ghost_g', password: 'x' })).statusCode).toBe(429)
+    for (let i = 0; i < 3; i++) await login({ login: 'ghost_g', password: 'x' }, ip)
+    expect((await login({ login: 'ghost_g', password: 'x' }, ip)).statusCode).toBe(429)
   })
 
-  test('failures count per account, whichever spelling (nickname, e-mail, other case) each one used', async () => {
+  test('a stranger\'s 50 wrong passwords from several addresses do not keep the owner out of their account', async () => {
+    const hana = await signUp(t.app, 'hana_h')
+    const strangers = Array.from({ length: 5 }, nextIp)
+    for (let i = 0; i < 50; i++) {
+      const res = await login({ login: i % 2 ? 'hana_h' : hana.email, password: `guess ${i}` }, strangers[i % strangers.length])
+      expect([401, 429]).toContain(res.statusCode)
+    }
+    // the strangers' addresses are blocked for this account ...
+    expect((await login({ login: 'hana_h', password: hana.password }, strangers[0])).statusCode).toBe(429)
+    // ... the owner, from their own address, logs in at the first try
+    const own = await login({ login: 'hana_h', password: hana.password }, nextIp())
+    expect(own.statusCode).toBe(201)
+  })
+
+  test('a verified owner gets one mail (through the outbox) when their account sees LOGIN_ALERT_AFTER_FAILURES wrong passwords in a day', async () => {
+    const kim = await signUp(t.app, 'kim_k')
+    const lee = await signUp(t.app, 'lee_l')
+    await t.app.db.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [kim.id])
+    const alerts = async (userId: string) => (await t.app.db.query(
+      "SELECT payload FROM outbox WHERE type = 'mail.send.v1' AND user_id = $1", [userId])).rows.map((r) => r.payload)
+    for (let i = 0; i < 7; i++) expect((await login({ login: 'kim_k', password: `guess ${i}` }, `198.51.100.${i}`)).statusCode).toBe(401)
+    expect(await alerts(kim.id)).toEqual([])
+    for (let i = 7; i < 20; i++) {
+      expect((await login({ login: 'kim_k', password: `guess ${i}` }, `198.51.100.${i}`)).statusCode).toBe(401)
+      // an unverified address is never mailed: it may not be the account holder's
+      expect((await login({ login: 'lee_l', password: `guess ${i}` }, `198.51.100.${i}`)).statusCode).toBe(401)
+    }
+    const sent = await alerts(kim.id)
+    expect(sent).toEqual([{ to: kim.email, subject: 'Failed log-ins to your account', text: expect.stringContaining('8 times in the last 24 hours') }])
+    expect(await alerts(lee.id)).toEqual([])
+    // it reaches the mail queue like any outbox mail
+    while (!t.mail.messages.some((m) => m.type === 'mail.send.v1' && m.payload.to === kim.email)) await new Promise((resolve) => setTimeout(resolve, 20))
+    // and the owner, from their own address, logs in at once
+    expect((await login({ login: 'kim_k', password: kim.password })).statusCode).toBe(201)
+  })
+
+  test('failures of one account from one address count together, whichever spelling (nickname, e-mail, other case) each one used', async () => {
     const erin = await signUp(t.app, 'erin_e')
-    expect((await login({ login: 'erin_e', password: 'wrong password' })).statusCode).toBe(401)
-    expect((await login({ login: 'ERIN_E', password: 'wrong password' })).statusCode).toBe(401)
-    expect((await login({ login: erin.email, password: 'wrong password' })).statusCode).toBe(401)
+    const ip = nextIp()
+    expect((await login({ login: 'erin_e', password: 'wrong password' }, ip)).statusCode).toBe(401)
+    expect((await login({ login: 'ERIN_E', password: 'wrong password' }, ip)).statusCode).toBe(401)
+    expect((await login({ login: erin.email, password: 'wrong password' }, ip)).statusCode).toBe(401)
     for (const spelling of ['erin_e', erin.email.toUpperCase()]) {
-      const res = await login({ login: spelling, password: erin.password })
+      const res = await login({ login: spelling, password: erin.password }, ip)
       expect({ spelling, status: res.statusCode }).toEqual({ spelling, status: 429 })
     }
   })
 
-  test('a locked account stays locked under a spelling that Postgres and JavaScript fold differently', async () => {
+  test('a locked pair stays locked under a spelling that Postgres and JavaScript fold differently', async () => {
     // Postgres lower('İ') (U+0130) is 'i', JavaScript's is 'i' + U+0307: one fold, used by both
     // the lookup and the counter, means this spelling can neither dodge the lock nor log in.
     const frank = await signUp(t.app, 'frank_i')
-    for (let i = 0; i < 3; i++) expect((await login({ login: 'frank_i', password: 'wrong password' })).statusCode).toBe(401)
-    const other = await login({ login: 'FRANK_\u0130', password: frank.password })
+    const ip = nextIp()
+    for (let i = 0; i < 3; i++) expect((await login({ login: 'frank_i', password: 'wrong password' }, ip)).statusCode).toBe(401)
+    const other = await login({ login: 'FRANK_\u0130', password: frank.password }, ip)
     expect(other.statusCode).toBe(401)
     expect(other.json().token).toBeUndefined()
-    expect((await login({ login: 'frank_i', password: frank.password })).statusCode).toBe(429)
+    expect((await login({ login: 'frank_i', password: frank.password }, ip)).statusCode).toBe(429)
+  })
+
+  test('each new block of the same pair within a day lasts twice as long as the one before', async () => {
+    // A second replica on the same database and Redis, with one-second first blocks.
+    const quick = await buildApp(loadApiConfig({ ...t.env.env, LOGIN_BLOCK_SECONDS: '1', LOGIN_MAX_FAILURES_PER_IP: '100' }))
+    try {
+      await signUp(t.app, 'ivan_v')
+      const ip = nextIp()
+      const attempt = (password: string) => quick.inject({ method: 'POST', url: '/v1/sessions', payload: { login: 'ivan_v', password }, remoteAddress: ip })
+      const retryAfters: number[] = []
+      for (let round = 0; round < 2; round++) {
+        for (let i = 0; i < 3; i++) expect((await attempt('wrong password')).statusCode).toBe(401)
+        const blocked = await attempt('wrong password')
+        expect(blocked.statusCode).toBe(429)
+        retryAfters.push(Number(blocked.headers['retry-after']))
+        await new Promise((resolve) => setTimeout(resolve, Number(blocked.headers['retry-after']) * 1000 + 300))
+      }
+      expect(retryAfters).toEqual([1, 2])
+    } finally {
+      await quick.close()
+    }
   })
 
   test('a login that folds to no account does not find one through the database\'s own fold', async () => {
@@ -173,11 +233,12 @@ describe('sessions', () => {
     expect((await login({ login: 'ada_l', password: ada.password }, nextIp())).statusCode).toBe(201)
   })
 
-  test('a successful login resets the account counter', async () => {
+  test('a successful login resets the pair\'s consecutive failures', async () => {
     const dave = await signUp(t.app, 'dave_d')
-    for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < 2; i++) expect((await login({ login: 'dave_d', password: 'nope nope' })).statusCode).toBe(401)
-      expect((await login({ login: 'dave_d', password: dave.password })).statusCode).toBe(201)
+    const ip = nextIp()
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 2; i++) expect((await login({ login: 'dave_d', password: 'nope nope' }, ip)).statusCode).toBe(401)
+      expect((await login({ login: 'dave_d', password: dave.password }, ip)).statusCode).toBe(201)
     }
   })
 })

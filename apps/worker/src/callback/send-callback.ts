@@ -1,7 +1,7 @@
 import http from 'node:http'
 import https from 'node:https'
 import type { LookupFunction } from 'node:net'
-import { CallbackUrlError, resolveCallbackTarget, type HostResolver } from '@socialnet/jobs'
+import { CallbackHostUnreachableError, CallbackUrlError, resolveCallbackTarget, type HostResolver } from '@socialnet/jobs'
 import { FailureCode } from '../errors'
 import type { WebhookSigner } from './webhook-signer'
 
@@ -39,6 +39,8 @@ export class CallbackAbortedError extends Error {
 /** The public reasons: they say what kind of failure it was, nothing about what is behind the target. */
 const REFUSED = 'callback target refused: private address or unknown host'
 const CONNECTION_FAILED = 'connection failed'
+/** A name that does not resolve and one that resolves to a private address read the same (and are retried the same). */
+const UNREACHABLE = 'CALLBACK_UNREACHABLE: could not reach the callback host'
 
 export interface CallbackSenderOptions {
   /** Standard Webhooks signatures (CALLBACK_SECRET). */
@@ -84,10 +86,12 @@ export async function sendCallback(
   try {
     target = await resolveCallbackTarget(rawUrl, { allowHosts: opts.allowHosts, resolve: opts.resolve })
   } catch (err) {
+    // Refused without DNS (scheme, credentials, a private IP literal): the URL itself says so, retrying cannot help.
     if (err instanceof CallbackUrlError) throw new CallbackFailedError(REFUSED, true, FailureCode.CALLBACK_TARGET_REFUSED, { detail: err.message })
-    // DNS trouble (EAI_AGAIN, ENOTFOUND, a timeout) may pass: retried like a refused connection.
-    const code = (err as { code?: string }).code ?? FailureCode.DNS_FAILED
-    throw new CallbackFailedError(CONNECTION_FAILED, false, code, { detail: `cannot resolve the callback host: ${(err as Error).message}` })
+    // The name gave no address we may reach, whichever way: one text, retried, so a job's
+    // status cannot tell a name that resolves inside from one that does not resolve at all.
+    if (err instanceof CallbackHostUnreachableError) throw new CallbackFailedError(UNREACHABLE, false, FailureCode.CALLBACK_UNREACHABLE, { detail: err.message })
+    throw err
   }
   // Cancelled during the DNS lookup: the abort listener below would never hear of it.
   if (signal?.aborted) throw new CallbackAbortedError('callback aborted: the job was cancelled')

@@ -64,13 +64,34 @@ describe('sendCallback against a real local receiver', () => {
     expect((await receiver.next(seen)).headers.host).toBe(`rebind.test:${receiver.port}`)
   })
 
-  test('a forbidden target is refused before anything is sent (permanent)', async () => {
+  test('a forbidden IP literal is refused before anything is sent (permanent)', async () => {
     const seen = receiver.received.length
     const err = await sendCallback(`${receiver.url}/hook`, '{}', 'j1', { ...opts, allowHosts: new Set() }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(CallbackFailedError)
-    // The submitter reads a generic reason; the resolved address is for the worker's log only.
+    // The submitter reads a generic reason; the check's detail is for the worker's log only.
     expect(err).toMatchObject({ permanent: true, message: 'callback target refused: private address or unknown host', detail: expect.stringContaining('loopback') })
     expect((err as Error).message).not.toContain('127.0.0.1')
+    expect(receiver.received.length).toBe(seen)
+  })
+
+  test('a name resolving to a private address and a name that does not resolve fail alike: same text, same code, both retried, nothing sent', async () => {
+    const resolve: HostResolver = async (hostname) => {
+      if (hostname === 'intranet.example') return [{ address: '127.0.0.1', family: 4 }]
+      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' })
+    }
+    const seen = receiver.received.length
+    const failures = []
+    for (const host of ['intranet.example', 'no-such-name.example']) {
+      const err = await sendCallback(`http://${host}:${receiver.port}/hook`, '{}', 'j1', { ...opts, allowHosts: new Set(), resolve }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(CallbackFailedError)
+      const { message, code, permanent } = err as CallbackFailedError
+      failures.push({ message, code, permanent })
+    }
+    expect(failures).toEqual([
+      { message: 'CALLBACK_UNREACHABLE: could not reach the callback host', code: 'CALLBACK_UNREACHABLE', permanent: false },
+      { message: 'CALLBACK_UNREACHABLE: could not reach the callback host', code: 'CALLBACK_UNREACHABLE', permanent: false }
+    ])
+    // the SSRF guarantee holds: the private address was never dialled
     expect(receiver.received.length).toBe(seen)
   })
 

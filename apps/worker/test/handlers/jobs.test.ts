@@ -90,18 +90,25 @@ describe('worker: every job type to DONE, failures to FAILED (real Redis, Rabbit
     expect(dead.properties.headers![FAILURE_HEADERS.kind]).toBe('exhausted')
   })
 
-  test('callback SSRF end to end: a host resolving to loopback (not allow-listed) -> FAILED at once, nothing sent', async () => {
+  test('callback SSRF end to end: a host resolving to loopback and a name that does not exist read and retry the same, nothing sent', async () => {
     const seen = receiver.received.length
-    // Passes the api's DNS-free check (it is a name), refused by the worker's send-time check.
-    const id = await h.submit('callback', { callbackUrl: `http://localhost:${receiver.port}/internal` })
-    const doc = await h.waitForStatus(id, 'FAILED')
-    // The submitter learns only that it was refused; what localhost resolves to stays in the worker's log.
-    expect(doc).toMatchObject({ attempts: 1, error: 'callback target refused: private address or unknown host' })
-    const logged = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((e) => e.jobId === id && e.msg === 'callback failed')
-    expect(logged).toMatchObject({ reason: doc.error, detail: expect.stringMatching(/resolves to (127\.0\.0\.1|::1), which is not allowed \(.*loopback/) })
+    // Both pass the api's DNS-free check (they are names); the worker's send-time check stops both.
+    const internal = await h.submit('callback', { callbackUrl: `http://localhost:${receiver.port}/internal` })
+    const unknown = await h.submit('callback', { callbackUrl: `http://no-such-host-${Date.now()}.invalid:${receiver.port}/internal` })
+    const docs = [await h.waitForStatus(internal, 'FAILED'), await h.waitForStatus(unknown, 'FAILED')]
+    // The submitter cannot tell an internal name from an unknown one: same error, same attempts.
+    for (const doc of docs) {
+      expect(doc).toMatchObject({ status: 'FAILED', attempts: 3, error: 'CALLBACK_UNREACHABLE: could not reach the callback host' })
+      expect((doc.deliveries ?? []).map((d: { error?: string }) => d.error)).toEqual(Array(3).fill(doc.error))
+    }
+    // What localhost resolves to stays in the worker's log.
+    const logged = logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((e) => e.jobId === internal && e.msg === 'callback failed')
+    expect(logged).toMatchObject({ reason: docs[0]!.error, code: 'CALLBACK_UNREACHABLE', detail: expect.stringMatching(/resolves to (127\.0\.0\.1|::1), which is not allowed \(.*loopback/) })
     expect(receiver.received.length).toBe(seen)
-    const dead = await h.nextMessage(h.names.queues.jobs.dlq)
-    expect(dead.properties.headers![FAILURE_HEADERS.kind]).toBe('permanent')
+    for (let i = 0; i < 2; i++) {
+      const dead = await h.nextMessage(h.names.queues.jobs.dlq)
+      expect(dead.properties.headers![FAILURE_HEADERS.kind]).toBe('exhausted')
+    }
   })
 
   test('callback: a refused connection shows only "connection failed" (no port scan through job statuses)', async () => {
