@@ -10,6 +10,8 @@ export const FailureCode = {
   INVALID_MESSAGE: 'INVALID_MESSAGE',
   JOB_CRASH_LOOP: 'JOB_CRASH_LOOP',
   PERMANENT_FAILURE: 'PERMANENT_FAILURE',
+  // A log job whose row would take job_log past JOB_LOG_MAX_TOTAL_BYTES: not written.
+  JOB_LOG_FULL: 'JOB_LOG_FULL',
   // Callback jobs, dead-lettered at once: the target refused, or answered what a retry cannot change.
   CALLBACK_TARGET_REFUSED: 'CALLBACK_TARGET_REFUSED',
   CALLBACK_GONE: 'CALLBACK_GONE',
