@@ -126,6 +126,15 @@ export const ApiConfigSchema = Type.Object({
   /** Open event streams (SSE) allowed per user, and per api replica in all. */
   EVENTS_STREAMS_PER_USER: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
   EVENTS_MAX_STREAMS: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+  /**
+   * Streams one client address may hold on a replica, whatever the accounts (default: a tenth of
+   * EVENTS_MAX_STREAMS, so one address cannot fill a replica); streams an unverified account may
+   * hold (0 = none); and a stream's lifetime, after which it ends with `stream.end` and the client
+   * reconnects with Last-Event-ID.
+   */
+  EVENTS_STREAMS_PER_IP: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+  EVENTS_STREAMS_UNVERIFIED: Type.Integer({ minimum: 0, maximum: 100, default: 1 }),
+  EVENTS_STREAM_MAX_LIFETIME_MS: Type.Integer({ minimum: 1000, maximum: 86_400_000, default: 1_800_000 }),
   /** Bytes an event stream may have waiting in its socket before the client counts as too slow and is dropped. */
   EVENTS_CLIENT_BUFFER_BYTES: Type.Integer({ minimum: 1024, maximum: 67_108_864, default: 262_144 }),
   /** Interval of the `: ping` comment that keeps proxies from closing an idle stream. */
