@@ -123,8 +123,9 @@ export class JobRateLimitedError extends createError<[string]>('JOB_RATE_LIMITED
 export const TooManyStreamsError = createError<[number]>('TOO_MANY_STREAMS', 'you already have %d event streams open; close one first', 429)
 export const TooManyStreamsFromAddressError = createError<[number]>('TOO_MANY_STREAMS_FROM_ADDRESS',
   'your network address already has %d event streams open on this server; close one first', 429)
-export const StreamsNeedVerifiedEmailError = createError<[number]>('EMAIL_NOT_VERIFIED',
-  'verify your e-mail address first (the link in the welcome mail): an unverified account may keep %d event streams open', 403)
+/** 429, not 403: a console page that replaces another may ask before the server saw the old stream close, and retries. */
+export const StreamsNeedVerifiedEmailError = createError<[number]>('TOO_MANY_STREAMS_UNVERIFIED',
+  'an account whose e-mail address is not verified may keep %d event streams open; close one, or verify your address (the link in the welcome mail)', 429)
 export const StreamsFullError = createError<[]>('EVENT_STREAMS_FULL', 'this server has no room for another event stream; retry later', 503)
 
 // Key-value store: `/v1/key/{key}` and the log behind it.

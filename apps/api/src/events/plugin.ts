@@ -22,8 +22,8 @@ export interface EventStreams {
   store: EventStore
   hub: EventHub
   /**
-   * Opens an SSE response for the caller, within the caps: per unverified account (403),
-   * per user and per client address (429), per replica (503). It ends by itself after its lifetime.
+   * Opens an SSE response for the caller, within the caps: per unverified account, per user
+   * and per client address (429), per replica (503). It ends by itself after its lifetime.
    */
   open(request: FastifyRequest, reply: FastifyReply, opts?: { admin?: boolean }): Promise<SseStream>
   /** Ends every open stream (clients reconnect to another replica); shutdown calls it before draining. */

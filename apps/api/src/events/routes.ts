@@ -20,7 +20,7 @@ const SseBody = {
 }
 const STREAM_DESCRIPTION = 'Server-Sent Events; see docs/events.md for the event types. ' +
   'At most EVENTS_STREAMS_PER_USER streams per user and EVENTS_STREAMS_PER_IP per client address (429), ' +
-  'EVENTS_STREAMS_UNVERIFIED for an account whose address is not verified (403), EVENTS_MAX_STREAMS per replica (503). ' +
+  'EVENTS_STREAMS_UNVERIFIED for an account whose address is not verified (429), EVENTS_MAX_STREAMS per replica (503). ' +
   'A stream ends after EVENTS_STREAM_MAX_LIFETIME_MS with `stream.end`, whose id is the Last-Event-ID to reconnect with. ' +
   'A client that reads too slowly gets `stream.dropped` and is disconnected.'
 
@@ -42,7 +42,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
       description: STREAM_DESCRIPTION,
       security: [{ bearerAuth: [] }],
       headers: ResumeHeaders,
-      response: { 200: SseBody, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody }
+      response: { 200: SseBody, 400: ErrorBody, 401: ErrorBody, 429: ErrorBody, 503: ErrorBody }
     }
   }, async (request, reply) => {
     const userId = request.auth!.userId
@@ -58,7 +58,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
       security: [{ bearerAuth: [] }],
       params: JobIdParams,
       headers: ResumeHeaders,
-      response: { 200: SseBody, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody, 503: ErrorBody }
+      response: { 200: SseBody, 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 429: ErrorBody, 503: ErrorBody }
     }
   }, async (request, reply) => {
     const { id } = request.params

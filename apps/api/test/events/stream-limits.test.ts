@@ -19,13 +19,13 @@ describe('event streams: caps per client address and for unverified accounts', (
   const open = tracker(t)
   beforeAll(async () => { await t.app.listen({ port: 0, host: '127.0.0.1' }) })
 
-  test('an unverified account gets one stream (403 EMAIL_NOT_VERIFIED past it); many accounts from one address share a tenth of the replica (429)', async () => {
+  test('an unverified account gets one stream (429 TOO_MANY_STREAMS_UNVERIFIED past it); many accounts from one address share a tenth of the replica (429)', async () => {
     const fresh = await signUp(t.app)
     const first = await open('/v1/events', fresh.auth)
     expect(first.status).toBe(200)
     const second = await open('/v1/events', fresh.auth)
-    expect(second.status).toBe(403)
-    expect(second.body).toEqual({ error: 'EMAIL_NOT_VERIFIED', message: expect.stringContaining('1 event streams') })
+    expect(second.status).toBe(429)
+    expect(second.body).toEqual({ error: 'TOO_MANY_STREAMS_UNVERIFIED', message: expect.stringContaining('1 event streams') })
 
     // Each verified account is far under EVENTS_STREAMS_PER_USER (5); the address is not.
     const alice = await signUpVerified(t.app)
