@@ -60,6 +60,13 @@ describe('nginx config rendered for loopback', () => {
     for (const path of ['/v1/events', '/v1/admin/events', '/v1/jobs/0b0c/events']) expect(path).toMatch(/^\/v1\/(events|admin\/events|jobs\/[^/]+\/events)$/)
   })
 
+  test('one client address: a cap on its connections (limit_conn) and slow headers cut within 10 s', () => {
+    const conf = render('connections', 50)
+    expect(conf).toMatch(/limit_conn_zone \$socialnet_limit_key zone=api_conn:\d+m;/)
+    expect(Number(/limit_conn api_conn (\d+);/.exec(conf)?.[1])).toBeGreaterThan(0)
+    expect(Number(/client_header_timeout\s+(\d+)s;/.exec(conf)?.[1])).toBeLessThanOrEqual(10)
+  })
+
   test('nginx closes idle upstream sockets before a stopping api would (SHUTDOWN_DRAIN_MS, 3 s)', () => {
     const conf = render('keepalive', 50)
     const upstream = /upstream api \{([^}]*)\}/.exec(conf)?.[1] ?? ''

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import type { ServerOptions } from 'node:http'
 import { availableParallelism, hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -16,6 +17,7 @@ import { ErrorCode } from './errors'
 import securityHeaders from './plugins/external/helmet'
 import readiness from './plugins/readiness'
 import metrics from './plugins/metrics'
+import connectionLimits, { defaultMaxConnections } from './plugins/connection-limits'
 import db from './plugins/db'
 import redis from './plugins/redis'
 import departures from './plugins/departures'
@@ -76,16 +78,23 @@ function withSharedEmailRule(ajv: AjvInstance): void {
 }
 
 /** Options for the Fastify constructor: logger, HTTPS, limits, proxy trust. */
-export function serverOptions(config: ApiConfig): FastifyServerOptions & { https?: { cert: Buffer; key: Buffer } } {
+export function serverOptions(config: ApiConfig): FastifyServerOptions & { http?: ServerOptions; https?: { cert: Buffer; key: Buffer } } {
   const trustedProxies = config.TRUST_PROXY ? config.TRUST_PROXY.split(',').map((s) => s.trim()).filter(Boolean) : []
   // The same rule fastify applies to X-Forwarded-For (trustProxy), compiled once.
   const isTrustedProxy = trustedProxies.length > 0 ? proxyAddr.compile(trustedProxies) : undefined
+  // Node's defaults (headers 60 s, checked every 30 s) let a slow-header socket live ~78 s:
+  // a few thousand of them took every file descriptor. Passed to http(s).createServer.
+  const http = { headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: config.CONNECTIONS_CHECK_MS }
   return {
     logger: apiLoggerOptions(config.LOG_LEVEL),
     logController: new RequestLog(),
     https: config.TLS_CERT && config.TLS_KEY
-      ? { cert: readFileSync(config.TLS_CERT), key: readFileSync(config.TLS_KEY) }
+      ? { cert: readFileSync(config.TLS_CERT), key: readFileSync(config.TLS_KEY), ...http }
       : undefined,
+    http,
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    // Socket inactivity (neither side sent a byte); event streams ping well within it.
+    connectionTimeout: config.SOCKET_IDLE_TIMEOUT_MS,
     // JSON bodies are small; routes that take more (KV values, uploads) raise their own limit.
     bodyLimit: 64 * 1024,
     trustProxy: trustedProxies.length > 0 ? trustedProxies : false,
@@ -112,7 +121,7 @@ export function serverOptions(config: ApiConfig): FastifyServerOptions & { https
     clientErrorHandler,
     // Longer than nginx's upstream keepalive_timeout (2 s): an idle upstream socket is always
     // closed by nginx, never by us while nginx may be sending a request on it.
-    keepAliveTimeout: 72_000,
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     // While closing, a request on an open connection is served (with `Connection: close`):
     // a 503 would make nginx retry only idempotent methods, and a POST would fail.
     return503OnClosing: false,
@@ -145,6 +154,11 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(securityHeaders, { https })
   await api.register(readiness)
   await api.register(metrics)
+  await api.register(connectionLimits, {
+    perIp: config.MAX_CONNECTIONS_PER_IP,
+    total: config.MAX_CONNECTIONS ?? defaultMaxConnections(),
+    exempt: config.TRUST_PROXY ? config.TRUST_PROXY.split(',').map((s) => s.trim()) : []
+  })
   await api.register(redis, { redisUrl: config.REDIS_URL })
   await api.register(departures, {
     maxWaitMs: config.SHUTDOWN_HANDOFF_MS,
@@ -174,7 +188,9 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     callbackAllowHosts: config.CALLBACK_ALLOW_HOSTS,
     rate: { perMinute: config.JOB_RATE_PER_MINUTE, emailPerHour: config.JOB_EMAIL_RATE_PER_HOUR },
     events: api.events,
-    logQuotaBytes: config.JOB_LOG_QUOTA_BYTES
+    logQuotaBytes: config.JOB_LOG_QUOTA_BYTES,
+    logMaxTotalBytes: config.JOB_LOG_MAX_TOTAL_BYTES,
+    logTotalRefreshMs: config.JOB_LOG_TOTAL_REFRESH_MS
   })
 
   await api.register(sessions, {
@@ -204,6 +220,9 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     redisPrefix: config.EVENTS_REDIS_PREFIX,
     streamMaxLen: config.EVENTS_STREAM_MAX_LEN,
     perUser: config.EVENTS_STREAMS_PER_USER,
+    perIp: config.EVENTS_STREAMS_PER_IP ?? Math.max(1, Math.ceil(config.EVENTS_MAX_STREAMS / 10)),
+    perUnverified: config.EVENTS_STREAMS_UNVERIFIED,
+    maxLifetimeMs: config.EVENTS_STREAM_MAX_LIFETIME_MS,
     maxStreams: config.EVENTS_MAX_STREAMS,
     clientBufferBytes: config.EVENTS_CLIENT_BUFFER_BYTES,
     heartbeatMs: config.EVENTS_HEARTBEAT_MS,

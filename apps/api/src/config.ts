@@ -48,6 +48,12 @@ export const ApiConfigSchema = Type.Object({
   JOB_EMAIL_RATE_PER_HOUR: Type.Integer({ minimum: 0, default: 20 }),
   /** `log` job data (JSON bytes) each user may keep in job_log until the worker's retention sweep removes it. */
   JOB_LOG_QUOTA_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1048576 }),
+  /**
+   * `log` job data all users together may keep in job_log (a log job past it -> 507 JOB_LOG_FULL; the
+   * worker has the same cap), and how often the api reads that total (a cached sum; 0 = every submission).
+   */
+  JOB_LOG_MAX_TOTAL_BYTES: Type.Integer({ minimum: 1024, default: 256 * 1048576 }),
+  JOB_LOG_TOTAL_REFRESH_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 5000 }),
   /** Callback hosts accepted at submit time even if private (comma list); the worker has its own, authoritative copy. */
   CALLBACK_ALLOW_HOSTS: Type.String({ default: '' }),
   KV_LOG: Type.Union([Type.Literal('file'), Type.Literal('postgres')], { default: 'file' }),
@@ -105,8 +111,27 @@ export const ApiConfigSchema = Type.Object({
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' })),
   TLS_CERT: Type.Optional(Type.String({ minLength: 1 })),
   TLS_KEY: Type.Optional(Type.String({ minLength: 1 })),
-  /** Proxies whose X-Forwarded-For is believed (nginx); empty = none. */
+  /** Proxies whose X-Forwarded-For is believed (nginx); empty = none. They are also exempt from MAX_CONNECTIONS_PER_IP. */
   TRUST_PROXY: Type.String({ default: '' }),
+  /**
+   * Connections (docs/operations.md): a request's headers must arrive within HEADERS_TIMEOUT_MS and
+   * the whole request within REQUEST_TIMEOUT_MS (408 otherwise; uploads included), an idle keep-alive
+   * socket is closed after KEEP_ALIVE_TIMEOUT_MS, and a socket silent both ways for SOCKET_IDLE_TIMEOUT_MS
+   * is destroyed. Sockets are checked every CONNECTIONS_CHECK_MS, so a slow header is cut within
+   * HEADERS_TIMEOUT_MS + CONNECTIONS_CHECK_MS.
+   */
+  HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 120_000 }),
+  KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+  SOCKET_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 120_000 }),
+  CONNECTIONS_CHECK_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 1000 }),
+  /**
+   * Open sockets one client address may hold (past it a new one is closed at once; TRUST_PROXY
+   * addresses are exempt: behind nginx, nginx's limit_conn counts the clients); 0 = no cap.
+   */
+  MAX_CONNECTIONS_PER_IP: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 256 }),
+  /** Open sockets in all; default: the open-files limit (`ulimit -n`) less a tenth (at least 256) for pools and files; 0 = no cap. */
+  MAX_CONNECTIONS: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
   /** Event stream (docs/events.md): Redis key prefix of the stream and the replicas seen; shared by every replica. */
   EVENTS_REDIS_PREFIX: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.:-]+$', default: 'socialnet:events:' }),
   /** Hard cap of the Redis stream's length, on top of its 10-minute window (a burst cannot fill Redis). */
@@ -116,6 +141,15 @@ export const ApiConfigSchema = Type.Object({
   /** Open event streams (SSE) allowed per user, and per api replica in all. */
   EVENTS_STREAMS_PER_USER: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
   EVENTS_MAX_STREAMS: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+  /**
+   * Streams one client address may hold on a replica, whatever the accounts (default: a tenth of
+   * EVENTS_MAX_STREAMS, so one address cannot fill a replica); streams an unverified account may
+   * hold (0 = none); and a stream's lifetime, after which it ends with `stream.end` and the client
+   * reconnects with Last-Event-ID.
+   */
+  EVENTS_STREAMS_PER_IP: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+  EVENTS_STREAMS_UNVERIFIED: Type.Integer({ minimum: 0, maximum: 100, default: 1 }),
+  EVENTS_STREAM_MAX_LIFETIME_MS: Type.Integer({ minimum: 1000, maximum: 86_400_000, default: 1_800_000 }),
   /** Bytes an event stream may have waiting in its socket before the client counts as too slow and is dropped. */
   EVENTS_CLIENT_BUFFER_BYTES: Type.Integer({ minimum: 1024, maximum: 67_108_864, default: 262_144 }),
   /** Interval of the `: ping` comment that keeps proxies from closing an idle stream. */
@@ -149,6 +183,12 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   }
   if (config.SHUTDOWN_DRAIN_MS >= config.SHUTDOWN_GRACE_MS && config.SHUTDOWN_DRAIN_MS > 0) {
     throw new ConfigError('invalid environment: SHUTDOWN_DRAIN_MS must be shorter than SHUTDOWN_GRACE_MS (the drain is part of the grace period)')
+  }
+  if (config.SOCKET_IDLE_TIMEOUT_MS <= config.EVENTS_HEARTBEAT_MS) {
+    throw new ConfigError('invalid environment: SOCKET_IDLE_TIMEOUT_MS must be longer than EVENTS_HEARTBEAT_MS (an idle event stream would be cut between two pings)')
+  }
+  if (config.HEADERS_TIMEOUT_MS > config.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('invalid environment: HEADERS_TIMEOUT_MS must not be longer than REQUEST_TIMEOUT_MS')
   }
   validateStorageConfig(config)
   return config

@@ -109,6 +109,11 @@ export const EmailRecipientNotAllowedError = createError<[]>('EMAIL_RECIPIENT_NO
   'email jobs may only be sent to your own address (the one on your account)', 403)
 export const EmailNotVerifiedError = createError<[]>('EMAIL_NOT_VERIFIED',
   'verify your e-mail address first (the link in the welcome mail): email jobs go to verified addresses only', 403)
+export const LogJobNeedsVerifiedEmailError = createError<[]>('EMAIL_NOT_VERIFIED',
+  'verify your e-mail address first (the link in the welcome mail): log jobs keep data, which only verified accounts may do', 403)
+/** job_log as a whole is at JOB_LOG_MAX_TOTAL_BYTES: 507 like a full key-value store, whoever asks. */
+export const JobLogFullError = createError<[number]>('JOB_LOG_FULL',
+  'the job log is full: log jobs keep at most JOB_LOG_MAX_TOTAL_BYTES = %d bytes in all; retry after older entries expire', 507)
 export const JobLogQuotaExceededError = createError<[number, number]>('JOB_LOG_QUOTA_EXCEEDED',
   'log job quota reached: your log jobs keep %s bytes and this one would pass the %s bytes each user may keep; older entries are deleted after the retention period', 429)
 export const AccountGoneError = createError<[]>(ErrorCode.UNAUTHORIZED, 'the account of this session no longer exists', 401)
@@ -122,8 +127,13 @@ export class JobRateLimitedError extends createError<[string]>('JOB_RATE_LIMITED
   }
 }
 
-// Events: the per-user and per-server caps on open event streams.
+// Events: the per-user, per-address and per-server caps on open event streams.
 export const TooManyStreamsError = createError<[number]>('TOO_MANY_STREAMS', 'you already have %d event streams open; close one first', 429)
+export const TooManyStreamsFromAddressError = createError<[number]>('TOO_MANY_STREAMS_FROM_ADDRESS',
+  'your network address already has %d event streams open on this server; close one first', 429)
+/** 429, not 403: a console page that replaces another may ask before the server saw the old stream close, and retries. */
+export const StreamsNeedVerifiedEmailError = createError<[number]>('TOO_MANY_STREAMS_UNVERIFIED',
+  'an account whose e-mail address is not verified may keep %d event streams open; close one, or verify your address (the link in the welcome mail)', 429)
 export const StreamsFullError = createError<[]>('EVENT_STREAMS_FULL', 'this server has no room for another event stream; retry later', 503)
 /** A Last-Event-ID of the right shape whose numbers no stream id can have (Redis would refuse it mid-stream). */
 export const BadLastEventIdError = createError<[]>(ErrorCode.VALIDATION_FAILED,

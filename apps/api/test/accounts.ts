@@ -23,3 +23,14 @@ export async function signUp(app: FastifyInstance, name = `u${randomBytes(4).toS
   const { token } = login.json() as { token: string }
   return { id: created.json().id, email, nickname: name, password, token, auth: { authorization: `Bearer ${token}` } }
 }
+
+/** Marks the account's address verified (what the link in the welcome mail does). */
+export async function verifyEmail(app: FastifyInstance, account: TestAccount): Promise<TestAccount> {
+  await app.db.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [account.id])
+  return account
+}
+
+/** A registered user whose address is verified, signed in: what keeping data (log jobs) and several event streams need. */
+export async function signUpVerified(app: FastifyInstance, name?: string): Promise<TestAccount> {
+  return verifyEmail(app, await signUp(app, name))
+}

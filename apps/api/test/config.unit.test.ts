@@ -60,7 +60,13 @@ describe('loadApiConfig', () => {
     ['UNVERIFIED_ACCOUNT_DAYS', '-7'],
     ['LOGIN_MAX_CONSECUTIVE_FAILURES', '0'],
     ['LOGIN_BLOCK_SECONDS', '86401'],
-    ['LOGIN_ALERT_AFTER_FAILURES', '-1']
+    ['LOGIN_ALERT_AFTER_FAILURES', '-1'],
+    ['MAX_CONNECTIONS_PER_IP', '-1'],
+    ['HEADERS_TIMEOUT_MS', 'soon'],
+    ['SOCKET_IDLE_TIMEOUT_MS', '10000'],
+    ['EVENTS_STREAMS_PER_IP', '0'],
+    ['EVENTS_STREAM_MAX_LIFETIME_MS', '10'],
+    ['JOB_LOG_MAX_TOTAL_BYTES', '1']
   ])('bad %s=%s -> one line naming the variable', (name, value) => {
     let error: unknown
     try {
@@ -71,6 +77,26 @@ describe('loadApiConfig', () => {
     expect(error).toBeInstanceOf(ConfigError)
     expect((error as Error).message).toMatch(new RegExp(`^invalid environment: .*${name}`))
     expect((error as Error).message).not.toContain('\n')
+  })
+
+  test('denial-of-service limits: defaults sized for real clients, 0 turns the per-address ones off', () => {
+    const config = loadApiConfig({})
+    expect(config).toMatchObject({
+      HEADERS_TIMEOUT_MS: 10_000,
+      REQUEST_TIMEOUT_MS: 120_000,
+      KEEP_ALIVE_TIMEOUT_MS: 10_000,
+      SOCKET_IDLE_TIMEOUT_MS: 120_000,
+      CONNECTIONS_CHECK_MS: 1000,
+      MAX_CONNECTIONS_PER_IP: 256,
+      EVENTS_STREAMS_UNVERIFIED: 1,
+      EVENTS_STREAM_MAX_LIFETIME_MS: 1_800_000,
+      JOB_LOG_MAX_TOTAL_BYTES: 256 * 1048576
+    })
+    // Derived when unset: from `ulimit -n`, and a tenth of EVENTS_MAX_STREAMS.
+    expect(config.MAX_CONNECTIONS).toBeUndefined()
+    expect(config.EVENTS_STREAMS_PER_IP).toBeUndefined()
+    expect(loadApiConfig({ MAX_CONNECTIONS_PER_IP: '0' }).MAX_CONNECTIONS_PER_IP).toBe(0)
+    expect(() => loadApiConfig({ HEADERS_TIMEOUT_MS: '200000', REQUEST_TIMEOUT_MS: '100000' })).toThrow(/HEADERS_TIMEOUT_MS must not be longer than REQUEST_TIMEOUT_MS/)
   })
 
   test('TLS_CERT without TLS_KEY is refused', () => {

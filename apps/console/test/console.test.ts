@@ -64,7 +64,7 @@ describe('the web console in a real browser, against the whole system', () => {
 
   test('a person submits a job and watches it finish, then cancels a slow one', async () => {
     const nickname = `lin_${tag}`
-    await register(scene.stack, nickname, `lin-${tag}@example.com`)
+    await register(scene.stack, nickname, `lin-${tag}@example.com`, { verified: true })
     const hooks = await startHoldingHookServer()
     try {
       const { page, errors } = await newPage(scene.browser)

@@ -48,6 +48,9 @@ export const WorkerConfigSchema = Type.Object({
   /** `log` job data: how many days a job_log row is kept, and how often the worker deletes older ones. */
   JOB_LOG_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36500, default: 30 }),
   JOB_LOG_SWEEP_INTERVAL_MS: Type.Integer({ minimum: 1000, default: 3_600_000 }),
+  /** All `log` job data together: a row past this cap is not written (the job FAILED, JOB_LOG_FULL); the total is read every REFRESH_MS. */
+  JOB_LOG_MAX_TOTAL_BYTES: Type.Integer({ minimum: 1024, default: 256 * 1048576 }),
+  JOB_LOG_TOTAL_REFRESH_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 5000 }),
   ...ServiceEnv
 })
 

@@ -7,6 +7,8 @@ describe('worker environment', () => {
     expect(config.retryDelaysMs).toEqual([100, 1000])
     expect(config.LOG_LEVEL).toBe('info')
     expect(config.JOB_LOG_RETENTION_DAYS).toBe(30)
+    expect(config.JOB_LOG_MAX_TOTAL_BYTES).toBe(256 * 1048576)
+    expect(config.JOB_LOG_TOTAL_REFRESH_MS).toBe(5000)
   })
 
   it('takes comma-separated whsec_ secrets (rotation) and refuses a bad one among them, naming its position', () => {
@@ -23,6 +25,7 @@ describe('worker environment', () => {
     ['LOG_LEVEL', 'loud'],
     ['JOB_LOG_RETENTION_DAYS', '0'],
     ['JOB_LOG_RETENTION_DAYS', 'a month'],
+    ['JOB_LOG_MAX_TOTAL_BYTES', '100'],
     ['NODE_ENV', 'production'],
     ['CALLBACK_SECRET', 'an-old-hmac-key-0123456789'],
     ['CALLBACK_SECRET', 'whsec_c2hvcnQ='],

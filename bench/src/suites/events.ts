@@ -80,7 +80,7 @@ export async function run(ctx: SuiteContext = {}): Promise<Row[]> {
   let api: Started | undefined
   let redis: Redis | undefined
   try {
-    const app = api = await startApi({ ...ns.env, EVENTS_STREAMS_PER_USER: '100', EVENTS_MAX_STREAMS: '1000' })
+    const app = api = await startApi({ ...ns.env, EVENTS_STREAMS_PER_USER: '100', EVENTS_STREAMS_PER_IP: '1000', EVENTS_MAX_STREAMS: '1000' })
     const admin = await signUp(app.url)
     const pg = new Client({ connectionString: ns.databaseUrl })
     await pg.connect()

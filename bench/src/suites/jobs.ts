@@ -17,6 +17,7 @@
 import { randomUUID } from 'node:crypto'
 import amqplib from 'amqplib'
 import autocannon from 'autocannon'
+import { Client } from 'pg'
 import { declareTopology, type Topology } from '@socialnet/broker'
 import { AMQP_URL, childCpu, interleave, isolatedEnv, medians, ownCpu, percentile, roundsFor, row, runIfMain, signUp, startApi, type Row, type Started, type SuiteContext } from '../harness'
 
@@ -88,7 +89,12 @@ export async function run(ctx: SuiteContext & { durationSec?: number, connection
 
     // Waits for /ready (broker connected), not /health: no 503 may count against the api.
     const started = api = await startApi({ ...ns.env, OUTBOX_POLL_MS: '600000', JOB_RATE_PER_MINUTE: '0' }, { readyPath: '/ready' })
-    const { authorization } = await signUp(started.url)
+    const { id: userId, authorization } = await signUp(started.url)
+    // Log jobs keep data: only a verified account may submit them (what the welcome mail's link does).
+    const pg = new Client({ connectionString: ns.databaseUrl })
+    await pg.connect()
+    await pg.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [userId])
+    await pg.end()
     let queued = 0
     const afterEach = async <T>(r: T): Promise<T> => { await adminChannel.purgeQueue(queue); return r }
     log(`jobs: ${rounds} interleaved rounds of ${durationSec} s: raw amqplib publish+confirm, then POST /v1/jobs, ${connections} concurrent`)

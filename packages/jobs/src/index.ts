@@ -9,3 +9,4 @@ export {
   type CallbackTarget, type HostResolver
 } from './callback-url'
 export { blockedReason } from './address-ranges'
+export { JobLogTotal, type TotalQuery } from './job-log-total'

@@ -32,6 +32,11 @@ export class EventHub {
     private readonly log: FastifyBaseLogger
   ) {}
 
+  /** The id of the last entry read and handed to every subscriber: a live stream has seen all it accepts up to here. */
+  get lastId(): string {
+    return this.position
+  }
+
   /** Subscribers right now. */
   get size(): number {
     return this.subscribers.size

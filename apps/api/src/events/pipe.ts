@@ -69,6 +69,12 @@ async function feed(opts: PipeOptions): Promise<void> {
     }
   })
   stream.onClose(unsubscribe)
+  // Live, the stream has been offered every event up to the hub's position; while replaying, only up to what it sent.
+  stream.resumePoint = () => {
+    if (held !== undefined) return lastSent
+    const live = opts.hub.lastId
+    return lastSent !== undefined && compareIds(lastSent, live) > 0 ? lastSent : live
+  }
 
   if (opts.after === undefined) {
     const first = await opts.prelude?.()

@@ -8,7 +8,7 @@ import { SseStream } from './sse-stream'
 import { startQueueStatsTicker } from './queue-stats-ticker'
 import { bearerToken } from '../sessions/plugin'
 import { startSessionRecheck, type StreamOwner } from './session-recheck'
-import { StreamsFullError, TooManyStreamsError } from '../errors'
+import { StreamsFullError, StreamsNeedVerifiedEmailError, TooManyStreamsError, TooManyStreamsFromAddressError } from '../errors'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -21,8 +21,11 @@ declare module 'fastify' {
 export interface EventStreams {
   store: EventStore
   hub: EventHub
-  /** Opens an SSE response for the caller, within the per-user and per-replica caps (429 / 503 otherwise). */
-  open(request: FastifyRequest, reply: FastifyReply, opts?: { admin?: boolean }): SseStream
+  /**
+   * Opens an SSE response for the caller, within the caps: per unverified account, per user
+   * and per client address (429), per replica (503). It ends by itself after its lifetime.
+   */
+  open(request: FastifyRequest, reply: FastifyReply, opts?: { admin?: boolean }): Promise<SseStream>
   /** Ends every open stream (clients reconnect to another replica); shutdown calls it before draining. */
   closeAll(): void
 }
@@ -31,6 +34,12 @@ export interface EventStreamOptions {
   redisPrefix: string
   streamMaxLen: number
   perUser: number
+  /** Streams one client address may hold on this replica, whatever the accounts (EVENTS_STREAMS_PER_IP). */
+  perIp: number
+  /** Streams an account whose address is not verified may hold (EVENTS_STREAMS_UNVERIFIED; 0 = none). */
+  perUnverified: number
+  /** A stream ends (`stream.end`, with the id to resume from) after about this long (EVENTS_STREAM_MAX_LIFETIME_MS). */
+  maxLifetimeMs: number
   maxStreams: number
   clientBufferBytes: number
   heartbeatMs: number
@@ -62,6 +71,19 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
   /** Who opened each stream, with the token to re-check while it lasts. */
   const owners = new Map<SseStream, StreamOwner>()
   const perUser = new Map<string, number>()
+  const perIp = new Map<string, number>()
+  const refused = new Counter({ name: 'socialnet_sse_refused_total', help: 'Event streams refused, by the cap that refused them', labelNames: ['limit'], registers: [registry] })
+  const countDown = (counts: Map<string, number>, key: string): void => {
+    const left = (counts.get(key) ?? 1) - 1
+    if (left > 0) counts.set(key, left)
+    else counts.delete(key)
+  }
+  /** Whether the account may hold more than EVENTS_STREAMS_UNVERIFIED streams: verified address, or admin. Read now, not from the session. */
+  const isVerified = async (userId: string): Promise<boolean> => {
+    const { rows } = await fastify.db.query<{ verified: boolean }>(
+      "SELECT email_verified_at IS NOT NULL OR role = 'admin' AS verified FROM users WHERE id = $1", [userId])
+    return rows[0]?.verified ?? false
+  }
   const limits = { maxBufferedBytes: opts.clientBufferBytes, heartbeatMs: opts.heartbeatMs, replica: opts.replica }
   /** Set once the replica started closing: a stream opened then would hold the close up. */
   let closing = false
@@ -69,25 +91,39 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
   const service: EventStreams = {
     store,
     hub,
-    open(request, reply, { admin = false } = {}) {
+    async open(request, reply, { admin = false } = {}) {
       const userId = request.auth!.userId
+      // Read before the counts below, which are checked and taken with no await between them.
+      const verified = admin || await isVerified(userId)
       const mine = perUser.get(userId) ?? 0
-      if (mine >= opts.perUser) throw new TooManyStreamsError(opts.perUser)
+      // request.ip is the client behind a TRUST_PROXY proxy: many free accounts from one address share one cap.
+      const address = request.ip
+      const fromAddress = perIp.get(address) ?? 0
+      const refuse = (limit: string, err: Error): never => { refused.inc({ limit }); throw err }
+      if (!verified && mine >= opts.perUnverified) refuse('unverified', new StreamsNeedVerifiedEmailError(opts.perUnverified))
+      if (mine >= opts.perUser) refuse('per_user', new TooManyStreamsError(opts.perUser))
+      if (fromAddress >= opts.perIp) refuse('per_ip', new TooManyStreamsFromAddressError(opts.perIp))
       // 503 while closing too: nginx retries the GET on another replica.
-      if (closing || streams.size >= opts.maxStreams) throw new StreamsFullError()
+      if (closing || streams.size >= opts.maxStreams) refuse('replica', new StreamsFullError())
       const stream = new SseStream(reply, limits, request.id)
       perUser.set(userId, mine + 1)
+      perIp.set(address, fromAddress + 1)
+      // A stream that lived for ever would keep its slot for ever. Spread by up to a tenth, so the
+      // streams opened together (a replica restart) do not all reconnect together.
+      const lifetime = setTimeout(() => stream.end('the stream reached its maximum lifetime; reconnect with Last-Event-ID'),
+        opts.maxLifetimeMs * (0.9 + Math.random() * 0.1))
+      lifetime.unref()
       streams.add(stream)
       owners.set(stream, { token: bearerToken(request.headers.authorization) ?? '', userId, admin })
       if (admin) admins.add(stream)
       openGauge.set(streams.size)
       stream.onClose(() => {
+        clearTimeout(lifetime)
         streams.delete(stream)
         admins.delete(stream)
         owners.delete(stream)
-        const left = (perUser.get(userId) ?? 1) - 1
-        if (left > 0) perUser.set(userId, left)
-        else perUser.delete(userId)
+        countDown(perUser, userId)
+        countDown(perIp, address)
         openGauge.set(streams.size)
         if (stream.dropped) slowDropped.inc()
       })

@@ -31,7 +31,9 @@ const SseBody = {
   content: { 'text/event-stream': { schema: Type.String() } }
 }
 const STREAM_DESCRIPTION = 'Server-Sent Events; see docs/events.md for the event types. ' +
-  'At most EVENTS_STREAMS_PER_USER streams per user (429) and EVENTS_MAX_STREAMS per replica (503). ' +
+  'At most EVENTS_STREAMS_PER_USER streams per user and EVENTS_STREAMS_PER_IP per client address (429), ' +
+  'EVENTS_STREAMS_UNVERIFIED for an account whose address is not verified (429), EVENTS_MAX_STREAMS per replica (503). ' +
+  'A stream ends after EVENTS_STREAM_MAX_LIFETIME_MS with `stream.end`, whose id is the Last-Event-ID to reconnect with. ' +
   'A client that reads too slowly gets `stream.dropped` and is disconnected.'
 
 /**
@@ -60,7 +62,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
     }
   }, async (request, reply) => {
     const userId = request.auth!.userId
-    const stream = fastify.eventStreams.open(request, reply)
+    const stream = await fastify.eventStreams.open(request, reply)
     await pipeEvents({ stream, hub, store, log: request.log, after: request.headers['last-event-id'], owner: userId, accept: (e) => e.userId === userId })
   })
 
@@ -79,7 +81,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
     const userId = request.auth!.userId
     if (!(await fastify.jobs.find(id, userId))) throw new NoSuchJobError()
     const subject = `job:${id}`
-    const stream = fastify.eventStreams.open(request, reply)
+    const stream = await fastify.eventStreams.open(request, reply)
     await pipeEvents({
       stream,
       hub,
@@ -111,7 +113,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
       response: { 200: SseBody, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody }
     }
   }, async (request, reply) => {
-    const stream = fastify.eventStreams.open(request, reply, { admin: true })
+    const stream = await fastify.eventStreams.open(request, reply, { admin: true })
     await pipeEvents({ stream, hub, store, log: request.log, after: request.headers['last-event-id'], accept: () => true })
   })
 }

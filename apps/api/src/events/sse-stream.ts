@@ -86,10 +86,10 @@ export class SseStream {
   }
 
   /** Ends the stream: optionally one last event first (`stream.dropped`), then the socket closes. */
-  close(last?: { type: string; json: string }): void {
+  close(last?: { type: string; json: string; id?: string }): void {
     if (this.closed) return
     const raw = this.reply.raw
-    if (last) raw.write(`event: ${last.type}\ndata: ${last.json}\n\n`)
+    if (last) raw.write(`${last.id ? `id: ${last.id}\n` : ''}event: ${last.type}\ndata: ${last.json}\n\n`)
     raw.end()
     // A client that stopped reading would hold the socket (and its buffer) forever.
     setTimeout(() => raw.destroy(), LINGER_MS).unref()
@@ -105,6 +105,24 @@ export class SseStream {
     }
     raw.write(chunk)
     return true
+  }
+
+  /**
+   * Where a client resuming after this stream should start (set by the feed: the last
+   * position it has covered). `end` sends it, so even a client that got no event yet
+   * resumes without a gap.
+   */
+  resumePoint: (() => string | undefined) | undefined
+
+  /**
+   * Ends the stream on purpose (its lifetime is over): a last `stream.end` event carries
+   * the id to resume from; the client reconnects with it as Last-Event-ID and misses nothing.
+   */
+  end(reason: string): void {
+    if (this.closed) return
+    const id = this.resumePoint?.()
+    const event = { type: 'stream.end', at: new Date().toISOString(), service: 'api', replica: this.limits.replica, subject: 'stream', data: { reason } }
+    this.close({ type: 'stream.end', json: JSON.stringify(event), id })
   }
 
   /** True when the stream was closed because the client could not keep up. */

@@ -1,5 +1,9 @@
 import type { Pool } from 'pg'
-import { AccountGoneError, EmailNotVerifiedError, EmailRecipientNotAllowedError, JobLogQuotaExceededError } from '../errors'
+import type { JobLogTotal } from '@socialnet/jobs'
+import {
+  AccountGoneError, EmailNotVerifiedError, EmailRecipientNotAllowedError, JobLogFullError, JobLogQuotaExceededError,
+  LogJobNeedsVerifiedEmailError
+} from '../errors'
 
 interface Sender {
   email: string
@@ -25,13 +29,22 @@ export async function authorizeEmailJob(db: Pool, userId: string, to: string): P
 }
 
 /**
- * Refuses a `log` job whose data would take what the caller keeps in
+ * Refuses a `log` job from an unverified account (403), or one whose data would take what the caller keeps in
  * job_log past `quotaBytes` (counted as JSON text; job_log_usage is kept by
- * triggers). Jobs accepted but not yet written are not counted, so a burst
+ * triggers), or past the total cap of job_log (507). Jobs accepted but not yet written are not counted, so a burst
  * can pass the quota by at most what the per-user job rate lets through.
  */
-export async function checkLogQuota(db: Pool, userId: string, data: unknown, quotaBytes: number): Promise<void> {
-  const { rows } = await db.query<{ bytes: string }>('SELECT byte_count AS bytes FROM job_log_usage WHERE owner_id = $1', [userId])
-  const kept = Number(rows[0]?.bytes ?? 0)
-  if (kept + Buffer.byteLength(JSON.stringify(data)) > quotaBytes) throw new JobLogQuotaExceededError(kept, quotaBytes)
+export async function checkLogQuota(db: Pool, userId: string, data: unknown, quotaBytes: number, total: JobLogTotal): Promise<void> {
+  // Keeping data is for verified accounts: a throwaway address must not be a way to fill the database.
+  const { rows } = await db.query<{ bytes: string | null; verified: boolean }>(
+    `SELECT u.byte_count AS bytes, (users.email_verified_at IS NOT NULL OR users.role = 'admin') AS verified
+     FROM users LEFT JOIN job_log_usage u ON u.owner_id = users.id WHERE users.id = $1`, [userId])
+  const row = rows[0]
+  if (!row) throw new AccountGoneError()
+  if (!row.verified) throw new LogJobNeedsVerifiedEmailError()
+  const kept = Number(row.bytes ?? 0)
+  const bytes = Buffer.byteLength(JSON.stringify(data))
+  if (kept + bytes > quotaBytes) throw new JobLogQuotaExceededError(kept, quotaBytes)
+  // The whole table's cap, read from a cached sum: many accounts' quotas together must not fill the disk.
+  if (await total.wouldPass(bytes)) throw new JobLogFullError(total.maxBytes)
 }

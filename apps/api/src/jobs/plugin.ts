@@ -4,7 +4,7 @@ import { Counter } from 'prom-client'
 import { BrokerError, USER_ID_HEADER } from '@socialnet/broker'
 import { MalformedMessageError, validateMessage } from '@socialnet/contracts'
 import {
-  CallbackUrlError, FINAL_JOB_STATUSES, JOB_MESSAGE_TYPES, JobStatusStore, checkCallbackUrl, parseAllowHosts,
+  CallbackUrlError, FINAL_JOB_STATUSES, JOB_MESSAGE_TYPES, JobLogTotal, JobStatusStore, checkCallbackUrl, parseAllowHosts,
   type JobEventSink, type JobStatusDoc, type JobType
 } from '@socialnet/jobs'
 import { authorizeEmailJob, checkLogQuota } from './access'
@@ -65,6 +65,9 @@ export interface JobsPluginOptions {
   rate: JobRateLimits
   /** JOB_LOG_QUOTA_BYTES: `log` job data each user may keep. */
   logQuotaBytes: number
+  /** JOB_LOG_MAX_TOTAL_BYTES: `log` job data all users together may keep; and how often that total is read. */
+  logMaxTotalBytes: number
+  logTotalRefreshMs: number
   /** Where the status store reports each status it writes (`job.status` QUEUED from the api). */
   events?: JobEventSink
 }
@@ -97,6 +100,7 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
   const store = new JobStatusStore(fastify.redis, { prefix: opts.redisPrefix, ttlSeconds: opts.ttlSeconds, events: opts.events })
   const limiter = new JobRateLimiter(fastify.redis, { prefix: opts.redisPrefix, ...opts.rate })
   const allowHosts = parseAllowHosts(opts.callbackAllowHosts)
+  const logTotal = new JobLogTotal(fastify.db, opts.logMaxTotalBytes, opts.logTotalRefreshMs)
   const { connection, publisher } = fastify.broker
   const submitted = new Counter({
     name: 'jobs_submitted_total',
@@ -140,10 +144,10 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
     }
   }
 
-  /** 403/429 before the job is stored: may `owner` send this mail, keep this much log data? */
+  /** 403/429/507 before the job is stored: may `owner` send this mail, keep this much log data? */
   async function authorize(job: NewJob, owner: string): Promise<void> {
     if (job.type === 'email') await authorizeEmailJob(fastify.db, owner, job.to)
-    if (job.type === 'log') await checkLogQuota(fastify.db, owner, job.data, opts.logQuotaBytes)
+    if (job.type === 'log') await checkLogQuota(fastify.db, owner, job.data, opts.logQuotaBytes, logTotal)
   }
 
   const service: JobService = {
@@ -184,6 +188,8 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
         submitted.inc({ type: job.type, result: outcomeOf(err) })
         throw err
       }
+      // Counted until the next read of the total sees the row: a burst within one refresh cannot pass the cap.
+      if (job.type === 'log') logTotal.added(Buffer.byteLength(JSON.stringify(job.data)))
       submitted.inc({ type: job.type, result: 'accepted' })
       return { doc, replayed: false }
     },

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { useTestApp } from '../helper'
-import { signUp } from '../accounts'
+import { signUpVerified as signUp } from '../accounts'
 import { promoteToAdmin } from '../../src/users/repository'
 import { SseClient } from './sse-client'
 

@@ -2,7 +2,7 @@ import Redis from 'ioredis'
 import { BrokerConnection, EventPublisher } from '@socialnet/broker'
 import { JobStatusStore } from '@socialnet/jobs'
 import { useTestApp } from '../helper'
-import { signUp } from '../accounts'
+import { signUpVerified as signUp } from '../accounts'
 import { promoteToAdmin } from '../../src/users/repository'
 import { SseClient } from './sse-client'
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { useTestApp } from '../helper'
-import { signUp, type TestAccount } from '../accounts'
+import { signUpVerified as signUp, type TestAccount } from '../accounts'
 
 describe('DELETE /v1/jobs/{id} (cancel) and Idempotency-Key bodies', () => {
   const t = useTestApp({ JOB_RATE_PER_MINUTE: '0' }, { waitForBroker: true })

@@ -4,14 +4,11 @@ import { declareTopology, deleteTopology, topology, type Topology } from '@socia
 import type { FastifyInstance } from 'fastify'
 import { useTestApp } from '../helper'
 import { AMQP_URL } from '../mail-queue'
-import { signUp, type TestAccount } from '../accounts'
+import { signUp, signUpVerified, verifyEmail, type TestAccount } from '../accounts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-/** Marks the account's address verified (what the link in the welcome mail does). */
-async function verify(app: FastifyInstance, account: TestAccount): Promise<void> {
-  await app.db.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [account.id])
-}
+const verify = verifyEmail
 
 /** Gives the account the admin role (what `npm run admin -- promote` does); its session is not renewed. */
 async function promote(app: FastifyInstance, account: TestAccount): Promise<void> {
@@ -211,7 +208,7 @@ describe('job routes (api side: accept, publish, report status)', () => {
     })
 
     test("someone else's job is a 404 exactly like an unknown id, on both status routes", async () => {
-      const mallory = await signUp(t.app)
+      const mallory = await signUpVerified(t.app)
       const { id } = (await post({ type: 'log', data: { secret: 1 } })).json()
       await nextJobMessage()
       const unknown = await get('/v1/jobs/00000000-0000-4000-8000-000000000000', mallory)
@@ -225,7 +222,7 @@ describe('job routes (api side: accept, publish, report status)', () => {
     })
 
     test('Idempotency-Key is per user: the same key from another user is a new job of theirs', async () => {
-      const bob = await signUp(t.app)
+      const bob = await signUpVerified(t.app)
       const key = `shared-${randomBytes(4).toString('hex')}`
       const body = { type: 'log', data: { n: 1 } }
       const first = await post(body, { 'idempotency-key': key })
@@ -280,7 +277,7 @@ describe('job routes: per-user rate and log quota', () => {
   const post = (as: TestAccount, payload: object) => t.app.inject({ method: 'POST', url: '/v1/jobs', payload, headers: as.auth })
 
   test('past JOB_RATE_PER_MINUTE -> 429 with Retry-After, counted per user (not per session, not for others)', async () => {
-    const carol = await signUp(t.app)
+    const carol = await signUpVerified(t.app)
     for (let i = 0; i < 3; i++) expect((await post(carol, { type: 'log', data: { i } })).statusCode).toBe(202)
     const refused = await post(carol, { type: 'log', data: { i: 3 } })
     expect(refused.statusCode).toBe(429)
@@ -291,12 +288,12 @@ describe('job routes: per-user rate and log quota', () => {
     expect((await t.app.inject({ url: '/job/database?client_time=0', headers: carol.auth })).statusCode).toBe(429)
     const again = await t.app.inject({ method: 'POST', url: '/v1/sessions', payload: { login: carol.nickname, password: carol.password } })
     expect((await post({ ...carol, auth: { authorization: `Bearer ${again.json().token}` } }, { type: 'log', data: {} })).statusCode).toBe(429)
-    const dave = await signUp(t.app)
+    const dave = await signUpVerified(t.app)
     expect((await post(dave, { type: 'log', data: {} })).statusCode).toBe(202)
   })
 
   test('an Idempotency-Key replay is the same job, not a new one: it costs no rate', async () => {
-    const gina = await signUp(t.app)
+    const gina = await signUpVerified(t.app)
     const replay = () => t.app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'log', data: { once: true } }, headers: { ...gina.auth, 'idempotency-key': 'report-1' } })
     const first = await replay()
     for (let i = 0; i < 4; i++) expect((await replay()).json().id).toBe(first.json().id)
@@ -306,8 +303,7 @@ describe('job routes: per-user rate and log quota', () => {
   })
 
   test('email jobs have their own, smaller rate (JOB_EMAIL_RATE_PER_HOUR) -> 429 with Retry-After', async () => {
-    const erin = await signUp(t.app)
-    await verify(t.app, erin)
+    const erin = await signUpVerified(t.app)
     const mail = { type: 'email', to: erin.email, subject: 'Reminder', text: 'water the plants' }
     expect((await post(erin, mail)).statusCode).toBe(202)
     const refused = await post(erin, mail)
@@ -319,7 +315,7 @@ describe('job routes: per-user rate and log quota', () => {
   })
 
   test('a log job that would pass JOB_LOG_QUOTA_BYTES of kept data -> 429 JOB_LOG_QUOTA_EXCEEDED', async () => {
-    const frank = await signUp(t.app)
+    const frank = await signUpVerified(t.app)
     // What the worker writes for frank's earlier jobs: 1,500 bytes ('{"note": "…"}') of the 2,048 he may keep.
     await t.app.db.query('INSERT INTO job_log (job_id, data, owner_id) VALUES (gen_random_uuid(), $1, $2)', [{ note: 'x'.repeat(1488) }, frank.id])
     expect((await post(frank, { type: 'log', data: { small: 'y'.repeat(100) } })).statusCode).toBe(202)
@@ -331,12 +327,46 @@ describe('job routes: per-user rate and log quota', () => {
   })
 })
 
+describe('job routes: who may keep data in job_log, and how much in all', () => {
+  const t = useTestApp({ JOB_RATE_PER_MINUTE: '0', JOB_LOG_MAX_TOTAL_BYTES: '4096', JOB_LOG_TOTAL_REFRESH_MS: '0' }, { waitForBroker: true })
+  const post = (as: TestAccount, payload: unknown) => t.app.inject({ method: 'POST', url: '/v1/jobs', payload: payload as object, headers: as.auth })
+
+  test('a log job from an unverified account -> 403 EMAIL_NOT_VERIFIED on both APIs; once verified -> 202', async () => {
+    const fresh = await signUp(t.app)
+    const refused = await post(fresh, { type: 'log', data: { n: 1 } })
+    expect(refused.statusCode).toBe(403)
+    expect(refused.json()).toEqual({ error: 'EMAIL_NOT_VERIFIED', message: expect.stringContaining('log jobs keep data') })
+    const book = await t.app.inject({ url: '/job/database?client_time=1569174071', headers: fresh.auth })
+    expect(book.statusCode).toBe(403)
+    expect(book.json().error).toBe('EMAIL_NOT_VERIFIED')
+    // Jobs that keep nothing are not stopped by it.
+    expect((await post(fresh, { type: 'callback', callbackUrl: 'https://example.com/hook' })).statusCode).toBe(202)
+    await verifyEmail(t.app, fresh)
+    expect((await post(fresh, { type: 'log', data: { n: 1 } })).statusCode).toBe(202)
+  })
+
+  test('past JOB_LOG_MAX_TOTAL_BYTES kept by all users together -> 507 JOB_LOG_FULL, for a user well inside their own quota', async () => {
+    // Two other accounts keep ~3,900 bytes between them, each far under the per-user quota.
+    const [one, two, me] = [await signUpVerified(t.app), await signUpVerified(t.app), await signUpVerified(t.app)]
+    for (const owner of [one, two]) {
+      await t.app.db.query('INSERT INTO job_log (job_id, data, owner_id) VALUES (gen_random_uuid(), $1, $2)', [{ note: 'x'.repeat(1950) }, owner.id])
+    }
+    const refused = await post(me, { type: 'log', data: { text: 'y'.repeat(300) } })
+    expect(refused.statusCode).toBe(507)
+    expect(refused.json()).toEqual({ error: 'JOB_LOG_FULL', message: expect.stringContaining('JOB_LOG_MAX_TOTAL_BYTES = 4096') })
+    expect((await post(me, { type: 'callback', callbackUrl: 'https://example.com/hook' })).statusCode).toBe(202)
+    // Room again once rows go (the retention sweep): accepted.
+    await t.app.db.query('DELETE FROM job_log WHERE owner_id = $1', [one.id])
+    expect((await post(me, { type: 'log', data: { text: 'y'.repeat(300) } })).statusCode).toBe(202)
+  })
+})
+
 describe('job routes while RabbitMQ is unreachable', () => {
   // A port nothing listens on: the broker connection keeps retrying in the background.
   const t = useTestApp({ AMQP_URL: 'amqp://guest:guest@127.0.0.1:1' })
 
   test('POST /v1/jobs -> 503, never a 202 for a job the broker did not confirm; nothing left behind', async () => {
-    const grace = await signUp(t.app)
+    const grace = await signUpVerified(t.app)
     const res = await t.app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'log', data: {} }, headers: { 'idempotency-key': 'k1', ...grace.auth } })
     expect(res.statusCode).toBe(503)
     expect(res.json().error).toBe('BROKER_UNAVAILABLE')

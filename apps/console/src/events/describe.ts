@@ -93,5 +93,6 @@ export function describeEvent(event: AnyEvent): EventDescription {
     return { what: `Thumbnails made by ${by}`, details: [ms(e.data.durationMs), `${e.data.sizes.join(' and ')} px`] }
   }
   if (isEvent(e, 'stream.dropped')) return { what: 'The live stream fell behind and was restarted', details: [e.data.reason] }
+  if (isEvent(e, 'stream.end')) return { what: 'The live stream was renewed', details: [e.data.reason] }
   return { what: `${event.type} — ${by}`, details: [] }
 }

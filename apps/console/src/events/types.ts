@@ -21,6 +21,7 @@ export interface EventDataByType {
   'image.thumbnails_made': { imageId: string; sizes: number[]; durationMs: number }
   'queue.stats': { queues: QueueStats[]; replicas: ReplicaSeen[] }
   'stream.dropped': { reason: string }
+  'stream.end': { reason: string }
 }
 
 export type EventType = keyof EventDataByType

@@ -25,8 +25,8 @@ export interface EventStreamOptions {
   /**
    * An event after which the server ends the stream on purpose (a job's
    * final status): a stream that ends after one is not reopened. Any other
-   * end (a replica shutting down, a dropped slow client) reconnects with
-   * Last-Event-ID, as for a broken connection.
+   * end (a replica shutting down, a dropped slow client, a stream at its
+   * maximum lifetime) reconnects with Last-Event-ID, as for a broken connection.
    */
   isLast?: (event: AnyEvent) => boolean
 }
@@ -87,10 +87,17 @@ export async function readEventStream(options: EventStreamOptions): Promise<void
           .pipeThrough(new EventSourceParserStream({ onRetry: (ms) => { serverRetryMs = ms } }))
           .getReader()
         let sawLast = false
+        let renewed = false
         for (;;) {
           const { done, value } = await messages.read()
           if (done) break
           if (value.id) lastEventId = value.id
+          // The server ends a stream at its maximum lifetime: `stream.end` carries the id to resume
+          // from (even when no event came before it); reconnect at once, as nothing went wrong.
+          if (value.event === 'stream.end') {
+            renewed = true
+            continue
+          }
           let event: AnyEvent
           try {
             event = JSON.parse(value.data) as AnyEvent
@@ -105,6 +112,7 @@ export async function readEventStream(options: EventStreamOptions): Promise<void
           report({ kind: 'ended' })
           return
         }
+        if (renewed) continue
         failure = 'the server closed the stream'
       }
     } catch (err) {

@@ -1,6 +1,6 @@
 import { PermanentError, REDRIVEN_HEADER, type AnyConsumedMessage, type ConsumerOptions, type MessageHandler } from '@socialnet/broker'
 import type { JobCallbackV1, JobEmailV1, JobLogV1 } from '@socialnet/contracts'
-import { JOB_MESSAGE_TYPES, jobTypeOfMessage, type JobStatusStore } from '@socialnet/jobs'
+import { JOB_MESSAGE_TYPES, JobLogTotal, jobTypeOfMessage, type JobStatusStore } from '@socialnet/jobs'
 import type { Logger } from 'pino'
 import { FailureCode } from '../errors'
 import type { QueueRegistration, WorkerDeps } from './queue-registration'
@@ -88,7 +88,7 @@ export function jobsHandler(store: JobStatusStore, work: JobWork, opts: { maxAtt
 export function jobsQueue(deps: WorkerDeps): QueueRegistration {
   const { config } = deps
   const work: JobWork = {
-    log: logJobWork(deps.db),
+    log: logJobWork(deps.db, new JobLogTotal(deps.db, config.JOB_LOG_MAX_TOTAL_BYTES, config.JOB_LOG_TOTAL_REFRESH_MS)),
     callback: callbackJobWork(deps.callback, deps.store, deps.log.child({ queue: 'jobs', jobType: 'callback' })),
     email: emailJobWork(deps.publisher)
   }

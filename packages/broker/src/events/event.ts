@@ -20,7 +20,8 @@ export const EVENT_TYPES = [
   'image.stored',
   'image.thumbnails_made',
   'queue.stats',
-  'stream.dropped'
+  'stream.dropped',
+  'stream.end'
 ] as const
 /** One event type. */
 export type EventType = (typeof EVENT_TYPES)[number]
