@@ -28,13 +28,17 @@ describe('rabbitmq definitions (per-service users)', () => {
       expect(users.has(p.user)).toBe(true)
       expect(p.vhost).toBe(defs.vhost)
     }
-    // One per service on each topic exchange: the work exchange and the events exchange.
+    // One per service on each topic exchange it uses: the work exchange, and the events exchange
+    // (the bounce receiver publishes events only).
     const topic = rendered.topic_permissions.map((p: { user: string; exchange: string }) => `${p.exchange} ${p.user}`).sort()
-    expect(topic).toEqual(['socialnet p-api', 'socialnet p-mailer', 'socialnet p-worker', 'socialnet.events p-api', 'socialnet.events p-mailer', 'socialnet.events p-worker'])
+    expect(topic).toEqual([
+      'socialnet p-api', 'socialnet p-mailer', 'socialnet p-worker',
+      'socialnet.events p-api', 'socialnet.events p-bounces', 'socialnet.events p-mailer', 'socialnet.events p-worker'
+    ])
   })
 
   test('service users are confined to their vhost', async () => {
-    for (const user of ['api', 'mailer', 'worker'] as const) {
+    for (const user of ['api', 'mailer', 'worker', 'bounces'] as const) {
       await expect(amqp.connect(defs.url(user).replace(`/${defs.vhost}`, '/%2F'))).rejects.toThrow()
     }
   })
