@@ -11,7 +11,11 @@ export interface ReceivedMail {
 export interface SmtpInbox {
   url: string
   mails: ReceivedMail[]
-  /** Recipients refused with `550` (a permanent failure: the mailer dead-letters the mail). */
+  /**
+   * Recipients whose mail is refused with `550` after DATA (the message refused for good: the
+   * mailer dead-letters it). A 550 at RCPT TO would be a hard bounce instead: the address
+   * suppressed and the mail acked, with nothing for the dead-letter page to show.
+   */
   refused: Set<string>
   /** Resolves with the first mail to `address` (checked whenever a mail arrives). */
   mailTo(address: string): Promise<ReceivedMail>
@@ -30,17 +34,14 @@ export async function startSmtpInbox(): Promise<SmtpInbox> {
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
-    onRcptTo(address, _session, callback) {
-      if (refused.has(address.address.toLowerCase())) {
-        callback(Object.assign(new Error('mailbox unavailable'), { responseCode: 550 }))
-        return
-      }
-      callback()
-    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = []
       stream.on('data', (c: Buffer) => chunks.push(c))
       stream.on('end', () => {
+        if (session.envelope.rcptTo.some((r) => refused.has(r.address.toLowerCase()))) {
+          callback(Object.assign(new Error('message refused'), { responseCode: 550 }))
+          return
+        }
         mails.push({ to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()), text: decodeQuotedPrintable(Buffer.concat(chunks).toString('latin1')) })
         callback()
         for (const wake of waiters.splice(0)) wake()
