@@ -5,7 +5,6 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import proxyAddr from '@fastify/proxy-addr'
 import { loggerOptions } from '@socialnet/config'
 import { isEmailAddress } from '@socialnet/contracts'
 import type { ApiConfig } from './config'
@@ -18,6 +17,7 @@ import securityHeaders from './plugins/external/helmet'
 import readiness from './plugins/readiness'
 import metrics from './plugins/metrics'
 import connectionLimits, { defaultMaxConnections } from './plugins/connection-limits'
+import { isTrustedProxy, trustedProxies } from './plugins/trusted-proxies'
 import db from './plugins/db'
 import redis from './plugins/redis'
 import departures from './plugins/departures'
@@ -79,9 +79,8 @@ function withSharedEmailRule(ajv: AjvInstance): void {
 
 /** Options for the Fastify constructor: logger, HTTPS, limits, proxy trust. */
 export function serverOptions(config: ApiConfig): FastifyServerOptions & { http?: ServerOptions; https?: { cert: Buffer; key: Buffer } } {
-  const trustedProxies = config.TRUST_PROXY ? config.TRUST_PROXY.split(',').map((s) => s.trim()).filter(Boolean) : []
-  // The same rule fastify applies to X-Forwarded-For (trustProxy), compiled once.
-  const isTrustedProxy = trustedProxies.length > 0 ? proxyAddr.compile(trustedProxies) : undefined
+  const proxies = trustedProxies(config.TRUST_PROXY)
+  const fromTrustedProxy = isTrustedProxy(proxies)
   // Node's defaults (headers 60 s, checked every 30 s) let a slow-header socket live ~78 s:
   // a few thousand of them took every file descriptor. Passed to http(s).createServer.
   const http = { headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: config.CONNECTIONS_CHECK_MS }
@@ -97,13 +96,13 @@ export function serverOptions(config: ApiConfig): FastifyServerOptions & { http?
     connectionTimeout: config.SOCKET_IDLE_TIMEOUT_MS,
     // JSON bodies are small; routes that take more (KV values, uploads) raise their own limit.
     bodyLimit: 64 * 1024,
-    trustProxy: trustedProxies.length > 0 ? trustedProxies : false,
+    trustProxy: proxies.length > 0 ? proxies : false,
     // A client's own X-Request-Id is believed only from a trusted proxy (nginx, which passes its
     // $request_id): anyone else could reuse one id for all their requests, or another request's
     // id, and blur which log lines belong together.
     genReqId: (req) => {
       const given = req.headers['x-request-id']
-      const fromProxy = isTrustedProxy !== undefined && isTrustedProxy(req.socket?.remoteAddress ?? '', 0)
+      const fromProxy = fromTrustedProxy(req.socket?.remoteAddress ?? '')
       return fromProxy && typeof given === 'string' && REQUEST_ID.test(given) ? given : `${BOOT_ID}-${(++requestCount).toString(36)}`
     },
     requestIdHeader: false,
@@ -157,7 +156,7 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(connectionLimits, {
     perIp: config.MAX_CONNECTIONS_PER_IP,
     total: config.MAX_CONNECTIONS ?? defaultMaxConnections(),
-    exempt: config.TRUST_PROXY ? config.TRUST_PROXY.split(',').map((s) => s.trim()) : []
+    isExempt: isTrustedProxy(trustedProxies(config.TRUST_PROXY))
   })
   await api.register(redis, { redisUrl: config.REDIS_URL })
   await api.register(departures, {

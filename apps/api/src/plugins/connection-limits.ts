@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { BlockList, isIP, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import { Counter, Gauge } from 'prom-client'
 
@@ -8,30 +8,8 @@ export interface ConnectionLimitOptions {
   perIp: number
   /** MAX_CONNECTIONS: open sockets in all (server.maxConnections); 0 = no cap. */
   total: number
-  /** TRUST_PROXY's entries: a trusted proxy carries many clients, so it is not held to the per-address cap. */
-  exempt: string[]
-}
-
-/** proxy-addr's names (as TRUST_PROXY takes them) as subnets. */
-const NAMED_RANGES: Record<string, Array<[string, number, 'ipv4' | 'ipv6']>> = {
-  loopback: [['127.0.0.1', 8, 'ipv4'], ['::1', 128, 'ipv6']],
-  linklocal: [['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']],
-  uniquelocal: [['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['fc00::', 7, 'ipv6']]
-}
-
-/** The addresses and subnets of TRUST_PROXY as a BlockList (entries it cannot read are ignored: config validated them). */
-export function exemptList(entries: string[]): BlockList {
-  const list = new BlockList()
-  for (const entry of entries) {
-    for (const [net, prefix, type] of NAMED_RANGES[entry] ?? []) list.addSubnet(net, prefix, type)
-    const [address, bits] = entry.split('/')
-    const type = isIP(address ?? '')
-    if (type === 0) continue
-    const family = type === 4 ? 'ipv4' : 'ipv6'
-    if (bits === undefined) list.addAddress(address!, family)
-    else list.addSubnet(address!, Number(bits), family)
-  }
-  return list
+  /** A trusted proxy (TRUST_PROXY) carries many clients, so it is not held to the per-address cap. */
+  isExempt: (address: string) => boolean
 }
 
 /** The process's soft limit on open files (`ulimit -n`), from /proc on Linux; undefined elsewhere or when unlimited. */
@@ -84,13 +62,12 @@ export default fp(async function connectionLimits(fastify, opts: ConnectionLimit
   })
   const open = new Gauge({ name: 'socialnet_connections_open', help: 'Client sockets open on this api process', registers: [fastify.metrics.registry] })
   server.on('drop', () => refused.inc({ limit: 'total' }))
-  const exempt = exemptList(opts.exempt)
   const perAddress = new Map<string, number>()
   let total = 0
 
   server.on('connection', (socket: Socket) => {
     const address = clientAddress(socket)
-    const counted = opts.perIp > 0 && address !== '' && !exempt.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')
+    const counted = opts.perIp > 0 && address !== '' && !opts.isExempt(address)
     if (counted) {
       const held = perAddress.get(address) ?? 0
       if (held >= opts.perIp) {
