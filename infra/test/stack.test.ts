@@ -33,7 +33,7 @@ let base: string
 /** `authorization` with a kv:write key minted by the admin CLI: the stack's KV store is not open. */
 let kvAuth: Record<string, string>
 
-function accessLog(): { request_id: string; upstream_addr: string; status: number; uri: string }[] {
+function accessLog(): { request_id: string; client_request_id: string; upstream_addr: string; status: number; uri: string }[] {
   return readFileSync(status.nginxAccessLog, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
 }
 
@@ -77,14 +77,24 @@ describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)'
   test('nginx balances requests across both api replicas', async () => {
     const ids = Array.from({ length: 10 }, (_, i) => `balance-${tag}-${i}`)
     for (const id of ids) expect((await send(`${base}/health`, { headers: { 'x-request-id': id } })).status).toBe(200)
-    const served = new Set(accessLog().filter((l) => ids.includes(l.request_id)).map((l) => l.upstream_addr))
+    const served = new Set(accessLog().filter((l) => ids.includes(l.client_request_id)).map((l) => l.upstream_addr))
     expect([...served].sort()).toEqual(status.api.map((a) => `127.0.0.1:${a.port}`).sort())
+  })
+
+  test('nginx mints every request id: a client\'s X-Request-Id is only logged beside it; the api gets and echoes nginx\'s', async () => {
+    const claimed = `claimed-${tag}`
+    const answers = [await send(`${base}/health`, { headers: { 'x-request-id': claimed } }), await send(`${base}/health`, { headers: { 'x-request-id': claimed } })]
+    const lines = accessLog().filter((l) => l.client_request_id === claimed)
+    expect(lines).toHaveLength(2)
+    expect(lines.map((l) => l.request_id)).toEqual(answers.map((a) => a.headers['x-request-id']))
+    expect(new Set(lines.map((l) => l.request_id)).size).toBe(2)
+    for (const l of lines) expect(l.request_id).toMatch(/^[0-9a-f]{32}$/)
   })
 
   test('the access log writes secret query values (a verification token) as [redacted]', async () => {
     const id = `redact-${tag}`
     await send(`${base}/v1/users/verify?lang=en&token=SECRET-${tag}`, { headers: { 'x-request-id': id } })
-    expect(accessLog().filter((l) => l.request_id === id).map((l) => l.uri)).toEqual(['/v1/users/verify?lang=en&token=[redacted]'])
+    expect(accessLog().filter((l) => l.client_request_id === id).map((l) => l.uri)).toEqual(['/v1/users/verify?lang=en&token=[redacted]'])
     expect(readFileSync(status.nginxAccessLog, 'utf8')).not.toContain(`SECRET-${tag}`)
   })
 
@@ -122,7 +132,7 @@ describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)'
       expect(page.headers['cache-control']).toBe('no-cache')
     }
     // Served from the console's directory by nginx itself: no upstream was asked.
-    expect(accessLog().filter((l) => ids.includes(l.request_id)).map((l) => l.upstream_addr)).toEqual(['', '', ''])
+    expect(accessLog().filter((l) => ids.includes(l.client_request_id)).map((l) => l.upstream_addr)).toEqual(['', '', ''])
     const asset = /src="(\/assets\/[^"]+\.js)"/.exec((await send(`${base}/`, { headers: html })).body)?.[1]
     const script = await send(`${base}${asset}`)
     expect([script.status, script.headers['cache-control']]).toEqual([200, 'public, max-age=31536000, immutable'])
