@@ -67,6 +67,17 @@ describe('nginx config rendered for loopback', () => {
     expect(Number(/client_header_timeout\s+(\d+)s;/.exec(conf)?.[1])).toBeLessThanOrEqual(10)
   })
 
+  test('room for 3,000 connections that never finish their headers: 8,192 per worker, in the image and on loopback', () => {
+    render('workers', 50)
+    const image = readFileSync(join(ROOT, 'infra/nginx/nginx.conf'), 'utf8')
+    const loopback = readFileSync(join(dir, 'workers', 'conf/nginx.conf'), 'utf8')
+    for (const conf of [image, loopback]) {
+      expect(Number(/worker_connections\s+(\d+);/.exec(conf)?.[1])).toBeGreaterThanOrEqual(8192)
+      expect(Number(/worker_rlimit_nofile\s+(\d+);/.exec(conf)?.[1])).toBeGreaterThanOrEqual(16384)
+    }
+    expect(readFileSync(join(ROOT, 'infra/nginx/Dockerfile'), 'utf8')).toContain('COPY infra/nginx/nginx.conf /etc/nginx/nginx.conf')
+  })
+
   test('nginx closes idle upstream sockets before a stopping api would (SHUTDOWN_DRAIN_MS, 3 s)', () => {
     const conf = render('keepalive', 50)
     const upstream = /upstream api \{([^}]*)\}/.exec(conf)?.[1] ?? ''
