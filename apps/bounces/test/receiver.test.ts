@@ -175,6 +175,14 @@ describe('bounce receiver over SMTP', () => {
     expect(await suppressions.get(address)).toMatchObject({ reason: 'hard_bounce' })
   })
 
+  test('a DSN whose diagnostic carries a NUL byte is applied (250), not answered 451 for ever', async () => {
+    // Found by the mangled copies above: a flipped byte that became 0x00 made Postgres refuse the row.
+    const { messageId, address } = await sentMail()
+    const report = dsn(bed.returnPath(messageId), [{ finalRecipient: address, action: 'failed', status: '5.1.1', diagnostic: '550 5.1.1 no\u0000 such user' }])
+    expect((await bed.send(bed.returnPath(messageId), report)).code).toBe(250)
+    expect(await suppressions.get(address)).toMatchObject({ reason: 'hard_bounce', detail: '5.1.1 550 5.1.1 no such user' })
+  })
+
   test('when the database fails the report is answered 451 (the sending MTA retries), and applied when it is sent again', async () => {
     const { messageId, address } = await sentMail()
     await bed.db.query('ALTER TABLE mail_bounces RENAME TO mail_bounces_away')

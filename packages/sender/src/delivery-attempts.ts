@@ -1,5 +1,6 @@
 import type { Pool } from 'pg'
 import { addressKey } from './addresses'
+import { storedText } from './stored-text'
 
 /** What became of one attempt to deliver a mail. */
 export type AttemptOutcome = 'sent' | 'deferred' | 'bounced' | 'suppressed' | 'throttled'
@@ -72,7 +73,7 @@ export class DeliveryAttempts {
         attempts.map((a) => a.userId ?? null),
         attempts.map((a) => a.outcome),
         attempts.map((a) => a.smtpCode ?? null),
-        attempts.map((a) => a.smtpReply?.slice(0, 1000) ?? null),
+        attempts.map((a) => (a.smtpReply == null ? null : storedText(a.smtpReply))),
         attempts.map((a) => a.replica),
         attempts.map((a) => (a.durationMs == null ? null : Math.round(a.durationMs)))
       ]

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg'
 import { addressKey } from './addresses'
+import { storedText } from './stored-text'
 
 /** Why an address is on the suppression list. */
 export type SuppressionReason = 'hard_bounce' | 'soft_bounce_limit' | 'complaint' | 'manual'
@@ -90,7 +91,7 @@ export class SuppressionList {
   async add(address: string, source: string, detail?: string): Promise<Suppression> {
     const client = await this.pool.connect()
     try {
-      return await this.suppress(client, addressKey(address), 'manual', source, detail)
+      return await this.suppress(client, addressKey(address), 'manual', source, detail == null ? undefined : storedText(detail))
     } finally {
       client.release()
     }
@@ -123,7 +124,7 @@ export class SuppressionList {
    */
   async recordBounce(report: BounceReport): Promise<SuppressionReason | null> {
     const key = addressKey(report.address)
-    const detail = report.detail?.slice(0, 1000)
+    const detail = report.detail == null ? undefined : storedText(report.detail)
     const client = await this.pool.connect()
     try {
       await client.query('BEGIN')

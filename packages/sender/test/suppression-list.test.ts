@@ -29,6 +29,18 @@ describe('suppression list and bounce policy (Postgres)', () => {
     expect(await list.get('gone@example.com')).toMatchObject({ reason: 'hard_bounce', source: 'dsn', detail: '5.1.1 user unknown', count: 1 })
   })
 
+  test('text from outside with a NUL byte or of any length is stored (without the NUL, cut at 1,000 characters), never refused', async () => {
+    // A bounce's diagnostic and an SMTP reply are written by strangers; Postgres' text refuses U+0000.
+    expect(await list.recordBounce({ address: 'nul@example.com', kind: 'hard', source: 'dsn', detail: `5.1.1 user\u0000 unknown ${'x'.repeat(2000)}` })).toBe('hard_bounce')
+    const stored = await list.get('nul@example.com')
+    expect(stored?.detail).toMatch(/^5\.1\.1 user unknown x+$/)
+    expect(stored?.detail).toHaveLength(1000)
+    const attempts = new DeliveryAttempts(pool)
+    const messageId = randomUUID()
+    await attempts.record([{ messageId, recipient: 'nul@example.com', outcome: 'bounced', smtpCode: 550, smtpReply: '550 no\u0000 such user', replica: 'mailer-1' }])
+    expect((await attempts.forMessage(messageId)).map((a) => a.smtpReply)).toEqual(['550 no such user'])
+  })
+
   test('one complaint suppresses', async () => {
     expect(await list.recordBounce({ address: 'angry@example.com', kind: 'complaint', source: 'arf' })).toBe('complaint')
   })
