@@ -115,6 +115,9 @@ export class DeadLetterQueue {
       const ids: string[] = []
       const seen = new Set<string>()
       const at = new Date().toISOString()
+      // Messages read and not acked (not chosen, or a dry run) are held by this channel until it
+      // closes, and the queue's count leaves them out: they are added back to what is left.
+      let held = 0
       // `limit` bounds the messages looked at, not only those chosen: an id that is not there
       // must not make one call hold the whole dead-letter queue unacked.
       for (let i = 0; i < Math.min(messageCount, selection.limit); i++) {
@@ -122,15 +125,15 @@ export class DeadLetterQueue {
         const message = await channel.get(this.names.dlq, { noAck: false })
         if (message === false) break
         const id = typeof message.properties.messageId === 'string' ? message.properties.messageId : ''
-        if (wanted && !wanted.has(id)) continue
+        if (wanted && !wanted.has(id)) { held++; continue }
         seen.add(id)
         ids.push(id)
-        if (dryRun) continue
+        if (dryRun) { held++; continue }
         await this.republish(confirmed, message, { at, by })
         channel.ack(message)
       }
       const notFound = wanted ? [...wanted].filter((id) => !seen.has(id)) : []
-      const remaining = dryRun ? messageCount : (await channel.checkQueue(this.names.dlq)).messageCount
+      const remaining = (await channel.checkQueue(this.names.dlq)).messageCount + held
       return { dryRun, replayed: ids.length, messageIds: ids, notFound, remaining }
     })
   }

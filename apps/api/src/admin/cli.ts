@@ -7,6 +7,7 @@ import { ApiConfigSchema } from '../config'
 import { AdminError, createKey, listKeys, promote, revokeKey, type AdminOutput } from './commands'
 import { SUPPRESSION_USAGE, parseSuppressionCommand } from './suppression-commands'
 import { dkimCommand } from './dkim'
+import { endQuietlyOnClosedPipe } from './closed-pipe'
 
 const USAGE = `usage: npm run admin -- <command>   (in the api image: node /app/apps/api/dist/admin/cli.js <command>)
 
@@ -110,6 +111,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+endQuietlyOnClosedPipe()
 main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: Error) => {
   process.stderr.write(`admin: ${err.message}\n`)
   process.exitCode = 1

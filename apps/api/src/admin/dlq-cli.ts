@@ -5,6 +5,7 @@ import { loadConfig, loadConfigOrExit } from '@socialnet/config'
 import { BrokerConnection, type DeadLetter } from '@socialnet/broker'
 import { ApiConfigSchema } from '../config'
 import { DLQ_DEFAULT_LIMIT, DLQ_MAX_LIMIT, DeadLetterService } from './dlq'
+import { endQuietlyOnClosedPipe } from './closed-pipe'
 
 const USAGE = `usage: npm run dlq -- <command> <queue> [options]   (in the api image: node /app/apps/api/dist/admin/dlq-cli.js ...)
 
@@ -135,6 +136,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+endQuietlyOnClosedPipe()
 main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: Error) => {
   process.stderr.write(`dlq: ${err.message}\n`)
   process.exitCode = 1

@@ -68,6 +68,15 @@ describe('npm run dlq (dist/admin/dlq-cli.js) against a real broker', () => {
     expect(again.stdout).toMatch(/m-1 .*\n.*m-2 |m-2 .*\n.*m-1 /)
   })
 
+  test('a reader that closes the pipe early (| head -1, | true) ends the listing quietly, exit 0', async () => {
+    const piped = await new Promise<CliResult>((resolve) => {
+      execFile('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${CLI_JS}" peek mail | true`], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 30000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr })
+      })
+    })
+    expect(piped).toEqual({ code: 0, stdout: '', stderr: '' })
+  })
+
   test('replay --dry-run moves nothing; replay --id moves that one (exit 1 for an id not found); purge', async () => {
     const dry = await dlq(['replay', 'mail', '--id', 'm-2', '--dry-run'])
     expect(dry).toMatchObject({ code: 0, stdout: expect.stringContaining('would replay 1 message(s) to mail: m-2') })
@@ -77,6 +86,8 @@ describe('npm run dlq (dist/admin/dlq-cli.js) against a real broker', () => {
     expect(replayed.code).toBe(1)
     expect(replayed.stdout).toContain('replayed 1 message(s) to mail: m-2')
     expect(replayed.stdout).toContain('not found: nope')
+    // m-1 was looked at while searching for nope: still a dead letter, and counted as one.
+    expect(replayed.stdout).toContain('1 dead letter(s) left')
     expect(replayed.stderr).toMatch(/dlq: dead letters replayed: 1 from .* by cli:/)
     const channel = await raw.createChannel()
     const back = await channel.get(names.queues.mail.name, { noAck: true })

@@ -107,6 +107,20 @@ describe('dead letters: /v1/admin/dlq/{queue} with a real mailer and SMTP server
     smtp.refuse = false
   })
 
+  test('a replay by an id that is not there moves nothing, and the dead letters looked at while searching still count as left', async () => {
+    const channel = await raw.createConfirmChannel()
+    const dlq = `${t.env.config.AMQP_PREFIX}socialnet.mail.dlq`
+    for (const id of ['left-1', 'left-2']) {
+      channel.sendToQueue(dlq, Buffer.from('{}'), { persistent: true, messageId: id, type: 'mail.welcome.v1', contentType: 'application/json' })
+    }
+    await channel.waitForConfirms()
+    await channel.close()
+    const res = await replay({ messageIds: ['nope-1'] })
+    expect(res.json()).toEqual({ queue: 'mail', dryRun: false, replayed: 0, messageIds: [], notFound: ['nope-1'], remaining: 2 })
+    expect((await list()).total).toBe(2)
+    expect((await t.app.inject({ method: 'DELETE', url: '/v1/admin/dlq/mail', headers: admin.auth })).json()).toEqual({ queue: 'mail', purged: 2 })
+  })
+
   test('401 without a token, 403 for a user, 404 for an unknown queue, 400 for a bad replay', async () => {
     const user = await signUp(t.app)
     for (const [method, url] of [['GET', '/v1/admin/dlq/mail'], ['POST', '/v1/admin/dlq/mail/replay'], ['DELETE', '/v1/admin/dlq/mail']] as const) {
