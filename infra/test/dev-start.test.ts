@@ -1,10 +1,13 @@
 import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '@socialnet/testing'
-import { ROOT } from './running-stack'
+import { ROOT, RunningStack, stackPorts } from './running-stack'
 
-// `npm start` (scripts/dev.js) as a newcomer meets it: a second copy, an app that cannot start.
+// `npm start` (scripts/dev.js) and `npm run stack` as a newcomer meets them: a second copy, a taken
+// port, an app that cannot start.
 // Every port is a free one of its own, so this runs beside a dev system or a compose stack.
 
 function runDev(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
@@ -43,4 +46,22 @@ describe('npm start', () => {
     expect(output).toMatch(/maildev\s*\| exited/)
     expect(output).not.toMatch(/^ready:/m)
   }, 70000)
+})
+
+describe('npm run stack', () => {
+  test('refuses to start when a port is taken, naming it and its setting, and never says ready', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'socialnet-stack-ports-'))
+    const ports = await stackPorts()
+    const other = createServer().listen(Number(ports.STACK_TLS_PORT), '127.0.0.1')
+    await new Promise((resolve) => other.once('listening', resolve))
+    try {
+      const stack = new RunningStack(dir, { ...ports, SMTP_URL: 'smtp://127.0.0.1:1', MAILER_REPLICAS: '0', WORKER_REPLICAS: '0' })
+      expect(await stack.exited).toBe(1)
+      expect(stack.output).toContain(`stack: failed to start: port already in use (is another stack or npm start running?): ${ports.STACK_TLS_PORT} for nginx https (STACK_TLS_PORT), EADDRINUSE`)
+      expect(stack.output).not.toContain('stack ready')
+    } finally {
+      other.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 60000)
 })

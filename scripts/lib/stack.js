@@ -8,6 +8,7 @@ const { renderLoopbackNginx, testNginxConfig, nginxArgs, NGINX_BIN, UPSTREAM_FAI
 const { waitForHttp200 } = require('./readiness')
 const { serveControl } = require('./stack-control')
 const { logLineFormat } = require('./log-format')
+const { takenPorts } = require('./ports')
 
 const ROOT = resolve(__dirname, '../..')
 const NODE = process.execPath
@@ -32,6 +33,8 @@ function stackSettings(env) {
     httpPort,
     httpsPort: int('STACK_TLS_PORT', 8443, 1),
     apiBasePort: int('STACK_API_PORT', 3100, 1, 65000),
+    inboxSmtpPort: int('INBOX_SMTP_PORT', 1025, 1),
+    inboxWebPort: int('INBOX_WEB_PORT', 1080, 1),
     apiReplicas: int('API_REPLICAS', 2, 1, 32),
     mailerReplicas: int('MAILER_REPLICAS', 2, 0, 32),
     workerReplicas: int('WORKER_REPLICAS', 1, 0, 32),
@@ -72,17 +75,18 @@ class Stack {
       ...this.env,
       KV_LOG: 'postgres',
       PUBLIC_URL: this.env.PUBLIC_URL ?? `http://localhost:${this.s.httpPort}`,
-      SMTP_URL: this.s.smtpUrl ?? 'smtp://127.0.0.1:1025',
+      SMTP_URL: this.s.smtpUrl ?? `smtp://127.0.0.1:${this.s.inboxSmtpPort}`,
       RATE_LIMIT_RPS: String(this.s.rateLimitRps),
       ...extra
     }
   }
 
   async start() {
+    await this.checkPorts()
     mkdirSync(this.s.dir, { recursive: true })
     execFileSync(join(ROOT, 'infra/tls/make-dev-cert.sh'), [this.tlsDir], { stdio: 'ignore' })
     if (this.s.smtpUrl === undefined) {
-      this.group.start({ name: 'maildev', command: join(ROOT, 'node_modules/.bin/maildev'), args: ['--ip', '127.0.0.1', '--smtp', '1025', '--web', '1080'], cwd: ROOT })
+      this.group.start({ name: 'maildev', command: join(ROOT, 'node_modules/.bin/maildev'), args: ['--ip', '127.0.0.1', '--smtp', String(this.s.inboxSmtpPort), '--web', String(this.s.inboxWebPort)], cwd: ROOT })
     }
     // The first replica creates and migrates the database alone; the others then start together.
     this.apis = [await this.startApi(this.apiPort(1))]
@@ -105,7 +109,27 @@ class Stack {
     writeFileSync(join(this.s.dir, 'stack.json'), JSON.stringify(this.status(), null, 2) + '\n')
     process.stdout.write(`stack ready: http://127.0.0.1:${this.s.httpPort} https://127.0.0.1:${this.s.httpsPort} ` +
       `(api x${this.s.apiReplicas}, mailer x${this.s.mailerReplicas}, worker x${this.s.workerReplicas}` +
-      `${this.s.smtpUrl === undefined ? ', mail inbox http://127.0.0.1:1080' : ''})\n`)
+      `${this.s.smtpUrl === undefined ? `, mail inbox http://127.0.0.1:${this.s.inboxWebPort}` : ''})\n`)
+  }
+
+  /**
+   * Refuses to start when a port the stack would listen on is taken, naming it and its
+   * setting: nginx would log a failed bind and keep running on the ports it got, the api
+   * replicas would exit, and a health check could be answered by whatever holds the port.
+   */
+  async checkPorts() {
+    const wanted = [
+      { name: 'nginx http (STACK_PORT)', port: this.s.httpPort, host: '127.0.0.1' },
+      { name: 'nginx https (STACK_TLS_PORT)', port: this.s.httpsPort, host: '127.0.0.1' },
+      ...Array.from({ length: this.s.apiReplicas }, (_, i) => ({ name: `api replica ${i + 1} (STACK_API_PORT + ${i + 1})`, port: this.apiPort(i + 1), host: '127.0.0.1' })),
+      ...(this.s.smtpUrl === undefined
+        ? [{ name: 'the mail inbox SMTP (INBOX_SMTP_PORT)', port: this.s.inboxSmtpPort, host: '127.0.0.1' }, { name: 'the mail inbox web UI (INBOX_WEB_PORT)', port: this.s.inboxWebPort, host: '127.0.0.1' }]
+        : [])
+    ]
+    const taken = await takenPorts(wanted)
+    if (taken.length > 0) {
+      throw new Error(`port${taken.length > 1 ? 's' : ''} already in use (is another stack or npm start running?): ${taken.map((t) => `${t.port} for ${t.name}, ${t.reason}`).join('; ')}`)
+    }
   }
 
   /**
