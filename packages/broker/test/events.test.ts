@@ -57,6 +57,27 @@ describe('events', () => {
     expect(got.map((e) => e.subject)).toEqual(['job:2', 'job:3', 'job:4'])
   })
 
+  test('started before the events exchange exists: one info line, no warning, and the events go out once the api declared it', async () => {
+    const early = randomPrefix()
+    const lines: { level: string, msg: string, obj: object }[] = []
+    const record = (level: string) => (obj: object, msg: string) => { lines.push({ level, msg, obj }) }
+    const log = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') }
+    const worker = testConnection(early, { ownsTopology: false, log })
+    await worker.connect()
+    const events = new EventPublisher(worker, { service: 'worker', replica: 'w' })
+    closers.push(() => worker.close(), () => events.close())
+    events.emit('job.status', { subject: 'job:early', data: {} })
+    await waitFor(() => lines.some((l) => l.msg.startsWith('waiting for the api')), 'the waiting line')
+    const declarer = testConnection(early)
+    await declarer.connect()
+    closers.push(async () => { await declarer.close(); await removeTopology(raw, declarer.topology) })
+    await waitFor(async () => (await drain(raw, declarer.topology.events.queue)).length === 1, 'the buffered event')
+    expect(lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([])
+    expect(lines.filter((l) => l.msg.startsWith('waiting for the api'))).toEqual([
+      { level: 'info', msg: 'waiting for the api to declare the events exchange; events wait in a bounded buffer', obj: { exchange: `${early}socialnet.events` } }
+    ])
+  })
+
   test('the Consumer tells onDecision each retry and dead letter, once the message has moved', async () => {
     const decisions: ConsumerDecision[] = []
     const consumer = new Consumer(api, {

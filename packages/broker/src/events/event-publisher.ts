@@ -144,10 +144,16 @@ export class EventPublisher implements EventSink {
     }
   }
 
-  // One warning per streak of failures: a missing permission must not flood the log every second.
+  // One line per streak of failures: a missing permission must not flood the log every second.
   private warn(err: unknown, message: string): void {
     if (this.failing) return
     this.failing = true
+    if ((err as { code?: unknown }).code === 404) {
+      // The events exchange is not there yet: a mailer or worker started before the first api,
+      // which declares it. Nothing is wrong, so no warning and no stack trace.
+      this.connection.log.info({ exchange: this.connection.topology.events.exchange }, 'waiting for the api to declare the events exchange; events wait in a bounded buffer')
+      return
+    }
     this.connection.log.warn({ err }, message)
   }
 }
