@@ -135,6 +135,8 @@ export const TooManyStreamsFromAddressError = createError<[number]>('TOO_MANY_ST
 export const StreamsNeedVerifiedEmailError = createError<[number]>('TOO_MANY_STREAMS_UNVERIFIED',
   'an account whose e-mail address is not verified may keep %d event streams open; close one, or verify your address (the link in the welcome mail)', 429)
 export const StreamsFullError = createError<[]>('EVENT_STREAMS_FULL', 'this server has no room for another event stream; retry later', 503)
+/** A stream asked for while the replica is shutting down: nginx, or the client's reconnect, finds another. */
+export const StreamsClosingError = createError<[]>('SERVER_CLOSING', 'this server is shutting down; reconnect, and another replica will take the stream', 503)
 /** A Last-Event-ID of the right shape whose numbers no stream id can have (Redis would refuse it mid-stream). */
 export const BadLastEventIdError = createError<[]>(ErrorCode.VALIDATION_FAILED,
   'headers/last-event-id: not an event id: two whole numbers of at most 18446744073709551615 joined by "-"', 400)

@@ -8,7 +8,7 @@ import { SseStream } from './sse-stream'
 import { startQueueStatsTicker } from './queue-stats-ticker'
 import { bearerToken } from '../sessions/plugin'
 import { startSessionRecheck, type StreamOwner } from './session-recheck'
-import { StreamsFullError, StreamsNeedVerifiedEmailError, TooManyStreamsError, TooManyStreamsFromAddressError } from '../errors'
+import { StreamsClosingError, StreamsFullError, StreamsNeedVerifiedEmailError, TooManyStreamsError, TooManyStreamsFromAddressError } from '../errors'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -103,8 +103,9 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
       if (!verified && mine >= opts.perUnverified) refuse('unverified', new StreamsNeedVerifiedEmailError(opts.perUnverified))
       if (mine >= opts.perUser) refuse('per_user', new TooManyStreamsError(opts.perUser))
       if (fromAddress >= opts.perIp) refuse('per_ip', new TooManyStreamsFromAddressError(opts.perIp))
-      // 503 while closing too: nginx retries the GET on another replica.
-      if (closing || streams.size >= opts.maxStreams) refuse('replica', new StreamsFullError())
+      // 503 while closing too, saying so: nginx retries the GET on another replica.
+      if (closing) refuse('closing', new StreamsClosingError())
+      if (streams.size >= opts.maxStreams) refuse('replica', new StreamsFullError())
       const stream = new SseStream(reply, limits, request.id)
       perUser.set(userId, mine + 1)
       perIp.set(address, fromAddress + 1)

@@ -110,9 +110,12 @@ export default fp(async function errors(fastify) {
     // 507 (the KV store is full) is the client's to act on, like a 413: its message is
     // meant for them, and logging each one at error level would let a full store flood the log.
     if (status >= 500 && status !== 507) {
-      request.log.error({ err }, 'request failed')
       // Our own 5xx codes (KV_UNAVAILABLE, ...) are stable API; driver codes (ECONNREFUSED) are not.
       const ours = !backendDown && err.code !== undefined && /^[A-Z][A-Z0-9_]+$/.test(err.code) && !err.code.startsWith('FST_')
+      // Our own 503s are states, not bugs (full, shutting down, a dependency away): one warning line
+      // with the reason. Anything else is logged with its stack.
+      if (ours && status === 503) request.log.warn({ code: err.code, reason: err.message }, 'request refused')
+      else request.log.error({ err }, 'request failed')
       body = { error: ours && status !== 500 ? err.code! : CODE_BY_STATUS[status] ?? ErrorCode.INTERNAL_ERROR, message: STATUS_CODES[status] ?? 'Error' }
     } else if (err.validation) {
       const details = describeValidationErrors(err.validation, err.validationContext ?? 'request')

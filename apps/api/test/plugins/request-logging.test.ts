@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import pino from 'pino'
 import app, { apiLoggerOptions, serverOptions } from '../../src/app'
 import { testEnv, type TestEnv } from '../helper'
+import { signUp } from '../accounts'
 
 /** Every line the api logged, in every call below. */
 const logged: string[] = []
@@ -31,6 +32,29 @@ describe('request log lines', () => {
   let env: TestEnv
   beforeAll(() => { env = testEnv() })
   afterAll(async () => { await env.cleanup() })
+
+  test('a stream asked of a closing replica: 503 SERVER_CLOSING, logged as one warning with the reason and no stack', async () => {
+    const config = { ...env.config, LOG_LEVEL: 'info' as const }
+    const lines: string[] = []
+    const stream = new Writable({ write(chunk, _enc, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done() } })
+    const { logger: _logger, ...options } = serverOptions(config)
+    const server = Fastify({ ...options, loggerInstance: pino(apiLoggerOptions('info', 'api-test-1'), stream) as FastifyBaseLogger })
+    try {
+      await server.register(fp(app), { config })
+      await server.ready()
+      const ada = await signUp(server)
+      server.eventStreams.closeAll()
+      const res = await server.inject({ url: '/v1/events', headers: ada.auth })
+      expect([res.statusCode, res.json()]).toEqual([503, { error: 'SERVER_CLOSING', message: 'Service Unavailable' }])
+    } finally {
+      await server.close()
+    }
+    const parsed = lines.map((l) => JSON.parse(l))
+    expect(parsed.filter((l) => l.msg === 'request failed')).toEqual([])
+    const refused = parsed.filter((l) => l.msg === 'request refused')
+    expect(refused).toEqual([expect.objectContaining({ level: 40, code: 'SERVER_CLOSING', reason: expect.stringContaining('shutting down') })])
+    expect(JSON.stringify(refused)).not.toContain('stack')
+  })
 
   test('probes and scrapes are logged only at debug; every other request at info, with the replica on each line', async () => {
     const urls = ['/health', '/ready?verbose=1', '/metrics', '/v1/users/me']
