@@ -53,7 +53,7 @@ function isProbe(request: FastifyRequest): boolean {
  * Fastify's per-request log lines, with probes and scrapes at debug: an
  * orchestrator asks /health and /ready every few seconds on every replica,
  * and at info those lines would drown the ones a person reads. A failing
- * probe (5xx) still logs at error.
+ * probe (5xx) still logs at error. Response times are rounded to 0.01 ms.
  */
 export class RequestLog extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
@@ -62,7 +62,11 @@ export class RequestLog extends LogController {
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (isProbe(request) && !error) reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed')
-    else super.requestCompleted(error, request, reply)
+    if (this.isLogDisabled(request)) return
+    // Milliseconds to two decimals: 135.28, not 135.27908700000262.
+    const responseTime = Math.round(reply.elapsedTime * 100) / 100
+    if (error) reply.log.error({ res: reply, err: error, responseTime }, 'request errored')
+    else if (isProbe(request)) reply.log.debug({ res: reply, responseTime }, 'request completed')
+    else reply.log.info({ res: reply, responseTime }, 'request completed')
   }
 }

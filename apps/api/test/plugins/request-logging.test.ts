@@ -61,6 +61,10 @@ describe('request log lines', () => {
     const info = await requestLines(env, 'info', urls)
     expect(info.map((l) => l.url ?? l.msg)).toEqual(['/v1/users/me', 'request completed'])
     expect(info.every((l) => l.replica === 'api-test-1')).toBe(true)
+    // Milliseconds to two decimals, not 135.27908700000262.
+    const times = logged.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request completed').map((l) => l.responseTime as number)
+    expect(times.length).toBeGreaterThan(0)
+    for (const ms of times) expect(Math.round(ms * 100) / 100).toBe(ms)
     const debug = await requestLines(env, 'debug', urls)
     expect(debug.filter((l) => l.msg === 'incoming request').map((l) => l.url)).toEqual(urls)
   })
