@@ -54,7 +54,8 @@ export class Harness {
     this.config = loadWorkerConfig(this.env)
     this.redis = new Redis(this.config.REDIS_URL)
     this.store = new JobStatusStore(this.redis, { prefix: this.config.JOBS_REDIS_PREFIX })
-    this.connection = new BrokerConnection({ url: AMQP_URL, prefix: this.config.AMQP_PREFIX, name: 'worker-test-api', retryDelaysMs: [50, 100, 200] })
+    // The worker's own retry delays, so the topology deleted in close() is every queue the worker declared.
+    this.connection = new BrokerConnection({ url: AMQP_URL, prefix: this.config.AMQP_PREFIX, name: 'worker-test-api', retryDelaysMs: this.config.retryDelaysMs })
     this.publisher = new Publisher(this.connection)
   }
 
