@@ -26,8 +26,7 @@ import { Pool } from 'pg'
 import { blankPng, multipart } from '@socialnet/testing'
 import sharp from 'sharp'
 import { ROOT, isolatedEnv, median, percentile } from './harness'
-import { sleep, startChild, waitUntil, type Child } from './faults/testbed'
-import { freePort } from '@socialnet/testing'
+import { sleep, startApi, startChild, type Child } from './faults/testbed'
 
 const ATTACKER = '127.0.0.1'
 const VICTIM = '127.0.0.2'
@@ -383,13 +382,9 @@ async function main(): Promise<void> {
   try {
     if (ns) {
       // The defaults, but no welcome mail leaves (no mailer runs) and one encode slot, as on a 2-core host.
-      const port = await freePort()
-      const env = { ...ns.env, LOG_LEVEL: 'warn', IMAGE_ENCODE_SLOTS: '1', HOST: '127.0.0.1', PORT: String(port) }
-      const api = startChild('api', env, { script: join(root, 'apps', 'api', 'dist', 'server.js') })
+      const api = await startApi({ ...ns.env, LOG_LEVEL: 'warn', IMAGE_ENCODE_SLOTS: '1' }, undefined, root)
       started.push(api)
-      url = `http://127.0.0.1:${port}`
-      const ready = await waitUntil(() => !api.running() || fetch(`${url}/ready`).then((r) => r.status === 200, () => false), 60000)
-      if (!ready || !api.running()) throw new Error(`the api did not start: ${api.output}`)
+      url = api.url
       db = new Pool({ connectionString: ns.databaseUrl, max: 2 })
       log(`the api alone at ${url} (pid ${api.child.pid}, ${root}), defaults`)
     }
@@ -403,9 +398,9 @@ async function main(): Promise<void> {
     for (const [name, attack] of Object.entries(ATTACKS)) {
       if (wanted.length > 0 && !wanted.includes(name)) continue
       log(`${name}: running`)
-      const started = Date.now()
+      const began = Date.now()
       const found = [await attack(t)].flat()
-      for (const f of found) log(`${name}: ${f.measured} (${f.held ? 'held' : 'NOT HELD'}, ${((Date.now() - started) / 1000).toFixed(0)} s)`)
+      for (const f of found) log(`${name}: ${f.measured} (${f.held ? 'held' : 'NOT HELD'}, ${((Date.now() - began) / 1000).toFixed(0)} s)`)
       findings.push(...found)
     }
     const out = table(findings)

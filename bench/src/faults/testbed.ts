@@ -121,10 +121,11 @@ export function startChild(name: string, env: Record<string, string | undefined>
 
 export type Api = Child & { url: string }
 
-/** The built api on a free port, resolved once /ready answers 200. */
-export async function startApi(env: Record<string, string | undefined>, port?: number): Promise<Api> {
+/** The built api (of this checkout, or of another one's `root`) on a free port, resolved once /ready answers 200. */
+export async function startApi(env: Record<string, string | undefined>, port?: number, root = ROOT): Promise<Api> {
   const apiPort = port ?? await freePort()
-  const api = Object.assign(startChild('api', { ...env, HOST: '127.0.0.1', PORT: String(apiPort) }), { url: `http://127.0.0.1:${apiPort}` })
+  const api = Object.assign(startChild('api', { ...env, HOST: '127.0.0.1', PORT: String(apiPort) }, { script: join(root, 'apps', 'api', 'dist', 'server.js') }),
+    { url: `http://127.0.0.1:${apiPort}` })
   const ready = await waitUntil(async () => {
     if (!api.running()) return true
     return fetch(`${api.url}/ready`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false)
