@@ -55,6 +55,8 @@ export interface JobStatusStoreOptions {
   ttlSeconds?: number
   /** Told every status the store writes (a `job.status` event), so every change is reported from here alone. */
   events?: JobEventSink
+  /** How many of a user's newest jobs `listByOwner` keeps (MAX_JOBS_LISTED_PER_OWNER). */
+  maxListedPerOwner?: number
 }
 
 const TERMINAL: ReadonlySet<string> = new Set(FINAL_JOB_STATUSES)
@@ -67,6 +69,15 @@ export interface Transition {
 
 export const DEFAULT_JOBS_PREFIX = 'socialnet:jobs:'
 export const DEFAULT_JOB_TTL_SECONDS = 24 * 3600
+
+/** A user's job list keeps at most this many (the newest); older ones are still readable by id until they expire. */
+export const MAX_JOBS_LISTED_PER_OWNER = 1000
+
+/** One page of a user's jobs, newest first; `nextCursor` is null on the last page. */
+export interface JobPage {
+  jobs: JobStatusDoc[]
+  nextCursor: string | null
+}
 
 /*
  * One atomic step of a job's life. Terminal states never move again, so a
@@ -123,6 +134,7 @@ type DeliveryCommand = (key: string, ...args: string[]) => Promise<number>
 export class JobStatusStore {
   readonly prefix: string
   readonly ttlSeconds: number
+  private readonly maxListedPerOwner: number
   private readonly transitionCommand: TransitionCommand
   private readonly events: JobEventSink | undefined
   private readonly deliveryCommand: DeliveryCommand
@@ -131,6 +143,7 @@ export class JobStatusStore {
     this.prefix = opts.prefix ?? DEFAULT_JOBS_PREFIX
     this.ttlSeconds = opts.ttlSeconds ?? DEFAULT_JOB_TTL_SECONDS
     this.events = opts.events
+    this.maxListedPerOwner = opts.maxListedPerOwner ?? MAX_JOBS_LISTED_PER_OWNER
     if (!('jobTransition' in redis)) {
       redis.defineCommand('jobTransition', { numberOfKeys: 1, lua: TRANSITION_LUA })
     }
@@ -146,6 +159,11 @@ export class JobStatusStore {
     return `${this.prefix}status:${id}`
   }
 
+  /** A sorted set of the owner's job ids scored by creation time (ms): the index `GET /v1/jobs` reads. */
+  private ownerKey(owner: string): string {
+    return `${this.prefix}owner:${owner}`
+  }
+
   /**
    * Records a new job as QUEUED (the api does this before publishing, so a fast worker finds it).
    * `owner` is the submitter's user id; a job without one is shown to nobody.
@@ -154,10 +172,20 @@ export class JobStatusStore {
     const at = (opts.now ?? new Date()).toISOString()
     const fields = { type, status: 'QUEUED' as const, attempts: 0, createdAt: at, updatedAt: at }
     const owned = opts.owner === undefined ? fields : { ...fields, owner: opts.owner }
-    await this.redis.multi()
+    const tx = this.redis.multi()
       .hset(this.key(id), owned)
       .expire(this.key(id), this.ttlSeconds)
-      .exec()
+    if (opts.owner !== undefined) {
+      // The index is trimmed as it grows (by age and to the newest maxListedPerOwner), so one user's list
+      // stays bounded whatever they submit, and it expires with their newest job's TTL.
+      const ownerKey = this.ownerKey(opts.owner)
+      const createdMs = Date.parse(at)
+      tx.zadd(ownerKey, createdMs, id)
+        .zremrangebyscore(ownerKey, '-inf', createdMs - this.ttlSeconds * 1000)
+        .zremrangebyrank(ownerKey, 0, -this.maxListedPerOwner - 1)
+        .expire(ownerKey, this.ttlSeconds)
+    }
+    await tx.exec()
     const doc = { id, ...owned }
     this.report(doc)
     return doc
@@ -174,9 +202,44 @@ export class JobStatusStore {
     return fields.status ? toDoc(id, fields) : undefined
   }
 
-  /** Forgets a job the broker never accepted, so its id does not linger as QUEUED. */
-  async remove(id: string): Promise<void> {
-    await this.redis.del(this.key(id))
+  /** Forgets a job the broker never accepted, so its id does not linger as QUEUED (nor in its owner's list). */
+  async remove(id: string, owner?: string): Promise<void> {
+    const tx = this.redis.multi().del(this.key(id))
+    if (owner !== undefined) tx.zrem(this.ownerKey(owner), id)
+    await tx.exec()
+  }
+
+  /**
+   * `owner`'s jobs, newest first, `limit` at a time. The cursor is the last id
+   * of the previous page: the next page starts right after it in the index
+   * (ties in the same millisecond keep one order, so nothing is skipped or
+   * repeated). A cursor whose job has left the index (trimmed as one of the
+   * oldest) means every older one has too: the page is empty. An entry whose
+   * status is gone (its hash outlives its index entry, so only a rollback or an
+   * eviction does this) is skipped, and the page is then one shorter.
+   */
+  async listByOwner(owner: string, opts: { cursor?: string; limit: number }): Promise<JobPage> {
+    const ownerKey = this.ownerKey(owner)
+    let start = 0
+    if (opts.cursor !== undefined) {
+      const rank = await this.redis.zrevrank(ownerKey, opts.cursor)
+      if (rank === null) return { jobs: [], nextCursor: null }
+      start = rank + 1
+    }
+    // One more than asked tells whether another page follows.
+    const ids = await this.redis.zrevrange(ownerKey, start, start + opts.limit)
+    const more = ids.length > opts.limit
+    const pageIds = ids.slice(0, opts.limit)
+    const pipeline = this.redis.pipeline()
+    for (const id of pageIds) pipeline.hgetall(this.key(id))
+    const results = pageIds.length > 0 ? (await pipeline.exec()) ?? [] : []
+    const jobs: JobStatusDoc[] = []
+    results.forEach(([err, fields], i) => {
+      if (err) throw err
+      const hash = fields as Record<string, string>
+      if (hash.status) jobs.push(toDoc(pageIds[i]!, hash))
+    })
+    return { jobs, nextCursor: more ? pageIds.at(-1)! : null }
   }
 
   /**

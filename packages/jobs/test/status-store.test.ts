@@ -85,6 +85,26 @@ describe('JobStatusStore (real Redis)', () => {
     expect(await store.get(id)).toBeUndefined()
   })
 
+  test("an owner's list keeps only the newest maxListedPerOwner jobs and those younger than the TTL; the index expires with them", async () => {
+    const small = new JobStatusStore(redis, { prefix, ttlSeconds: 120, maxListedPerOwner: 3 })
+    const owner = `owner-${randomBytes(4).toString('hex')}`
+    const old = randomUUID()
+    // Created longer ago than the TTL: the next create drops it from the index (its hash may still be read by id).
+    await small.create(old, 'log', { owner, now: new Date(Date.now() - 121_000) })
+    const ids: string[] = []
+    for (let i = 0; i < 4; i++) {
+      ids.push(randomUUID())
+      await small.create(ids[i]!, 'log', { owner, now: new Date(Date.now() + i) })
+    }
+    const page = await small.listByOwner(owner, { limit: 10 })
+    expect(page.jobs.map((job) => job.id)).toEqual(ids.slice(1).reverse())
+    expect(page.nextCursor).toBeNull()
+    expect(await redis.zcard(`${prefix}owner:${owner}`)).toBe(3)
+    const ttl = await redis.ttl(`${prefix}owner:${owner}`)
+    expect(ttl).toBeGreaterThan(100)
+    expect(ttl).toBeLessThanOrEqual(120)
+  })
+
   test('an idempotency key is claimed once; later claims see the first value until released', async () => {
     const key = randomBytes(8).toString('hex')
     expect(await store.claimIdempotencyKey(key, 'first')).toBeUndefined()

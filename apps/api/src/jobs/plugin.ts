@@ -5,7 +5,7 @@ import { BrokerError, USER_ID_HEADER } from '@socialnet/broker'
 import { MalformedMessageError, validateMessage } from '@socialnet/contracts'
 import {
   CallbackUrlError, FINAL_JOB_STATUSES, JOB_MESSAGE_TYPES, JobLogTotal, JobStatusStore, checkCallbackUrl, parseAllowHosts,
-  type JobEventSink, type JobStatusDoc, type JobType
+  type JobEventSink, type JobPage, type JobStatusDoc, type JobType
 } from '@socialnet/jobs'
 import { authorizeEmailJob, checkLogQuota } from './access'
 import { JobRateLimiter, type JobRateLimits } from './rate-limiter'
@@ -42,6 +42,8 @@ export interface JobService {
   submit(job: NewJob, opts: SubmitOptions): Promise<{ doc: JobStatusDoc; replayed: boolean }>
   /** The job's status if `owner` submitted it; undefined otherwise, so a stranger cannot tell it exists. */
   find(id: string, owner: string): Promise<JobStatusDoc | undefined>
+  /** `owner`'s jobs still kept, newest first, a page at a time (`cursor`: the previous page's nextCursor). */
+  list(owner: string, page: { cursor?: string; limit: number }): Promise<JobPage>
   /**
    * Cancels `owner`'s unfinished job (CANCELLED; a worker skips it, or aborts
    * its callback in flight). Undefined for a job that is not theirs;
@@ -183,7 +185,7 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
         // Not accepted: forget the job and free the key so the client's retry works.
         // (After a confirm timeout the message may still arrive; the worker then
         // recreates the status and runs it: at-least-once, never silently lost.)
-        if (doc) await store.remove(id).catch(() => {})
+        if (doc) await store.remove(id, owner).catch(() => {})
         if (keyHash) await store.releaseIdempotencyKey(keyHash).catch(() => {})
         submitted.inc({ type: job.type, result: outcomeOf(err) })
         throw err
@@ -196,6 +198,9 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
     async find(id, owner) {
       const doc = await store.get(id)
       return doc?.owner === owner ? doc : undefined
+    },
+    list(owner, page) {
+      return store.listByOwner(owner, page)
     },
     async cancel(id, owner) {
       const doc = await service.find(id, owner)

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorBody } from '../plugins/errors'
-import { Accepted, JobIdParams, JobRequestBody, JobStatusBody } from './schemas'
+import { Accepted, JobIdParams, JobListBody, JobListQuery, JobRequestBody, JobStatusBody } from './schemas'
 import { jobsValidatorCompiler } from './body-validation'
 import { NoSuchJobError } from '../errors'
 import { retryAfterHeader } from './rate-limiter'
@@ -42,6 +42,21 @@ const jobsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { doc } = await fastify.jobs.submit(request.body, { owner: request.auth!.userId, idempotencyKey: request.headers['idempotency-key'] })
     return reply.code(202).header('location', `/v1/jobs/${doc.id}`).send({ id: doc.id, status: doc.status })
+  })
+
+  fastify.get('/v1/jobs', {
+    schema: {
+      tags: ['jobs'],
+      summary: 'Your jobs, newest first, a page at a time (those whose status is still kept: JOB_STATUS_TTL_SECONDS after their last change)',
+      description: 'Pass `nextCursor` back as `cursor` for the next, older page. The list holds your newest 1,000 jobs. ' +
+        'Costs one sorted-set read and one pipelined read of at most `limit` statuses; the per-IP rate limit applies.',
+      security: [{ bearerAuth: [] }],
+      querystring: JobListQuery,
+      response: { 200: JobListBody, 400: ErrorBody, 401: ErrorBody }
+    }
+  }, async (request, reply) => {
+    void reply.header('cache-control', 'no-store')
+    return fastify.jobs.list(request.auth!.userId, request.query)
   })
 
   fastify.get('/v1/jobs/:id', {

@@ -56,3 +56,18 @@ export const JobStatusBody = Type.Object({
     error: Type.Optional(Type.String())
   }), { description: 'callback jobs: every delivery attempt, oldest first (the newest 20)' }))
 })
+
+export const JOBS_PAGE_DEFAULT = 20
+export const JOBS_PAGE_MAX = 100
+
+/** Query of `GET /v1/jobs`. */
+export const JobListQuery = Type.Object({
+  cursor: Type.Optional(Type.String({ pattern: JOB_ID_PATTERN, description: 'nextCursor of the previous page' })),
+  limit: Type.Integer({ minimum: 1, maximum: JOBS_PAGE_MAX, default: JOBS_PAGE_DEFAULT })
+}, { additionalProperties: false })
+
+/** What `GET /v1/jobs` answers. */
+export const JobListBody = Type.Object({
+  jobs: Type.Array(JobStatusBody),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'pass as `cursor` for the next (older) page; null on the last' })
+})
