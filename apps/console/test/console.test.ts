@@ -75,6 +75,21 @@ describe('the web console in a real browser, against the whole system', () => {
       await page.getByRole('button', { name: 'Submit job' }).click()
       const logJob = page.getByRole('article').first()
       await status(logJob, 'DONE').waitFor()
+      // The steps in the order they happened, the api's QUEUED first (one stream of the user's own events feeds every card).
+      const stepsOf = (job: ReturnType<Page['getByRole']>) => job.getByRole('list', { name: 'Steps' }).getByRole('listitem').allTextContents()
+      const steps = async (job: ReturnType<Page['getByRole']>) => (await stepsOf(job)).map((text) => text.split(' — ').slice(0, 2).join(' — ').replace(/^\S+ /, ''))
+      await logJob.getByRole('list', { name: 'Steps' }).getByText(/DONE — worker/).waitFor()
+      expect(await steps(logJob)).toEqual(['QUEUED — api-1', 'STARTED — worker-1', 'IN_PROGRESS — worker-1', 'DONE — worker-1'])
+      await logJob.getByText(/^Result: /).waitFor()
+
+      // A refused callback URL says why; the message goes when another job type is picked.
+      await page.getByLabel('callback').check()
+      await page.getByLabel('Callback URL').fill('http://10.1.2.3/hook')
+      await page.getByRole('button', { name: 'Submit job' }).click()
+      const refused = page.getByRole('alert').filter({ hasText: /private|not allowed|refused/i })
+      await refused.waitFor()
+      await page.getByLabel('email').check()
+      await refused.waitFor({ state: 'detached' })
 
       await page.getByLabel('callback').check()
       await page.getByLabel('Callback URL').fill(hooks.url)
@@ -85,6 +100,17 @@ describe('the web console in a real browser, against the whole system', () => {
       await callbackJob.getByRole('button', { name: 'Cancel job' }).click()
       await status(callbackJob, 'CANCELLED').waitFor()
       await screenshot(page, '07-jobs')
+
+      // A reload lists the same jobs (GET /v1/jobs), newest first, with their steps replayed in order.
+      await page.reload()
+      const jobs = page.getByRole('article', { name: /^Job / })
+      await status(jobs.nth(0), 'CANCELLED').waitFor()
+      await status(jobs.nth(1), 'DONE').waitFor()
+      expect(await jobs.count()).toBe(2)
+      await jobs.nth(1).getByRole('list', { name: 'Steps' }).getByText(/DONE — worker/).waitFor()
+      expect(await steps(jobs.nth(1))).toEqual(['QUEUED — api-1', 'STARTED — worker-1', 'IN_PROGRESS — worker-1', 'DONE — worker-1'])
+      expect((await steps(jobs.nth(0))).at(-1)).toBe('CANCELLED — api-1')
+      await screenshot(page, '08-jobs-reloaded')
       expect(errors).toEqual([])
     } finally {
       await hooks.close()

@@ -16,6 +16,12 @@ const ResumeHeaders = Type.Object({
 const UINT64_MAX = 18446744073709551615n
 
 /**
+ * A job stream's history starts this long before the job's createdAt: that
+ * time is the api's clock, stream ids are Redis's, and the two may differ.
+ */
+const HISTORY_CLOCK_MARGIN_MS = 60_000
+
+/**
  * True when `id` is a stream id Redis accepts: two unsigned 64-bit integers. The
  * schema's pattern checks the shape; a bigger number would pass it, open the
  * stream, and then make Redis refuse the read, closing the stream at once.
@@ -69,7 +75,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
   fastify.get('/v1/jobs/:id/events', {
     schema: {
       tags: ['jobs', 'events'],
-      summary: 'A job\'s status now, then each change (SSE); closed after DONE, FAILED or CANCELLED',
+      summary: 'A job\'s status changes so far, then each new one (SSE); closed after DONE, FAILED or CANCELLED',
       description: `Your own jobs only (404 for others, as GET /v1/jobs/{id}). ${STREAM_DESCRIPTION}`,
       security: [{ bearerAuth: [] }],
       params: JobIdParams,
@@ -79,7 +85,8 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
   }, async (request, reply) => {
     const { id } = request.params
     const userId = request.auth!.userId
-    if (!(await fastify.jobs.find(id, userId))) throw new NoSuchJobError()
+    const job = await fastify.jobs.find(id, userId)
+    if (!job) throw new NoSuchJobError()
     const subject = `job:${id}`
     const stream = await fastify.eventStreams.open(request, reply)
     await pipeEvents({
@@ -92,7 +99,9 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
       owner: userId,
       accept: (e) => e.type === 'job.status' && e.subject === subject && e.userId === userId,
       endsWith: (e) => isTerminalStatus(String(e.data.status)),
-      // Read after subscribing, so a change between the read and the subscription is not lost.
+      history: `${Math.max(0, Date.parse(job.createdAt) - HISTORY_CLOCK_MARGIN_MS)}-0`,
+      // When the story is older than the replay window. Read after subscribing, so a change
+      // between the read and the subscription is not lost.
       prelude: async () => {
         const doc = await fastify.jobs.find(id, userId)
         if (!doc) return { type: 'job.status', json: '{}', final: true }

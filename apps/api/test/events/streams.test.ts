@@ -99,16 +99,46 @@ describe('event streams (SSE)', () => {
       expect(statuses).toEqual(['QUEUED', 'STARTED', 'IN_PROGRESS', 'DONE'])
       expect(client.events.at(-1)!.data).toMatchObject({ service: 'worker', replica: 'worker-test', userId: owner.id, data: { durationMs: expect.any(Number) } })
 
-      // A finished job: its status, then the end.
+      // A finished job, opened anew: its story in order (from the event window), then the end.
       const again = (await open(`/v1/jobs/${id}/events`, owner.auth)).client
       await again.end()
-      expect(again.events.map((e) => e.data.data.status)).toEqual(['DONE'])
+      expect(again.events.map((e) => e.data.data.status)).toEqual(['QUEUED', 'STARTED', 'IN_PROGRESS', 'DONE'])
 
       // Resumed after STARTED: the changes it missed, then the end.
       const started = client.events.find((e) => e.data.data.status === 'STARTED')!
       const resumed = (await open(`/v1/jobs/${id}/events`, { ...owner.auth, 'last-event-id': started.id! })).client
       await resumed.end()
       expect(resumed.events.map((e) => e.data.data.status)).toEqual(['IN_PROGRESS', 'DONE'])
+    } finally {
+      await events.close()
+      await connection.close()
+      await redis.quit()
+    }
+  })
+
+  test('job stream opened after the worker moved the job on: the steps in their order, not the status now before the steps that led to it', async () => {
+    const owner = await signUp(t.app)
+    const id = await submitLog(owner.auth)
+    const watcher = (await open('/v1/events', owner.auth)).client
+    const connection = new BrokerConnection({ url: t.env.config.AMQP_URL, prefix: t.env.config.AMQP_PREFIX, name: 'test-worker', ownsTopology: false })
+    const events = new EventPublisher(connection, { service: 'worker', replica: 'worker-test' })
+    const redis = new Redis(t.env.config.REDIS_URL)
+    try {
+      await connection.connect()
+      const store = new JobStatusStore(redis, { prefix: t.env.config.JOBS_REDIS_PREFIX, events })
+      await store.started(id, 'log')
+      await store.inProgress(id, 'log')
+      // Stored by now: the owner's own stream has seen the last step.
+      await watcher.next((e) => e.data.data?.jobId === id && e.data.data.status === 'IN_PROGRESS')
+      const { client } = await open(`/v1/jobs/${id}/events`, owner.auth)
+      await client.next((e) => e.data.data?.status === 'IN_PROGRESS')
+      await store.done(id, 'log', { ok: true })
+      await client.end()
+      expect(client.events.map((e) => [e.data.data.status, e.data.service])).toEqual([
+        ['QUEUED', 'api'], ['STARTED', 'worker'], ['IN_PROGRESS', 'worker'], ['DONE', 'worker']
+      ])
+      // Every step came from the event stream (with its id, so a reconnect resumes after it).
+      expect(client.events.every((e) => /^\d+-\d+$/.test(e.id ?? ''))).toBe(true)
     } finally {
       await events.close()
       await connection.close()

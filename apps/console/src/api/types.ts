@@ -73,6 +73,24 @@ export interface JobAccepted {
   status: JobStatus
 }
 
+/** `GET /v1/jobs/{id}`, `DELETE /v1/jobs/{id}`, and each job of `GET /v1/jobs`. */
+export interface JobDoc {
+  id: string
+  type: JobRequest['type']
+  status: JobStatus
+  attempts: number
+  createdAt: string
+  updatedAt: string
+  result?: unknown
+  error?: string
+}
+
+/** `GET /v1/jobs?cursor=&limit=`: the caller's jobs, newest first. */
+export interface JobList {
+  jobs: JobDoc[]
+  nextCursor: string | null
+}
+
 /** `GET /v1/admin/queues`: one work queue; a count the broker did not tell is null. */
 export interface QueueStats {
   name: string

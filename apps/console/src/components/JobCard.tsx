@@ -1,13 +1,11 @@
 import { useState } from 'preact/hooks'
 import { api } from '../api/client'
-import { FINAL_JOB_STATUSES, type JobStatus } from '../api/types'
-import { isEvent, type AnyEvent } from '../events/types'
+import { FINAL_JOB_STATUSES, type JobDoc, type JobStatus } from '../api/types'
 import { ms } from '../events/describe'
-import { useEventStream } from '../streams/use-event-stream'
 import { ErrorMessage } from './Form'
-import { StreamStatus } from './StreamStatus'
 
-interface StatusStep {
+/** One `job.status` event of the job, as a step of its story. */
+export interface StatusStep {
   id: string
   status: JobStatus
   attempts: number
@@ -17,29 +15,31 @@ interface StatusStep {
   error?: string
 }
 
-/** One submitted job: its status live (`GET /v1/jobs/{id}/events`) and a Cancel button while it can be cancelled. */
-export function JobCard({ id, type }: { id: string; type: string }) {
-  const [steps, setSteps] = useState<StatusStep[]>([])
+/** How far back the server keeps events: a job changed longer ago has no steps to show. */
+const EVENT_WINDOW_MS = 10 * 60_000
+
+const time = (iso: string) => new Date(iso).toLocaleTimeString(undefined, { hour12: false })
+
+/** A result shown on the card: JSON, cut short (the whole of it is `GET /v1/jobs/{id}`). */
+function shortJson(value: unknown): string {
+  const text = JSON.stringify(value)
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text
+}
+
+/**
+ * One job: its status, the steps seen on the event stream (in the order they
+ * happened), its result or error, and a Cancel button while it can be cancelled.
+ */
+export function JobCard({ job, steps, onChange }: { job: JobDoc; steps: StatusStep[]; onChange: (doc: JobDoc) => void }) {
   const [error, setError] = useState<unknown>(null)
   const [cancelling, setCancelling] = useState(false)
-  const state = useEventStream(`/v1/jobs/${id}/events`, (event: AnyEvent) => {
-    if (!isEvent(event, 'job.status')) return
-    const { status, durationMs, error: jobError } = event.data
-    setSteps((list) => {
-      const last = list.at(-1)
-      // The stream opens with the job's status at that moment, which the next live event may repeat.
-      if (list.some((s) => s.id === event.id) || (last?.status === status && last.attempts === event.data.attempts)) return list
-      return [...list, { id: event.id, status, attempts: event.data.attempts, at: event.at, replica: event.replica, durationMs, error: jobError }]
-    })
-  }, { isLast: (event) => isEvent(event, 'job.status') && FINAL_JOB_STATUSES.includes(event.data.status) })
-  const status = steps.at(-1)?.status
-  const final = status !== undefined && FINAL_JOB_STATUSES.includes(status)
+  const final = FINAL_JOB_STATUSES.includes(job.status)
 
   async function cancel() {
     setCancelling(true)
     setError(null)
     try {
-      await api.delete(`/v1/jobs/${id}`)
+      onChange(await api.delete<JobDoc>(`/v1/jobs/${job.id}`))
     } catch (err) {
       setError(err)
     } finally {
@@ -48,19 +48,29 @@ export function JobCard({ id, type }: { id: string; type: string }) {
   }
 
   return (
-    <article class='job' aria-label={`Job ${id}`}>
+    <article class='job' aria-label={`Job ${job.id}`}>
       <header>
-        <h3>{type} job <code>{id.slice(0, 8)}</code></h3>
-        <p>Status: <strong class={`status status-${status ?? 'unknown'}`} data-testid='job-status'>{status ?? '…'}</strong> <StreamStatus state={state} /></p>
+        <h3>{job.type} job <code>{job.id.slice(0, 8)}</code></h3>
+        <p>
+          Status: <strong class={`status status-${job.status}`} data-testid='job-status'>{job.status}</strong>
+          {' '}<span class='hint'>submitted <time dateTime={job.createdAt}>{time(job.createdAt)}</time>{job.attempts > 1 ? `, ${job.attempts} attempts` : ''}</span>
+        </p>
       </header>
-      <ol class='steps'>
-        {steps.map((step) => (
-          <li key={step.id}>
-            <time dateTime={step.at}>{new Date(step.at).toLocaleTimeString(undefined, { hour12: false })}</time>{' '}
-            {step.status} — {step.replica}{step.durationMs !== undefined ? ` — ${ms(step.durationMs)}` : ''}{step.error ? ` — ${step.error}` : ''}
-          </li>
-        ))}
-      </ol>
+      {steps.length > 0
+        ? (
+          <ol class='steps' aria-label='Steps'>
+            {steps.map((step) => (
+              <li key={step.id}>
+                <time dateTime={step.at}>{time(step.at)}</time>{' '}
+                {step.status} — {step.replica}{step.durationMs !== undefined ? ` — ${ms(step.durationMs)}` : ''}{step.error ? ` — ${step.error}` : ''}
+              </li>
+            ))}
+          </ol>
+          )
+        : Date.now() - Date.parse(job.updatedAt) > EVENT_WINDOW_MS &&
+          <p class='hint'>Its steps are older than the 10 minutes the server keeps; last change <time dateTime={job.updatedAt}>{time(job.updatedAt)}</time>.</p>}
+      {job.status === 'DONE' && job.result !== undefined && <p>Result: <code>{shortJson(job.result)}</code></p>}
+      {job.error && <p class='hint'>{job.status === 'FAILED' ? 'Failed' : 'Last attempt failed'}: {job.error}</p>}
       <ErrorMessage error={error} />
       {!final && <button type='button' onClick={cancel} disabled={cancelling}>{cancelling ? 'Cancelling…' : 'Cancel job'}</button>}
     </article>

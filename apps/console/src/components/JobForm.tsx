@@ -7,7 +7,8 @@ type JobType = JobRequest['type']
 
 const DESCRIPTIONS: Record<JobType, string> = {
   log: 'The worker writes your data to the job log (kept 30 days).',
-  callback: 'The worker POSTs a signed result to your URL (public addresses only).',
+  callback: 'The worker POSTs a signed result to your URL (public addresses only; to try one on this machine, ' +
+    'e.g. http://127.0.0.1:9000/hook, start the api and the worker with CALLBACK_ALLOW_HOSTS=127.0.0.1).',
   email: 'The worker mails you (your own verified address).'
 }
 
@@ -58,7 +59,7 @@ export function JobForm({ user, onSubmitted }: { user: Me; onSubmitted: (job: Jo
         <legend>Job type</legend>
         {(['log', 'callback', 'email'] as const).map((t) => (
           <label key={t} class='choice'>
-            <input type='radio' name='type' value={t} checked={type === t} onChange={() => setType(t)} /> {t}
+            <input type='radio' name='type' value={t} checked={type === t} onChange={() => { setType(t); setError(null) }} /> {t}
           </label>
         ))}
         <p class='hint'>{DESCRIPTIONS[type]}</p>
