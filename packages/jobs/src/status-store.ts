@@ -322,6 +322,19 @@ export class JobStatusStore {
   }
 }
 
+/**
+ * Where a status stands in one job's life, so two reports of it can be put
+ * in order without clocks: QUEUED (0 attempts) < STARTED < IN_PROGRESS <
+ * QUEUED again after that attempt failed < the next STARTED ... < a final
+ * status. Only a dead letter's replay restarts a FAILED job, and FAILED ends
+ * every status stream first.
+ */
+export function jobStepRank(status: string, attempts: number): number {
+  if (TERMINAL.has(status)) return Number.MAX_SAFE_INTEGER
+  const phase = status === 'STARTED' ? 1 : status === 'IN_PROGRESS' ? 2 : attempts > 0 ? 3 : 0
+  return attempts * 4 + phase
+}
+
 /** True for a status a job never leaves. */
 export function isTerminalStatus(status: string): boolean {
   return TERMINAL.has(status)

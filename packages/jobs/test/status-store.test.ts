@@ -1,6 +1,6 @@
 import Redis from 'ioredis'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { JobStatusStore } from '../src'
+import { JobStatusStore, jobStepRank } from '../src'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
@@ -127,5 +127,15 @@ describe('JobStatusStore (real Redis)', () => {
     for (const e of events) expect(e).toMatchObject({ type: 'job.status', subject: `job:${id}`, userId: 'u-1', data: { jobId: id, jobType: 'callback' } })
     expect(events[2]!.data.error).toBe('receiver down')
     expect(events[4]!.data).toMatchObject({ error: 'gave up', attempts: 2, durationMs: expect.any(Number) })
+  })
+
+  test('jobStepRank puts the reports of one job in the order they happen, retries and final statuses included', () => {
+    const life: Array<[string, number]> = [
+      ['QUEUED', 0], ['STARTED', 1], ['IN_PROGRESS', 1], ['QUEUED', 1], ['STARTED', 2], ['IN_PROGRESS', 2], ['QUEUED', 2], ['STARTED', 3], ['DONE', 3]
+    ]
+    const ranks = life.map(([status, attempts]) => jobStepRank(status, attempts))
+    expect([...ranks].sort((a, b) => a - b)).toEqual(ranks)
+    expect(new Set(ranks).size).toBe(ranks.length)
+    for (const final of ['DONE', 'FAILED', 'CANCELLED']) expect(jobStepRank(final, 0)).toBeGreaterThan(jobStepRank('IN_PROGRESS', 1000))
   })
 })

@@ -21,16 +21,8 @@ export interface PipeOptions {
   /** Replay from this user's own stream (every event the stream accepts belongs to them): a replay costs their events, not everyone's. */
   owner?: string
   /**
-   * A new stream (no `after`) first replays the accepted events after this id
-   * (a job's story so far, from just before it was created), so a client that
-   * connects while a fast job's events are still on their way sees them in
-   * their order rather than the status now followed by the steps before it.
-   */
-  history?: string
-  /**
-   * The job's current status: sent first on a new stream whose history holds
-   * nothing (older than the window), `final` ending it. A resumed stream replays
-   * the changes instead, and uses it only to end a job that ended before the window.
+   * The job's current status: sent first on a new stream, `final` ending it. A resumed
+   * stream replays the changes instead, and uses it only to end a job that ended before the window.
    */
   prelude?: () => Promise<{ type: string; json: string; final: boolean } | undefined>
   /** Closes the stream after an event it shows (a job's terminal status). */
@@ -85,12 +77,7 @@ async function feed(opts: PipeOptions): Promise<void> {
   }
 
   if (opts.after === undefined) {
-    if (opts.history !== undefined) {
-      await replay(opts, opts.history, send)
-      if (!stream.isOpen) return
-    }
-    // Nothing replayed: the story is older than the window; its present is all there is to show.
-    const first = lastSent === undefined ? await opts.prelude?.() : undefined
+    const first = await opts.prelude?.()
     if (first && stream.isOpen) {
       stream.send(first.type, first.json)
       if (first.final) return stream.close()
@@ -102,10 +89,9 @@ async function feed(opts: PipeOptions): Promise<void> {
   const pending = held
   held = undefined
   for (const entry of pending) send(entry)
-  // A resumed stream (or a new one with history) replays the changes instead of the current
-  // status; but if the end itself is not among them (older than the window, or its event was
-  // lost while the broker was away), say it now rather than never.
-  if ((opts.after !== undefined || opts.history !== undefined) && stream.isOpen && opts.prelude) {
+  // A resumed stream replays the changes instead of the current status; but if the end
+  // itself is older than the replay window, say it now rather than never.
+  if (opts.after !== undefined && stream.isOpen && opts.prelude) {
     const now = await opts.prelude()
     if (now?.final && stream.isOpen) {
       stream.send(now.type, now.json)

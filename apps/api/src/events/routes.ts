@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { isTerminalStatus, jobStatusEvent } from '@socialnet/jobs'
+import { isTerminalStatus, jobStatusEvent, jobStepRank } from '@socialnet/jobs'
 import { ErrorBody } from '../plugins/errors'
 import { JobIdParams } from '../jobs/schemas'
 import { BadLastEventIdError, NoSuchJobError } from '../errors'
@@ -14,12 +14,6 @@ const ResumeHeaders = Type.Object({
 })
 
 const UINT64_MAX = 18446744073709551615n
-
-/**
- * A job stream's history starts this long before the job's createdAt: that
- * time is the api's clock, stream ids are Redis's, and the two may differ.
- */
-const HISTORY_CLOCK_MARGIN_MS = 60_000
 
 /**
  * True when `id` is a stream id Redis accepts: two unsigned 64-bit integers. The
@@ -75,7 +69,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
   fastify.get('/v1/jobs/:id/events', {
     schema: {
       tags: ['jobs', 'events'],
-      summary: 'A job\'s status changes so far, then each new one (SSE); closed after DONE, FAILED or CANCELLED',
+      summary: 'A job\'s status now, then each change (SSE); closed after DONE, FAILED or CANCELLED',
       description: `Your own jobs only (404 for others, as GET /v1/jobs/{id}). ${STREAM_DESCRIPTION}`,
       security: [{ bearerAuth: [] }],
       params: JobIdParams,
@@ -85,9 +79,13 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
   }, async (request, reply) => {
     const { id } = request.params
     const userId = request.auth!.userId
-    const job = await fastify.jobs.find(id, userId)
-    if (!job) throw new NoSuchJobError()
+    if (!(await fastify.jobs.find(id, userId))) throw new NoSuchJobError()
     const subject = `job:${id}`
+    const resumed = request.headers['last-event-id'] !== undefined
+    // A new stream starts with the status now; a report of that status or an earlier one still on its
+    // way (a fast worker's STARTED behind the IN_PROGRESS already read) is not a change after it.
+    let shownRank = -1
+    const isChange = (e: { data: Record<string, unknown> }) => jobStepRank(String(e.data.status), Number(e.data.attempts)) > shownRank
     const stream = await fastify.eventStreams.open(request, reply)
     await pipeEvents({
       stream,
@@ -97,14 +95,13 @@ const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fasti
       after: request.headers['last-event-id'],
       // A job's events belong to its owner, the caller.
       owner: userId,
-      accept: (e) => e.type === 'job.status' && e.subject === subject && e.userId === userId,
+      accept: (e) => e.type === 'job.status' && e.subject === subject && e.userId === userId && isChange(e),
       endsWith: (e) => isTerminalStatus(String(e.data.status)),
-      history: `${Math.max(0, Date.parse(job.createdAt) - HISTORY_CLOCK_MARGIN_MS)}-0`,
-      // When the story is older than the replay window. Read after subscribing, so a change
-      // between the read and the subscription is not lost.
+      // Read after subscribing, so a change between the read and the subscription is not lost.
       prelude: async () => {
         const doc = await fastify.jobs.find(id, userId)
         if (!doc) return { type: 'job.status', json: '{}', final: true }
+        if (!resumed) shownRank = jobStepRank(doc.status, doc.attempts)
         const event = { type: 'job.status', at: doc.updatedAt, service: 'api', replica: opts.replica, ...jobStatusEvent(doc) }
         return { type: 'job.status', json: JSON.stringify(event), final: isTerminalStatus(doc.status) }
       }

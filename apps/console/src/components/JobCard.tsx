@@ -33,7 +33,12 @@ function shortJson(value: unknown): string {
 export function JobCard({ job, steps, onChange }: { job: JobDoc; steps: StatusStep[]; onChange: (doc: JobDoc) => void }) {
   const [error, setError] = useState<unknown>(null)
   const [cancelling, setCancelling] = useState(false)
-  const final = FINAL_JOB_STATUSES.includes(job.status)
+  // The API's answer when it is final; else the last step reported, which may be newer than the answer.
+  const last = FINAL_JOB_STATUSES.includes(job.status) ? undefined : steps.at(-1)
+  const status = last?.status ?? job.status
+  const attempts = last?.attempts ?? job.attempts
+  const failure = last ? last.error : job.error
+  const final = FINAL_JOB_STATUSES.includes(status)
 
   async function cancel() {
     setCancelling(true)
@@ -52,8 +57,8 @@ export function JobCard({ job, steps, onChange }: { job: JobDoc; steps: StatusSt
       <header>
         <h3>{job.type} job <code>{job.id.slice(0, 8)}</code></h3>
         <p>
-          Status: <strong class={`status status-${job.status}`} data-testid='job-status'>{job.status}</strong>
-          {' '}<span class='hint'>submitted <time dateTime={job.createdAt}>{time(job.createdAt)}</time>{job.attempts > 1 ? `, ${job.attempts} attempts` : ''}</span>
+          Status: <strong class={`status status-${status}`} data-testid='job-status'>{status}</strong>
+          {' '}<span class='hint'>submitted <time dateTime={job.createdAt}>{time(job.createdAt)}</time>{attempts > 1 ? `, ${attempts} attempts` : ''}</span>
         </p>
       </header>
       {steps.length > 0
@@ -70,7 +75,7 @@ export function JobCard({ job, steps, onChange }: { job: JobDoc; steps: StatusSt
         : Date.now() - Date.parse(job.updatedAt) > EVENT_WINDOW_MS &&
           <p class='hint'>Its steps are older than the 10 minutes the server keeps; last change <time dateTime={job.updatedAt}>{time(job.updatedAt)}</time>.</p>}
       {job.status === 'DONE' && job.result !== undefined && <p>Result: <code>{shortJson(job.result)}</code></p>}
-      {job.error && <p class='hint'>{job.status === 'FAILED' ? 'Failed' : 'Last attempt failed'}: {job.error}</p>}
+      {failure && <p class='hint'>{status === 'FAILED' ? 'Failed' : 'Last attempt failed'}: {failure}</p>}
       <ErrorMessage error={error} />
       {!final && <button type='button' onClick={cancel} disabled={cancelling}>{cancelling ? 'Cancelling…' : 'Cancel job'}</button>}
     </article>

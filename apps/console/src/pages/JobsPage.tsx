@@ -23,6 +23,8 @@ function merged(list: JobDoc[], more: JobDoc[]): JobDoc[] {
 
 /**
  * Your jobs (`GET /v1/jobs`, a page at a time) and each one's steps, live.
+ * A job's status shown is its last step, unless what the API answered is
+ * final (nothing follows that); no clocks are compared.
  * One stream of your own events (`GET /v1/events`, from what the server
  * keeps of the last 10 minutes) feeds every card, in the order the steps
  * happened, so a reload shows the same jobs and steps again, and the
@@ -59,9 +61,8 @@ function Jobs({ user }: { user: Me }) {
   const replaced = (doc: JobDoc) => setJobs((list) => merged(list, [doc]))
   // Shown at once as QUEUED; its stream events (the first is that same QUEUED) follow.
   const submitted = (job: JobAccepted & { type: JobDoc['type'] }) => {
-    // updatedAt unknown (this browser's clock is not the server's): every event of the job applies.
     const now = new Date().toISOString()
-    setJobs((list) => list.some((j) => j.id === job.id) ? list : merged(list, [{ ...job, attempts: 0, createdAt: now, updatedAt: '' }]))
+    setJobs((list) => list.some((j) => j.id === job.id) ? list : merged(list, [{ ...job, attempts: 0, createdAt: now, updatedAt: now }]))
   }
 
   const state = useEventStream('/v1/events', (event: AnyEvent) => {
@@ -78,11 +79,7 @@ function Jobs({ user }: { user: Me }) {
       void api.get<JobDoc>(`/v1/jobs/${jobId}`).then(replaced, () => {})
     }
     setJobs((list) => {
-      const known = list.find((job) => job.id === jobId)
-      if (known) {
-        if (event.at < known.updatedAt) return list
-        return list.map((job) => job === known ? { ...job, status, attempts, updatedAt: event.at, error: jobError } : job)
-      }
+      if (list.some((job) => job.id === jobId)) return list
       const seen = listed.current
       // Submitted elsewhere (another tab, curl) since the list was read: shown like one submitted here.
       if (!seen || (!seen.complete && event.at <= seen.newest)) return list
