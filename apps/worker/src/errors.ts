@@ -12,6 +12,8 @@ export const FailureCode = {
   PERMANENT_FAILURE: 'PERMANENT_FAILURE',
   // Thumbnails, dead-lettered at once: the image took longer than THUMBNAIL_TIMEOUT_SECONDS (a retry would too).
   THUMBNAIL_TOO_SLOW: 'THUMBNAIL_TOO_SLOW',
+  // Thumbnails, retried then dead-lettered: the image's row says stored but its original is not in this worker's store.
+  THUMBNAIL_ORIGINAL_MISSING: 'THUMBNAIL_ORIGINAL_MISSING',
   // A log job whose row would take job_log past JOB_LOG_MAX_TOTAL_BYTES: not written.
   JOB_LOG_FULL: 'JOB_LOG_FULL',
   // Callback jobs, dead-lettered at once: the target refused, or answered what a retry cannot change.

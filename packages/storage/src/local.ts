@@ -34,9 +34,11 @@ async function openCreating(path: string): Promise<FileHandle> {
 export class LocalStorage implements ObjectStorage {
   readonly driver = 'local' as const
   private readonly root: string
+  readonly location: string
 
   constructor(root: string) {
     this.root = resolve(root)
+    this.location = this.root
   }
 
   /** Maps a key to its file; the prefix check is a second guard behind the key pattern. */

@@ -40,10 +40,12 @@ export class S3Storage implements ObjectStorage {
   readonly driver = 's3' as const
   private readonly client: S3Client
   private readonly bucket: string
+  readonly location: string
   private closed = false
 
   constructor(opts: S3StorageOptions) {
     this.bucket = opts.bucket
+    this.location = `s3://${opts.bucket}${opts.endpoint ? ` at ${opts.endpoint}` : ''}`
     this.client = new S3Client({
       region: opts.region,
       endpoint: opts.endpoint,

@@ -21,6 +21,8 @@ export interface PutResult {
 export interface ObjectStorage {
   /** Which driver this is ('local' or 's3'), for logs and metrics. */
   readonly driver: 'local' | 's3'
+  /** Where the objects are (a directory, or `s3://bucket`), for messages that must say which store they mean. */
+  readonly location: string
   /**
    * Stores a stream under `key`, replacing any object there. The object becomes
    * visible only complete: a failed or aborted put leaves nothing behind.

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import sharp from 'sharp'
-import { PermanentError, userIdOf, type AnyConsumedMessage } from '@socialnet/broker'
+import { PermanentError, TransientError, userIdOf, type AnyConsumedMessage } from '@socialnet/broker'
 import { originalKey, thumbnailKey } from '@socialnet/storage'
 import { FailureCode } from '../errors'
 import type { QueueRegistration, WorkerDeps } from './queue-registration'
@@ -43,7 +43,15 @@ export async function makeThumbnails(
     'SELECT state FROM images WHERE id = $1 AND deleted_at IS NULL', [imageId])
   if (rows[0]?.state !== 'stored') return 'skipped'
   const original = await deps.storage.get(originalKey(imageId))
-  if (!original) return 'skipped'
+  if (!original) {
+    // The api writes the original before it marks the row stored, so a stored row without it is not a race
+    // unless the image was deleted meanwhile. Otherwise the api and this worker read different stores
+    // (each its own STORAGE_DIR): retried in case, then dead-lettered with the reason, never a silent skip.
+    const { rowCount } = await deps.db.query('SELECT 1 FROM images WHERE id = $1 AND deleted_at IS NULL', [imageId])
+    if (rowCount === 0) return 'skipped'
+    throw new TransientError(`the original of image ${imageId} is not in this worker's store (${deps.storage.location}); ` +
+      'the api and the worker must share one (the same STORAGE_DIR, or S3 bucket)', { code: FailureCode.THUMBNAIL_ORIGINAL_MISSING })
+  }
   // At most a few MB (see MAX_ORIGINAL_PIXELS); one read serves every size.
   const source = await buffer(original.body)
 

@@ -77,6 +77,17 @@ describe('thumbnails queue and image sweeper', () => {
     expect(await storage.get(thumbnailKey(gone, 128))).toBeUndefined()
   })
 
+  test('a stored image whose original is not in the store (the api and the worker each on its own STORAGE_DIR) is retried, then dead-lettered naming the store', async () => {
+    const id = await storedImage()
+    await storage.delete(originalKey(id))
+    await h.publisher.publish({ type: 'image.thumbnails.v1', messageId: randomUUID(), payload: { imageId: id, sizes: [128] } })
+    const dead = await h.nextMessage(h.names.queues.thumbnails.dlq)
+    expect(JSON.parse(dead.payload)).toEqual({ imageId: id, sizes: [128] })
+    const headers = JSON.stringify(dead.properties.headers)
+    expect(headers).toContain('THUMBNAIL_ORIGINAL_MISSING')
+    expect(headers).toContain(`not in this worker's store (${dir})`)
+  })
+
   test('an original that cannot be decoded goes to the dead-letter queue with the reason', async () => {
     const id = await storedImage(Buffer.from('not an image at all'))
     await h.publisher.publish({ type: 'image.thumbnails.v1', messageId: randomUUID(), payload: { imageId: id, sizes: [128] } })
