@@ -6,7 +6,7 @@ describe('one rule for every route', () => {
   test.each([
     ['DELETE', '/v1/users', 'POST'],
     ['PUT', '/v1/sessions', 'POST'],
-    ['GET', '/v1/jobs', 'POST'],
+    ['PUT', '/v1/jobs', 'GET, HEAD, POST'],
     ['POST', '/v1/key/k', 'GET, HEAD, PUT, DELETE']
   ])('%s %s (a known path, a wrong method) -> 405 with Allow', async (method, url, allow) => {
     const res = await t.app.inject({ method: method as 'GET', url })
