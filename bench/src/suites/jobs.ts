@@ -12,6 +12,9 @@
  * One signed-in user submits every job (job routes need a session). No
  * worker runs: the queue only fills.
  *
+ * Then `jobs.list`: `GET /v1/jobs?limit=20` (a page of the same user's
+ * jobs) interleaved with `GET /v1/jobs/{id}` (one status), same connections.
+ *
  * `node bench/dist/suites/jobs.js` runs it alone; bench/dist/run.js calls run(ctx).
  */
 import { randomUUID } from 'node:crypto'
@@ -68,6 +71,14 @@ async function apiLoad(api: Started, authorization: string, connections: number,
   return { value: accepted / duration, cpuUsPerOp: cpuUs / Math.max(1, accepted), p50Ms: result.latency.p50, p99Ms: result.latency.p99, count: accepted, non2xx: result.non2xx, errors: result.errors }
 }
 
+/** GETs of one url under autocannon; CPU per 200 is the api process's. */
+async function readLoad(api: Started, path: string, authorization: string, connections: number, duration: number): Promise<Round> {
+  const { result, cpuUs } = await childCpu(api.pid, () => autocannon({ url: `${api.url}${path}`, headers: { authorization }, connections, duration }))
+  const ok = result['2xx']
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`GET ${path}: ${result.non2xx} non-2xx, ${result.errors} errors`)
+  return { value: ok / duration, cpuUsPerOp: cpuUs / Math.max(1, ok), p99Ms: result.latency.p99, count: ok }
+}
+
 export async function run(ctx: SuiteContext & { durationSec?: number, connections?: number } = {}): Promise<Row[]> {
   const durationSec = ctx.durationSec || Number(process.env.BENCH_JOBS_SECONDS) || (ctx.quick ? 2 : 4)
   const connections = ctx.connections || 32
@@ -115,7 +126,26 @@ export async function run(ctx: SuiteContext & { durationSec?: number, connection
       })
     const accepted = got.subject.reduce((sum, r) => sum + r.count, 0)
     log(`jobs: ${accepted} x 202 over the rounds, ${queued} messages reached the queue`)
-    return [row('jobs.enqueue', 'req/s', 'raw amqplib publish+confirm loop', got.summary, {
+
+    // The user now has thousands of jobs (the list keeps the newest 1,000): a page of 20 against one status.
+    const page = await (await fetch(`${started.url}/v1/jobs?limit=20`, { headers: { authorization } })).json() as { jobs: Array<{ id: string }> }
+    const one = `/v1/jobs/${page.jobs[0]!.id}`
+    log(`jobs.list: ${rounds} interleaved rounds of ${durationSec} s: GET ${one}, then GET /v1/jobs?limit=20, ${connections} concurrent`)
+    const listed = await interleave(
+      async () => readLoad(started, one, authorization, connections, durationSec),
+      async () => readLoad(started, '/v1/jobs?limit=20', authorization, connections, durationSec),
+      {
+        rounds,
+        log: (m) => log(`jobs.list: ${m}`),
+        warmUp: {
+          baseline: async () => readLoad(started, one, authorization, connections, 1),
+          subject: async () => readLoad(started, '/v1/jobs?limit=20', authorization, connections, 1)
+        }
+      })
+    return [row('jobs.list', 'req/s', 'GET /v1/jobs/{id} (one status)', listed.summary, {
+      notes: 'a page of 20 statuses (one sorted-set read + one pipelined read) vs one; CPU: api process per 200',
+      extra: { ...medians(listed.subject, ['p99Ms']), baselineP99Ms: medians(listed.baseline, ['p99Ms'], 2).p99Ms, connections, durationSec }
+    }), row('jobs.enqueue', 'req/s', 'raw amqplib publish+confirm loop', got.summary, {
       notes: 'CPU: api process per 202 vs the raw publisher (this process) per confirm',
       extra: {
         ...medians(got.subject, ['p50Ms', 'p99Ms', 'non2xx', 'errors']),
