@@ -111,6 +111,10 @@ describe('the web console in a real browser, against the whole system', () => {
       expect(await steps(jobs.nth(1))).toEqual(['QUEUED — api-1', 'STARTED — worker-1', 'IN_PROGRESS — worker-1', 'DONE — worker-1'])
       expect((await steps(jobs.nth(0))).at(-1)).toBe('CANCELLED — api-1')
       await screenshot(page, '08-jobs-reloaded')
+      // A phone's width: the cards and the form stay readable, nothing wider than the screen.
+      await page.setViewportSize({ width: 390, height: 844 })
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+      await screenshot(page, '08-jobs-390px')
       expect(errors).toEqual([])
     } finally {
       await hooks.close()
