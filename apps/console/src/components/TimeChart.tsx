@@ -1,0 +1,88 @@
+import { useEffect, useRef } from 'preact/hooks'
+import uPlot from 'uplot'
+// Bundled into the console's stylesheet: the page's CSP allows no inline <style>.
+import 'uplot/dist/uPlot.min.css'
+import type { ChartData } from '../charts/history'
+import { HISTORY_MS } from '../charts/history'
+
+/** Line colours, in turn; dark enough on white, told apart without colour by the legend's order. */
+const COLOURS = ['#1f4e79', '#c2571a', '#2e7d32', '#8e24aa', '#a4161a', '#00838f', '#6d4c41', '#546e7a']
+const HEIGHT = 180
+
+/** Series options for the lines of `data`, in order. */
+function seriesOf(data: ChartData, unit: string): uPlot.Series[] {
+  return [{}, ...data.lines.map((line, i) => ({
+    label: line.name,
+    stroke: COLOURS[i % COLOURS.length],
+    width: 2,
+    spanGaps: false,
+    value: (_u: uPlot, v: number | null) => (v === null ? '—' : `${Number(v.toFixed(v < 10 ? 2 : 0))} ${unit}`)
+  }))]
+}
+
+/** The lines' names joined: when they change (a replica came or went), the chart is made again. */
+const keyOf = (data: ChartData): string => data.lines.map((l) => l.name).join('\n')
+
+/**
+ * One line chart of the last ten minutes, drawn by uPlot on a canvas (no
+ * inline script or style, so it works under the console's CSP). Width follows
+ * its box (ResizeObserver), so it reads at a phone's 390 px too; the x axis
+ * always spans ten minutes up to now, so a quiet minute shows as a flat or
+ * empty stretch rather than a stretched one.
+ */
+export function TimeChart({ title, unit, data, label }: { title: string; unit: string; data: ChartData; label: string }) {
+  const box = useRef<HTMLDivElement>(null)
+  const chart = useRef<{ plot: uPlot; key: string } | null>(null)
+
+  useEffect(() => {
+    const element = box.current
+    if (!element) return
+    const aligned: uPlot.AlignedData = [data.times, ...data.lines.map((l) => l.values)]
+    const key = keyOf(data)
+    if (chart.current && chart.current.key === key) {
+      chart.current.plot.setData(aligned, false)
+    } else {
+      chart.current?.plot.destroy()
+      const plot = new uPlot({
+        width: element.clientWidth || 320,
+        height: HEIGHT,
+        series: seriesOf(data, unit),
+        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 0) * 1.1] } },
+        axes: [{ stroke: '#5c6370' }, { stroke: '#5c6370', size: 48 }],
+        legend: { live: false },
+        cursor: { drag: { x: false, y: false } }
+      }, aligned, element)
+      chart.current = { plot, key }
+    }
+    const now = Date.now() / 1000
+    chart.current.plot.setScale('x', { min: now - HISTORY_MS / 1000, max: now })
+  }, [data])
+
+  useEffect(() => {
+    const element = box.current
+    if (!element) return undefined
+    const observer = new ResizeObserver(() => chart.current?.plot.setSize({ width: element.clientWidth, height: HEIGHT }))
+    observer.observe(element)
+    return () => {
+      observer.disconnect()
+      chart.current?.plot.destroy()
+      chart.current = null
+    }
+  }, [])
+
+  return (
+    <figure class='chart' aria-label={label}>
+      <figcaption>{title}</figcaption>
+      <div ref={box} class='chart-canvas' role='img' aria-label={`${title}: ${summary(data, unit)}`} data-points={data.times.length} />
+    </figure>
+  )
+}
+
+/** The newest value of each line, for screen readers (and tests): a canvas says nothing by itself. */
+function summary(data: ChartData, unit: string): string {
+  if (data.lines.length === 0) return 'no data yet'
+  return data.lines.map((l) => {
+    const last = [...l.values].reverse().find((v) => v !== null)
+    return `${l.name} ${last === undefined || last === null ? '—' : `${Number(last.toFixed(2))} ${unit}`}`
+  }).join(', ')
+}
