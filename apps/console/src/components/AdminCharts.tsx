@@ -16,7 +16,7 @@ export function AdminCharts({ charts }: { charts: AdminHistoryHandle }) {
     <div class='charts'>
       <TimeChart title='Queue depth (ready + unacked)' label='queue depth' unit='msgs' data={depth} />
       <TimeChart title='Messages per second, per replica' label='messages per second' unit='/s' data={rates} />
-      <TimeChart title='Mail latency, consumed → SMTP accepted (last 10 s)' label='mail latency' unit='ms' data={latency} />
+      <TimeChart title='Mail latency: SMTP send time, p50 and p99 over 10 s' label='mail latency' unit='ms' data={latency} />
     </div>
   )
 }

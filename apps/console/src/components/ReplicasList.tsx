@@ -11,8 +11,9 @@ export function ReplicasList({ replicas }: { replicas: ReplicaSeen[] }) {
   if (replicas.length === 0) return <p class='empty'>No replica has sent a heartbeat in the last minute.</p>
   const sorted = [...replicas].sort((a, b) => a.service.localeCompare(b.service) || a.replica.localeCompare(b.replica))
   return (
+    <>
     <table class='replicas'>
-      <caption>Replicas by heartbeat <small>stale after three missed, gone after a minute</small></caption>
+      <caption>Replicas seen in the last minute</caption>
       <thead><tr><th scope='col'>Service</th><th scope='col'>Replica</th><th scope='col'>Last heartbeat</th><th scope='col'>State</th></tr></thead>
       <tbody>
         {sorted.map((r) => (
@@ -25,5 +26,7 @@ export function ReplicasList({ replicas }: { replicas: ReplicaSeen[] }) {
         ))}
       </tbody>
     </table>
+    <p class='hint'>Listed by their heartbeats: <em>stale</em> after three missed (stopped answering), gone after a minute, or at once when stopped cleanly.</p>
+    </>
   )
 }
