@@ -49,7 +49,8 @@ describe('the web console in a real browser: the admin charts and replicas', () 
     await chart(page, 'Mail latency').and(page.getByRole('img', { name: /p50 [\d.]+ ms \(peak [1-9]/ })).waitFor()
     await screenshotFrom(page, 'Replicas', '30-admin-charts')
 
-    // The Unacked column is filled from the management API here, so no hint stands under it.
+    // The Unacked column is filled from the management API here: once it has counted the queues, no hint stands under it.
+    await page.locator('tr[data-queue="thumbnails"] td[data-column="unacked"]', { hasText: /^\d+$/ }).waitFor()
     expect(await page.getByText('Why “—” under Unacked').count()).toBe(0)
 
     // Killed (no goodbye): mailer-2 misses its heartbeats and turns grey; its count stops.
@@ -65,10 +66,12 @@ describe('the web console in a real browser: the admin charts and replicas', () 
     // A phone's width: the queues, replicas and charts shrink to fit, nothing of them past the right edge.
     await page.setViewportSize({ width: 390, height: 1400 })
     const sections = page.locator('section[aria-labelledby="queues-heading"], section[aria-labelledby="replicas-heading"], section[aria-labelledby="charts-heading"]')
-    await page.waitForFunction(() => [...document.querySelectorAll('.chart-canvas canvas')].every((c) => c.getBoundingClientRect().right <= window.innerWidth))
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('.chart-canvas canvas')).every((c) => c.getBoundingClientRect().right <= window.innerWidth))
     await screenshotFrom(page, 'Queues', '32-admin-charts-390')
     for (const section of await sections.all()) {
-      const overflowing = await section.evaluate((s) => [...s.querySelectorAll('*')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5).map((e) => `${e.tagName} ${e.textContent?.slice(0, 30)} ${e.getBoundingClientRect().right}`))
+      // Named by tag and text, so a failure says what sticks out.
+      const overflowing = await section.evaluate((s) => Array.from(s.querySelectorAll('*'))
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5).map((e) => `${e.tagName} ${e.textContent?.slice(0, 30)}`))
       expect(overflowing).toEqual([])
     }
     expect(errors).toEqual([])

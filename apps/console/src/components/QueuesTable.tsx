@@ -2,8 +2,8 @@ import type { QueueStats, UnackedSource } from '../api/types'
 
 const count = (n: number | null) => (n === null ? '—' : String(n))
 
-/** Why the Unacked column is empty: RabbitMQ counts unacked messages only in its management API. */
-function UnackedHint({ source }: { source: UnackedSource | null }) {
+/** Why a count under Unacked is missing: RabbitMQ keeps unacked counts only in its management API. */
+function UnackedHint({ source }: { source: UnackedSource }) {
   if (source === 'not_configured') {
     return (
       <p class='hint' id='unacked-hint'>
@@ -15,12 +15,12 @@ function UnackedHint({ source }: { source: UnackedSource | null }) {
   if (source === 'unreachable') {
     return <p class='hint' id='unacked-hint'>Why “—” under Unacked: the management API at <code>RABBITMQ_MANAGEMENT_URL</code> did not answer this time.</p>
   }
-  return null
+  return <p class='hint' id='unacked-hint'>Why “—” under Unacked: the management API has not counted that queue yet (it refreshes every few seconds).</p>
 }
 
 /** Work queues: messages ready, being worked on, consumers, dead letters. */
 export function QueuesTable({ queues, updatedAt, unackedSource = null }: { queues: QueueStats[]; updatedAt: string | null; unackedSource?: UnackedSource | null }) {
-  const explained = unackedSource === 'not_configured' || unackedSource === 'unreachable'
+  const explained = unackedSource !== null && queues.some((q) => q.unacked === null)
   return (
     <>
       <table class='numbers'>
@@ -44,7 +44,7 @@ export function QueuesTable({ queues, updatedAt, unackedSource = null }: { queue
           ))}
         </tbody>
       </table>
-      <UnackedHint source={unackedSource} />
+      {explained && <UnackedHint source={unackedSource} />}
     </>
   )
 }

@@ -1,7 +1,5 @@
-import { useEffect, useRef } from 'preact/hooks'
-import uPlot from 'uplot'
-// Bundled into the console's stylesheet: the page's CSP allows no inline <style>.
-import 'uplot/dist/uPlot.min.css'
+import { useEffect, useRef, useState } from 'preact/hooks'
+import type uPlot from 'uplot'
 import type { ChartData } from '../charts/history'
 import { HISTORY_MS } from '../charts/history'
 
@@ -29,6 +27,10 @@ function seriesOf(data: ChartData, unit: string): uPlot.Series[] {
   }))]
 }
 
+let loading: Promise<typeof uPlot> | undefined
+/** uPlot's chunk, fetched once, the first time a chart is shown. */
+const loadUPlot = (): Promise<typeof uPlot> => (loading ??= import('../charts/uplot').then((m) => m.default))
+
 /** The lines' names joined: when they change (a replica came or went), the chart is made again. */
 const keyOf = (data: ChartData): string => data.lines.map((l) => l.name).join('\n')
 
@@ -41,17 +43,19 @@ const keyOf = (data: ChartData): string => data.lines.map((l) => l.name).join('\
 export function TimeChart({ title, unit, data, label }: { title: string; unit: string; data: ChartData; label: string }) {
   const box = useRef<HTMLDivElement>(null)
   const chart = useRef<{ plot: uPlot; key: string } | null>(null)
+  const [UPlot, setUPlot] = useState<typeof uPlot | null>(null)
+  useEffect(() => { void loadUPlot().then((lib) => setUPlot(() => lib)) }, [])
 
   useEffect(() => {
     const element = box.current
-    if (!element) return
+    if (!element || !UPlot) return
     const aligned: uPlot.AlignedData = [data.times, ...data.lines.map((l) => l.values)]
     const key = keyOf(data)
     if (chart.current && chart.current.key === key) {
       chart.current.plot.setData(aligned, false)
     } else {
       chart.current?.plot.destroy()
-      const plot = new uPlot({
+      const plot = new UPlot({
         width: element.clientWidth || 320,
         height: HEIGHT,
         series: seriesOf(data, unit),
@@ -66,7 +70,7 @@ export function TimeChart({ title, unit, data, label }: { title: string; unit: s
     const now = Date.now() / 1000
     const span = Math.min(HISTORY_MS / 1000, Math.max(MIN_SPAN_S, now - (data.times[0] ?? now)))
     chart.current.plot.setScale('x', { min: now - span, max: now })
-  }, [data])
+  }, [data, UPlot])
 
   useEffect(() => {
     const element = box.current
