@@ -12,6 +12,8 @@ export const REPLICA_SEEN_WINDOW_MS = 60_000
 export const STALE_AFTER_MISSED_BEATS = 3
 /** The interval assumed for a heartbeat whose own is missing or out of range. */
 const DEFAULT_HEARTBEAT_MS = 5000
+/** REPLICA_HEARTBEAT_MS's largest value: three of them fit in the window, so a silent replica goes stale before it goes. */
+const MAX_HEARTBEAT_MS = REPLICA_SEEN_WINDOW_MS / STALE_AFTER_MISSED_BEATS
 
 /** An entry of the stream: the event's id, its JSON without the id, and the parsed event. */
 export interface StoredEvent {
@@ -60,7 +62,7 @@ interface Presence {
 /** A heartbeat's data as stored: its interval (in range, else the default) and its count (when it is one). */
 function presenceOf(data: Record<string, unknown>, now: Date): Presence {
   const { intervalMs, handled } = data
-  const interval = typeof intervalMs === 'number' && intervalMs >= 100 && intervalMs <= 60_000 ? intervalMs : DEFAULT_HEARTBEAT_MS
+  const interval = typeof intervalMs === 'number' && intervalMs >= 100 && intervalMs <= MAX_HEARTBEAT_MS ? intervalMs : DEFAULT_HEARTBEAT_MS
   const count = typeof handled === 'number' && Number.isSafeInteger(handled) && handled >= 0 ? { handled } : {}
   return { lastSeenAt: now.toISOString(), intervalMs: interval, ...count }
 }

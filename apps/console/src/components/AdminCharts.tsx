@@ -14,9 +14,9 @@ export function AdminCharts({ charts }: { charts: AdminHistoryHandle }) {
   const latency = useMemo(() => history.latency.data(), [version])
   return (
     <div class='charts'>
-      <TimeChart title='Queue depth (ready + unacked)' label='queue depth' unit='msgs' data={depth} />
-      <TimeChart title='Messages per second, per replica' label='messages per second' unit='/s' data={rates} />
-      <TimeChart title='Mail latency: SMTP send time, p50 and p99 over 10 s' label='mail latency' unit='ms' data={latency} />
+      <TimeChart title='Queue depth (ready + unacked)' unit='msgs' data={depth} />
+      <TimeChart title='Messages per second, per replica' unit='/s' data={rates} />
+      <TimeChart title='Mail latency: SMTP send time, p50 and p99 over 10 s' unit='ms' data={latency} />
     </div>
   )
 }

@@ -17,14 +17,8 @@ function timeLabels(u: uPlot, splits: number[]): string[] {
 }
 
 /** Series options for the lines of `data`, in order. */
-function seriesOf(data: ChartData, unit: string): uPlot.Series[] {
-  return [{}, ...data.lines.map((line, i) => ({
-    label: line.name,
-    stroke: COLOURS[i % COLOURS.length],
-    width: 2,
-    spanGaps: false,
-    value: (_u: uPlot, v: number | null) => (v === null ? '—' : `${Number(v.toFixed(v < 10 ? 2 : 0))} ${unit}`)
-  }))]
+function seriesOf(data: ChartData): uPlot.Series[] {
+  return [{}, ...data.lines.map((line, i) => ({ label: line.name, stroke: COLOURS[i % COLOURS.length], width: 2, spanGaps: false }))]
 }
 
 let loading: Promise<typeof uPlot> | undefined
@@ -40,7 +34,7 @@ const keyOf = (data: ChartData): string => data.lines.map((l) => l.name).join('\
  * its box (ResizeObserver), so it reads at a phone's 390 px too; the x axis
  * ends at now, so a quiet stretch shows as flat or empty rather than squeezed out.
  */
-export function TimeChart({ title, unit, data, label }: { title: string; unit: string; data: ChartData; label: string }) {
+export function TimeChart({ title, unit, data }: { title: string; unit: string; data: ChartData }) {
   const box = useRef<HTMLDivElement>(null)
   const chart = useRef<{ plot: uPlot; key: string } | null>(null)
   const [UPlot, setUPlot] = useState<typeof uPlot | null>(null)
@@ -58,7 +52,7 @@ export function TimeChart({ title, unit, data, label }: { title: string; unit: s
       const plot = new UPlot({
         width: element.clientWidth || 320,
         height: HEIGHT,
-        series: seriesOf(data, unit),
+        series: seriesOf(data),
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 0) * 1.1] } },
         axes: [{ stroke: '#5c6370', values: timeLabels, space: 70 }, { stroke: '#5c6370', size: 48 }],
         legend: { live: false },
@@ -85,7 +79,7 @@ export function TimeChart({ title, unit, data, label }: { title: string; unit: s
   }, [])
 
   return (
-    <figure class='chart' aria-label={label}>
+    <figure class='chart'>
       <figcaption>{title}</figcaption>
       <div ref={box} class='chart-canvas' role='img' aria-label={`${title}: ${summary(data, unit)}`} data-points={data.times.length} />
     </figure>
