@@ -258,7 +258,7 @@ describe('rabbitmq permissions: each service does its own work and no more', () 
       await channel.close()
     })
 
-    test('mailer: mail.* events only; worker: job.* and image.* only; api: its own types', async () => {
+    test('mailer: mail.* events only; worker: job.* and image.* only; api: its own types; all: their heartbeats', async () => {
       expect(await publishAs('mailer', events.exchange, 'mail.sent')).toBe('routed')
       expect(await publishAs('mailer', events.exchange, 'job.status')).toMatch(/ACCESS_REFUSED/)
       expect(await publishAs('mailer', events.exchange, 'queue.stats')).toMatch(/ACCESS_REFUSED/)
@@ -270,7 +270,11 @@ describe('rabbitmq permissions: each service does its own work and no more', () 
       expect(await publishAs('bounces', events.exchange, 'mail.bounced')).toBe('routed')
       expect(await publishAs('bounces', events.exchange, 'mail.suppressed')).toBe('routed')
       expect(await publishAs('bounces', events.exchange, 'mail.sent')).toMatch(/ACCESS_REFUSED/)
-      expect(await depth(events.queue)).toBe(7)
+      // Every service beats (replica.heartbeat, replica.stopped); none may speak for the api's queue.stats.
+      for (const user of ['api', 'mailer', 'worker', 'bounces'] as const) expect(await publishAs(user, events.exchange, 'replica.heartbeat')).toBe('routed')
+      expect(await publishAs('bounces', events.exchange, 'replica.stopped')).toBe('routed')
+      expect(await publishAs('bounces', events.exchange, 'replica.other')).toMatch(/ACCESS_REFUSED/)
+      expect(await depth(events.queue)).toBe(12)
     })
 
     test('mailer and worker cannot read, rebind or remove the events exchange and queue; the api can read the queue', async () => {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Server } from 'node:http'
-import { BrokerConnection, EventPublisher, type EventSink } from '@socialnet/broker'
+import { BrokerConnection, EventPublisher, startHeartbeat, type EventSink, type Heartbeat } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
 import { DeliveryAttempts, SuppressionList } from '@socialnet/sender'
 import type { Logger } from 'pino'
@@ -62,9 +62,11 @@ export async function startBouncesService(config: BouncesConfig, log: Logger, li
     limits: { closeTimeoutMs: config.SHUTDOWN_GRACE_MS, ...limits }
   })
   let opsServer: Server | undefined
+  let heartbeat: Heartbeat | undefined
   let closing: Promise<void> | undefined
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      heartbeat?.stop()
       await receiver.close()
       await publisher?.close()
       await connection?.close()
@@ -82,6 +84,7 @@ export async function startBouncesService(config: BouncesConfig, log: Logger, li
     if (connection) void connection.connect().catch(() => {})
     const smtpPort = await receiver.listen(config.BOUNCE_SMTP_PORT, config.BOUNCE_SMTP_HOST)
     log.info({ smtpPort, domain: config.BOUNCE_DOMAIN, events: config.EVENTS }, 'bounce receiver started')
+    if (publisher) heartbeat = startHeartbeat(publisher, { intervalMs: config.REPLICA_HEARTBEAT_MS })
     const address = opsServer?.address()
     return { smtpPort, opsPort: typeof address === 'object' && address ? address.port : undefined, metrics, close }
   } catch (err) {

@@ -32,8 +32,8 @@ export async function newPage(browser: Browser): Promise<{ page: Page; errors: s
   return { page, errors }
 }
 
-/** Saves the whole page as test-output/screenshots/<name>.png, to look at after a run. */
-export async function screenshot(page: Page, name: string): Promise<void> {
+/** Saves the whole page (or, with fullPage false, what the window shows) as test-output/screenshots/<name>.png, to look at after a run. */
+export async function screenshot(page: Page, name: string, { fullPage = true }: { fullPage?: boolean } = {}): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true })
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage })
 }

@@ -90,6 +90,11 @@ export class Mailer {
     return this.consumer.active
   }
 
+  /** Mail messages finished (sent, or acked as suppressed or duplicate) since start: the heartbeat's count. */
+  get handled(): number {
+    return this.consumer.handled
+  }
+
   private async handle(message: AnyConsumedMessage): Promise<void> {
     const { log, metrics, events } = this.deps
     const { messageId, type, attempt } = message

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Server } from 'node:http'
-import { BrokerConnection, EventPublisher } from '@socialnet/broker'
+import { BrokerConnection, EventPublisher, startHeartbeat, type Heartbeat } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
 import { Redis } from 'ioredis'
 import { DeliveryAttempts, SuppressionList } from '@socialnet/sender'
@@ -95,6 +95,7 @@ export async function startMailerService(config: MailerConfig, log: Logger, opti
     verp: config.verp
   })
   let metricsServer: Server | undefined
+  let heartbeat: Heartbeat | undefined
   let closing: Promise<void> | undefined
   // Hourly, and once at start: every replica prunes; the DELETEs are idempotent.
   const logRetentionMs = config.MAIL_LOG_RETENTION_DAYS * 86_400_000
@@ -113,6 +114,8 @@ export async function startMailerService(config: MailerConfig, log: Logger, opti
   const close = (graceMs: number): Promise<void> =>
     (closing ??= (async () => {
       clearInterval(pruning)
+      // Said first: the replica leaves the console's list as it stops taking mail.
+      heartbeat?.stop()
       await mailer.stop(graceMs)
       transport.close()
       await events.close()
@@ -127,6 +130,7 @@ export async function startMailerService(config: MailerConfig, log: Logger, opti
     prune()
     void connection.connect().catch(() => {})
     await mailer.start()
+    heartbeat = startHeartbeat(events, { intervalMs: config.REPLICA_HEARTBEAT_MS, handled: () => mailer.handled })
   } catch (err) {
     await close(0)
     throw err

@@ -81,6 +81,24 @@ describe('mailer events', () => {
     expect(dead).toMatchObject({ userId, data: { messageId, permanent: true, reason: expect.stringContaining('refused'), attempts: expect.any(Number) } })
   })
 
+  test('heartbeats: every REPLICA_HEARTBEAT_MS, idle or not, counting the mails it finished; a clean close says replica.stopped', async () => {
+    const beating = await bed.startMailer({ REPLICA_ID: 'mailer-beat', REPLICA_HEARTBEAT_MS: '200' })
+    const mine = (type: string) => events.filter((e) => e.replica === 'mailer-beat' && e.type === type)
+    await waitFor(() => mine('replica.heartbeat').length >= 3, 'three heartbeats of an idle mailer')
+    expect(mine('replica.heartbeat')[0]).toMatchObject({ service: 'mailer', subject: 'replica', data: { intervalMs: 200, handled: 0 } })
+
+    // Two mailers share the queue: the count is this one's mails, whichever it took.
+    const messageIds = await Promise.all(Array.from({ length: 6 }, () => publish(randomUUID())))
+    await waitFor(() => messageIds.every((id) => of(id).some((e) => e.type === 'mail.sent')), 'six mails sent')
+    const sentHere = messageIds.filter((id) => of(id).some((e) => e.type === 'mail.sent' && e.replica === 'mailer-beat')).length
+    await waitFor(() => mine('replica.heartbeat').at(-1)!.data.handled === sentHere, `a heartbeat counting ${sentHere} mails`)
+
+    await beating.close(1000)
+    await waitFor(() => mine('replica.stopped').length === 1, 'replica.stopped')
+    const stoppedAt = events.indexOf(mine('replica.stopped')[0]!)
+    expect(events.slice(stoppedAt).some((e) => e.replica === 'mailer-beat' && e.type === 'replica.heartbeat')).toBe(false)
+  })
+
   test('a mailer whose broker has no events exchange still sends mail; its events wait in a bounded buffer', async () => {
     const second = await bed.startMailer({ REPLICA_ID: 'mailer-8' })
     await channel.deleteExchange(bed.names.events.exchange)

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import Redis from 'ioredis'
 import type { Logger } from 'pino'
-import { BrokerConnection, Consumer, EventPublisher, Publisher } from '@socialnet/broker'
+import { BrokerConnection, Consumer, EventPublisher, Publisher, startHeartbeat, type Heartbeat } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
 import { JobStatusStore, parseAllowHosts, type HostResolver } from '@socialnet/jobs'
 import type { WorkerConfig } from './config'
@@ -92,9 +92,12 @@ export async function startWorker(config: WorkerConfig, log: Logger, options: { 
     batchSize: 1000
   })
 
+  let heartbeat: Heartbeat | undefined
   let stopped: Promise<void> | undefined
   const stop = (graceMs: number): Promise<void> => {
     stopped ??= (async () => {
+      // Said first: the replica leaves the console's list as it stops taking work.
+      heartbeat?.stop()
       // Consumers first (their handlers may still publish), then the
       // publisher drains its confirms, then connections close.
       await Promise.all([...consumers.map((c) => c.stop(graceMs)), sweeper.stop(), jobLogRetention.stop()])
@@ -115,6 +118,8 @@ export async function startWorker(config: WorkerConfig, log: Logger, options: { 
     await stop(0)
     throw err
   }
+  // Jobs and thumbnails together: the messages this replica finished.
+  heartbeat = startHeartbeat(events, { intervalMs: config.REPLICA_HEARTBEAT_MS, handled: () => consumers.reduce((sum, c) => sum + c.handled, 0) })
   log.info({ queues: consumers.length }, 'worker consuming')
   return { connection, consumers, sweeper, jobLogRetention, events, stop }
 }

@@ -41,6 +41,26 @@ describe('worker events', () => {
     expect(mine[2]!.data).toMatchObject({ attempts: 1, durationMs: expect.any(Number) })
   })
 
+  test('heartbeats: every REPLICA_HEARTBEAT_MS, counting the jobs it finished; a clean stop says replica.stopped', async () => {
+    const worker = await h.startWorker({ REPLICA_ID: 'worker-beat', REPLICA_HEARTBEAT_MS: 200 })
+    const mine = (type: string) => events.filter((e) => e.replica === 'worker-beat' && e.type === type)
+    await waitForValue(() => mine('replica.heartbeat')[2], 'three heartbeats of an idle worker')
+    expect(mine('replica.heartbeat')[0]).toMatchObject({ service: 'worker', subject: 'replica', data: { intervalMs: 200, handled: 0 } })
+    const owner = await h.createUser()
+    const ids = Array.from({ length: 4 }, () => randomUUID())
+    for (const id of ids) {
+      await h.store.create(id, 'log', { owner })
+      await h.publishJob('log', id, { data: { n: 1 }, ownerId: owner })
+    }
+    const done = () => ids.map((id) => events.find((e) => e.subject === `job:${id}` && e.data.status === 'DONE'))
+    await waitForValue(() => done().every(Boolean) || undefined, 'four jobs DONE')
+    // Two workers share the queue: the count is this one's jobs, whichever it took.
+    const here = done().filter((e) => e!.replica === 'worker-beat').length
+    await waitForValue(() => mine('replica.heartbeat').at(-1)!.data.handled === here || undefined, `a heartbeat counting ${here} jobs`)
+    await worker.stop(1000)
+    await waitForValue(() => mine('replica.stopped')[0], 'replica.stopped')
+  })
+
   test('a failing job: FAILED with the error', async () => {
     const owner = await h.createUser()
     const id = randomUUID()

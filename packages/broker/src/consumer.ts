@@ -85,6 +85,7 @@ export class Consumer {
   private started = false
   private stopping = false
   private readonly inFlight = new Set<Promise<void>>()
+  private handledCount = 0
 
   constructor(
     private readonly connection: BrokerConnection,
@@ -105,6 +106,11 @@ export class Consumer {
       setup: (confirmed) => this.consume(confirmed),
       onClose: () => (this.consumerTag = undefined)
     })
+  }
+
+  /** Messages whose handler succeeded and that were acked, since this consumer was made (a heartbeat's rate). */
+  get handled(): number {
+    return this.handledCount
   }
 
   /** Messages being handled right now. */
@@ -206,6 +212,7 @@ export class Consumer {
       return this.retry(confirmed, raw, outcome, target.queue, message)
     }
     this.settle(confirmed, raw, 'ack')
+    this.handledCount++
   }
 
   private async retry(confirmed: ConfirmedChannel, raw: ConsumeMessage, outcome: FailureOutcome & { action: 'retry' }, queue: string, message: AnyConsumedMessage): Promise<void> {

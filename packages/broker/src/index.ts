@@ -13,6 +13,7 @@
  *
  *   const events = new EventPublisher(connection, { service: 'mailer', replica })  // fire and forget
  *   events.emit('mail.sent', { subject: `mail:${id}`, userId, data: { ... } })
+ *   const heartbeat = startHeartbeat(events, { intervalMs: 5000, handled: () => consumer.handled })  // stop() says goodbye
  *
  * The routing key of a message defaults to its type; the topology binds
  * `mail.#` to the mail queue, `job.#` to jobs, `image.#` to thumbnails.
@@ -45,6 +46,7 @@ export {
   type EventType, type EventService, type EventInput, type EmittedEvent, type StreamedEvent, type EventSink
 } from './events/event'
 export { EventPublisher, type EventPublisherOptions } from './events/event-publisher'
+export { startHeartbeat, type Heartbeat, type HeartbeatOptions } from './events/heartbeat'
 export { ATTEMPT_HEADER, DEFERRAL_HEADERS, FAILURE_HEADERS, LAST_ERROR_HEADER, type ConsumedMessage, type AnyConsumedMessage } from './message'
 export { PUBLISH_ID_HEADER, ConfirmedChannel } from './confirmed-channel'
 export {

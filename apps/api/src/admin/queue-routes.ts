@@ -13,6 +13,11 @@ export const QueueStatsBody = Type.Object({
   dlq: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'messages in <queue>.dlq' })
 })
 
+/** Why `unacked` is null, or that it is not. */
+export const UnackedSourceBody = Type.Union([Type.Literal('management_api'), Type.Literal('not_configured'), Type.Literal('unreachable')], {
+  description: 'where unacked counts come from: management_api; not_configured (RABBITMQ_MANAGEMENT_URL unset: unacked is null); unreachable (set, but it did not answer)'
+})
+
 /**
  * `GET /v1/admin/queues`, admins only. One read serves every caller for about
  * a second (QueueStatsReader), so polling admins cost the broker little; the
@@ -25,11 +30,11 @@ const queueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['admin'],
       summary: 'Work queues: ready, unacked, consumers and dead letters (admins)',
       security: [{ bearerAuth: [] }],
-      response: { 200: Type.Object({ queues: Type.Array(QueueStatsBody) }), 401: ErrorBody, 403: ErrorBody, 503: ErrorBody }
+      response: { 200: Type.Object({ queues: Type.Array(QueueStatsBody), unackedSource: UnackedSourceBody }), 401: ErrorBody, 403: ErrorBody, 503: ErrorBody }
     }
   }, async (request, reply) => {
     void reply.header('cache-control', 'no-store')
-    return { queues: await fastify.queueStats.read() }
+    return await fastify.queueStats.read()
   })
 }
 

@@ -15,6 +15,18 @@ export interface QueueStats {
   dlq: number | null
 }
 
+/**
+ * Where the unacked counts came from: the management API, or why they are `null`
+ * (RABBITMQ_MANAGEMENT_URL unset, or set and not answering), so a page can say so.
+ */
+export type UnackedSource = 'management_api' | 'not_configured' | 'unreachable'
+
+/** One reading of every work queue. */
+export interface QueueReading {
+  queues: QueueStats[]
+  unackedSource: UnackedSource
+}
+
 export interface QueueStatsOptions {
   connection: BrokerConnection
   /** RabbitMQ's management API (`http://user:pass@host:15672`), for unacked counts; optional. */
@@ -33,7 +45,7 @@ export interface QueueStatsOptions {
  * when it is configured and reported as `null` otherwise.
  */
 export class QueueStatsReader {
-  private last?: { at: number; stats: Promise<QueueStats[]> }
+  private last?: { at: number; stats: Promise<QueueReading> }
   private readonly maxAgeMs: number
 
   constructor(private readonly opts: QueueStatsOptions) {
@@ -41,7 +53,7 @@ export class QueueStatsReader {
   }
 
   /** Stats of every work queue; never throws (unknown values are `null`). */
-  read(): Promise<QueueStats[]> {
+  read(): Promise<QueueReading> {
     const now = Date.now()
     if (this.last && now - this.last.at < this.maxAgeMs) return this.last.stats
     const stats = this.readNow()
@@ -49,9 +61,9 @@ export class QueueStatsReader {
     return stats
   }
 
-  private async readNow(): Promise<QueueStats[]> {
-    const [amqp, unacked] = await Promise.all([this.readOverAmqp(), this.readUnacked()])
-    return WORK_QUEUES.map((name) => {
+  private async readNow(): Promise<QueueReading> {
+    const [amqp, { unacked, source }] = await Promise.all([this.readOverAmqp(), this.readUnacked()])
+    const queues = WORK_QUEUES.map((name) => {
       const names = this.opts.connection.topology.queues[name]
       const work = amqp.get(names.name)
       return {
@@ -63,6 +75,7 @@ export class QueueStatsReader {
         dlq: amqp.get(names.dlq)?.messageCount ?? null
       }
     })
+    return { queues, unackedSource: source }
   }
 
   private async readOverAmqp(): Promise<Map<string, { messageCount: number; consumerCount: number }>> {
@@ -95,9 +108,9 @@ export class QueueStatsReader {
     return channel
   }
 
-  private async readUnacked(): Promise<Map<string, number>> {
+  private async readUnacked(): Promise<{ unacked: Map<string, number>; source: UnackedSource }> {
     const found = new Map<string, number>()
-    if (!this.opts.managementUrl) return found
+    if (!this.opts.managementUrl) return { unacked: found, source: 'not_configured' }
     try {
       const base = new URL(this.opts.managementUrl)
       const amqp = new URL(this.opts.amqpUrl)
@@ -109,14 +122,15 @@ export class QueueStatsReader {
         headers: { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` },
         signal: AbortSignal.timeout(2000)
       })
-      if (!res.ok) return found
+      if (!res.ok) return { unacked: found, source: 'unreachable' }
       const rows = await res.json() as { name: string; messages_unacknowledged?: number }[]
       for (const row of rows) {
         if (typeof row.messages_unacknowledged === 'number') found.set(row.name, row.messages_unacknowledged)
       }
     } catch {
       // The management API is optional: unacked stays null.
+      return { unacked: found, source: 'unreachable' }
     }
-    return found
+    return { unacked: found, source: 'management_api' }
   }
 }

@@ -63,6 +63,13 @@ export class EventCollector {
     const event = parseEmittedEvent(body)
     if (!event) {
       this.observer.discarded()
+    } else if (event.type === 'replica.heartbeat' || event.type === 'replica.stopped') {
+      // Kept out of the stream: a heartbeat only refreshes the replicas hash, so it costs no
+      // client anything, and a replica that says goodbye leaves the list at once.
+      await this.store.recordPresence(event).catch((err: unknown) => {
+        this.observer.discarded()
+        this.log.debug({ err }, 'events: could not record a heartbeat')
+      })
     } else {
       try {
         await this.store.append(event, body)

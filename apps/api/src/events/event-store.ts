@@ -6,8 +6,14 @@ const LAST_POSSIBLE_ID = '18446744073709551615-18446744073709551615'
 
 /** How far back a reconnecting client can resume (Last-Event-ID): the stream keeps this much. */
 export const REPLAY_WINDOW_MS = 10 * 60_000
-/** Replicas that emitted within this long are listed in `queue.stats`. */
+/** A replica whose last heartbeat is older than this is no longer listed in `queue.stats` (and its entry is removed). */
 export const REPLICA_SEEN_WINDOW_MS = 60_000
+/** Heartbeats a replica may miss before it is listed as stale (greyed in the console). */
+export const STALE_AFTER_MISSED_BEATS = 3
+/** The interval assumed for a heartbeat whose own is missing or out of range. */
+const DEFAULT_HEARTBEAT_MS = 5000
+/** REPLICA_HEARTBEAT_MS's largest value: three of them fit in the window, so a silent replica goes stale before it goes. */
+const MAX_HEARTBEAT_MS = REPLICA_SEEN_WINDOW_MS / STALE_AFTER_MISSED_BEATS
 
 /** An entry of the stream: the event's id, its JSON without the id, and the parsed event. */
 export interface StoredEvent {
@@ -34,11 +40,31 @@ declare module 'ioredis' {
   }
 }
 
-/** A service process that emitted events recently. */
+/** A service process that sent a heartbeat within the last minute. */
 export interface ReplicaSeen {
   service: string
   replica: string
+  /** When its last heartbeat was stored. */
   lastSeenAt: string
+  /** True after STALE_AFTER_MISSED_BEATS heartbeats missed: probably dead (or cut off from the broker). */
+  stale: boolean
+  /** Messages it has finished since it started, as its last heartbeat said (mailer, worker). */
+  handled?: number
+}
+
+/** What the replicas hash holds per `service/replica`. */
+interface Presence {
+  lastSeenAt: string
+  intervalMs: number
+  handled?: number
+}
+
+/** A heartbeat's data as stored: its interval (in range, else the default) and its count (when it is one). */
+function presenceOf(data: Record<string, unknown>, now: Date): Presence {
+  const { intervalMs, handled } = data
+  const interval = typeof intervalMs === 'number' && intervalMs >= 100 && intervalMs <= MAX_HEARTBEAT_MS ? intervalMs : DEFAULT_HEARTBEAT_MS
+  const count = typeof handled === 'number' && Number.isSafeInteger(handled) && handled >= 0 ? { handled } : {}
+  return { lastSeenAt: now.toISOString(), intervalMs: interval, ...count }
 }
 
 /** Orders two stream entry ids (negative: a before b). */
@@ -91,7 +117,6 @@ export function toStored(id: string, fields: string[]): StoredEvent | undefined 
 export class EventStore {
   readonly streamKey: string
   readonly replicasKey: string
-  private readonly seenAt = new Map<string, number>()
 
   constructor(private readonly redis: Redis, private readonly prefix: string, private readonly maxLen: number) {
     this.streamKey = `${prefix}stream`
@@ -118,22 +143,21 @@ export class EventStore {
     const pipeline = this.redis.pipeline()
     if (event.userId) pipeline.socialnetAppendOwnedEvent(this.streamKey, this.userStreamKey(event.userId), minId, body, String(REPLAY_WINDOW_MS))
     else pipeline.xadd(this.streamKey, 'MINID', '~', minId, '*', 'e', body)
-    const replica = `${event.service}/${event.replica}`
-    const last = this.seenAt.get(replica) ?? 0
-    // The hash needs second precision at most: one write per replica per second.
-    if (Date.now() - last >= 1000) {
-      this.seenAt.set(replica, Date.now())
-      pipeline.hset(this.replicasKey, replica, new Date().toISOString())
-    }
     const results = await pipeline.exec()
     const [err, id] = results![0]!
     if (err) throw err
     return id as string
   }
 
-  /** Records a replica as alive now (an api replica does so itself, even while nothing happens). */
-  async markSeen(service: string, replica: string): Promise<void> {
-    await this.redis.hset(this.replicasKey, `${service}/${replica}`, new Date().toISOString())
+  /**
+   * A `replica.heartbeat` marks its replica alive now (with its interval and count);
+   * a `replica.stopped` removes it. The time is the collector's, not the sender's:
+   * one clock judges every replica, whatever theirs says.
+   */
+  async recordPresence(event: EmittedEvent): Promise<void> {
+    const key = `${event.service}/${event.replica}`
+    if (event.type === 'replica.stopped') await this.redis.hdel(this.replicasKey, key)
+    else await this.redis.hset(this.replicasKey, key, JSON.stringify(presenceOf(event.data, new Date())))
   }
 
   /** Caps the stream's length (approximately): a burst inside the window cannot grow it without bound. */
@@ -156,19 +180,43 @@ export class EventStore {
     return last?.[0] ?? '0-0'
   }
 
-  /** Service processes that emitted within the last minute; older entries are removed as they are found. */
+  /**
+   * Service processes that sent a heartbeat within the last minute, those that missed
+   * three marked stale; older (or unreadable) entries are removed as they are found.
+   */
   async replicasSeen(): Promise<ReplicaSeen[]> {
     const all = await this.redis.hgetall(this.replicasKey)
     const now = Date.now()
     const seen: ReplicaSeen[] = []
-    const stale: string[] = []
-    for (const [key, at] of Object.entries(all)) {
-      const age = now - Date.parse(at)
+    const gone: string[] = []
+    for (const [key, value] of Object.entries(all)) {
+      const presence = parsePresence(value)
+      const age = presence ? now - Date.parse(presence.lastSeenAt) : Number.NaN
       const slash = key.indexOf('/')
-      if (age <= REPLICA_SEEN_WINDOW_MS) seen.push({ service: key.slice(0, slash), replica: key.slice(slash + 1), lastSeenAt: at })
-      else if (age > 3600_000) stale.push(key)
+      if (!presence || !(age <= REPLICA_SEEN_WINDOW_MS) || slash < 0) {
+        gone.push(key)
+        continue
+      }
+      seen.push({
+        service: key.slice(0, slash),
+        replica: key.slice(slash + 1),
+        lastSeenAt: presence.lastSeenAt,
+        stale: age > STALE_AFTER_MISSED_BEATS * presence.intervalMs,
+        ...(presence.handled === undefined ? {} : { handled: presence.handled })
+      })
     }
-    if (stale.length > 0) await this.redis.hdel(this.replicasKey, ...stale)
+    if (gone.length > 0) await this.redis.hdel(this.replicasKey, ...gone)
     return seen.sort((a, b) => a.service.localeCompare(b.service) || a.replica.localeCompare(b.replica))
+  }
+}
+
+/** A replicas-hash value, or undefined for one this version did not write (it is then removed). */
+function parsePresence(value: string): Presence | undefined {
+  try {
+    const parsed = JSON.parse(value) as Partial<Presence>
+    if (typeof parsed.lastSeenAt !== 'string' || typeof parsed.intervalMs !== 'number') return undefined
+    return parsed as Presence
+  } catch {
+    return undefined
   }
 }

@@ -139,7 +139,7 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
 
   const ticker = startQueueStatsTicker({
     streams: admins,
-    read: async () => ({ queues: await fastify.queueStats.read(), replicas: await store.replicasSeen() }),
+    read: async () => ({ ...await fastify.queueStats.read(), replicas: await store.replicasSeen() }),
     replica: opts.replica,
     log: fastify.log.child({ component: 'events' })
   })
@@ -155,19 +155,12 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
     intervalMs: opts.heartbeatMs
   })
 
-  // An api replica is listed in queue.stats while it runs, not only while it emits.
-  const present = (): void => void store.markSeen('api', opts.replica).catch(() => {})
-  const presence = setInterval(present, 10_000)
-  presence.unref()
-
   fastify.addHook('onReady', async () => {
     await hub.start()
     collector.start()
-    present()
   })
   fastify.addHook('preClose', async () => {
     recheck.stop()
-    clearInterval(presence)
     ticker.stop()
     service.closeAll()
   })

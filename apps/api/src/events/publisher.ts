@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { Counter } from 'prom-client'
-import { EventPublisher, type EventSink } from '@socialnet/broker'
+import { EventPublisher, startHeartbeat, type EventSink, type Heartbeat } from '@socialnet/broker'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -10,12 +10,13 @@ declare module 'fastify' {
 }
 
 /**
- * The api's event publisher on its one broker connection. Events dropped
+ * The api's event publisher on its one broker connection, and this replica's
+ * heartbeat through it (from ready until the close starts). Events dropped
  * (broker away long enough to fill the buffer) are counted in
  * socialnet_events_dropped_total; onClose closes it before the connection
  * (plugins close in reverse order).
  */
-export default fp(async function events(fastify, opts: { replica: string; maxBuffered: number }) {
+export default fp(async function events(fastify, opts: { replica: string; maxBuffered: number; heartbeatMs: number }) {
   const dropped = new Counter({
     name: 'socialnet_events_dropped_total',
     help: 'Events this process could not publish (buffer full while the broker was away, or nacked)',
@@ -28,5 +29,8 @@ export default fp(async function events(fastify, opts: { replica: string; maxBuf
     onDropped: (n) => dropped.inc(n)
   })
   fastify.decorate('events', publisher)
+  let heartbeat: Heartbeat | undefined
+  fastify.addHook('onReady', async () => { heartbeat = startHeartbeat(publisher, { intervalMs: opts.heartbeatMs }) })
+  fastify.addHook('preClose', async () => { heartbeat?.stop() })
   fastify.addHook('onClose', async () => { await publisher.close() })
 }, { name: 'events', dependencies: ['broker', 'metrics'] })

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { QueueStats } from '../admin/queue-stats'
+import type { QueueReading } from '../admin/queue-stats'
 import type { ReplicaSeen } from './event-store'
 import type { SseStream } from './sse-stream'
 
@@ -7,7 +7,7 @@ import type { SseStream } from './sse-stream'
 export interface QueueStatsTickerOptions {
   /** The admin streams; the live set, read at every tick. */
   streams: ReadonlySet<SseStream>
-  read: () => Promise<{ queues: QueueStats[]; replicas: ReplicaSeen[] }>
+  read: () => Promise<QueueReading & { replicas: ReplicaSeen[] }>
   replica: string
   log: FastifyBaseLogger
 }
@@ -23,14 +23,14 @@ export function startQueueStatsTicker(opts: QueueStatsTickerOptions): { stop(): 
     if (busy || opts.streams.size === 0) return
     busy = true
     try {
-      const { queues, replicas } = await opts.read()
+      const { queues, unackedSource, replicas } = await opts.read()
       const json = JSON.stringify({
         type: 'queue.stats',
         at: new Date().toISOString(),
         service: 'api',
         replica: opts.replica,
         subject: 'queues',
-        data: { queues: queues.map(({ name, ready, unacked, consumers, dlq }) => ({ name, ready, unacked, consumers, dlq })), replicas }
+        data: { queues: queues.map(({ name, ready, unacked, consumers, dlq }) => ({ name, ready, unacked, consumers, dlq })), unackedSource, replicas }
       })
       for (const stream of opts.streams) stream.send('queue.stats', json)
     } catch (err) {

@@ -33,8 +33,10 @@ describe('GET /v1/admin/queues', () => {
       const res = await t.app.inject({ url: '/v1/admin/queues', headers: admin.auth })
       expect(res.statusCode).toBe(200)
       expect(res.headers['cache-control']).toBe('no-store')
-      const { queues } = res.json() as { queues: Record<string, unknown>[] }
+      const { queues, unackedSource } = res.json() as { queues: Record<string, unknown>[]; unackedSource: string }
       expect(queues.map((q) => q.name)).toEqual(['mail', 'jobs', 'thumbnails'])
+      // Says why unacked is null, so the console can name the setting.
+      expect(unackedSource).toBe('not_configured')
       expect(queues[0]).toEqual({ name: 'mail', queue: `${prefix}socialnet.mail`, ready: expect.any(Number), unacked: null, consumers: 2, dlq: 0 })
       expect(queues[1]).toMatchObject({ name: 'jobs', consumers: 0, dlq: 1 })
     } finally {
@@ -59,17 +61,23 @@ describe('GET /v1/admin/queues with RABBITMQ_MANAGEMENT_URL', () => {
       await channel.consume(queue, () => {}, { noAck: false })
       // The management API refreshes its counters every few seconds: ask until it has caught up.
       let thumbnails: Record<string, unknown> | undefined
+      let source: string | undefined
       for (let i = 0; i < 40 && thumbnails?.unacked !== 2; i++) {
         await sleep(500)
         const res = await t.app.inject({ url: '/v1/admin/queues', headers: admin.auth })
-        thumbnails = (res.json() as { queues: Record<string, unknown>[] }).queues[2]
+        const body = res.json() as { queues: Record<string, unknown>[]; unackedSource: string }
+        thumbnails = body.queues[2]
+        source = body.unackedSource
       }
       expect(thumbnails).toEqual({ name: 'thumbnails', queue, ready: 1, unacked: 2, consumers: 1, dlq: 0 })
+      expect(source).toBe('management_api')
 
       broken = await buildApp({ ...t.env.config, RABBITMQ_MANAGEMENT_URL: 'http://127.0.0.1:1' })
       await broken.broker.connection.waitForConnection()
       const res = await broken.inject({ url: '/v1/admin/queues', headers: admin.auth })
-      expect((res.json() as { queues: Record<string, unknown>[] }).queues[2]).toEqual({ name: 'thumbnails', queue, ready: 1, unacked: null, consumers: 1, dlq: 0 })
+      const body = res.json() as { queues: Record<string, unknown>[]; unackedSource: string }
+      expect(body.queues[2]).toEqual({ name: 'thumbnails', queue, ready: 1, unacked: null, consumers: 1, dlq: 0 })
+      expect(body.unackedSource).toBe('unreachable')
     } finally {
       await broken?.close()
       await connection.close()

@@ -106,7 +106,14 @@ export interface ReplicaSeen {
   service: string
   replica: string
   lastSeenAt: string
+  /** Three heartbeats missed: probably dead; it leaves the list a minute after its last one. */
+  stale: boolean
+  /** Messages it finished since it started (mailer, worker): two heartbeats make a rate. */
+  handled?: number
 }
+
+/** Where unacked counts come from, or why they are null. */
+export type UnackedSource = 'management_api' | 'not_configured' | 'unreachable'
 
 /**
  * One message in `GET /v1/admin/dlq/{queue}`: the broker package's own type

@@ -1,22 +1,32 @@
 import type { ReplicaSeen } from '../api/types'
 
-/** The processes that reported in the last minute. */
+const time = (at: string) => new Date(at).toLocaleTimeString(undefined, { hour12: false })
+
+/**
+ * The processes whose heartbeat arrived in the last minute: an idle one stays
+ * listed, one that missed three heartbeats is greyed as stale, and one that
+ * stopped cleanly (or was silent for a minute) is gone.
+ */
 export function ReplicasList({ replicas }: { replicas: ReplicaSeen[] }) {
-  if (replicas.length === 0) return <p class='empty'>No replica has reported in the last minute.</p>
+  if (replicas.length === 0) return <p class='empty'>No replica has sent a heartbeat in the last minute.</p>
   const sorted = [...replicas].sort((a, b) => a.service.localeCompare(b.service) || a.replica.localeCompare(b.replica))
   return (
-    <table>
-      <caption>Replicas seen in the last minute</caption>
-      <thead><tr><th scope='col'>Service</th><th scope='col'>Replica</th><th scope='col'>Last seen</th></tr></thead>
-      <tbody>
-        {sorted.map((r) => (
-          <tr key={`${r.service}/${r.replica}`}>
-            <td>{r.service}</td>
-            <td>{r.replica}</td>
-            <td><time dateTime={r.lastSeenAt}>{new Date(r.lastSeenAt).toLocaleTimeString(undefined, { hour12: false })}</time></td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <>
+      <table class='replicas'>
+        <caption>Replicas seen in the last minute</caption>
+        <thead><tr><th scope='col'>Service</th><th scope='col'>Replica</th><th scope='col'>Last heartbeat</th><th scope='col'>State</th></tr></thead>
+        <tbody>
+          {sorted.map((r) => (
+            <tr key={`${r.service}/${r.replica}`} data-replica={r.replica} class={r.stale ? 'stale' : undefined}>
+              <td>{r.service}</td>
+              <td>{r.replica}</td>
+              <td><time dateTime={r.lastSeenAt}>{time(r.lastSeenAt)}</time></td>
+              <td data-column='state'>{r.stale ? <span class='badge'>stale</span> : <span class='badge ok'>live</span>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class='hint'>Listed by their heartbeats: <em>stale</em> after three missed (stopped answering), gone after a minute, or at once when stopped cleanly.</p>
+    </>
   )
 }

@@ -1,4 +1,4 @@
-import type { JobStatus, QueueStats, ReplicaSeen } from '../api/types'
+import type { JobStatus, QueueStats, ReplicaSeen, UnackedSource } from '../api/types'
 
 /** Why an address is on the suppression list. */
 export type SuppressionReason = 'hard_bounce' | 'soft_bounce_limit' | 'complaint' | 'manual'
@@ -19,7 +19,7 @@ export interface EventDataByType {
   'job.status': { jobId: string; jobType: string; status: JobStatus; attempts: number; error?: string; durationMs?: number }
   'image.stored': { imageId: string; bytes: number; contentType: string }
   'image.thumbnails_made': { imageId: string; sizes: number[]; durationMs: number }
-  'queue.stats': { queues: QueueStats[]; replicas: ReplicaSeen[] }
+  'queue.stats': { queues: QueueStats[]; unackedSource: UnackedSource; replicas: ReplicaSeen[] }
   'stream.dropped': { reason: string }
   'stream.end': { reason: string }
 }

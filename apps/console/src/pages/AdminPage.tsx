@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks'
 import { api } from '../api/client'
-import type { Me, QueueStats, ReplicaSeen } from '../api/types'
+import type { Me, QueueStats, ReplicaSeen, UnackedSource } from '../api/types'
 import { isEvent, type AnyEvent } from '../events/types'
 import { useEventStream } from '../streams/use-event-stream'
 import { SignedIn } from '../components/SignedIn'
@@ -10,6 +10,8 @@ import { StreamStatus } from '../components/StreamStatus'
 import { QueuesTable } from '../components/QueuesTable'
 import { ReplicasList } from '../components/ReplicasList'
 import { DeadLetterPanel } from '../components/DeadLetterPanel'
+import { AdminCharts } from '../components/AdminCharts'
+import { useAdminHistory } from '../charts/use-admin-history'
 
 /** While the admin stream is down, the queues table is read this often instead. */
 const FALLBACK_POLL_MS = 2000
@@ -18,20 +20,25 @@ const FALLBACK_POLL_MS = 2000
 function AdminConsole() {
   const [queues, setQueues] = useState<QueueStats[]>([])
   const [replicas, setReplicas] = useState<ReplicaSeen[]>([])
+  const [unackedSource, setUnackedSource] = useState<UnackedSource | null>(null)
+  const charts = useAdminHistory()
   const [updatedAt, setUpdatedAt] = useState<string | null>(null)
   const [feed, setFeed] = useState<AnyEvent[]>([])
   const [error, setError] = useState<unknown>(null)
 
-  const readQueues = () => api.get<{ queues: QueueStats[] }>('/v1/admin/queues').then((body) => {
+  const readQueues = () => api.get<{ queues: QueueStats[]; unackedSource: UnackedSource }>('/v1/admin/queues').then((body) => {
     setQueues(body.queues)
+    setUnackedSource(body.unackedSource)
     setUpdatedAt(new Date().toISOString())
     setError(null)
   }, setError)
   useEffect(() => { void readQueues() }, [])
 
   const state = useEventStream('/v1/admin/events', (event) => {
+    charts.observe(event)
     if (isEvent(event, 'queue.stats')) {
       setQueues(event.data.queues)
+      setUnackedSource(event.data.unackedSource)
       setReplicas(event.data.replicas)
       setUpdatedAt(event.at)
     } else {
@@ -51,11 +58,15 @@ function AdminConsole() {
       <ErrorMessage error={error} />
       <section aria-labelledby='queues-heading'>
         <h2 id='queues-heading'>Queues</h2>
-        <QueuesTable queues={queues} updatedAt={updatedAt} />
+        <QueuesTable queues={queues} updatedAt={updatedAt} unackedSource={unackedSource} />
       </section>
       <section aria-labelledby='replicas-heading'>
         <h2 id='replicas-heading'>Replicas</h2>
         <ReplicasList replicas={replicas} />
+      </section>
+      <section aria-labelledby='charts-heading'>
+        <h2 id='charts-heading'>Last 10 minutes</h2>
+        <AdminCharts charts={charts} />
       </section>
       <section aria-labelledby='dlq-heading'>
         <h2 id='dlq-heading'>Dead letters</h2>

@@ -26,7 +26,7 @@ export interface Stack {
   stop(): Promise<void>
 }
 
-/** Starts the stack; `envOverrides` replaces settings for every process (a scenario that needs a limit on). */
+/** Starts the stack; `envOverrides` replaces settings for every process (a scenario that needs a limit on; '' unsets one). */
 export async function startStack(envOverrides: Readonly<Record<string, string>> = {}): Promise<Stack> {
   if (!existsSync(join(CONSOLE_DIR, 'index.html'))) throw new Error(`${CONSOLE_DIR} is missing: run npm run build first`)
   const isolated = isolatedEnv('console')
@@ -46,6 +46,8 @@ export async function startStack(envOverrides: Readonly<Record<string, string>> 
     RABBITMQ_MANAGEMENT_URL: process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672',
     ...envOverrides
   }
+  // An override of '' leaves the setting unset (the Unacked hint needs no RABBITMQ_MANAGEMENT_URL at all).
+  for (const [name, value] of Object.entries(env)) if (value === '') delete env[name as keyof typeof env]
   const started: AppProcess[] = []
   const stopAll = async () => {
     // Mailers and worker first: nothing is left half-consumed when the api (and the topology it made) goes.

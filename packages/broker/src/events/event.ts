@@ -21,7 +21,9 @@ export const EVENT_TYPES = [
   'image.thumbnails_made',
   'queue.stats',
   'stream.dropped',
-  'stream.end'
+  'stream.end',
+  'replica.heartbeat',
+  'replica.stopped'
 ] as const
 /** One event type. */
 export type EventType = (typeof EVENT_TYPES)[number]
@@ -31,7 +33,7 @@ export type EventService = 'api' | 'mailer' | 'worker' | 'bounces'
 
 /** What the code that emits an event says about it; the emitter adds type, at, service and replica. */
 export interface EventInput {
-  /** `user:<id>`, `mail:<messageId>`, `job:<id>`, `image:<id>`. */
+  /** `user:<id>`, `mail:<messageId>`, `job:<id>`, `image:<id>`, `replica`. */
   subject: string
   /** The user whose own stream shows the event; absent for system events. */
   userId?: string
