@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto'
 import { DeferredError, type EmittedEvent } from '@socialnet/broker'
-import { REDIS_URL, unlinkRedisKeys } from '@socialnet/testing'
+import { namespaceTag, REDIS_URL, unlinkRedisKeys } from '@socialnet/testing'
 import { Redis } from 'ioredis'
 import pino from 'pino'
 import { depth, mailerTestbed, waitFor, type MailerTestbed } from './harness'
@@ -104,7 +103,7 @@ describe('per-domain pace', () => {
 })
 
 describe('DomainPace: slowing down on 4xx and recovering', () => {
-  const prefix = `test-pace-${randomBytes(4).toString('hex')}.`
+  const prefix = `test-pace-${namespaceTag()}.`
   const redis = new Redis(REDIS_URL)
   const log = pino({ level: 'silent' })
 

@@ -5,11 +5,11 @@ import { join } from 'node:path'
 import Redis from 'ioredis'
 import pino from 'pino'
 import { Client } from 'pg'
-import { connect, type Channel, type ChannelModel } from 'amqplib'
+import type { Channel, ChannelModel } from 'amqplib'
 import { BrokerConnection, Publisher, deleteTopology, type Topology } from '@socialnet/broker'
 import type { MessagePayload } from '@socialnet/contracts'
 import { JOB_MESSAGE_TYPES, JobStatusStore, type JobStatus, type JobStatusDoc, type JobType } from '@socialnet/jobs'
-import { databaseUrl, dropDatabase } from '@socialnet/testing'
+import { connectAmqp, databaseUrl, dropDatabase, namespaceTag } from '@socialnet/testing'
 import { loadWorkerConfig, type WorkerConfig } from '../src/config'
 import { startWorker, type Worker } from '../src/worker'
 
@@ -36,7 +36,7 @@ export class Harness {
   private readonly children: ChildProcess[] = []
 
   constructor(overrides: Record<string, string> = {}) {
-    const tag = randomBytes(4).toString('hex')
+    const tag = namespaceTag()
     this.env = {
       DATABASE_URL: databaseUrl(`socialnet_test_worker_${tag}`),
       AMQP_URL,
@@ -66,7 +66,7 @@ export class Harness {
   /** Connects the api side (declares the topology) before any worker starts. */
   async open(): Promise<this> {
     await this.connection.connect()
-    this.amqp = await connect(AMQP_URL)
+    this.amqp = await connectAmqp(AMQP_URL)
     this.channel = await this.amqp.createChannel()
     return this
   }

@@ -1,11 +1,12 @@
 import Redis from 'ioredis'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { JobStatusStore } from '../src'
+import { namespaceTag } from '@socialnet/testing'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 describe('JobStatusStore (real Redis)', () => {
-  const prefix = `test:jobs:${randomBytes(4).toString('hex')}:`
+  const prefix = `test:jobs:${namespaceTag()}:`
   let redis: Redis
   let store: JobStatusStore
 

@@ -85,7 +85,7 @@ export async function deleteByPrefix(prefix: string): Promise<void> {
  * A bare `connect(url)` to a broker that accepts and never answers waits for
  * ever and its socket keeps Jest from exiting after the run.
  */
-export async function connectAmqp(url = AMQP_URL, { timeoutMs = SERVICE_TIMEOUT_MS, name = 'test' } = {}): Promise<ChannelModel> {
+export async function connectAmqp(url = AMQP_URL, { timeoutMs = SERVICE_TIMEOUT_MS, name = `test-helper:${process.pid}` } = {}): Promise<ChannelModel> {
   const service = `RabbitMQ (AMQP at ${serviceAddress(url)})`
   const model = await connect(url, { timeout: timeoutMs, clientProperties: { connection_name: name } }).catch((err: Error) => {
     throw new Error(`${service} ${/ETIMEDOUT/.test(err.message) ? `did not complete the AMQP handshake within ${timeoutMs / 1000} s` : `refused the connection: ${err.message}`}`)

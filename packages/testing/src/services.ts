@@ -7,7 +7,8 @@ export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgre
 export const RABBITMQ_MANAGEMENT_URL = process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672'
 /**
  * How long a test helper waits for any one answer from these services (a connection, a
- * handshake, a query, a management API request) before it fails naming the service: well
- * under Jest's 60 s per test, so a wedged service shows up as itself, not as a Jest timeout.
+ * handshake, a query, a management API request) before it fails naming the service. Under
+ * Jest's 60 s per test, so a wedged service shows up as itself rather than as a Jest timeout,
+ * and far above a healthy answer even on a 2-core machine under a load of 25 (a few seconds).
  */
-export const SERVICE_TIMEOUT_MS = Number(process.env.TEST_SERVICE_TIMEOUT_MS ?? 15_000)
+export const SERVICE_TIMEOUT_MS = Number(process.env.TEST_SERVICE_TIMEOUT_MS ?? 30_000)

@@ -24,7 +24,7 @@ export interface SweepResult {
 /**
  * Removes the test namespaces that earlier runs left behind (killed, timed
  * out, or failed cleanups): RabbitMQ queues and exchanges, Postgres databases
- * `socialnet_<scope>_*`, Redis keys under `<scope>:`. Hundreds of leftover
+ * `socialnet_<scope>_*`, Redis keys under `<scope>:` (or `<scope>-`). Hundreds of leftover
  * quorum queues make a small broker slow to boot and slow to answer.
  *
  * Only names in a test namespace's shape are considered, and of those only the
@@ -37,35 +37,52 @@ export interface SweepResult {
  */
 export async function sweepStaleNamespaces({ scopes = ['test'], dryRun = false }: SweepOptions = {}): Promise<SweepResult> {
   const now = Date.now()
-  const stale = (tag: string, unusedSince?: number): boolean => {
+  const stale: Stale = (tag, unusedSince) => {
     const createdAt = tagCreatedAt(tag)
     if (createdAt === undefined) return false
     const since = createdAt === 'unknown' ? unusedSince : createdAt.getTime()
     return since !== undefined && now - since > STALE_AFTER_MS
   }
-  const pattern = scopes.map((scope) => scope.replace(/[^a-z0-9]/g, '')).join('|')
+  const tagOf = namespaceTagOf(scopes)
   return {
-    ...await sweepBroker(new RegExp(`^(?:${pattern})\\.[a-z0-9]*\\.([0-9a-z]+)\\.`), stale, dryRun),
-    databases: await sweepDatabases(new RegExp(`^socialnet_(?:${pattern})_[a-z0-9_]*_([0-9a-z]+)$`), scopes, stale, dryRun),
-    redisKeys: await sweepRedis(new RegExp(`^(?:${pattern}):[^:]*:([0-9a-z]+):`), scopes, stale, dryRun)
+    ...await sweepBroker(tagOf, stale, dryRun),
+    databases: await sweepDatabases(tagOf, scopes, stale, dryRun),
+    redisKeys: await sweepRedis(tagOf, scopes, stale, dryRun)
+  }
+}
+
+/**
+ * The tag in a queue, exchange, database or key name of a test namespace, if it is one:
+ * the name starts with a scope (`socialnet_<scope>_` for a database) and one of the next
+ * three segments is a tag. That covers isolatedEnv's `test.api.<tag>.`, `test:api:<tag>:`,
+ * `socialnet_test_api_<tag>` and the hand-made `test-mailer-<tag>.` or `test.<tag>.`.
+ */
+function namespaceTagOf(scopes: string[]): TagOf {
+  return (name, database = false) => {
+    if (database && !name.startsWith('socialnet_')) return undefined
+    const [scope, ...rest] = database ? name.slice('socialnet_'.length).split('_') : name.split(/[.:-]/)
+    if (!scopes.includes(scope!)) return undefined
+    // A database name ends with its tag; anything else has it near the start, before the names under the prefix.
+    const candidates = database ? rest.slice(-1) : rest.slice(0, 3)
+    return candidates.find((segment) => tagCreatedAt(segment) !== undefined)
   }
 }
 
 type Stale = (tag: string, unusedSince?: number) => boolean
+type TagOf = (name: string, database?: boolean) => string | undefined
 
-async function sweepBroker(name: RegExp, stale: Stale, dryRun: boolean): Promise<Pick<SweepResult, 'queues' | 'exchanges'>> {
+async function sweepBroker(tagOf: TagOf, stale: Stale, dryRun: boolean): Promise<Pick<SweepResult, 'queues' | 'exchanges'>> {
   const vhost = amqpVhost()
   // idle_since and consumers are reported for classic queues only; a quorum queue without them is judged by its tag alone.
   const queues = await management('GET', `/api/queues/${vhost}?columns=name,consumers,idle_since`) as Array<{ name: string, consumers?: number, idle_since?: string }>
   const exchanges = await management('GET', `/api/exchanges/${vhost}?columns=name`) as Array<{ name: string }>
-  const tagOf = (each: { name: string }): string | undefined => name.exec(each.name)?.[1]
   const goneQueues = queues.filter((queue) => {
-    const tag = tagOf(queue)
+    const tag = tagOf(queue.name)
     const idle = queue.consumers === 0 && queue.idle_since ? Date.parse(queue.idle_since) : undefined
     return tag !== undefined && stale(tag, Number.isNaN(idle) ? undefined : idle)
   }).map((queue) => queue.name)
   const goneExchanges = exchanges.filter((exchange) => {
-    const tag = tagOf(exchange)
+    const tag = tagOf(exchange.name)
     return tag !== undefined && stale(tag)
   }).map((exchange) => exchange.name)
   if (!dryRun) {
@@ -80,7 +97,7 @@ async function sweepBroker(name: RegExp, stale: Stale, dryRun: boolean): Promise
   return { queues: goneQueues, exchanges: goneExchanges }
 }
 
-async function sweepDatabases(name: RegExp, scopes: string[], stale: Stale, dryRun: boolean): Promise<string[]> {
+async function sweepDatabases(tagOf: TagOf, scopes: string[], stale: Stale, dryRun: boolean): Promise<string[]> {
   return withPgAdmin(async (admin) => {
     // PG_VERSION is written when a database is created and never again: its mtime is the creation time.
     // (A database in another tablespace has no such file there: its age stays unknown and it stays.)
@@ -91,7 +108,7 @@ async function sweepDatabases(name: RegExp, scopes: string[], stale: Stale, dryR
       FROM pg_database d
       WHERE d.datname LIKE ANY ($1)`, [scopes.map((scope) => `socialnet\\_${scope}\\_%`)])
     const gone = rows.filter((row) => {
-      const tag = name.exec(row.datname)?.[1]
+      const tag = tagOf(row.datname, true)
       return tag !== undefined && stale(tag, row.backends === 0 && row.created ? row.created.getTime() : undefined)
     }).map((row) => row.datname)
     if (!dryRun) {
@@ -101,18 +118,18 @@ async function sweepDatabases(name: RegExp, scopes: string[], stale: Stale, dryR
   })
 }
 
-async function sweepRedis(name: RegExp, scopes: string[], stale: Stale, dryRun: boolean): Promise<number> {
+async function sweepRedis(tagOf: TagOf, scopes: string[], stale: Stale, dryRun: boolean): Promise<number> {
   const redis = await connectRedis()
   let count = 0
   try {
     for (const scope of scopes) {
       let cursor = '0'
       do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${scope}:*`, 'COUNT', 1000)
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${scope}*`, 'COUNT', 1000)
         cursor = next
         const gone: string[] = []
         for (const key of keys) {
-          const tag = name.exec(key)?.[1]
+          const tag = tagOf(key)
           if (tag === undefined) continue
           // OBJECT IDLETIME only for an old tag: one round trip per key, and only where the tag tells no age.
           const idleSeconds = tagCreatedAt(tag) === 'unknown' ? await redis.object('IDLETIME', key).catch(() => null) as number | null : null

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type Redis from 'ioredis'
 import { amqpVhost } from '../src/rabbitmq'
-import { STALE_AFTER_MS, connectRedis, deleteByPrefix, dropDatabase, isolatedEnv, management, sweepStaleNamespaces, withPgAdmin, type SweepResult } from '../src'
+import { STALE_AFTER_MS, connectRedis, deleteByPrefix, dropDatabase, isolatedEnv, management, namespaceTag, sweepStaleNamespaces, withPgAdmin, type SweepResult } from '../src'
 
 const vhost = amqpVhost()
 const HOUR = 60 * 60 * 1000
@@ -36,7 +36,7 @@ const all = (left: Leftover): string[] => [...left.queues, left.exchange, left.d
 describe('sweeping the test namespaces earlier runs left behind', () => {
   let redis: Redis
   const cleanups: Array<() => Promise<void>> = []
-  let old: Leftover, young: Leftover, almostOld: Leftover, untimed: Leftover, bench: Leftover
+  let old: Leftover, young: Leftover, almostOld: Leftover, handMade: Leftover, untimed: Leftover, bench: Leftover
   let swept: SweepResult
 
   beforeAll(async () => {
@@ -48,26 +48,33 @@ describe('sweeping the test namespaces earlier runs left behind', () => {
     old = await namespace(isolatedEnv('sweep', { createdAt: Date.now() - STALE_AFTER_MS - HOUR }))
     almostOld = await namespace(isolatedEnv('sweep', { createdAt: Date.now() - STALE_AFTER_MS + HOUR }))
     young = await namespace(isolatedEnv('sweep'))
+    // The shapes hand-made namespaces take (the broker's and mailer's tests): the same tag, other separators.
+    const tag = namespaceTag(Date.now() - STALE_AFTER_MS - HOUR)
+    handMade = await leaveBehind(`test-${tag}.`, `test-pace-${tag}.`, `socialnet_test_bounces_server_${tag}`, redis)
+    cleanups.push(() => cleanUp(handMade, `test-${tag}.`))
     // Another scope's namespace, however old: a benchmark's, not ours to remove.
     bench = await namespace(isolatedEnv('sweep', { scope: 'bench', createdAt: Date.now() - 7 * STALE_AFTER_MS }))
     // A tag from before tags carried a time, in use right now: its age cannot be read from its name.
-    const tag = randomBytes(4).toString('hex')
-    untimed = await leaveBehind(`test.sweep.${tag}.`, `test:sweep:${tag}:`, `socialnet_test_sweep_${tag}`, redis)
-    cleanups.push(async () => {
-      await deleteByPrefix(`test.sweep.${tag}.`)
-      await dropDatabase(untimed.database)
-      await redis.del(untimed.key)
-    })
+    const hex = randomBytes(4).toString('hex')
+    untimed = await leaveBehind(`test.sweep.${hex}.`, `test:sweep:${hex}:`, `socialnet_test_sweep_${hex}`, redis)
+    cleanups.push(() => cleanUp(untimed, `test.sweep.${hex}.`))
     swept = await sweepStaleNamespaces()
-  })
+  }, 180_000) // a database created per namespace: seconds each on a busy 2-core machine
+
+  async function cleanUp(left: Leftover, prefix: string): Promise<void> {
+    await deleteByPrefix(prefix)
+    await dropDatabase(left.database)
+    await redis.del(left.key)
+  }
 
   afterAll(async () => {
     for (const cleanup of cleanups) await cleanup()
     redis.disconnect()
-  })
+  }, 180_000)
 
   it('removes a namespace made over a day ago: its queues (quorum too), exchanges, database and Redis keys', async () => {
     expect(await present(old, redis)).toEqual([])
+    expect(await present(handMade, redis)).toEqual([])
     expect(swept.queues).toEqual(expect.arrayContaining(old.queues))
     expect(swept.exchanges).toContain(old.exchange)
     expect(swept.databases).toContain(old.database)
@@ -91,5 +98,5 @@ describe('sweeping the test namespaces earlier runs left behind', () => {
     expect(listed.queues).toEqual(expect.arrayContaining(left.queues))
     expect(listed.databases).toContain(left.database)
     expect(await present(left, redis)).toEqual(all(left))
-  })
+  }, 120_000)
 })

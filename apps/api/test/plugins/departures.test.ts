@@ -1,12 +1,12 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import { randomBytes } from 'node:crypto'
 import Redis from 'ioredis'
 import readiness from '../../src/plugins/readiness'
 import redis from '../../src/plugins/redis'
 import departures from '../../src/plugins/departures'
+import { namespaceTag } from '@socialnet/testing'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
-const key = `socialnet:test:${randomBytes(4).toString('hex')}:leaving`
+const key = `test:departures:${namespaceTag()}:leaving`
 const apps: FastifyInstance[] = []
 let probe: Redis
 
