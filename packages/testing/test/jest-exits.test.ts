@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { WedgedServer } from './wedged-server'
 
-/** Runs the fixture in a jest of its own; `signal` is set only when the bound below had to kill it. */
-function runJest(env: Record<string, string>): Promise<{ code: number | null, signal: string | null, output: string }> {
-  const config = { preset: '@socialnet/jest-preset', rootDir: join(__dirname, 'fixtures'), roots: ['<rootDir>'], testMatch: ['**/*.fixture.ts'] }
+/** Runs a fixture in a jest of its own; `signal` is set only when the bound below had to kill it. */
+function runJest(fixture: string, env: Record<string, string>): Promise<{ code: number | null, signal: string | null, output: string }> {
+  const config = { preset: '@socialnet/jest-preset', rootDir: join(__dirname, 'fixtures'), roots: ['<rootDir>'], testMatch: [`**/${fixture}`] }
   return new Promise((resolve) => {
     execFile(process.execPath, [require.resolve('jest/bin/jest'), '--config', JSON.stringify(config), '--ci'], {
       cwd: join(__dirname, '..'),
@@ -23,7 +23,7 @@ describe('a test run on a machine whose services stopped answering', () => {
 
   it('fails each wait naming the service, and jest exits by itself', async () => {
     const at = `127.0.0.1:${wedged.port}`
-    const run = await runJest({
+    const run = await runJest('wedged-services.fixture.ts', {
       AMQP_URL: `amqp://guest:guest@${at}`,
       RABBITMQ_MANAGEMENT_URL: `http://guest:guest@${at}`,
       REDIS_URL: `redis://${at}`,
@@ -37,5 +37,13 @@ describe('a test run on a machine whose services stopped answering', () => {
     expect(run.output).toContain('Tests:       2 failed, 2 total')
     expect(run.output).not.toContain('did not exit')
     expect(wedged.openConnections).toBe(0)
+  }, 120_000)
+
+  it('ends a run that a leaked socket would hold, naming where the socket goes', async () => {
+    const run = await runJest('leaked-socket.fixture.ts', { AMQP_URL: `amqp://guest:guest@127.0.0.1:${wedged.port}`, JEST_EXIT_WATCHDOG_MS: '2000' })
+    expect(run.signal).toBeNull()
+    expect(run.code).toBe(1)
+    expect(run.output).toContain('Tests:       1 passed, 1 total')
+    expect(run.output).toContain(`[jest] still running 2 s after the last test (sockets still open to 127.0.0.1:${wedged.port} (RabbitMQ (AMQP))): exiting with a failure instead of holding the run`)
   }, 120_000)
 })
