@@ -38,11 +38,14 @@ function openSockets() {
 }
 
 class ExitWatchdog {
-  constructor(_globalConfig, options = {}) {
+  constructor(globalConfig, options = {}) {
     this.ms = Number(process.env.JEST_EXIT_WATCHDOG_MS ?? options.ms ?? 60_000)
+    // In watch mode jest stays alive on purpose, between runs.
+    this.armed = !globalConfig.watch && !globalConfig.watchAll
   }
 
   onRunComplete() {
+    if (!this.armed) return
     // unref: the watchdog itself never keeps jest alive; it fires only if something else does.
     setTimeout(() => {
       const sockets = openSockets()
