@@ -1,5 +1,5 @@
 import { DeferredError, type EmittedEvent } from '@socialnet/broker'
-import { namespaceTag, REDIS_URL, unlinkRedisKeys } from '@socialnet/testing'
+import { namespaceTag, REDIS_URL, unlinkRedisKeys, redisBounds } from '@socialnet/testing'
 import { Redis } from 'ioredis'
 import pino from 'pino'
 import { depth, mailerTestbed, waitFor, type MailerTestbed } from './harness'
@@ -104,7 +104,7 @@ describe('per-domain pace', () => {
 
 describe('DomainPace: slowing down on 4xx and recovering', () => {
   const prefix = `test-pace-${namespaceTag()}.`
-  const redis = new Redis(REDIS_URL)
+  const redis = new Redis(REDIS_URL, redisBounds())
   const log = pino({ level: 'silent' })
 
   afterAll(async () => {

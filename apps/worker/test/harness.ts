@@ -9,7 +9,7 @@ import type { Channel, ChannelModel } from 'amqplib'
 import { BrokerConnection, Publisher, deleteTopology, type Topology } from '@socialnet/broker'
 import type { MessagePayload } from '@socialnet/contracts'
 import { JOB_MESSAGE_TYPES, JobStatusStore, type JobStatus, type JobStatusDoc, type JobType } from '@socialnet/jobs'
-import { connectAmqp, databaseUrl, dropDatabase, namespaceTag } from '@socialnet/testing'
+import { connectAmqp, databaseUrl, dropDatabase, namespaceTag, redisBounds } from '@socialnet/testing'
 import { loadWorkerConfig, type WorkerConfig } from '../src/config'
 import { startWorker, type Worker } from '../src/worker'
 
@@ -52,7 +52,7 @@ export class Harness {
       ...overrides
     }
     this.config = loadWorkerConfig(this.env)
-    this.redis = new Redis(this.config.REDIS_URL)
+    this.redis = new Redis(this.config.REDIS_URL, redisBounds())
     this.store = new JobStatusStore(this.redis, { prefix: this.config.JOBS_REDIS_PREFIX })
     // The worker's own retry delays, so the topology deleted in close() is every queue the worker declared.
     this.connection = new BrokerConnection({ url: AMQP_URL, prefix: this.config.AMQP_PREFIX, name: 'worker-test-api', retryDelaysMs: this.config.retryDelaysMs })

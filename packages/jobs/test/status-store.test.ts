@@ -1,7 +1,7 @@
 import Redis from 'ioredis'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { JobStatusStore } from '../src'
-import { namespaceTag } from '@socialnet/testing'
+import { namespaceTag, redisBounds } from '@socialnet/testing'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
@@ -11,7 +11,7 @@ describe('JobStatusStore (real Redis)', () => {
   let store: JobStatusStore
 
   beforeAll(() => {
-    redis = new Redis(REDIS_URL)
+    redis = new Redis(REDIS_URL, redisBounds())
     store = new JobStatusStore(redis, { prefix, ttlSeconds: 120 })
   })
   afterAll(async () => {

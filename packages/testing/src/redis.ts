@@ -1,6 +1,16 @@
-import Redis from 'ioredis'
+import Redis, { type RedisOptions } from 'ioredis'
 import { serviceAddress, withinDeadline } from './deadline'
 import { REDIS_URL, SERVICE_TIMEOUT_MS } from './services'
+
+/**
+ * ioredis options for a test's own client (`new Redis(url, redisBounds())`): the TCP connect
+ * and every command, queued ones included, give up after `timeoutMs`, and a command is not
+ * retried across reconnects. ioredis's defaults wait for ever on a Redis that accepted the
+ * socket and stopped answering.
+ */
+export function redisBounds(timeoutMs = SERVICE_TIMEOUT_MS): RedisOptions {
+  return { connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 1 }
+}
 
 /**
  * An ioredis client for a test's own look at the shared Redis, connected and
@@ -10,7 +20,7 @@ import { REDIS_URL, SERVICE_TIMEOUT_MS } from './services'
  */
 export async function connectRedis(url = REDIS_URL, { timeoutMs = SERVICE_TIMEOUT_MS } = {}): Promise<Redis> {
   const service = `Redis at ${serviceAddress(url)}`
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs, maxRetriesPerRequest: 1, retryStrategy: () => null })
+  const redis = new Redis(url, { ...redisBounds(timeoutMs), lazyConnect: true, retryStrategy: () => null })
   redis.on('error', () => {}) // connect() and each command reject with the error; this only silences the echo
   // connectTimeout ends at the TCP connect; a server that accepts and never answers the ready check needs this bound.
   await withinDeadline(redis.connect(), timeoutMs, service, () => redis.disconnect()).catch((err: Error) => {

@@ -1,12 +1,12 @@
 import Redis from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import { Registry } from 'prom-client'
-import { namespaceTag, REDIS_URL, unlinkRedisKeys } from '@socialnet/testing'
+import { namespaceTag, REDIS_URL, unlinkRedisKeys, redisBounds } from '@socialnet/testing'
 import { WelcomeMailBudget } from '../../src/users/welcome-mail-budget'
 
 describe('WelcomeMailBudget', () => {
   const prefix = `test:mailbudget:${namespaceTag()}:`
-  const redis = new Redis(REDIS_URL)
+  const redis = new Redis(REDIS_URL, redisBounds())
   afterAll(async () => {
     await unlinkRedisKeys(prefix)
     redis.disconnect()
