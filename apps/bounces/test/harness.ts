@@ -7,7 +7,7 @@ import pino from 'pino'
 import { BrokerConnection, deleteTopology, topology, type EmittedEvent } from '@socialnet/broker'
 import { loggerOptions } from '@socialnet/config'
 import { verpReturnPath, type VerpConfig } from '@socialnet/sender'
-import { AMQP_URL, connectAmqp, databaseUrl, dropDatabase, namespaceTag } from '@socialnet/testing'
+import { AMQP_URL, connectAmqp, databaseUrl, dropDatabase, namespaceTag, pgBounds } from '@socialnet/testing'
 import { loadBouncesConfig } from '../src/config'
 import type { ReceiverLimits } from '../src/receiver/smtp-receiver'
 import { startBouncesService, type BouncesService } from '../src/service'
@@ -68,7 +68,7 @@ export async function bouncesTestbed(overrides: Record<string, string> = {}, lim
     if (msg) events.push(JSON.parse(msg.content.toString('utf8')) as EmittedEvent)
   }, { noAck: true })
   const service = await startBouncesService(config, log, limits)
-  const db = new Pool({ connectionString: config.DATABASE_URL, max: 2 })
+  const db = new Pool({ connectionString: config.DATABASE_URL, max: 2, ...pgBounds() })
   db.on('error', () => {})
   const transport = nodemailer.createTransport({ host: '127.0.0.1', port: service.smtpPort, secure: false, ignoreTLS: true })
   return {

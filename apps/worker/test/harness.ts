@@ -9,7 +9,7 @@ import type { Channel, ChannelModel } from 'amqplib'
 import { BrokerConnection, Publisher, deleteTopology, type Topology } from '@socialnet/broker'
 import type { MessagePayload } from '@socialnet/contracts'
 import { JOB_MESSAGE_TYPES, JobStatusStore, type JobStatus, type JobStatusDoc, type JobType } from '@socialnet/jobs'
-import { connectAmqp, databaseUrl, dropDatabase, namespaceTag, redisBounds } from '@socialnet/testing'
+import { connectAmqp, databaseUrl, dropDatabase, namespaceTag, redisBounds, pgBounds } from '@socialnet/testing'
 import { loadWorkerConfig, type WorkerConfig } from '../src/config'
 import { startWorker, type Worker } from '../src/worker'
 
@@ -134,7 +134,7 @@ export class Harness {
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const client = new Client({ connectionString: this.env.DATABASE_URL })
+    const client = new Client({ connectionString: this.env.DATABASE_URL, ...pgBounds() })
     await client.connect()
     try {
       return (await client.query(sql, params)).rows as T[]

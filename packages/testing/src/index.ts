@@ -1,7 +1,7 @@
 export { AMQP_URL, REDIS_URL, PG_ADMIN_URL, RABBITMQ_MANAGEMENT_URL, SERVICE_TIMEOUT_MS } from './services'
 export { waitFor, waitForValue, freePort } from './wait'
 export { withinDeadline, ServiceTimeoutError } from './deadline'
-export { databaseUrl, dropDatabase, withPgAdmin } from './postgres'
+export { databaseUrl, dropDatabase, pgBounds, withPgAdmin } from './postgres'
 export { deleteByPrefix, management, closeBrokerConnections, connectAmqp } from './rabbitmq'
 export { connectRedis, redisBounds, unlinkRedisKeys } from './redis'
 export { isolatedEnv, type IsolatedEnv } from './isolated-env'

@@ -10,13 +10,22 @@ export function databaseUrl(name: string): string {
 }
 
 /**
+ * node-postgres options for a test's own Client or Pool (`new Pool({ connectionString, ...pgBounds() })`):
+ * the connection (TCP and startup) and each query give up after `timeoutMs`. node-postgres's
+ * defaults wait for ever on a server that accepted the socket and stopped answering.
+ */
+export function pgBounds(timeoutMs = SERVICE_TIMEOUT_MS): { connectionTimeoutMillis: number, query_timeout: number } {
+  return { connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs }
+}
+
+/**
  * Runs `work` on a superuser connection to the maintenance database, bounded:
  * the connection and each query give up after `timeoutMs` with an error naming
  * PostgreSQL, and the connection is always closed.
  */
 export async function withPgAdmin<T>(work: (admin: Client) => Promise<T>, { url = PG_ADMIN_URL, timeoutMs = SERVICE_TIMEOUT_MS } = {}): Promise<T> {
   const service = `PostgreSQL at ${serviceAddress(url)}`
-  const admin = new Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs })
+  const admin = new Client({ connectionString: url, ...pgBounds(timeoutMs) })
   admin.on('error', () => {}) // a connection lost between queries fails the next query instead
   try {
     // connectionTimeoutMillis covers the TCP connect and the startup exchange.

@@ -2,7 +2,7 @@ import pino from 'pino'
 import { Client, type Pool } from 'pg'
 import { openDatabase } from '@socialnet/db'
 import { OutboxRelay, type ConfirmingPublisher, type PublishedRow } from '../../src/outbox/relay'
-import { databaseUrl as testDatabaseUrl, dropDatabase, namespaceTag } from '@socialnet/testing'
+import { databaseUrl as testDatabaseUrl, dropDatabase, namespaceTag, pgBounds } from '@socialnet/testing'
 import { waitFor, waitForValue } from '@socialnet/testing'
 
 type Message = Parameters<ConfirmingPublisher['publish']>[0]
@@ -131,7 +131,7 @@ describe('outbox relay: batches are leased, not locked', () => {
     const { rows: [open] } = await pool.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'")
     expect(open!.n).toBe(0)
-    const other = new Client({ connectionString: databaseUrl })
+    const other = new Client({ connectionString: databaseUrl, ...pgBounds() })
     await other.connect()
     try {
       await other.query('BEGIN')
