@@ -35,7 +35,9 @@ describe('a test run on a machine whose services stopped answering', () => {
     expect(run.output).toMatch(new RegExp(`cleanup of test\\.wedged\\.[0-9a-z]+\\. left behind: queues \\(RabbitMQ management API at http://${at} did not answer GET /api/queues/%2F within 1 s\\), redis keys \\(Redis at ${at} did not answer within 1 s\\), database \\(PostgreSQL at ${at}: no connection within 1 s\\)`))
     expect(run.output).toContain(`RabbitMQ (AMQP at ${at}) did not complete the AMQP handshake within 1 s`)
     expect(run.output).toContain('Tests:       2 failed, 2 total')
+    // Nothing left open: no "Jest did not exit" warning, and no need for the watchdog.
     expect(run.output).not.toContain('did not exit')
+    expect(run.output).not.toContain('[jest] still running')
     expect(wedged.openConnections).toBe(0)
   }, 120_000)
 
