@@ -9,7 +9,8 @@
  */
 const { readdirSync, existsSync } = require('node:fs')
 const { join } = require('node:path')
-const preset = require('@socialnet/jest-preset')
+// Reporters are a run's setting, not a project's: they move to the top level.
+const { reporters, ...preset } = require('@socialnet/jest-preset')
 
 const workspaces = ['apps', 'packages']
   .flatMap((group) => readdirSync(join(__dirname, group)).map((name) => join(group, name)))
@@ -17,6 +18,7 @@ const workspaces = ['apps', 'packages']
   .filter((dir) => existsSync(join(__dirname, dir, 'test')))
 
 module.exports = {
+  reporters,
   projects: workspaces.map((dir) => ({
     ...preset,
     displayName: dir,

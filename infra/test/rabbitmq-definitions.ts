@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import amqp from 'amqplib'
-import { management } from '@socialnet/testing'
+import type amqp from 'amqplib'
+import { connectAmqp, management } from '@socialnet/testing'
 import { renderDefinitions } from '../rabbitmq/render-definitions'
 
 /** The service users of the template (keda is optional and left out). */
@@ -50,7 +50,7 @@ export async function importDefinitions(): Promise<ImportedDefinitions> {
 
 /** Runs `fn` on a fresh channel of `url`; resolves to the broker's refusal text, or 'ok'. */
 export async function tryAs(url: string, fn: (ch: amqp.Channel) => Promise<unknown>): Promise<string> {
-  const connection = await amqp.connect(url)
+  const connection = await connectAmqp(url)
   connection.on('error', () => {})
   try {
     const ch = await connection.createChannel()

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import amqp from 'amqplib'
+import type amqp from 'amqplib'
 import { BrokerConnection, Consumer, EventPublisher, Publisher, topology, type AnyConsumedMessage, type QueueNames, type WorkQueue } from '@socialnet/broker'
-import { management, waitFor } from '@socialnet/testing'
+import { connectAmqp, management, waitFor } from '@socialnet/testing'
 import { importDefinitions, tryAs, type ImportedDefinitions, type ServiceUser } from './rabbitmq-definitions'
 
 // Each service user of the rendered definitions, tried for real against the local RabbitMQ:
@@ -14,7 +14,7 @@ const opened: Array<{ close(): Promise<unknown> }> = []
 
 beforeAll(async () => {
   defs = await importDefinitions()
-  admin = await amqp.connect(defs.url('admin'))
+  admin = await connectAmqp(defs.url('admin'))
 })
 
 afterAll(async () => {
@@ -65,7 +65,7 @@ const connections = new Map<ServiceUser, amqp.ChannelModel>()
 async function plainConnection(user: ServiceUser): Promise<amqp.ChannelModel> {
   let connection = connections.get(user)
   if (!connection) {
-    connection = await amqp.connect(defs.url(user))
+    connection = await connectAmqp(defs.url(user))
     connection.on('error', () => {})
     connections.set(user, connection)
     opened.push(connection)

@@ -1,4 +1,4 @@
-import amqp from 'amqplib'
+import { connectAmqp } from '@socialnet/testing'
 import { renderDefinitions } from '../rabbitmq/render-definitions'
 import { importDefinitions, tryAs, type ImportedDefinitions } from './rabbitmq-definitions'
 
@@ -39,7 +39,7 @@ describe('rabbitmq definitions (per-service users)', () => {
 
   test('service users are confined to their vhost', async () => {
     for (const user of ['api', 'mailer', 'worker', 'bounces'] as const) {
-      await expect(amqp.connect(defs.url(user).replace(`/${defs.vhost}`, '/%2F'))).rejects.toThrow()
+      await expect(connectAmqp(defs.url(user).replace(`/${defs.vhost}`, '/%2F'))).rejects.toThrow()
     }
   })
 

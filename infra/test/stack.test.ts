@@ -2,17 +2,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { request as httpsRequest } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
-import amqp from 'amqplib'
 import { SMTPServer } from 'smtp-server'
 import { topology } from '@socialnet/broker'
-import { REGISTRATION_LIMITS_OFF, databaseUrl, waitFor } from '@socialnet/testing'
+import { connectAmqp, databaseUrl, namespaceTag, REGISTRATION_LIMITS_OFF, waitFor } from '@socialnet/testing'
 import { RunningStack, dropTestNamespace, kvWriteAuthorization, send, stackPorts, type StackStatus } from './running-stack'
 
 // `npm run stack` for real: Debian's nginx in front of two api replicas, two mailers and a
 // worker, against the local Postgres/Redis/RabbitMQ. Own database, queue prefix, ports, SMTP.
 // The rolling restart has a stack of its own: stack-rolling-restart.test.ts.
-const tag = randomBytes(4).toString('hex')
+const tag = namespaceTag()
 const database = `socialnet_test_stack_${tag}`
 const prefix = `test-stack-${tag}.`
 const dir = mkdtempSync(join(tmpdir(), 'socialnet-stack-'))
@@ -158,7 +156,7 @@ describe('npm run stack (nginx + 2 api + 2 mailers + worker as local processes)'
   })
 
   test('two mailers consume from the one mail queue (competing consumers)', async () => {
-    const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672')
+    const connection = await connectAmqp('amqp://guest:guest@127.0.0.1:5672')
     const channel = await connection.createChannel()
     const queue = topology({ prefix }).queues.mail.name
     try {

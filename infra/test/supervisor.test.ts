@@ -3,13 +3,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { databaseUrl, freePort } from '@socialnet/testing'
+import { databaseUrl, freePort, namespaceTag } from '@socialnet/testing'
 import { ROOT, dropTestNamespace } from './running-stack'
 
 // Debian's supervisord runs infra/supervisor/socialnet.conf for real. The file is used as
 // committed, except `user = socialnet` (no such account here), in a throwaway checkout
 // whose apps/, packages/ and node_modules/ link to this one and whose .env is the test's.
-const tag = randomBytes(4).toString('hex')
+const tag = namespaceTag()
 const database = `socialnet_test_supervisor_${tag}`
 const dir = mkdtempSync(join(tmpdir(), 'socialnet-supervisor-'))
 const checkout = join(dir, 'checkout')

@@ -18,6 +18,9 @@ module.exports = {
   // system cannot, so ts-jest turns just those into CommonJS for the tests.
   transformIgnorePatterns: ['/node_modules/(?!(cookie|content-disposition)/)'],
   testTimeout: 60000,
+  // Jest waits for open handles before it exits; a socket stuck on a service that stopped
+  // answering would hold it (and CI) for ever. See exit-watchdog.js for why not forceExit.
+  reporters: ['default', require.resolve('./exit-watchdog.js')],
   // Suites own ports, queues and databases; running them one file at a time
   // keeps a 2-core machine from turning load into flaky timeouts.
   maxWorkers: 1

@@ -1,4 +1,5 @@
-import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib'
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib'
+import { connectAmqp } from '@socialnet/testing'
 import { declareTopology, deleteTopology, topology, type Topology } from '@socialnet/broker'
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
@@ -27,7 +28,7 @@ export class MailQueueReader {
   private constructor(private readonly model: ChannelModel, private readonly channel: Channel, private readonly names: Topology) {}
 
   static async open(prefix: string): Promise<MailQueueReader> {
-    const model = await connect(AMQP_URL)
+    const model = await connectAmqp(AMQP_URL)
     const channel = await model.createChannel()
     const names = await declareTopology(channel, topology(prefix))
     const reader = new MailQueueReader(model, channel, names)

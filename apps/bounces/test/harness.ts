@@ -1,14 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { connect, type ChannelModel } from 'amqplib'
+import type { ChannelModel } from 'amqplib'
 import nodemailer from 'nodemailer'
 import { Pool } from 'pg'
 import pino from 'pino'
 import { BrokerConnection, deleteTopology, topology, type EmittedEvent } from '@socialnet/broker'
 import { loggerOptions } from '@socialnet/config'
 import { verpReturnPath, type VerpConfig } from '@socialnet/sender'
-import { AMQP_URL, databaseUrl, dropDatabase } from '@socialnet/testing'
+import { AMQP_URL, connectAmqp, databaseUrl, dropDatabase, namespaceTag, pgBounds } from '@socialnet/testing'
 import { loadBouncesConfig } from '../src/config'
 import type { ReceiverLimits } from '../src/receiver/smtp-receiver'
 import { startBouncesService, type BouncesService } from '../src/service'
@@ -41,7 +40,7 @@ export interface BouncesTestbed {
 
 /** Starts a receiver on a free port with its own namespace; `overrides` go into its env. */
 export async function bouncesTestbed(overrides: Record<string, string> = {}, limits: Partial<ReceiverLimits> = {}): Promise<BouncesTestbed> {
-  const tag = randomBytes(4).toString('hex')
+  const tag = namespaceTag()
   const env: Record<string, string> = {
     AMQP_URL,
     AMQP_PREFIX: `test-bounces-${tag}.`,
@@ -62,14 +61,14 @@ export async function bouncesTestbed(overrides: Record<string, string> = {}, lim
   const names = topology({ prefix: config.AMQP_PREFIX })
   const owner = new BrokerConnection({ url: config.AMQP_URL, name: `bounces-test-owner:${tag}`, prefix: config.AMQP_PREFIX })
   await owner.connect()
-  const raw: ChannelModel = await connect(config.AMQP_URL)
+  const raw: ChannelModel = await connectAmqp(config.AMQP_URL)
   const channel = await raw.createChannel()
   const events: EmittedEvent[] = []
   await channel.consume(names.events.queue, (msg) => {
     if (msg) events.push(JSON.parse(msg.content.toString('utf8')) as EmittedEvent)
   }, { noAck: true })
   const service = await startBouncesService(config, log, limits)
-  const db = new Pool({ connectionString: config.DATABASE_URL, max: 2 })
+  const db = new Pool({ connectionString: config.DATABASE_URL, max: 2, ...pgBounds() })
   db.on('error', () => {})
   const transport = nodemailer.createTransport({ host: '127.0.0.1', port: service.smtpPort, secure: false, ignoreTLS: true })
   return {

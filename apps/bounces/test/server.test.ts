@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { databaseUrl, dropDatabase } from '@socialnet/testing'
+import { databaseUrl, dropDatabase, namespaceTag } from '@socialnet/testing'
 import { freePort, spawnBounces, VERP, waitFor } from './harness'
 
 describe('dist/server.js', () => {
-  const database = databaseUrl(`socialnet_test_bounces_server_${randomBytes(4).toString('hex')}`)
+  const database = databaseUrl(`socialnet_test_bounces_server_${namespaceTag()}`)
   afterAll(async () => {
     await dropDatabase(database)
   })

@@ -1,12 +1,11 @@
-import { randomBytes } from 'node:crypto'
 import type { Pool } from 'pg'
 import pino from 'pino'
 import { ensureDatabase, migrate, openDatabase } from '@socialnet/db'
-import { databaseUrl, dropDatabase } from '@socialnet/testing'
+import { databaseUrl, dropDatabase, namespaceTag } from '@socialnet/testing'
 import { DeliveryLog } from '../src/deliveries'
 
 describe('DeliveryLog (the dedupe record, batched)', () => {
-  const url = databaseUrl(`socialnet_test_deliveries_${randomBytes(4).toString('hex')}`)
+  const url = databaseUrl(`socialnet_test_deliveries_${namespaceTag()}`)
   const log = pino({ level: 'silent' })
   let pool: Pool
   let statements = 0

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { connect, type ChannelModel } from 'amqplib'
+import type { ChannelModel } from 'amqplib'
 import pino, { type Logger } from 'pino'
 import { Publisher, BrokerConnection, deleteTopology, topology, type Topology } from '@socialnet/broker'
 import { loggerOptions } from '@socialnet/config'
-import { AMQP_URL, REDIS_URL, databaseUrl, dropDatabase, unlinkRedisKeys } from '@socialnet/testing'
+import { AMQP_URL, connectAmqp, databaseUrl, dropDatabase, namespaceTag, REDIS_URL, unlinkRedisKeys } from '@socialnet/testing'
 import { loadMailerConfig, type MailerConfig } from '../src/config'
 import { startMailerService, type MailerService } from '../src/service'
 
@@ -29,7 +29,7 @@ export interface MailerTestbed {
 
 /** Sets up a testbed for a mailer sending to `smtpUrl`, with links under `publicUrl`. */
 export async function mailerTestbed(smtpUrl: string, publicUrl = 'http://localhost:3000'): Promise<MailerTestbed> {
-  const tag = randomBytes(4).toString('hex')
+  const tag = namespaceTag()
   const env: Record<string, string> = {
     AMQP_URL,
     AMQP_PREFIX: `test-mailer-${tag}.`,
@@ -51,7 +51,7 @@ export async function mailerTestbed(smtpUrl: string, publicUrl = 'http://localho
   const connection = new BrokerConnection({ url: AMQP_URL, name: `mailer-test-publisher:${tag}`, prefix: base.AMQP_PREFIX, retryDelaysMs: base.retryDelaysMs })
   await connection.connect()
   const publisher = new Publisher(connection)
-  const raw = await connect(AMQP_URL)
+  const raw = await connectAmqp(AMQP_URL)
   const services: MailerService[] = []
   const extraTopologies: Topology[] = []
   let counter = 0

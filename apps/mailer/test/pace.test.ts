@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto'
 import { DeferredError, type EmittedEvent } from '@socialnet/broker'
-import { REDIS_URL, unlinkRedisKeys } from '@socialnet/testing'
+import { namespaceTag, REDIS_URL, unlinkRedisKeys, redisBounds } from '@socialnet/testing'
 import { Redis } from 'ioredis'
 import pino from 'pino'
 import { depth, mailerTestbed, waitFor, type MailerTestbed } from './harness'
@@ -104,8 +103,8 @@ describe('per-domain pace', () => {
 })
 
 describe('DomainPace: slowing down on 4xx and recovering', () => {
-  const prefix = `test-pace-${randomBytes(4).toString('hex')}.`
-  const redis = new Redis(REDIS_URL)
+  const prefix = `test-pace-${namespaceTag()}.`
+  const redis = new Redis(REDIS_URL, redisBounds())
   const log = pino({ level: 'silent' })
 
   afterAll(async () => {

@@ -1,16 +1,15 @@
-import { randomBytes } from 'node:crypto'
 import type { Pool } from 'pg'
 import pino from 'pino'
 import { ensureDatabase, migrate, openDatabase } from '@socialnet/db'
 import { DeliveryAttempts, SuppressionList } from '@socialnet/sender'
-import { databaseUrl, dropDatabase } from '@socialnet/testing'
+import { databaseUrl, dropDatabase, namespaceTag } from '@socialnet/testing'
 import { AttemptLog } from '../src/attempt-log'
 import { SuppressionCheck } from '../src/suppression-check'
 
 // Every mail asks the suppression list and writes a delivery log row: both must cost
 // the mails handled at once one statement between them, not one each.
 describe('suppression lookups and delivery log writes of the send path (batched)', () => {
-  const url = databaseUrl(`socialnet_test_send_path_${randomBytes(4).toString('hex')}`)
+  const url = databaseUrl(`socialnet_test_send_path_${namespaceTag()}`)
   const log = pino({ level: 'silent' })
   let pool: Pool
   let statements = 0

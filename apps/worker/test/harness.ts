@@ -5,11 +5,11 @@ import { join } from 'node:path'
 import Redis from 'ioredis'
 import pino from 'pino'
 import { Client } from 'pg'
-import { connect, type Channel, type ChannelModel } from 'amqplib'
+import type { Channel, ChannelModel } from 'amqplib'
 import { BrokerConnection, Publisher, deleteTopology, type Topology } from '@socialnet/broker'
 import type { MessagePayload } from '@socialnet/contracts'
 import { JOB_MESSAGE_TYPES, JobStatusStore, type JobStatus, type JobStatusDoc, type JobType } from '@socialnet/jobs'
-import { databaseUrl, dropDatabase } from '@socialnet/testing'
+import { connectAmqp, databaseUrl, dropDatabase, namespaceTag, redisBounds, pgBounds } from '@socialnet/testing'
 import { loadWorkerConfig, type WorkerConfig } from '../src/config'
 import { startWorker, type Worker } from '../src/worker'
 
@@ -36,7 +36,7 @@ export class Harness {
   private readonly children: ChildProcess[] = []
 
   constructor(overrides: Record<string, string> = {}) {
-    const tag = randomBytes(4).toString('hex')
+    const tag = namespaceTag()
     this.env = {
       DATABASE_URL: databaseUrl(`socialnet_test_worker_${tag}`),
       AMQP_URL,
@@ -52,7 +52,7 @@ export class Harness {
       ...overrides
     }
     this.config = loadWorkerConfig(this.env)
-    this.redis = new Redis(this.config.REDIS_URL)
+    this.redis = new Redis(this.config.REDIS_URL, redisBounds())
     this.store = new JobStatusStore(this.redis, { prefix: this.config.JOBS_REDIS_PREFIX })
     // The worker's own retry delays, so the topology deleted in close() is every queue the worker declared.
     this.connection = new BrokerConnection({ url: AMQP_URL, prefix: this.config.AMQP_PREFIX, name: 'worker-test-api', retryDelaysMs: this.config.retryDelaysMs })
@@ -66,7 +66,7 @@ export class Harness {
   /** Connects the api side (declares the topology) before any worker starts. */
   async open(): Promise<this> {
     await this.connection.connect()
-    this.amqp = await connect(AMQP_URL)
+    this.amqp = await connectAmqp(AMQP_URL)
     this.channel = await this.amqp.createChannel()
     return this
   }
@@ -134,7 +134,7 @@ export class Harness {
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const client = new Client({ connectionString: this.env.DATABASE_URL })
+    const client = new Client({ connectionString: this.env.DATABASE_URL, ...pgBounds() })
     await client.connect()
     try {
       return (await client.query(sql, params)).rows as T[]

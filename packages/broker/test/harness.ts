@@ -1,7 +1,8 @@
 import { once } from 'node:events'
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { connect, type ChannelModel, type GetMessage } from 'amqplib'
+import type { ChannelModel, GetMessage } from 'amqplib'
+import { connectAmqp, namespaceTag } from '@socialnet/testing'
 import { BrokerConnection, deleteTopology, type BrokerConnectionOptions, type Topology } from '../src'
 
 /** The local RabbitMQ the README's test line expects (tests never mock amqplib). */
@@ -12,7 +13,7 @@ export const TEST_RETRY_DELAYS_MS = [50, 100, 200]
 
 /** A random queue/exchange prefix: each test file gets its own topology. */
 export function randomPrefix(): string {
-  return `test-${randomBytes(4).toString('hex')}.`
+  return `test-${namespaceTag()}.`
 }
 
 /** A BrokerConnection on its own prefix, named after it so the test can find it in rabbitmqctl. */
@@ -30,7 +31,7 @@ export function testConnection(prefix: string, options: Partial<BrokerConnection
 
 /** A plain amqplib connection for the test's own look at queues (inspect, inject raw messages, clean up). */
 export async function rawConnection(): Promise<ChannelModel> {
-  return connect(AMQP_URL)
+  return connectAmqp(AMQP_URL)
 }
 
 /** Deletes every queue and exchange of the prefix. */

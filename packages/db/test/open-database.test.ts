@@ -1,12 +1,11 @@
-import { randomBytes } from 'node:crypto'
 import type { Pool } from 'pg'
-import { databaseUrl, dropDatabase } from '@socialnet/testing'
+import { databaseUrl, dropDatabase, namespaceTag } from '@socialnet/testing'
 import { openDatabase } from '../src'
 
 const silent = { info: () => {}, warn: () => {}, error: () => {} }
 
 function freshUrl(): string {
-  return databaseUrl(`socialnet_test_db_${randomBytes(4).toString('hex')}`)
+  return databaseUrl(`socialnet_test_db_${namespaceTag()}`)
 }
 
 describe('openDatabase', () => {

@@ -1,16 +1,17 @@
 import Redis from 'ioredis'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { JobStatusStore, jobStepRank } from '../src'
+import { namespaceTag, redisBounds } from '@socialnet/testing'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 describe('JobStatusStore (real Redis)', () => {
-  const prefix = `test:jobs:${randomBytes(4).toString('hex')}:`
+  const prefix = `test:jobs:${namespaceTag()}:`
   let redis: Redis
   let store: JobStatusStore
 
   beforeAll(() => {
-    redis = new Redis(REDIS_URL)
+    redis = new Redis(REDIS_URL, redisBounds())
     store = new JobStatusStore(redis, { prefix, ttlSeconds: 120 })
   })
   afterAll(async () => {

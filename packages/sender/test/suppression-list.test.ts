@@ -1,12 +1,12 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { Pool } from 'pg'
 import pino from 'pino'
 import { ensureDatabase, migrate, openDatabase } from '@socialnet/db'
-import { databaseUrl, dropDatabase } from '@socialnet/testing'
+import { databaseUrl, dropDatabase, namespaceTag } from '@socialnet/testing'
 import { DeliveryAttempts, SuppressionList } from '../src'
 
 describe('suppression list and bounce policy (Postgres)', () => {
-  const url = databaseUrl(`socialnet_test_sender_${randomBytes(4).toString('hex')}`)
+  const url = databaseUrl(`socialnet_test_sender_${namespaceTag()}`)
   const log = pino({ level: 'silent' })
   let pool: Pool
   let list: SuppressionList

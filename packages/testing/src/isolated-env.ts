@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import Redis from 'ioredis'
+import { namespaceTag } from './namespace-tag'
 import { dropDatabase, databaseUrl } from './postgres'
 import { deleteByPrefix } from './rabbitmq'
+import { unlinkRedisKeys } from './redis'
 import { AMQP_URL, REDIS_URL } from './services'
 
 export interface IsolatedEnv {
@@ -25,31 +25,19 @@ export interface IsolatedEnv {
   cleanup(): Promise<void>
 }
 
-/** Deletes the keys under `prefix` with SCAN + UNLINK, never KEYS: the Redis is shared. */
-export async function unlinkRedisKeys(prefix: string, url = REDIS_URL): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 })
-  try {
-    await redis.connect()
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-      if (keys.length > 0) await redis.unlink(...keys)
-      cursor = next
-    } while (cursor !== '0')
-  } finally {
-    redis.disconnect()
-  }
-}
-
 /**
  * A namespace of its own on the shared Postgres, RabbitMQ and Redis (other test
  * files, benchmarks and a developer's `npm start` may use them at the same time):
- * database `socialnet_<scope>_<name>_<tag>`, AMQP prefix, Redis key prefix and a
- * temp dir. `retryDelaysMs` also sets AMQP_RETRY_DELAYS_MS.
+ * database `socialnet_<scope>_<name>_<tag>`, AMQP prefix `<scope>.<name>.<tag>.`,
+ * Redis key prefix `<scope>:<name>:<tag>:` and a temp dir. The tag carries the
+ * creation time (namespaceTag), so `npm run test:sweep` can remove what a killed
+ * run left behind. `retryDelaysMs` also sets AMQP_RETRY_DELAYS_MS; `createdAt`
+ * back-dates the tag (the sweep's own tests).
  */
-export function isolatedEnv(name: string, { scope = 'test', retryDelaysMs }: { scope?: string, retryDelaysMs?: number[] } = {}): IsolatedEnv {
-  const tag = randomBytes(4).toString('hex')
-  const safeName = name.toLowerCase().replace(/[^a-z0-9]/g, '')
+export function isolatedEnv(name: string, { scope = 'test', retryDelaysMs, createdAt }: { scope?: string, retryDelaysMs?: number[], createdAt?: number } = {}): IsolatedEnv {
+  const tag = namespaceTag(createdAt)
+  // Cut so that the database name stays within Postgres's 63 bytes (it would silently truncate it).
+  const safeName = name.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 24)
   const prefix = `${scope}.${safeName}.${tag}.`
   const redisPrefix = `${scope}:${safeName}:${tag}:`
   const url = databaseUrl(`socialnet_${scope}_${safeName}_${tag}`)

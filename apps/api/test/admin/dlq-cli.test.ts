@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { connect, type ChannelModel } from 'amqplib'
+import type { ChannelModel } from 'amqplib'
 import { declareTopology, deleteTopology, topology } from '@socialnet/broker'
+import { connectAmqp } from '@socialnet/testing'
 import { AMQP_URL, testPrefix } from '../mail-queue'
 
 const ROOT = join(__dirname, '..', '..', '..', '..')
@@ -28,7 +29,7 @@ describe('npm run dlq (dist/admin/dlq-cli.js) against a real broker', () => {
 
   beforeAll(async () => {
     if (!existsSync(CLI_JS)) throw new Error(`${CLI_JS} is missing: run npm run build first`)
-    raw = await connect(AMQP_URL)
+    raw = await connectAmqp(AMQP_URL)
     const channel = await raw.createConfirmChannel()
     await declareTopology(channel, names)
     for (const [id, reason] of [['m-1', 'SMTP refused the mail: 550 Relaying denied'], ['m-2', 'failed 6 attempts, last: connection refused']] as const) {

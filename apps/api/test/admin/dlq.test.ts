@@ -1,8 +1,8 @@
-import { connect, type ChannelModel } from 'amqplib'
+import type { ChannelModel } from 'amqplib'
 import { useTestApp } from '../helper'
 import { signUp, type TestAccount } from '../accounts'
 import { AMQP_URL } from '../mail-queue'
-import { waitFor, waitForValue } from '@socialnet/testing'
+import { connectAmqp, waitFor, waitForValue } from '@socialnet/testing'
 import { promoteToAdmin } from '../../src/users/repository'
 import { startMailer, startSmtp, type MailerProcess, type Smtp } from './dlq-harness'
 
@@ -24,7 +24,7 @@ describe('dead letters: /v1/admin/dlq/{queue} with a real mailer and SMTP server
       SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
       PUBLIC_URL: 'http://social.test:8080'
     })
-    raw = await connect(AMQP_URL)
+    raw = await connectAmqp(AMQP_URL)
     admin = await signUp(t.app)
     await promoteToAdmin(t.app.db, admin.email)
     // The admin's own welcome mail goes through first.

@@ -1,6 +1,6 @@
-import amqp from 'amqplib'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
+import { connectAmqp } from '@socialnet/testing'
 import { buildApp, useTestApp } from '../helper'
 import { signUp } from '../accounts'
 import { promoteToAdmin } from '../../src/users/repository'
@@ -20,7 +20,7 @@ describe('GET /v1/admin/queues', () => {
     await promoteToAdmin(t.app.db, admin.email)
 
     const prefix = t.env.config.AMQP_PREFIX
-    const connection = await amqp.connect(t.env.config.AMQP_URL)
+    const connection = await connectAmqp(t.env.config.AMQP_URL)
     try {
       const channel = await connection.createChannel()
       await channel.consume(`${prefix}socialnet.mail`, () => {}, { noAck: false })
@@ -52,7 +52,7 @@ describe('GET /v1/admin/queues with RABBITMQ_MANAGEMENT_URL', () => {
     const admin = await signUp(t.app)
     await promoteToAdmin(t.app.db, admin.email)
     const queue = `${t.env.config.AMQP_PREFIX}socialnet.thumbnails`
-    const connection = await amqp.connect(t.env.config.AMQP_URL)
+    const connection = await connectAmqp(t.env.config.AMQP_URL)
     let broken: FastifyInstance | undefined
     try {
       const channel = await connection.createChannel()

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { Pool } from 'pg'
 import { SuppressionList } from '@socialnet/sender'
 import { testEnv, type TestEnv } from '../helper'
+import { pgBounds } from '@socialnet/testing'
 
 const CLI_JS = join(__dirname, '..', '..', 'dist', 'admin', 'cli.js')
 
@@ -36,7 +37,7 @@ describe('admin CLI: suppression list|add|remove (dist/admin/cli.js) against a f
 
   test('list on a database that does not exist yet: created and migrated, nothing suppressed', async () => {
     expect(await admin(['suppression', 'list'], db)).toEqual({ code: 0, stdout: '', stderr: 'the suppression list is empty\n' })
-    pool = new Pool({ connectionString: db.DATABASE_URL, max: 2 })
+    pool = new Pool({ connectionString: db.DATABASE_URL, max: 2, ...pgBounds() })
   })
 
   test('add suppresses an address (lower-cased, reason manual, source cli, the note kept); twice is once; list shows it with the others', async () => {

@@ -3,11 +3,10 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { SMTPServer } from 'smtp-server'
-import { connect } from 'amqplib'
 import type { FastifyInstance } from 'fastify'
 import { deleteTopology, topology } from '@socialnet/broker'
 import { buildApp, testEnv, type TestEnv } from '../helper'
-import { waitForValue } from '@socialnet/testing'
+import { connectAmqp, waitForValue } from '@socialnet/testing'
 import { AMQP_URL, testPrefix } from '../mail-queue'
 
 const MAILER_JS = join(__dirname, '..', '..', '..', 'mailer', 'dist', 'server.js')
@@ -82,7 +81,7 @@ describe('registration -> outbox -> RabbitMQ -> mailer -> SMTP -> verification l
     }
     await app.close()
     await new Promise<void>((resolve) => smtp.server.close(() => resolve()))
-    const model = await connect(AMQP_URL)
+    const model = await connectAmqp(AMQP_URL)
     await deleteTopology(await model.createChannel(), topology(prefix)).catch(() => {})
     await model.close()
     await env.cleanup()

@@ -5,6 +5,7 @@ import { useTestApp } from '../helper'
 import { signUpVerified as signUp } from '../accounts'
 import { promoteToAdmin } from '../../src/users/repository'
 import { SseClient } from './sse-client'
+import { redisBounds } from '@socialnet/testing'
 
 describe('event streams (SSE)', () => {
   const t = useTestApp({ JOB_RATE_PER_MINUTE: '0' }, { waitForBroker: true })
@@ -87,7 +88,7 @@ describe('event streams (SSE)', () => {
     // The worker's side, exactly as the worker does it: the status store reports through its event publisher.
     const connection = new BrokerConnection({ url: t.env.config.AMQP_URL, prefix: t.env.config.AMQP_PREFIX, name: 'test-worker', ownsTopology: false })
     const events = new EventPublisher(connection, { service: 'worker', replica: 'worker-test' })
-    const redis = new Redis(t.env.config.REDIS_URL)
+    const redis = new Redis(t.env.config.REDIS_URL, redisBounds())
     try {
       await connection.connect()
       const store = new JobStatusStore(redis, { prefix: t.env.config.JOBS_REDIS_PREFIX, events })

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { connect, type Channel, type ChannelModel } from 'amqplib'
+import type { Channel, ChannelModel } from 'amqplib'
 import { declareTopology, deleteTopology, topology, type Topology } from '@socialnet/broker'
 import type { FastifyInstance } from 'fastify'
+import { connectAmqp } from '@socialnet/testing'
 import { useTestApp } from '../helper'
 import { AMQP_URL } from '../mail-queue'
 import { signUp, signUpVerified, verifyEmail, type TestAccount } from '../accounts'
@@ -38,7 +39,7 @@ describe('job routes (api side: accept, publish, report status)', () => {
 
   // Our own channel on the app's topology, to read the jobs queue as the worker would.
   beforeAll(async () => {
-    amqp = await connect(AMQP_URL)
+    amqp = await connectAmqp(AMQP_URL)
     channel = await amqp.createChannel()
     names = await declareTopology(channel, topology(t.env.config.AMQP_PREFIX))
     alice = await signUp(t.app, 'alice')

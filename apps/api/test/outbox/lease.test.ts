@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto'
 import pino from 'pino'
 import { Client, type Pool } from 'pg'
 import { openDatabase } from '@socialnet/db'
 import { OutboxRelay, type ConfirmingPublisher, type PublishedRow } from '../../src/outbox/relay'
-import { databaseUrl as testDatabaseUrl, dropDatabase } from '@socialnet/testing'
+import { databaseUrl as testDatabaseUrl, dropDatabase, namespaceTag, pgBounds } from '@socialnet/testing'
 import { waitFor, waitForValue } from '@socialnet/testing'
 
 type Message = Parameters<ConfirmingPublisher['publish']>[0]
@@ -55,7 +54,7 @@ function recordingStatements(pool: Pool, statements: string[]): Pool {
 
 describe('outbox relay: batches are leased, not locked', () => {
   const log = pino({ level: 'silent' })
-  const databaseUrl = testDatabaseUrl(`socialnet_test_outbox_${randomBytes(4).toString('hex')}`)
+  const databaseUrl = testDatabaseUrl(`socialnet_test_outbox_${namespaceTag()}`)
   let pool: Pool
   const relays: OutboxRelay[] = []
   const heldPublishers: HeldPublisher[] = []
@@ -132,7 +131,7 @@ describe('outbox relay: batches are leased, not locked', () => {
     const { rows: [open] } = await pool.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'")
     expect(open!.n).toBe(0)
-    const other = new Client({ connectionString: databaseUrl })
+    const other = new Client({ connectionString: databaseUrl, ...pgBounds() })
     await other.connect()
     try {
       await other.query('BEGIN')

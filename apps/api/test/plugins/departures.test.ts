@@ -1,12 +1,12 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import { randomBytes } from 'node:crypto'
 import Redis from 'ioredis'
 import readiness from '../../src/plugins/readiness'
 import redis from '../../src/plugins/redis'
 import departures from '../../src/plugins/departures'
+import { namespaceTag, redisBounds } from '@socialnet/testing'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
-const key = `socialnet:test:${randomBytes(4).toString('hex')}:leaving`
+const key = `test:departures:${namespaceTag()}:leaving`
 const apps: FastifyInstance[] = []
 let probe: Redis
 
@@ -32,7 +32,7 @@ async function within(promise: Promise<void>, ms: number): Promise<'left' | 'wai
   }
 }
 
-beforeAll(() => { probe = new Redis(REDIS_URL) })
+beforeAll(() => { probe = new Redis(REDIS_URL, redisBounds()) })
 afterEach(async () => {
   await Promise.all(apps.splice(0).map((app) => app.close()))
   await probe.del(key)

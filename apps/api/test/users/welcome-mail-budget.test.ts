@@ -1,13 +1,12 @@
 import Redis from 'ioredis'
-import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { Registry } from 'prom-client'
-import { REDIS_URL, unlinkRedisKeys } from '@socialnet/testing'
+import { namespaceTag, REDIS_URL, unlinkRedisKeys, redisBounds } from '@socialnet/testing'
 import { WelcomeMailBudget } from '../../src/users/welcome-mail-budget'
 
 describe('WelcomeMailBudget', () => {
-  const prefix = `test:mailbudget:${randomBytes(4).toString('hex')}:`
-  const redis = new Redis(REDIS_URL)
+  const prefix = `test:mailbudget:${namespaceTag()}:`
+  const redis = new Redis(REDIS_URL, redisBounds())
   afterAll(async () => {
     await unlinkRedisKeys(prefix)
     redis.disconnect()
