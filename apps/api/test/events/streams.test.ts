@@ -122,7 +122,7 @@ describe('event streams (SSE)', () => {
     const id = await submitLog(owner.auth)
     const connection = new BrokerConnection({ url: t.env.config.AMQP_URL, prefix: t.env.config.AMQP_PREFIX, name: 'test-worker', ownsTopology: false })
     const events = new EventPublisher(connection, { service: 'worker', replica: 'worker-test' })
-    const redis = new Redis(t.env.config.REDIS_URL)
+    const redis = new Redis(t.env.config.REDIS_URL, redisBounds())
     try {
       await connection.connect()
       // A fast worker: the status is IN_PROGRESS while its STARTED and IN_PROGRESS reports are still in the broker.
