@@ -31,15 +31,19 @@ describe('one dead letter: show and delete by messageId', () => {
     const channel = await raw.createConfirmChannel()
     for (const { id, body, reason } of letters) {
       channel.sendToQueue(dlq(), Buffer.from(body), {
-        persistent: true, messageId: id, type: 'mail.welcome.v1', contentType: 'application/json', timestamp: 1_796_000_000,
+        persistent: true,
+        messageId: id,
+        type: 'mail.welcome.v1',
+        contentType: 'application/json',
+        timestamp: 1_796_000_000,
         headers: { 'x-attempt': 1, 'x-failure-kind': 'malformed', 'x-failure-code': 'MALFORMED', 'x-failure-reason': reason ?? 'body is not valid JSON', 'x-failed-at': '2026-12-01T10:00:00.000Z', 'x-first-failed-at': '2026-12-01T09:00:00.000Z', 'x-bytes': Buffer.from([1, 2, 3]) }
       })
     }
     await channel.waitForConfirms()
     await channel.close()
   }
-  const show = (id: string, auth = admin.auth) => t.app.inject({ url: `/v1/admin/dlq/mail/messages/${encodeURIComponent(id)}`, headers: auth })
-  const remove = (id: string, auth = admin.auth) => t.app.inject({ method: 'DELETE', url: `/v1/admin/dlq/mail/messages/${encodeURIComponent(id)}`, headers: auth })
+  const show = (id: string, auth: Record<string, string> = admin.auth) => t.app.inject({ url: `/v1/admin/dlq/mail/messages/${encodeURIComponent(id)}`, headers: auth })
+  const remove = (id: string, auth: Record<string, string> = admin.auth) => t.app.inject({ method: 'DELETE', url: `/v1/admin/dlq/mail/messages/${encodeURIComponent(id)}`, headers: auth })
   const list = async () => (await t.app.inject({ url: '/v1/admin/dlq/mail', headers: admin.auth })).json<{ total: number; messages: Array<{ messageId: string }> }>()
   const purge = () => t.app.inject({ method: 'DELETE', url: '/v1/admin/dlq/mail', headers: admin.auth })
 
