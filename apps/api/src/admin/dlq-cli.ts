@@ -6,7 +6,7 @@ import { BrokerConnection, type DeadLetter } from '@socialnet/broker'
 import { ApiConfigSchema } from '../config'
 import { DLQ_DEFAULT_LIMIT, DLQ_MAX_LIMIT, DeadLetterService } from './dlq'
 import { endQuietlyOnClosedPipe } from './closed-pipe'
-import { showText } from './dlq-show-text'
+import { oneLine, showText } from './dlq-show-text'
 
 const USAGE = `usage: npm run dlq -- <command> <queue> [options]   (in the api image: node /app/apps/api/dist/admin/dlq-cli.js ...)
 
@@ -72,7 +72,7 @@ function parseCommand(argv: string[]): Command {
 function table(messages: DeadLetter[], preview: boolean): string[] {
   const rows = [['messageId', 'type', 'kind', 'attempts', 'first failure', 'last failure', 'reason']]
   for (const m of messages) {
-    rows.push([m.messageId ?? '-', m.type ?? '-', m.kind, String(m.attempts), m.firstFailedAt ?? '-', m.lastFailedAt ?? '-', m.reason.replace(/\s+/g, ' ')])
+    rows.push([m.messageId ?? '-', m.type ?? '-', m.kind, String(m.attempts), m.firstFailedAt ?? '-', m.lastFailedAt ?? '-', oneLine(m.reason)])
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
   const lines = rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
@@ -100,7 +100,7 @@ async function run(command: Command, service: DeadLetterService, out: (line: str
   if (command.name === 'delete') {
     const result = await service.delete(command.queue, command.ids![0]!, by)
     if (command.json) out(JSON.stringify(result))
-    else out(`deleted ${result.deleted.messageId ?? ''} of ${command.queue} (${result.deleted.type ?? 'no type'}: ${result.deleted.reason.replace(/\s+/g, ' ')}); ${result.remaining} dead letter(s) left`)
+    else out(`deleted ${result.deleted.messageId ?? ''} of ${command.queue} (${result.deleted.type ?? 'no type'}: ${oneLine(result.deleted.reason)}); ${result.remaining} dead letter(s) left`)
     return 0
   }
   if (command.name === 'purge') {

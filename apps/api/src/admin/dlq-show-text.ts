@@ -2,6 +2,10 @@ import type { ShownBody, ShownDeadLetter } from './dlq-message'
 
 const HEX_ROW = 16
 
+/** One line a terminal prints as it is: whitespace runs and control characters (text from strangers, an SMTP reply) become one space. */
+// eslint-disable-next-line no-control-regex
+export const oneLine = (text: string) => text.replace(/[\s\u0000-\u001f\u007f]+/g, ' ')
+
 /**
  * `xxd`-style lines (offset, hex bytes, printable ASCII): binary is shown as bytes, so a poison
  * message cannot send escape sequences to the operator's terminal.
@@ -41,9 +45,7 @@ export function showText(shown: ShownDeadLetter): string[] {
   const width = Math.max(...facts.map(([k]) => k.length))
   const field = ([name, value]: [string, unknown]) => `  ${name}: ${JSON.stringify(value)}`
   return [
-    // Reasons quote strangers (an SMTP reply): control characters become spaces.
-    // eslint-disable-next-line no-control-regex
-    ...facts.map(([k, v]) => `${k.padEnd(width)}  ${v.replace(/[\s\u0000-\u001f\u007f]+/g, ' ')}`),
+    ...facts.map(([k, v]) => `${k.padEnd(width)}  ${oneLine(v)}`),
     'properties:', ...Object.entries(shown.properties).map(field),
     'headers:', ...Object.entries(shown.headers).map(field),
     ...bodyLines(shown.body)
