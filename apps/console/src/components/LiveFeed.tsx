@@ -63,7 +63,7 @@ export function LiveFeed({ events, max }: { events: AnyEvent[]; max: number }) {
           ? <button type='button' onClick={() => setFrozen(null)}>Resume ({newText})</button>
           : <button type='button' class='secondary' onClick={() => setFrozen(events)}>Pause</button>}
       </div>
-      <p class='feed-state' role='status'>
+      <p class='feed-state'>
         {frozen ? `Paused: ${newText} not shown.` : 'Live.'} {filtered && `Showing ${shown.length} of ${(frozen ?? events).length}.`}
       </p>
       <EventList
