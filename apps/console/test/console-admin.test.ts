@@ -94,6 +94,21 @@ describe('the web console in a real browser: the admin pages', () => {
     await mailDeadLetters.getByRole('heading', { name: 'Dead letters of mail (1)' }).waitFor()
     expect(await rows.count()).toBe(1)
 
+    // A poison message (an escape sequence, bytes that are not UTF-8): dead-lettered as malformed, shown as a hex dump.
+    const poisonId = `poison-${tag}`
+    await scene.stack.publishToMailQueue(Buffer.from([0x1b, 0x5b, 0x32, 0x4a, 0x3c, 0x62, 0x3e, 0xff, 0xfe, 0x00, 0x7b]), poisonId)
+    await mailDeadLetters.getByRole('button', { name: `Show ${poisonId}`, exact: true }).click()
+    const poison = mailDeadLetters.getByLabel(`Body of ${poisonId}`)
+    await poison.getByText('00000000  1b 5b 32 4a 3c 62 3e ff fe 00 7b', { exact: false }).waitFor()
+    expect(await poison.textContent()).toContain('|.[2J<b>...{|')
+    expect(await mailDeadLetters.getByRole('group', { name: `Message ${poisonId}` }).getByText(/11 bytes, binary or not UTF-8, as hex/).count()).toBe(1)
+    await screenshot(page, '10d-admin-poison-hex')
+    await mailDeadLetters.getByRole('button', { name: `Delete ${poisonId}`, exact: true }).click()
+    await mailDeadLetters.getByRole('button', { name: `Yes, delete ${poisonId} for good` }).click()
+    await mailDeadLetters.getByText(`Deleted ${poisonId} (`).waitFor()
+    await mailDeadLetters.getByRole('heading', { name: 'Dead letters of mail (1)' }).waitFor()
+    expect(await rows.count()).toBe(1)
+
     scene.stack.inbox.refused.delete(bounce)
     await mailDeadLetters.getByRole('button', { name: 'Replay all' }).click()
     await mailDeadLetters.getByText('Replayed 1 message to mail.').waitFor()

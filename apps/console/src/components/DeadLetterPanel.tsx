@@ -5,14 +5,6 @@ import { plural } from '../events/describe'
 import { ErrorMessage, Notice } from './Form'
 import { DeadLetterDetails } from './DeadLetterDetails'
 
-/**
- * After a replay the list is read again this often, for this long: a replayed message that
- * fails again at once is back within a second, and the dead-letter count the queue stats
- * show (which triggers a reload otherwise) is then the same as before the replay.
- */
-const AFTER_REPLAY_POLL_MS = 2000
-const AFTER_REPLAY_WATCH_MS = 20_000
-
 const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString(undefined, { hour12: false }) : '—')
 /** "user:<id> <email>" (the api) reads as the e-mail address; "cli:<os user>@<host>" as it is. */
 const who = (by: string) => /<([^>]+)>$/.exec(by)?.[1] ?? by
@@ -82,9 +74,10 @@ function ReplayNotice({ queue, result, list }: { queue: string; result: ReplayRe
 /**
  * The dead letters of one work queue (`GET /v1/admin/dlq/{queue}`): Show one
  * in full, Replay (one or all), Delete one and Purge (both asked once more).
- * Reloads after each action and whenever the queue's dead-letter count changes.
+ * Reloads after each action, and when the queue stats (`depth` at `statsAt`)
+ * count another number of dead letters than the list.
  */
-export function DeadLetterPanel({ queue, depth }: { queue: string; depth: number | null }) {
+export function DeadLetterPanel({ queue, depth, statsAt }: { queue: string; depth: number | null; statsAt: string | null }) {
   const [list, setList] = useState<DeadLetterList | null>(null)
   const [error, setError] = useState<unknown>(null)
   const [outcome, setOutcome] = useState<Outcome | null>(null)
@@ -99,21 +92,24 @@ export function DeadLetterPanel({ queue, depth }: { queue: string; depth: number
     const n = ++loads.current
     return api.get<DeadLetterList>(base).then((body) => { if (n === loads.current) { setList(body); setError(null) } }, setError)
   }
-  useEffect(() => { void load() }, [queue, depth])
+  useEffect(() => { void load() }, [queue])
+  // Each second's queue stats: the list is read again only while its count differs from the
+  // queue's. Not on every change of the count: a replayed message that fails again at once, or a
+  // delete followed by a new dead letter, leaves the count where it was while the list is behind.
+  // Not on a timer either: every read returns the messages with x-delivery-count one higher.
   useEffect(() => {
-    if (!outcome || !('replay' in outcome) || outcome.replay.replayed === 0) return undefined
-    const timer = setInterval(() => { void load() }, AFTER_REPLAY_POLL_MS)
-    const stop = setTimeout(() => clearInterval(timer), AFTER_REPLAY_WATCH_MS)
-    return () => { clearInterval(timer); clearTimeout(stop) }
-  }, [outcome])
+    if (depth !== null && list !== null && depth !== list.total && !busy) void load()
+  }, [statsAt])
 
   async function act(run: () => Promise<Outcome>) {
     setBusy(true)
     setError(null)
     setOutcome(null)
     try {
-      setOutcome(await run())
+      // The notice once the list is read again: the two appear together and agree.
+      const done = await run()
       await load()
+      setOutcome(done)
     } catch (err) {
       setError(err)
     } finally {

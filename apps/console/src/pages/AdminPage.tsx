@@ -69,7 +69,7 @@ function AdminConsole() {
       </section>
       <section aria-labelledby='dlq-heading'>
         <h2 id='dlq-heading'>Dead letters</h2>
-        {queues.map((q) => <DeadLetterPanel key={q.name} queue={q.name} depth={q.dlq} />)}
+        {queues.map((q) => <DeadLetterPanel key={q.name} queue={q.name} depth={q.dlq} statsAt={updatedAt} />)}
       </section>
     </div>
   )
