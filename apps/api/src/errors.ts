@@ -159,6 +159,7 @@ export const KvFullError = createError<[number]>('KV_FULL',
 // Admin: the dead-letter tools.
 export const NoSuchQueueError = createError<[string]>('NO_SUCH_QUEUE', 'no work queue named "%s"; the work queues are mail, jobs and thumbnails', 404)
 export const InvalidReplayError = createError<[string]>('INVALID_REPLAY', '%s', 400)
+export const NoSuchDeadLetterError = createError<[string, string, number]>('NO_SUCH_DEAD_LETTER', 'no dead letter with messageId "%s" in %s (the first %d looked at)', 404)
 export const DeadLettersUnavailableError = createError<[string]>(ErrorCode.BROKER_UNAVAILABLE, 'the dead-letter queue cannot be read right now (%s); retry later', 503)
 
 // Admin: the delivery log and the suppression list.

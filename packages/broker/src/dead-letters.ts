@@ -8,14 +8,22 @@ import type { QueueNames, WorkQueue } from './topology'
 /** Header a replayed message carries: `{at: ISO time, by: who replayed it}`. */
 export const REDRIVEN_HEADER = 'x-redriven'
 
-/** Headers that describe a past life in the queue family; a replay starts the message afresh without them. */
+/**
+ * Headers that describe a past life in the queue family; a replay starts the message afresh
+ * without them. The first failure's time stays: a replayed message that fails again is listed
+ * with when it first failed, not as a new failure.
+ */
 const FAILURE_STATE_HEADERS = [
-  ATTEMPT_HEADER, LAST_ERROR_HEADER, PUBLISH_ID_HEADER, ...Object.values(FAILURE_HEADERS), ...Object.values(DEFERRAL_HEADERS),
+  ATTEMPT_HEADER, LAST_ERROR_HEADER, PUBLISH_ID_HEADER,
+  ...Object.values(FAILURE_HEADERS).filter((name) => name !== FAILURE_HEADERS.firstFailedAt), ...Object.values(DEFERRAL_HEADERS),
   'x-death', 'x-first-death-reason', 'x-first-death-queue', 'x-first-death-exchange',
   'x-last-death-reason', 'x-last-death-queue', 'x-last-death-exchange', 'x-delivery-count'
 ]
 
 const PREVIEW_CHARS = 200
+/** How long a read waits, after closing its channel, for the queue to count the messages it returned. */
+const RETURN_WAIT_MS = 3000
+const RETURN_POLL_MS = 20
 
 /** One dead-lettered message as an operator sees it. */
 export interface DeadLetter {
@@ -36,6 +44,15 @@ export interface DeadLetter {
   bytes: number
   /** The first characters of the body (peek only). */
   preview?: string
+}
+
+/** One dead letter in full: what the listing shows, and the message's properties, headers and body. */
+export interface DeadLetterMessage {
+  letter: DeadLetter
+  /** The AMQP properties other than headers, as amqplib decoded them (absent ones left out). */
+  properties: Record<string, unknown>
+  headers: Record<string, unknown>
+  body: Buffer
 }
 
 /** Which dead letters to replay: exactly one of `messageIds` / `all`. */
@@ -60,7 +77,7 @@ export interface ReplayResult {
 }
 
 /**
- * Inspect, replay and purge one work queue's dead-letter queue. Reading is
+ * Inspect, show, replay, delete and purge one work queue's dead-letter queue. Reading is
  * `basic.get` without ack on a channel of its own, closed afterwards: every
  * message read returns to the queue. RabbitMQ quorum queues (checked on
  * 3.10) deliver returned messages before any never-delivered one, in the
@@ -86,16 +103,14 @@ export class DeadLetterQueue {
 
   /** Up to `limit` dead letters from the head of the queue, and how many there are in all. */
   async list(limit: number, opts: { preview?: boolean } = {}): Promise<{ total: number; messages: DeadLetter[] }> {
-    return this.withChannel(async (channel) => {
-      const { messageCount } = await channel.checkQueue(this.names.dlq)
+    return this.withChannel(async (_, scan) => {
       const messages: DeadLetter[] = []
-      // Bounded by the depth seen first: a message dead-lettered meanwhile waits for the next call.
-      for (let i = 0; i < Math.min(limit, messageCount); i++) {
-        const message = await channel.get(this.names.dlq, { noAck: false })
-        if (message === false) break
+      // A message dead-lettered meanwhile waits for the next call (see scan), but is counted.
+      const { remaining } = await scan(limit, async (message) => {
         messages.push(this.describe(message, opts.preview ?? false))
-      }
-      return { total: messageCount, messages }
+        return 'keep'
+      }, () => false)
+      return { total: remaining, messages }
     })
   }
 
@@ -109,38 +124,81 @@ export class DeadLetterQueue {
   async replay(selection: ReplaySelection, by: string): Promise<ReplayResult> {
     const wanted = selection.messageIds ? new Set(selection.messageIds) : undefined
     const dryRun = selection.dryRun ?? false
-    return this.withChannel(async (channel) => {
+    return this.withChannel(async (channel, scan) => {
       const confirmed = new ConfirmedChannel(channel)
-      const { messageCount } = await channel.checkQueue(this.names.dlq)
       const ids: string[] = []
       const seen = new Set<string>()
       const at = new Date().toISOString()
-      // Messages read and not acked (not chosen, or a dry run) are held by this channel until it
-      // closes, and the queue's count leaves them out: they are added back to what is left.
-      let held = 0
-      // `limit` bounds the messages looked at, not only those chosen: an id that is not there
-      // must not make one call hold the whole dead-letter queue unacked.
-      for (let i = 0; i < Math.min(messageCount, selection.limit); i++) {
-        if (wanted && seen.size === wanted.size) break
-        const message = await channel.get(this.names.dlq, { noAck: false })
-        if (message === false) break
-        const id = typeof message.properties.messageId === 'string' ? message.properties.messageId : ''
-        if (wanted && !wanted.has(id)) { held++; continue }
+      const { remaining } = await scan(selection.limit, async (message) => {
+        const id = idOf(message)
+        if (wanted && !wanted.has(id)) return 'keep'
         seen.add(id)
         ids.push(id)
-        if (dryRun) { held++; continue }
+        if (dryRun) return 'keep'
         await this.republish(confirmed, message, { at, by })
-        channel.ack(message)
-      }
+        return 'take'
+      }, () => wanted !== undefined && seen.size === wanted.size)
       const notFound = wanted ? [...wanted].filter((id) => !seen.has(id)) : []
-      const remaining = (await channel.checkQueue(this.names.dlq)).messageCount + held
       return { dryRun, replayed: ids.length, messageIds: ids, notFound, remaining }
+    })
+  }
+
+  /**
+   * The dead letter with this `messageId`, in full, looking at most at `limit` messages; null
+   * when none of them has it. Nothing is removed: the channel's close returns what was read.
+   */
+  async show(messageId: string, limit: number): Promise<DeadLetterMessage | null> {
+    return this.withChannel(async (_, scan) => {
+      let found: DeadLetterMessage | null = null
+      await scan(limit, async (message) => {
+        if (idOf(message) === messageId) found = this.detail(message)
+        return 'keep'
+      }, () => found !== null)
+      return found
+    })
+  }
+
+  /**
+   * Deletes the dead letter with this `messageId` (the first one, should a crashed replay have
+   * left two), looking at most at `limit` messages; answers what it was (null when not found)
+   * and how many dead letters are left.
+   */
+  async delete(messageId: string, limit: number): Promise<{ deleted: DeadLetter | null; remaining: number }> {
+    return this.withChannel(async (_, scan) => {
+      let deleted: DeadLetter | null = null
+      const { remaining } = await scan(limit, async (message) => {
+        if (idOf(message) !== messageId) return 'keep'
+        deleted = this.describe(message, false)
+        return 'take'
+      }, () => deleted !== null)
+      return { deleted, remaining }
     })
   }
 
   /** Deletes every dead letter that is not being read right now; answers how many. */
   async purge(): Promise<number> {
     return this.withChannel(async (channel) => (await channel.purgeQueue(this.names.dlq)).messageCount)
+  }
+
+  /**
+   * Reads the messages that were in the queue when the call began, at most `limit` of them, until
+   * `done`: `visit` keeps each one (left unacked, back in the queue when the channel closes) or
+   * takes it (acked: gone). `remaining` counts the queue afterwards, the kept ones included:
+   * held unacked by this channel, they are left out of the queue's own count until it closes.
+   */
+  private async scan(channel: ConfirmChannel, limit: number, visit: Visit, done: () => boolean): Promise<{ remaining: number; kept: number }> {
+    const { messageCount } = await channel.checkQueue(this.names.dlq)
+    let kept = 0
+    // `limit` bounds the messages looked at, not only those chosen: an id that is not there
+    // must not make one call hold the whole dead-letter queue unacked. Bounded by the depth seen
+    // first, so a message that fails again at once is not replayed twice by one call.
+    for (let i = 0; i < Math.min(messageCount, limit) && !done(); i++) {
+      const message = await channel.get(this.names.dlq, { noAck: false })
+      if (message === false) break
+      if ((await visit(message)) === 'keep') kept++
+      else channel.ack(message)
+    }
+    return { remaining: (await channel.checkQueue(this.names.dlq)).messageCount + kept, kept }
   }
 
   private async republish(confirmed: ConfirmedChannel, message: GetMessage, redriven: { at: string; by: string }): Promise<void> {
@@ -190,14 +248,59 @@ export class DeadLetterQueue {
     return letter
   }
 
-  // A channel per call: closing it hands back whatever was read and not acked.
-  private async withChannel<T>(work: (channel: ConfirmChannel) => Promise<T>): Promise<T> {
+  private detail(message: GetMessage): DeadLetterMessage {
+    const { headers, ...properties } = message.properties
+    const defined = Object.fromEntries(Object.entries(properties).filter(([, value]) => value !== undefined))
+    return { letter: this.describe(message, false), properties: defined, headers: (headers ?? {}) as Record<string, unknown>, body: message.content }
+  }
+
+  /**
+   * A channel per call: closing it hands back whatever was read and not acked. A quorum queue
+   * takes them back after the close is confirmed (a Raft command of its own), so a read at once
+   * afterwards, the listing the console asks for right after a replay, could see them missing:
+   * the call returns once the queue counts them again (or after RETURN_WAIT_MS).
+   */
+  private async withChannel<T>(work: (channel: ConfirmChannel, scan: Scan) => Promise<T>): Promise<T> {
     const channel = await this.connection.createChannel()
     channel.on('error', (err: Error) => this.connection.log.warn({ err, queue: this.names.dlq }, 'dead-letter channel error'))
+    let depthAfter: number | undefined
+    const scan: Scan = async (limit, visit, done) => {
+      const read = await this.scan(channel, limit, visit, done)
+      if (read.kept > 0) depthAfter = read.remaining
+      return read
+    }
+    let result: T
     try {
-      return await work(channel)
+      result = await work(channel, scan)
+    } finally {
+      await settledWithin(channel.close(), CHANNEL_CLOSE_TIMEOUT_MS)
+    }
+    if (depthAfter !== undefined) await this.untilDepth(depthAfter)
+    return result
+  }
+
+  // A reader elsewhere (another replica, the CLI) may hold some of them meanwhile, or purge:
+  // the wait is bounded, and a shortfall only means a listing right afterwards shows fewer.
+  private async untilDepth(depth: number): Promise<void> {
+    const channel = await this.connection.createChannel().catch(() => undefined)
+    if (!channel) return
+    channel.on('error', (err: Error) => this.connection.log.warn({ err, queue: this.names.dlq }, 'dead-letter channel error'))
+    const deadline = Date.now() + RETURN_WAIT_MS
+    try {
+      while ((await channel.checkQueue(this.names.dlq)).messageCount < depth && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, RETURN_POLL_MS))
+      }
+    } catch {
+      // What was asked is done; the broker's trouble shows on the next call.
     } finally {
       await settledWithin(channel.close(), CHANNEL_CLOSE_TIMEOUT_MS)
     }
   }
+}
+
+type Visit = (message: GetMessage) => Promise<'keep' | 'take'>
+type Scan = (limit: number, visit: Visit, done: () => boolean) => Promise<{ remaining: number; kept: number }>
+
+function idOf(message: GetMessage): string {
+  return typeof message.properties.messageId === 'string' ? message.properties.messageId : ''
 }

@@ -40,7 +40,7 @@ export { Publisher, type PublishRequest, type PublisherOptions } from './publish
 export { Consumer, type ConsumerOptions, type ConsumerDecision } from './consumer'
 export { ManagedChannel, type ManagedChannelOptions } from './managed-channel'
 export { classifyFailure, type FailureClass, type MessageHandler, type HandlerContext, type FailureOutcome, type FailureKind } from './failure'
-export { DeadLetterQueue, REDRIVEN_HEADER, type DeadLetter, type ReplaySelection, type ReplayResult } from './dead-letters'
+export { DeadLetterQueue, REDRIVEN_HEADER, type DeadLetter, type DeadLetterMessage, type ReplaySelection, type ReplayResult } from './dead-letters'
 export {
   EVENT_TYPES, USER_ID_HEADER, PUBLISHED_AT_HEADER, userIdOf,
   type EventType, type EventService, type EventInput, type EmittedEvent, type StreamedEvent, type EventSink

@@ -6,17 +6,20 @@ import { BrokerConnection, type DeadLetter } from '@socialnet/broker'
 import { ApiConfigSchema } from '../config'
 import { DLQ_DEFAULT_LIMIT, DLQ_MAX_LIMIT, DeadLetterService } from './dlq'
 import { endQuietlyOnClosedPipe } from './closed-pipe'
+import { oneLine, showText } from './dlq-show-text'
 
 const USAGE = `usage: npm run dlq -- <command> <queue> [options]   (in the api image: node /app/apps/api/dist/admin/dlq-cli.js ...)
 
   list <queue>  [--limit N]                 dead letters (id, type, kind, attempts, failure times, reason)
   peek <queue>  [--limit N]                 the same, with the first 200 characters of each body
+  show <queue> --id <messageId>             one dead letter in full: properties, headers, body (text, or a hex dump)
   replay <queue> --id <messageId> [--id ...] [--dry-run]
   replay <queue> --all [--dry-run]          back to the work queue with a fresh attempt count (500 per run)
+  delete <queue> --id <messageId>           delete that one dead letter
   purge <queue>                             delete every dead letter of the queue
 
   <queue> is mail, jobs or thumbnails. --json prints the answer as JSON. --limit: 1..${DLQ_MAX_LIMIT} (default ${DLQ_DEFAULT_LIMIT}).
-  Reading loses nothing: messages read go back to the queue, in order.
+  show and delete look among the first ${DLQ_MAX_LIMIT} dead letters. Reading loses nothing: messages read go back to the queue.
 Reads AMQP_URL and AMQP_PREFIX like the api. Exit 0 on success, 1 when it failed (or a requested id was not found), 2 on a usage error.`
 
 /** The variables the CLI needs, validated by the api's own schema. */
@@ -26,8 +29,10 @@ const CONNECT_TIMEOUT_MS = 10_000
 
 class UsageError extends Error {}
 
+const COMMANDS = ['list', 'peek', 'show', 'replay', 'delete', 'purge'] as const
+
 interface Command {
-  name: 'list' | 'peek' | 'replay' | 'purge'
+  name: typeof COMMANDS[number]
   queue: string
   ids?: string[]
   all: boolean
@@ -49,7 +54,7 @@ function parseCommand(argv: string[]): Command {
     }
   })
   const [name, queue, ...extra] = positionals
-  if (!name || !['list', 'peek', 'replay', 'purge'].includes(name)) throw new UsageError(`unknown command: ${name ?? '(none)'}`)
+  if (!name || !(COMMANDS as readonly string[]).includes(name)) throw new UsageError(`unknown command: ${name ?? '(none)'}`)
   if (!queue || extra.length > 0) throw new UsageError(`${name} needs exactly one queue: mail, jobs or thumbnails`)
   const command: Command = { name: name as Command['name'], queue, all: values.all, dryRun: values['dry-run'], json: values.json, ids: values.id }
   if (values.limit !== undefined) {
@@ -58,14 +63,16 @@ function parseCommand(argv: string[]): Command {
     command.limit = limit
   }
   if (command.name === 'replay' && (command.ids !== undefined) === command.all) throw new UsageError('replay needs either --all or one or more --id <messageId>')
-  if (command.name !== 'replay' && (command.ids || command.all || command.dryRun)) throw new UsageError('--id, --all and --dry-run belong to replay')
+  const oneId = command.name === 'show' || command.name === 'delete'
+  if (oneId && (command.ids?.length !== 1 || command.all || command.dryRun)) throw new UsageError(`${command.name} needs exactly one --id <messageId>`)
+  if (!oneId && command.name !== 'replay' && (command.ids || command.all || command.dryRun)) throw new UsageError('--id belongs to replay, show and delete; --all and --dry-run to replay')
   return command
 }
 
 function table(messages: DeadLetter[], preview: boolean): string[] {
   const rows = [['messageId', 'type', 'kind', 'attempts', 'first failure', 'last failure', 'reason']]
   for (const m of messages) {
-    rows.push([m.messageId ?? '-', m.type ?? '-', m.kind, String(m.attempts), m.firstFailedAt ?? '-', m.lastFailedAt ?? '-', m.reason.replace(/\s+/g, ' ')])
+    rows.push([m.messageId ?? '-', m.type ?? '-', m.kind, String(m.attempts), m.firstFailedAt ?? '-', m.lastFailedAt ?? '-', oneLine(m.reason)])
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
   const lines = rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
@@ -82,6 +89,18 @@ async function run(command: Command, service: DeadLetterService, out: (line: str
       out(`${result.dlq}: ${result.total} dead letter(s)${result.total > result.messages.length ? `, showing the first ${result.messages.length}` : ''}`)
       if (result.messages.length > 0) table(result.messages, command.name === 'peek').forEach(out)
     }
+    return 0
+  }
+  if (command.name === 'show') {
+    const result = await service.show(command.queue, command.ids![0]!, by)
+    if (command.json) out(JSON.stringify(result))
+    else showText(result).forEach(out)
+    return 0
+  }
+  if (command.name === 'delete') {
+    const result = await service.delete(command.queue, command.ids![0]!, by)
+    if (command.json) out(JSON.stringify(result))
+    else out(`deleted ${result.deleted.messageId ?? ''} of ${command.queue} (${result.deleted.type ?? 'no type'}: ${oneLine(result.deleted.reason)}); ${result.remaining} dead letter(s) left`)
     return 0
   }
   if (command.name === 'purge') {

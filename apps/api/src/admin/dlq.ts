@@ -1,5 +1,6 @@
 import { BrokerError, DeadLetterQueue, WORK_QUEUES, type BrokerConnection, type DeadLetter, type ReplayResult, type WorkQueue } from '@socialnet/broker'
-import { DeadLettersUnavailableError, InvalidReplayError, NoSuchQueueError } from '../errors'
+import { DeadLettersUnavailableError, InvalidReplayError, NoSuchDeadLetterError, NoSuchQueueError } from '../errors'
+import { showDeadLetter, type ShownDeadLetter } from './dlq-message'
 
 /** Default and most dead letters one call reads (list) or moves (replay). */
 export const DLQ_DEFAULT_LIMIT = 50
@@ -24,6 +25,9 @@ export interface AuditLog {
  * losing, confirm-then-ack) is @socialnet/broker's DeadLetterQueue.
  */
 export class DeadLetterService {
+  /** The last call on each queue: calls on one queue run one after the other (see `run`). */
+  private readonly lastCall = new Map<WorkQueue, Promise<unknown>>()
+
   constructor(
     private readonly connection: BrokerConnection,
     private readonly audit: AuditLog
@@ -33,7 +37,7 @@ export class DeadLetterService {
   async list(queue: string, opts: { limit?: number; preview?: boolean } = {}): Promise<{ queue: WorkQueue; dlq: string; total: number; messages: DeadLetter[] }> {
     const dlq = this.queueOf(queue)
     const limit = Math.min(Math.max(opts.limit ?? DLQ_DEFAULT_LIMIT, 1), DLQ_MAX_LIMIT)
-    const { total, messages } = await this.run(() => dlq.list(limit, { preview: opts.preview }))
+    const { total, messages } = await this.run(dlq, () => dlq.list(limit, { preview: opts.preview }))
     return { queue: dlq.queue, dlq: dlq.names.dlq, total, messages }
   }
 
@@ -44,7 +48,7 @@ export class DeadLetterService {
     if (hasIds === (request.all === true)) throw new InvalidReplayError('give exactly one of messageIds (a list of ids) or all: true')
     if (hasIds && request.messageIds!.length === 0) throw new InvalidReplayError('messageIds must name at least one message')
     if (hasIds && request.messageIds!.length > DLQ_MAX_LIMIT) throw new InvalidReplayError(`at most ${DLQ_MAX_LIMIT} messageIds per call`)
-    const result = await this.run(() => dlq.replay({
+    const result = await this.run(dlq, () => dlq.replay({
       messageIds: request.messageIds ? [...new Set(request.messageIds)] : undefined,
       all: request.all,
       dryRun: request.dryRun,
@@ -57,9 +61,31 @@ export class DeadLetterService {
   /** Deletes every dead letter of the queue; answers how many. */
   async purge(queue: string, by: string): Promise<{ queue: WorkQueue; purged: number }> {
     const dlq = this.queueOf(queue)
-    const purged = await this.run(() => dlq.purge())
+    const purged = await this.run(dlq, () => dlq.purge())
     this.audit.info({ audit: 'dlq.purge', by, queue: dlq.queue, count: purged }, `dead letters purged: ${purged} from ${dlq.names.dlq} by ${by}`)
     return { queue: dlq.queue, purged }
+  }
+
+  /**
+   * One dead letter in full (properties, headers, body as text or base64, capped), found by
+   * `messageId` among the first 500. A body may hold personal data and a verification link:
+   * each look is written to the audit log with who looked.
+   */
+  async show(queue: string, messageId: string, by: string): Promise<ShownDeadLetter & { queue: WorkQueue }> {
+    const dlq = this.queueOf(queue)
+    const found = await this.run(dlq, () => dlq.show(messageId, DLQ_MAX_LIMIT))
+    if (!found) throw new NoSuchDeadLetterError(messageId, dlq.names.dlq, DLQ_MAX_LIMIT)
+    this.audit.info({ audit: 'dlq.show', by, queue: dlq.queue, messageId }, `dead letter shown: ${messageId} of ${dlq.names.dlq} to ${by}`)
+    return { queue: dlq.queue, ...showDeadLetter(found) }
+  }
+
+  /** Deletes one dead letter, found by `messageId` among the first 500; answers what it was and how many are left. */
+  async delete(queue: string, messageId: string, by: string): Promise<{ queue: WorkQueue; deleted: DeadLetter; remaining: number }> {
+    const dlq = this.queueOf(queue)
+    const { deleted, remaining } = await this.run(dlq, () => dlq.delete(messageId, DLQ_MAX_LIMIT))
+    if (!deleted) throw new NoSuchDeadLetterError(messageId, dlq.names.dlq, DLQ_MAX_LIMIT)
+    this.audit.info({ audit: 'dlq.delete', by, queue: dlq.queue, count: 1, messageId, type: deleted.type, reason: deleted.reason }, `dead letter deleted: ${messageId} from ${dlq.names.dlq} by ${by}`)
+    return { queue: dlq.queue, deleted, remaining }
   }
 
   private queueOf(queue: string): DeadLetterQueue {
@@ -67,9 +93,25 @@ export class DeadLetterService {
     return new DeadLetterQueue(this.connection, queue as WorkQueue)
   }
 
+  // Calls on one queue wait for each other: a read holds the messages it looked at until its
+  // channel closes, and a second call meanwhile would not see them (a replay's id "not found",
+  // a listing short of the ones being replayed). The console lists again right after each
+  // action, while the queue stats may trigger a listing too. Other replicas and the CLI are
+  // not serialised with this one; a call there can still miss what this one holds.
+  private async run<T>(dlq: DeadLetterQueue, work: () => Promise<T>): Promise<T> {
+    const previous = this.lastCall.get(dlq.queue) ?? Promise.resolve()
+    const call = previous.catch(() => undefined).then(() => this.attempt(work))
+    this.lastCall.set(dlq.queue, call)
+    try {
+      return await call
+    } finally {
+      if (this.lastCall.get(dlq.queue) === call) this.lastCall.delete(dlq.queue)
+    }
+  }
+
   // Broker trouble (down, channel closed, confirm timeout) is a 503; what was
   // read and not acked has gone back to the queue with the channel.
-  private async run<T>(work: () => Promise<T>): Promise<T> {
+  private async attempt<T>(work: () => Promise<T>): Promise<T> {
     if (!this.connection.isConnected) throw new DeadLettersUnavailableError('not connected to RabbitMQ')
     try {
       return await work()

@@ -78,6 +78,33 @@ describe('npm run dlq (dist/admin/dlq-cli.js) against a real broker', () => {
     expect(piped).toEqual({ code: 0, stdout: '', stderr: '' })
   })
 
+  test('show prints one dead letter in full (binary as a hex dump); delete removes just that one; both audit-logged', async () => {
+    const shown = await dlq(['show', 'mail', '--id', 'm-1'])
+    expect(shown.code).toBe(0)
+    expect(shown.stdout).toMatch(/^messageId +m-1\ntype +mail\.send\.v1\nkind +permanent\nreason +SMTP refused the mail: 550 Relaying denied\n/)
+    expect(shown.stdout).toContain('  x-failure-reason: "SMTP refused the mail: 550 Relaying denied"')
+    expect(shown.stdout).toContain('  contentType: "application/json"')
+    expect(shown.stdout).toContain('body (49 bytes, text):\n{"to":"m-1@example.com","subject":"s","text":"t"}\n')
+    expect(shown.stderr).toMatch(/^dlq: dead letter shown: m-1 of .*mail\.dlq to cli:/)
+
+    // A poison message: an escape sequence and bytes that are not UTF-8 never reach the terminal raw.
+    const channel = await raw.createConfirmChannel()
+    channel.sendToQueue(names.queues.mail.dlq, Buffer.from([0x1b, 0x5b, 0x32, 0x4a, 0xff, 0x00, 0x41]), { persistent: true, messageId: 'b-1' })
+    await channel.waitForConfirms()
+    await channel.close()
+    const binary = await dlq(['show', 'mail', '--id', 'b-1'])
+    expect(binary.stdout).toContain('body (7 bytes, binary or not UTF-8):\n00000000  1b 5b 32 4a ff 00 41' + ' '.repeat(27) + '  |.[2J..A|\n')
+    expect(binary.stdout).not.toContain('\u001b')
+    expect(JSON.parse((await dlq(['show', 'mail', '--id', 'b-1', '--json'])).stdout)).toMatchObject({ queue: 'mail', body: { encoding: 'base64', data: 'G1sySv8AQQ==', bytes: 7, truncated: false } })
+
+    const deleted = await dlq(['delete', 'mail', '--id', 'b-1'])
+    expect(deleted).toMatchObject({ code: 0, stdout: 'deleted b-1 of mail (no type: unknown); 2 dead letter(s) left\n' })
+    expect(deleted.stderr).toMatch(/^dlq: dead letter deleted: b-1 from .*mail\.dlq by cli:/)
+    expect(await dlq(['delete', 'mail', '--id', 'b-1'])).toMatchObject({ code: 1, stderr: `dlq: no dead letter with messageId "b-1" in ${names.queues.mail.dlq} (the first 500 looked at)\n` })
+    expect(await dlq(['show', 'mail', '--id', 'nope'])).toMatchObject({ code: 1 })
+    expect((await dlq(['list', 'mail'])).stdout).toContain(': 2 dead letter(s)')
+  })
+
   test('replay --dry-run moves nothing; replay --id moves that one (exit 1 for an id not found); purge', async () => {
     const dry = await dlq(['replay', 'mail', '--id', 'm-2', '--dry-run'])
     expect(dry).toMatchObject({ code: 0, stdout: expect.stringContaining('would replay 1 message(s) to mail: m-2') })
@@ -110,7 +137,10 @@ describe('npm run dlq (dist/admin/dlq-cli.js) against a real broker', () => {
     expect(none.code).toBe(2)
     expect(none.stdout).toContain('usage: npm run dlq')
     expect(await dlq(['replay', 'mail'])).toMatchObject({ code: 2, stderr: expect.stringContaining('replay needs either --all or one or more --id') })
-    expect(await dlq(['list', 'mail', '--all'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--id, --all and --dry-run belong to replay') })
+    expect(await dlq(['list', 'mail', '--all'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--id belongs to replay, show and delete; --all and --dry-run to replay') })
+    for (const args of [['show', 'mail'], ['delete', 'mail', '--id', 'a', '--id', 'b'], ['delete', 'mail', '--all'], ['delete', 'mail', '--id', 'a', '--dry-run']]) {
+      expect(await dlq(args)).toMatchObject({ code: 2, stderr: expect.stringContaining(`${args[0]} needs exactly one --id <messageId>`) })
+    }
     expect(await dlq(['list', 'mail', '--limit', '0'])).toMatchObject({ code: 2 })
     expect(await dlq(['list', 'orders'])).toMatchObject({ code: 1, stderr: 'dlq: no work queue named "orders"; the work queues are mail, jobs and thumbnails\n' })
     const bad = await run(CLI_JS, ['list', 'mail'], { AMQP_URL: 'ftp://nowhere', AMQP_PREFIX: prefix })

@@ -140,6 +140,23 @@ export interface ReplayResult {
   remaining: number
 }
 
+/** `GET /v1/admin/dlq/{queue}/messages/{messageId}`: one dead letter in full. */
+export interface DeadLetterShown {
+  queue: string
+  message: DeadLetter
+  properties: Record<string, unknown>
+  headers: Record<string, unknown>
+  /** `utf8`: text without control characters; `base64`: anything else. `data` is cut at 64 KiB (`truncated`). */
+  body: { encoding: 'utf8' | 'base64'; data: string; bytes: number; truncated: boolean }
+}
+
+/** `DELETE /v1/admin/dlq/{queue}/messages/{messageId}`. */
+export interface DeadLetterDeleted {
+  queue: string
+  deleted: DeadLetter
+  remaining: number
+}
+
 /** `DELETE /v1/admin/dlq/{queue}`. */
 export interface PurgeResult {
   queue: string

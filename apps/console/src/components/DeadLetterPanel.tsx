@@ -1,48 +1,115 @@
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import { api } from '../api/client'
-import type { DeadLetter, DeadLetterList, PurgeResult, ReplayResult } from '../api/types'
+import type { DeadLetter, DeadLetterDeleted, DeadLetterList, PurgeResult, ReplayResult } from '../api/types'
 import { plural } from '../events/describe'
 import { ErrorMessage, Notice } from './Form'
+import { DeadLetterDetails } from './DeadLetterDetails'
 
 const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString(undefined, { hour12: false }) : '—')
+/** "user:<id> <email>" (the api) reads as the e-mail address; "cli:<os user>@<host>" as it is. */
+const who = (by: string) => /<([^>]+)>$/.exec(by)?.[1] ?? by
 
-function DeadLetterRow({ message, busy, onReplay }: { message: DeadLetter; busy: boolean; onReplay: (id: string) => void }) {
+/** What the last action did; a replay's line is re-read against the list as it changes. */
+type Outcome = { replay: ReplayResult } | { text: string }
+
+interface RowActions {
+  busy: boolean
+  open: boolean
+  onToggle: () => void
+  onReplay: () => void
+  onDelete: () => void
+}
+
+function DeadLetterRow({ queue, message, actions }: { queue: string; message: DeadLetter; actions: RowActions }) {
+  const [confirming, setConfirming] = useState(false)
   const id = message.messageId
+  const { busy, open } = actions
   return (
-    <tr>
-      <td><code>{id ?? '(no id)'}</code>{message.type && <small> {message.type}</small>}</td>
-      <td>{message.reason}{message.code && <small> ({message.code})</small>}{message.redriven && <small> — replayed before by {message.redriven.by}</small>}</td>
-      <td>{message.attempts}</td>
-      <td>{when(message.firstFailedAt)}</td>
-      <td>{when(message.lastFailedAt)}</td>
-      <td>{id && <button type='button' class='secondary' disabled={busy} onClick={() => onReplay(id)} aria-label={`Replay ${id}`}>Replay</button>}</td>
-    </tr>
+    <>
+      <tr data-message-id={id ?? undefined}>
+        <td data-label='Message'><code>{id ?? '(no id)'}</code>{message.type && <small> {message.type}</small>}</td>
+        <td data-label='Reason'>
+          {message.reason}{message.code && <small> ({message.code})</small>}
+          {message.redriven && <small class='redriven' title={message.redriven.by}> — replayed at {when(message.redriven.at)} by {who(message.redriven.by)}, failed again</small>}
+        </td>
+        <td data-label='Attempts'>{message.attempts}</td>
+        <td data-label='Failed'>{when(message.firstFailedAt)}{message.lastFailedAt !== message.firstFailedAt && <><br />last {when(message.lastFailedAt)}</>}</td>
+        <td>
+          <div class='row-actions'>
+            {id && (confirming
+              ? <>
+                <button type='button' class='danger' disabled={busy} onClick={() => { setConfirming(false); actions.onDelete() }} aria-label={`Yes, delete ${id} for good`}>Yes, delete</button>
+                <button type='button' class='secondary' onClick={() => setConfirming(false)} aria-label={`Keep ${id}`}>Keep</button>
+              </>
+              : <>
+                <button type='button' class='secondary' aria-expanded={open} onClick={() => actions.onToggle()} aria-label={`${open ? 'Hide' : 'Show'} ${id}`}>{open ? 'Hide' : 'Show'}</button>
+                <button type='button' class='secondary' disabled={busy} onClick={() => actions.onReplay()} aria-label={`Replay ${id}`}>Replay</button>
+                <button type='button' class='secondary danger-text' disabled={busy} onClick={() => setConfirming(true)} aria-label={`Delete ${id}`}>Delete</button>
+              </>)}
+          </div>
+        </td>
+      </tr>
+      {open && id && <tr class='details'><td colSpan={5}><DeadLetterDetails queue={queue} messageId={id} /></td></tr>}
+    </>
   )
 }
 
 /**
- * The dead letters of one work queue (`GET /v1/admin/dlq/{queue}`), with
- * Replay (all, or one message) and Purge (asked once more before it deletes).
- * Reloads whenever the queue's dead-letter count changes.
+ * "Replayed 2 messages to mail; 1 still dead-lettered." and, once they are
+ * listed again, how many of the replayed ones failed again at once: the
+ * numbers add up to the list below it.
  */
-export function DeadLetterPanel({ queue, depth }: { queue: string; depth: number | null }) {
+function ReplayNotice({ queue, result, list }: { queue: string; result: ReplayResult; list: DeadLetterList | null }) {
+  const replayed = new Set(result.messageIds)
+  const back = list?.messages.filter((m) => m.messageId !== null && replayed.has(m.messageId) && m.redriven).length ?? 0
+  return (
+    <Notice>
+      Replayed {plural(result.replayed, 'message')} to {queue}
+      {result.remaining > 0 ? `; ${result.remaining} still dead-lettered` : ''}.
+      {back > 0 && ` ${back === result.replayed && back === 1 ? 'It' : `${back} of them`} failed again at once and ${back === 1 ? 'is' : 'are'} listed again below.`}
+    </Notice>
+  )
+}
+
+/**
+ * The dead letters of one work queue (`GET /v1/admin/dlq/{queue}`): Show one
+ * in full, Replay (one or all), Delete one and Purge (both asked once more).
+ * Reloads after each action, and when the queue stats (`depth` at `statsAt`)
+ * count another number of dead letters than the list.
+ */
+export function DeadLetterPanel({ queue, depth, statsAt }: { queue: string; depth: number | null; statsAt: string | null }) {
   const [list, setList] = useState<DeadLetterList | null>(null)
   const [error, setError] = useState<unknown>(null)
-  const [notice, setNotice] = useState<string | null>(null)
+  const [outcome, setOutcome] = useState<Outcome | null>(null)
   const [confirmPurge, setConfirmPurge] = useState(false)
   const [busy, setBusy] = useState(false)
+  const [open, setOpen] = useState<string | null>(null)
   const base = `/v1/admin/dlq/${encodeURIComponent(queue)}`
 
-  const load = () => api.get<DeadLetterList>(base).then((body) => { setList(body); setError(null) }, setError)
-  useEffect(() => { void load() }, [queue, depth])
+  // Only the latest load may set the list: an older answer arriving late must not replace a newer one.
+  const loads = useRef(0)
+  const load = () => {
+    const n = ++loads.current
+    return api.get<DeadLetterList>(base).then((body) => { if (n === loads.current) { setList(body); setError(null) } }, setError)
+  }
+  useEffect(() => { void load() }, [queue])
+  // Each second's queue stats: the list is read again only while its count differs from the
+  // queue's. Not on every change of the count: a replayed message that fails again at once, or a
+  // delete followed by a new dead letter, leaves the count where it was while the list is behind.
+  // Not on a timer either: every read returns the messages with x-delivery-count one higher.
+  useEffect(() => {
+    if (depth !== null && list !== null && depth !== list.total && !busy) void load()
+  }, [statsAt])
 
-  async function act(run: () => Promise<string>) {
+  async function act(run: () => Promise<Outcome>) {
     setBusy(true)
     setError(null)
-    setNotice(null)
+    setOutcome(null)
     try {
-      setNotice(await run())
+      // The notice once the list is read again: the two appear together and agree.
+      const done = await run()
       await load()
+      setOutcome(done)
     } catch (err) {
       setError(err)
     } finally {
@@ -50,29 +117,42 @@ export function DeadLetterPanel({ queue, depth }: { queue: string; depth: number
       setConfirmPurge(false)
     }
   }
-  const replay = (messageIds?: string[]) => act(async () => {
-    const result = await api.post<ReplayResult>(`${base}/replay`, messageIds ? { messageIds } : { all: true })
-    return `Replayed ${plural(result.replayed, 'message')} to ${queue}${result.remaining > 0 ? `; ${result.remaining} still dead-lettered` : ''}.`
+  const replay = (messageIds?: string[]) => act(async () => ({ replay: await api.post<ReplayResult>(`${base}/replay`, messageIds ? { messageIds } : { all: true }) }))
+  const remove = (id: string) => act(async () => {
+    const { deleted, remaining } = await api.delete<DeadLetterDeleted>(`${base}/messages/${encodeURIComponent(id)}`)
+    if (open === id) setOpen(null)
+    return { text: `Deleted ${deleted.messageId ?? id} (${deleted.reason}); ${plural(remaining, 'dead letter')} left.` }
   })
-  const purge = () => act(async () => `Purged ${plural((await api.delete<PurgeResult>(base)).purged, 'message')}.`)
+  const purge = () => act(async () => ({ text: `Purged ${plural((await api.delete<PurgeResult>(base)).purged, 'message')}.` }))
 
   const total = list?.total ?? 0
   return (
     <section class='dlq' aria-labelledby={`dlq-${queue}`}>
       <h3 id={`dlq-${queue}`}>Dead letters of {queue} ({list?.total ?? depth ?? '…'})</h3>
       <ErrorMessage error={error} />
-      {notice && <Notice>{notice}</Notice>}
+      {outcome && ('replay' in outcome ? <ReplayNotice queue={queue} result={outcome.replay} list={list} /> : <Notice>{outcome.text}</Notice>)}
       {list && list.messages.length === 0 && <p class='empty'>None.</p>}
       {list && list.messages.length > 0 && (
-        <table aria-label={`Dead letters of ${queue}`}>
+        <table class='dead-letters' aria-label={`Dead letters of ${queue}`}>
           <thead>
-            <tr><th scope='col'>Message</th><th scope='col'>Reason</th><th scope='col'>Attempts</th><th scope='col'>First failure</th><th scope='col'>Last failure</th><th scope='col'><span class='visually-hidden'>Action</span></th></tr>
+            <tr><th scope='col'>Message</th><th scope='col'>Reason</th><th scope='col'>Attempts</th><th scope='col'>Failed</th><th scope='col'><span class='visually-hidden'>Actions</span></th></tr>
           </thead>
           <tbody>
-            {list.messages.map((m, i) => <DeadLetterRow key={m.messageId ?? `row-${i}`} message={m} busy={busy} onReplay={(id) => replay([id])} />)}
+            {list.messages.map((m, i) => (
+              <DeadLetterRow
+                key={m.messageId ?? `row-${i}`} queue={queue} message={m} actions={{
+                  busy,
+                  open: m.messageId !== null && open === m.messageId,
+                  onToggle: () => setOpen(open === m.messageId ? null : m.messageId),
+                  onReplay: () => replay([m.messageId!]),
+                  onDelete: () => remove(m.messageId!)
+                }}
+              />
+            ))}
           </tbody>
         </table>
       )}
+      {list && total > list.messages.length && <p class='hint'>The first {list.messages.length} of {total} are listed.</p>}
       {total > 0 && (
         <p class='actions'>
           <button type='button' disabled={busy} onClick={() => replay()}>Replay all</button>

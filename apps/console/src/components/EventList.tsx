@@ -1,8 +1,12 @@
 import type { AnyEvent } from '../events/types'
 import { describeEvent } from '../events/describe'
 
-/** A live list of events, newest first: time, what happened, and where. */
-export function EventList({ events, label, empty }: { events: AnyEvent[]; label: string; empty: string }) {
+/**
+ * A live list of events, newest first: time, what happened, and where; the
+ * badge names the service, or (`badge='replica'`, the admin's feed of every
+ * replica) the replica, coloured by its service.
+ */
+export function EventList({ events, label, empty, badge = 'service' }: { events: AnyEvent[]; label: string; empty: string; badge?: 'service' | 'replica' }) {
   if (events.length === 0) return <p class='empty'>{empty}</p>
   return (
     <div role='log' aria-label={label} aria-live='polite'>
@@ -12,7 +16,7 @@ export function EventList({ events, label, empty }: { events: AnyEvent[]; label:
           return (
             <li key={event.id} data-type={event.type}>
               <time dateTime={event.at}>{new Date(event.at).toLocaleTimeString(undefined, { hour12: false })}</time>
-              <span class={`service service-${event.service}`}>{event.service}</span>
+              <span class={`service service-${event.service}`} title={badge === 'replica' ? event.service : undefined}>{badge === 'replica' ? event.replica : event.service}</span>
               <span class='what'>{[what, ...details.filter(Boolean)].join(' — ')}</span>
             </li>
           )

@@ -5,7 +5,8 @@ import { isEvent, type AnyEvent } from '../events/types'
 import { useEventStream } from '../streams/use-event-stream'
 import { SignedIn } from '../components/SignedIn'
 import { ErrorMessage } from '../components/Form'
-import { EventList, withEvent } from '../components/EventList'
+import { withEvent } from '../components/EventList'
+import { LiveFeed } from '../components/LiveFeed'
 import { StreamStatus } from '../components/StreamStatus'
 import { QueuesTable } from '../components/QueuesTable'
 import { ReplicasList } from '../components/ReplicasList'
@@ -15,6 +16,8 @@ import { useAdminHistory } from '../charts/use-admin-history'
 
 /** While the admin stream is down, the queues table is read this often instead. */
 const FALLBACK_POLL_MS = 2000
+/** Events the live feed keeps (and counts while paused). */
+const FEED_MAX = 500
 
 /** Queues, replicas, the feed of every event and the dead letters: all from one admin stream. */
 function AdminConsole() {
@@ -42,7 +45,7 @@ function AdminConsole() {
       setReplicas(event.data.replicas)
       setUpdatedAt(event.at)
     } else {
-      setFeed((list) => withEvent(list, event))
+      setFeed((list) => withEvent(list, event, FEED_MAX))
     }
   })
   const streamDown = state.kind === 'failed' || state.kind === 'retrying'
@@ -52,10 +55,17 @@ function AdminConsole() {
     return () => clearInterval(timer)
   }, [streamDown])
 
+  // Wide screens: the feed is a column of its own beside the rest, scrolling by itself; narrow
+  // ones: it comes first, a few lines high, so it is read without scrolling past every table.
+  // (styles.css: .admin-layout)
   return (
-    <>
+    <div class='admin-layout'>
       <p><StreamStatus state={state} /></p>
       <ErrorMessage error={error} />
+      <section class='admin-feed' aria-labelledby='feed-heading'>
+        <h2 id='feed-heading'>Every event, live</h2>
+        <LiveFeed events={feed} max={FEED_MAX} />
+      </section>
       <section aria-labelledby='queues-heading'>
         <h2 id='queues-heading'>Queues</h2>
         <QueuesTable queues={queues} updatedAt={updatedAt} unackedSource={unackedSource} />
@@ -70,13 +80,9 @@ function AdminConsole() {
       </section>
       <section aria-labelledby='dlq-heading'>
         <h2 id='dlq-heading'>Dead letters</h2>
-        {queues.map((q) => <DeadLetterPanel key={q.name} queue={q.name} depth={q.dlq} />)}
+        {queues.map((q) => <DeadLetterPanel key={q.name} queue={q.name} depth={q.dlq} statsAt={updatedAt} />)}
       </section>
-      <section aria-labelledby='feed-heading'>
-        <h2 id='feed-heading'>Every event, live</h2>
-        <EventList events={feed} label='All events' empty='Waiting for events…' />
-      </section>
-    </>
+    </div>
   )
 }
 

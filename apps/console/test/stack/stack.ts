@@ -22,6 +22,8 @@ export interface Stack {
   promote(email: string): Promise<void>
   /** Consumers on the mail queue, as RabbitMQ counts them. */
   mailConsumers(): Promise<number>
+  /** Puts raw bytes on the mail work queue, as a buggy or hostile publisher would (a poison message). */
+  publishToMailQueue(content: Buffer, messageId: string): Promise<void>
   /** Stops every process (SIGTERM, as an operator would) and removes the namespace; throws with what failed. */
   stop(): Promise<void>
 }
@@ -74,6 +76,12 @@ export async function startStack(envOverrides: Readonly<Record<string, string>> 
       worker,
       promote: async (email) => { await runCli(join(ROOT, 'apps', 'api', 'dist', 'admin', 'cli.js'), ['promote', email], env) },
       mailConsumers: async () => (await channel.checkQueue(topology(isolated.prefix).queues.mail.name)).consumerCount,
+      async publishToMailQueue(content, messageId) {
+        const confirmed = await amqp.createConfirmChannel()
+        confirmed.sendToQueue(topology(isolated.prefix).queues.mail.name, content, { persistent: true, messageId, type: 'mail.welcome.v1', contentType: 'application/json' })
+        await confirmed.waitForConfirms()
+        await confirmed.close()
+      },
       async stop() {
         await amqp.close().catch(() => {})
         await stopAll()
