@@ -3,8 +3,9 @@ import { api } from '../api/client'
 import type { DeadLetter, DeadLetterList, PurgeResult, ReplayResult } from '../api/types'
 import { plural } from '../events/describe'
 import { ErrorMessage, Notice } from './Form'
+import { formatTime } from '../format-time'
 
-const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString(undefined, { hour12: false }) : '—')
+const when = (iso: string | null) => (iso ? formatTime(iso) : '—')
 
 function DeadLetterRow({ message, busy, onReplay }: { message: DeadLetter; busy: boolean; onReplay: (id: string) => void }) {
   const id = message.messageId

@@ -1,4 +1,5 @@
 import type { QueueStats } from '../api/types'
+import { Time } from './Time'
 
 const count = (n: number | null) => (n === null ? '—' : String(n))
 
@@ -6,7 +7,7 @@ const count = (n: number | null) => (n === null ? '—' : String(n))
 export function QueuesTable({ queues, updatedAt }: { queues: QueueStats[]; updatedAt: string | null }) {
   return (
     <table class='numbers'>
-      <caption>Work queues {updatedAt && <small>updated {new Date(updatedAt).toLocaleTimeString(undefined, { hour12: false })}</small>}</caption>
+      <caption>Work queues {updatedAt && <small>updated <Time at={updatedAt} /></small>}</caption>
       <thead>
         <tr><th scope='col'>Queue</th><th scope='col'>Ready</th><th scope='col'>Unacked</th><th scope='col'>Consumers</th><th scope='col'>Dead letters</th></tr>
       </thead>

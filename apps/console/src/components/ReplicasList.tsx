@@ -1,4 +1,5 @@
 import type { ReplicaSeen } from '../api/types'
+import { Time } from './Time'
 
 /** The processes that reported in the last minute. */
 export function ReplicasList({ replicas }: { replicas: ReplicaSeen[] }) {
@@ -13,7 +14,7 @@ export function ReplicasList({ replicas }: { replicas: ReplicaSeen[] }) {
           <tr key={`${r.service}/${r.replica}`}>
             <td>{r.service}</td>
             <td>{r.replica}</td>
-            <td><time dateTime={r.lastSeenAt}>{new Date(r.lastSeenAt).toLocaleTimeString(undefined, { hour12: false })}</time></td>
+            <td><Time at={r.lastSeenAt} /></td>
           </tr>
         ))}
       </tbody>
