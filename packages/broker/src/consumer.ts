@@ -159,6 +159,8 @@ export class Consumer {
     // Every (re)open: a broker that lost its definitions gets this queue back
     // even when no other process declares it.
     await declareQueueFamily(channel, family)
+    // Before consuming: another launcher's consumers on this machine would take our messages.
+    await this.connection.otherStacks?.join(channel, family.name)
     await channel.prefetch(this.prefetch)
     const queue = family.name
     const { consumerTag } = await channel.consume(queue, (raw) => {

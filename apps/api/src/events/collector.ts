@@ -40,7 +40,10 @@ export class EventCollector {
       setup: async ({ channel }) => {
         await channel.prefetch(PREFETCH)
         // The queue is declared with the topology on every connect (the api owns it).
-        await channel.consume(this.connection.topology.events.queue, (raw) => {
+        const { queue } = this.connection.topology.events
+        // Another copy's api collecting these events would show them (and its replicas) as its own.
+        await this.connection.otherStacks?.join(channel, queue)
+        await channel.consume(queue, (raw) => {
           if (raw) void this.collect(channel, raw)
         })
       }
