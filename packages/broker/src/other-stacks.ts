@@ -66,26 +66,45 @@ export class OtherStacks {
   ) {}
 
   /**
-   * On each new channel of a consumer of `queue`: joins its presence queues,
-   * then counts the others. The launcher's queue is joined first (and both
-   * are left together, with the channel), so a consumer counted on the
-   * machine is already counted in its launcher's queue too.
+   * Before a consumer of `queue` starts consuming: joins its presence queues
+   * on a channel of their own, then counts the others. The launcher's queue
+   * is joined first, so a consumer counted on the machine is already counted
+   * in its launcher's queue too. Resolves with the presence to leave when
+   * the consumer's channel goes, or undefined when the broker refused
+   * (a broker user without rights on the names): a warning is a nicety and
+   * never keeps a consumer from its work.
    */
-  async join(channel: Channel, queue: string): Promise<number> {
-    const names = presenceQueues(queue, this.launcher)
-    for (const name of [names.launcher, names.machine]) {
-      await channel.assertQueue(name, PRESENCE_QUEUE)
-      await channel.consume(name, () => {}, { noAck: true })
+  async join(openChannel: () => Promise<Channel>, queue: string): Promise<Presence | undefined> {
+    let channel: Channel | undefined
+    try {
+      channel = await openChannel()
+      // A refusal closes this channel only; without a listener it would be thrown.
+      channel.on('error', () => {})
+      const names = presenceQueues(queue, this.launcher)
+      for (const name of [names.launcher, names.machine]) {
+        await channel.assertQueue(name, PRESENCE_QUEUE)
+        await channel.consume(name, () => {}, { noAck: true })
+      }
+      const onMachine = (await channel.checkQueue(names.machine)).consumerCount
+      const sameLauncher = (await channel.checkQueue(names.launcher)).consumerCount
+      const others = Math.max(0, onMachine - sameLauncher)
+      if (others > 0 && !this.warned.has(queue)) {
+        this.warned.add(queue)
+        this.log.warn({ queue, others, setting: 'AMQP_PREFIX' }, otherStacksMessage(queue, others, this.prefix))
+      }
+      const joined = channel
+      return { others, leave: () => void joined.close().catch(() => {}) }
+    } catch {
+      void channel?.close().catch(() => {})
+      return undefined
     }
-    const onMachine = (await channel.checkQueue(names.machine)).consumerCount
-    const sameLauncher = (await channel.checkQueue(names.launcher)).consumerCount
-    const others = Math.max(0, onMachine - sameLauncher)
-    if (others > 0 && !this.warned.has(queue)) {
-      this.warned.add(queue)
-      this.log.warn({ queue, others, setting: 'AMQP_PREFIX' }, otherStacksMessage(queue, others, this.prefix))
-    }
-    return others
   }
+}
+
+/** A consumer's place in its queue's presence: how many others it saw, and how to leave. */
+export interface Presence {
+  others: number
+  leave(): void
 }
 
 /** The one warning line: what is shared, what it does, and the setting that separates them. */

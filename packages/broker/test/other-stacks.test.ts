@@ -16,7 +16,8 @@ describe('OtherStacks: consumers of the same queue started by another launcher o
   async function join(launcher: Launcher): Promise<number> {
     const model = await rawConnection()
     models.push(model)
-    return await new OtherStacks(prefix, log, launcher).join(await model.createChannel(), queue)
+    const presence = await new OtherStacks(prefix, log, launcher).join(() => model.createChannel(), queue)
+    return presence!.others
   }
 
   afterAll(async () => {
@@ -42,6 +43,20 @@ describe('OtherStacks: consumers of the same queue started by another launcher o
     const raw = await models[0]!.createChannel()
     raw.on('error', () => {}) // the 404 below closes this channel, as expected
     await expect(raw.checkQueue(presenceQueues(queue, secondNpmStart).launcher)).rejects.toThrow(/NOT_FOUND/)
+  })
+
+  test('a broker that refuses the presence queues costs only the warning: join answers undefined and the connection stays usable', async () => {
+    const model = await rawConnection()
+    models.push(model)
+    // A queue of that name declared with other arguments makes the declaration fail, as a missing permission would.
+    const setup = await model.createChannel()
+    const names = presenceQueues(`${prefix}socialnet.jobs`, { host: 'laptop', pid: 7 })
+    await setup.assertQueue(names.launcher, { durable: false, autoDelete: false, exclusive: true })
+    const other = await rawConnection()
+    models.push(other)
+    expect(await new OtherStacks(prefix, log, { host: 'laptop', pid: 7 }).join(() => other.createChannel(), `${prefix}socialnet.jobs`)).toBeUndefined()
+    const channel = await other.createChannel()
+    expect((await channel.checkQueue(`${prefix}socialnet.mail.present.laptop`)).consumerCount).toBeGreaterThan(0)
   })
 
   test('the line names the setting that separates two copies, for the default prefix and for a chosen one', () => {
