@@ -6,8 +6,9 @@
 // The environment of the README's Configuration table applies (PORT, DATABASE_URL, ...); SMTP_URL defaults to this maildev, whose
 // ports are INBOX_SMTP_PORT (1025) and INBOX_WEB_PORT (1080). A port already taken (another copy
 // running) stops it before anything starts; any child that exits stops the whole group.
-const { existsSync } = require('node:fs')
 const { execFileSync } = require('node:child_process')
+const { mkdtempSync, rmSync } = require('node:fs')
+const { tmpdir } = require('node:os')
 const { join, resolve } = require('node:path')
 const { ProcessGroup } = require('./lib/process-group')
 const { waitForHttp200 } = require('./lib/readiness')
@@ -20,11 +21,6 @@ const SMTP_PORT = Number(process.env.INBOX_SMTP_PORT ?? 1025)
 const INBOX_PORT = Number(process.env.INBOX_WEB_PORT ?? 1080)
 const apiPort = process.env.PORT ?? '3000'
 const mailerMetricsPort = Number(process.env.MAILER_METRICS_PORT ?? 0)
-
-// `npm start` builds first; running this file directly builds only when output is missing.
-if (APPS.some((app) => !existsSync(join(ROOT, `apps/${app}/dist/server.js`)))) {
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/turbo/bin/turbo'), 'run', 'build'], { cwd: ROOT, stdio: 'inherit' })
-}
 
 main().catch((err) => {
   process.stderr.write(`npm start: ${err.message}\n`)
@@ -43,7 +39,25 @@ async function main() {
   if (t) {
     throw new Error(`port ${t.port} for ${t.name} is already in use (${t.reason}); is another npm start running? Stop it or choose another port`)
   }
+  build()
   startAll()
+}
+
+/**
+ * Builds what running needs: the three apps, the console the api serves, and the packages they
+ * use (not the benchmarks or the test helpers). Turbo prints a task's output only when it fails
+ * and replays nothing from its cache, so a start with nothing to rebuild is a few lines.
+ */
+function build() {
+  try {
+    execFileSync(process.execPath, [
+      join(ROOT, 'node_modules/turbo/bin/turbo'), 'run', 'build',
+      ...[...APPS, 'console'].map((app) => `--filter=@socialnet/${app}`),
+      '--output-logs=errors-only'
+    ], { cwd: ROOT, stdio: 'inherit' })
+  } catch {
+    throw new Error('the build failed (its errors are above); nothing was started')
+  }
 }
 
 function startAll() {
@@ -57,10 +71,14 @@ function startAll() {
     }
   })
   const grace = Number(process.env.SHUTDOWN_GRACE_MS ?? 10000) + 5000
+  // maildev keeps each mail as a file, by default in /tmp/maildev-<its pid>, which it never removes:
+  // give it a folder of ours and remove it when this process ends (the inbox is new at each start).
+  const mailDir = mkdtempSync(join(tmpdir(), 'socialnet-inbox-'))
+  process.once('exit', () => rmSync(mailDir, { recursive: true, force: true }))
   const inbox = group.start({
     name: 'maildev',
     command: join(ROOT, 'node_modules/.bin/maildev'),
-    args: ['--ip', '127.0.0.1', '--smtp', String(SMTP_PORT), '--web', String(INBOX_PORT)],
+    args: ['--ip', '127.0.0.1', '--smtp', String(SMTP_PORT), '--web', String(INBOX_PORT), '--mail-directory', mailDir],
     cwd: ROOT
   })
   const env = { ...process.env, SMTP_URL: process.env.SMTP_URL ?? `smtp://127.0.0.1:${SMTP_PORT}` }

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { once } from 'node:events'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort } from '@socialnet/testing'
+import { freePort, isolatedEnv, waitFor } from '@socialnet/testing'
 import { ROOT, RunningStack, stackPorts } from './running-stack'
 
 // `npm start` (scripts/dev.js) and `npm run stack` as a newcomer meets them: a second copy, a taken
@@ -46,6 +47,41 @@ describe('npm start', () => {
     expect(output).toMatch(/maildev\s*\| exited/)
     expect(output).not.toMatch(/^ready:/m)
   }, 70000)
+})
+
+describe('npm start, all the way to ready and back', () => {
+  const ns = isolatedEnv('devstart')
+  afterAll(async () => { await ns.cleanup() })
+
+  /** maildev's folders in the temp dir: its own default (maildev-<pid>) and ours (socialnet-inbox-…). */
+  const inboxFolders = () => new Set(readdirSync(tmpdir()).filter((name) => /^(maildev-\d+|socialnet-inbox-)/.test(name)))
+
+  test('a few lines of build before the apps; the inbox keeps its mails in a folder of ours, removed after Ctrl-C', async () => {
+    const before = inboxFolders()
+    const child = spawn(process.execPath, [join(ROOT, 'scripts/dev.js')], {
+      cwd: ROOT,
+      env: { ...process.env, ...ns.env, ...(await devPorts()) },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let output = ''
+    for (const stream of [child.stdout, child.stderr]) stream.on('data', (d: Buffer) => { output += d.toString() })
+    try {
+      await waitFor(() => /^ready: /m.test(output) || child.exitCode !== null, 'npm start to be ready', 90000)
+      expect(output).toMatch(/^ready: /m)
+      // Everything before the first line of an app is the build's: its summary, not a replay of every task.
+      const lines = output.split('\n')
+      const firstAppLine = lines.findIndex((line) => /^\S*(maildev|api|mailer|worker)\S*\s*\|/.test(line))
+      expect(firstAppLine).toBeGreaterThan(0)
+      expect(firstAppLine).toBeLessThan(15)
+      const during = [...inboxFolders()].filter((name) => !before.has(name))
+      expect(during).toEqual([expect.stringMatching(/^socialnet-inbox-/)])
+    } finally {
+      child.kill('SIGINT')
+      await once(child, 'exit')
+    }
+    expect(child.exitCode).toBe(0)
+    expect([...inboxFolders()].filter((name) => !before.has(name))).toEqual([])
+  }, 150000)
 })
 
 describe('npm run stack', () => {

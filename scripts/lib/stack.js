@@ -86,7 +86,10 @@ class Stack {
     mkdirSync(this.s.dir, { recursive: true })
     execFileSync(join(ROOT, 'infra/tls/make-dev-cert.sh'), [this.tlsDir], { stdio: 'ignore' })
     if (this.s.smtpUrl === undefined) {
-      this.group.start({ name: 'maildev', command: join(ROOT, 'node_modules/.bin/maildev'), args: ['--ip', '127.0.0.1', '--smtp', String(this.s.inboxSmtpPort), '--web', String(this.s.inboxWebPort)], cwd: ROOT })
+      // Its mails go in the stack's folder: by default maildev leaves a /tmp/maildev-<pid> behind at each run.
+      const mailDir = join(this.s.dir, 'inbox')
+      rmSync(mailDir, { recursive: true, force: true })
+      this.group.start({ name: 'maildev', command: join(ROOT, 'node_modules/.bin/maildev'), args: ['--ip', '127.0.0.1', '--smtp', String(this.s.inboxSmtpPort), '--web', String(this.s.inboxWebPort), '--mail-directory', mailDir], cwd: ROOT })
     }
     // The first replica creates and migrates the database alone; the others then start together.
     this.apis = [await this.startApi(this.apiPort(1))]

@@ -1,4 +1,5 @@
 import createError from '@fastify/error'
+import { UPLOAD_FORMAT_NAMES } from './images/formats'
 
 /*
  * Every HTTP error the api answers with, declared once: the `error` code of
@@ -83,7 +84,7 @@ export const NotMultipartError = createError<[]>('NOT_MULTIPART', 'send the imag
 export const MalformedUploadError = createError<[string]>('MALFORMED_UPLOAD', 'the multipart body is malformed: %s', 400)
 export const MissingImageError = createError<[]>('IMAGE_MISSING', 'no file field named "image" in the form', 400)
 export const ImageTooLargeError = createError<[number]>('IMAGE_TOO_LARGE', 'the image is larger than %d bytes', 413)
-export const NotAnImageError = createError<[string]>('UNSUPPORTED_IMAGE_TYPE', 'not a supported image (%s); send JPEG, PNG, WebP, GIF, TIFF or AVIF', 415)
+export const NotAnImageError = createError<[string]>('UNSUPPORTED_IMAGE_TYPE', `not a supported image (%s); send ${UPLOAD_FORMAT_NAMES}`, 415)
 export const TooManyPixelsError = createError<[number, number, number]>('IMAGE_TOO_MANY_PIXELS', 'the image is %dx%d pixels; at most %d pixels are accepted', 422)
 /** Arguments: width, height, the longest side accepted (IMAGE_MAX_SIDE). Checked from the header, before any decoding. */
 export const ImageTooWideError = createError<[number, number, number]>('IMAGE_TOO_WIDE', 'the image is %dx%d pixels; no side may be longer than %d pixels', 422)

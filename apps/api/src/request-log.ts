@@ -1,5 +1,12 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** This route's requests are logged at debug unless they fail (the console's files: see RequestLog). */
+    quietLog?: boolean
+  }
+}
+
 const PROBE_PATHS = new Set(['/health', '/ready', '/metrics'])
 
 /**
@@ -42,22 +49,25 @@ export function serializeRequest(req: FastifyRequest): Record<string, unknown> {
   }
 }
 
-/** True for health, readiness and metrics requests. */
-function isProbe(request: FastifyRequest): boolean {
+/** True for health, readiness and metrics requests, and for routes marked `quietLog`. */
+function isQuiet(request: FastifyRequest): boolean {
+  if (request.routeOptions?.config?.quietLog === true) return true
   const url = request.url ?? ''
   const end = url.indexOf('?')
   return PROBE_PATHS.has(end === -1 ? url : url.slice(0, end))
 }
 
 /**
- * Fastify's per-request log lines, with probes and scrapes at debug: an
- * orchestrator asks /health and /ready every few seconds on every replica,
- * and at info those lines would drown the ones a person reads. A failing
- * probe (5xx) still logs at error. Response times are rounded to 0.01 ms.
+ * Fastify's per-request log lines, with probes, scrapes and the web console's
+ * own files at debug: an orchestrator asks /health and /ready every few
+ * seconds on every replica, and each console page load fetches its script,
+ * style sheet and icon; at info those lines would drown the ones a person
+ * reads. A failing one (5xx) still logs at error. Response times are rounded
+ * to 0.01 ms.
  */
 export class RequestLog extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
-    if (isProbe(request)) request.log.debug({ req: request }, 'incoming request')
+    if (isQuiet(request)) request.log.debug({ req: request }, 'incoming request')
     else super.incomingRequest(request, reply)
   }
 
@@ -66,7 +76,7 @@ export class RequestLog extends LogController {
     // Milliseconds to two decimals: 135.28, not 135.27908700000262.
     const responseTime = Math.round(reply.elapsedTime * 100) / 100
     if (error) reply.log.error({ res: reply, err: error, responseTime }, 'request errored')
-    else if (isProbe(request)) reply.log.debug({ res: reply, responseTime }, 'request completed')
+    else if (isQuiet(request)) reply.log.debug({ res: reply, responseTime }, 'request completed')
     else reply.log.info({ res: reply, responseTime }, 'request completed')
   }
 }

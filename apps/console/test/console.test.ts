@@ -77,7 +77,7 @@ describe('the web console in a real browser, against the whole system', () => {
       await status(logJob, 'DONE').waitFor()
       // The steps in the order they happened, the api's QUEUED first (one stream of the user's own events feeds every card).
       const stepsOf = (job: ReturnType<Page['getByRole']>) => job.getByRole('list', { name: 'Steps' }).getByRole('listitem').allTextContents()
-      const steps = async (job: ReturnType<Page['getByRole']>) => (await stepsOf(job)).map((text) => text.split(' — ').slice(0, 2).join(' — ').replace(/^\S+ /, ''))
+      const steps = async (job: ReturnType<Page['getByRole']>) => (await stepsOf(job)).map((text) => /[A-Z_]+ — [\w-]+/.exec(text)?.[0])
       await logJob.getByRole('list', { name: 'Steps' }).getByText(/DONE — worker/).waitFor()
       expect(await steps(logJob)).toEqual(['QUEUED — api-1', 'STARTED — worker-1', 'IN_PROGRESS — worker-1', 'DONE — worker-1'])
       await logJob.getByText(/^Result: /).waitFor()

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Server } from 'node:http'
-import { BrokerConnection, EventPublisher, startHeartbeat, type Heartbeat } from '@socialnet/broker'
+import { BrokerConnection, EventPublisher, launcherOfThisProcess, startHeartbeat, type Heartbeat } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
 import { Redis } from 'ioredis'
 import { DeliveryAttempts, SuppressionList } from '@socialnet/sender'
@@ -53,6 +53,8 @@ export async function startMailerService(config: MailerConfig, log: Logger, opti
     retryDelaysMs: config.retryDelaysMs,
     // The mailer's broker user may touch the mail queues only; its Consumer declares them.
     ownsTopology: false,
+    // Its consumer warns of another copy's mailers on the same queue (another npm start).
+    launcher: launcherOfThisProcess(),
     log
   })
   const metrics = new MailerMetrics(config.MAILER_METRICS_PORT > 0)

@@ -102,8 +102,20 @@ export async function depth(raw: ChannelModel, queue: string): Promise<number> {
 }
 
 /** Runs the built mailer (dist/server.js) as a child process with only `env` (and PATH); `output()` is its stdout and stderr so far. */
-export function spawnMailer(env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'server.js')], {
+/**
+ * A launcher of its own, like a second `npm start`: a node process that runs the mailer as its child
+ * and passes SIGTERM on. The mailer's parent is then not this test's process.
+ */
+const LAUNCHER = `
+const child = require('node:child_process').spawn(process.execPath, [process.argv[1]], { stdio: 'inherit' })
+process.on('SIGTERM', () => child.kill('SIGTERM'))
+child.on('exit', (code) => process.exit(code ?? 1))
+`
+
+/** Runs dist/server.js with `env`, as a child of this process or (`ownLauncher`) of a launcher of its own. */
+export function spawnMailer(env: Record<string, string>, { ownLauncher = false } = {}): { child: ChildProcess; output: () => string } {
+  const server = join(__dirname, '..', 'dist', 'server.js')
+  const child = spawn(process.execPath, ownLauncher ? ['-e', LAUNCHER, server] : [server], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import Redis from 'ioredis'
 import type { Logger } from 'pino'
-import { BrokerConnection, Consumer, EventPublisher, Publisher, startHeartbeat, type Heartbeat } from '@socialnet/broker'
+import { BrokerConnection, Consumer, EventPublisher, Publisher, launcherOfThisProcess, startHeartbeat, type Heartbeat } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
 import { JobStatusStore, parseAllowHosts, type HostResolver } from '@socialnet/jobs'
 import type { WorkerConfig } from './config'
@@ -44,6 +44,8 @@ export async function startWorker(config: WorkerConfig, log: Logger, options: { 
     // The worker's broker user may touch its own queues only (each Consumer declares
     // its family) and publish mail.send.v1 on the api's routing (email jobs).
     ownsTopology: false,
+    // Its consumers warn of another copy's workers on the same queues (another npm start).
+    launcher: launcherOfThisProcess(),
     log: log.child({ component: 'broker' })
   })
   const publisher = new Publisher(connection)

@@ -4,6 +4,7 @@ import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib'
 import { BrokerClosedError, ChannelClosedError } from './errors'
 import { settledWithin } from './settled-within'
 import { declareTopology, topology, type Topology } from './topology'
+import { OtherStacks, type Launcher } from './other-stacks'
 
 /** How long close() waits for a connect attempt that is still in progress. */
 const CLOSE_WAIT_FOR_CONNECT_MS = 1000
@@ -36,6 +37,13 @@ export interface BrokerConnectionOptions {
    * queue family instead.
    */
   ownsTopology?: boolean
+  /**
+   * Set by a service (not by tests' helpers): who started this process. Its
+   * consumers then show themselves on the broker, and warn once when another
+   * launcher on this machine runs consumers of the same queue (another
+   * `npm start` against the same broker and AMQP_PREFIX; see other-stacks.ts).
+   */
+  launcher?: Launcher
   log?: BrokerLogger
   /** Seconds between heartbeats unless the URL sets `heartbeat`; a dead TCP peer is noticed after ~2x this. */
   heartbeatSeconds?: number
@@ -59,6 +67,8 @@ export class BrokerConnection extends EventEmitter {
   readonly topology: Topology
   readonly name: string
   readonly log: BrokerLogger
+  /** Present when the options named a launcher: consumers join their queue's presence through it. */
+  readonly otherStacks: OtherStacks | undefined
   private readonly url: string
   private readonly ownsTopology: boolean
   private readonly minDelay: number
@@ -75,6 +85,7 @@ export class BrokerConnection extends EventEmitter {
     this.log = options.log ?? silent
     this.topology = topology({ prefix: options.prefix, retryDelaysMs: options.retryDelaysMs })
     this.ownsTopology = options.ownsTopology ?? true
+    this.otherStacks = options.launcher && new OtherStacks(options.prefix ?? '', this.log, options.launcher)
     this.minDelay = options.reconnectMinMs ?? 200
     this.maxDelay = options.reconnectMaxMs ?? 10_000
     const url = new URL(options.url)

@@ -9,6 +9,7 @@ import { deferTarget, retryTarget } from './retry-schedule'
 import { ATTEMPT_HEADER, DEFERRAL_HEADERS, FAILURE_HEADERS, LAST_ERROR_HEADER, copyOptions, decodeMessage, type AnyConsumedMessage } from './message'
 import { settledWithin } from './settled-within'
 import { declareQueueFamily, type WorkQueue } from './topology'
+import type { Presence } from './other-stacks'
 
 /** Options of a Consumer. */
 export interface ConsumerOptions {
@@ -82,6 +83,8 @@ export class Consumer {
   private readonly maxDeferralMs: number
   private readonly channels: ManagedChannel
   private consumerTag: string | undefined
+  /** This consumer's place in its queue's presence (see other-stacks.ts), while its channel lives. */
+  private presence: Presence | undefined
   private started = false
   private stopping = false
   private readonly inFlight = new Set<Promise<void>>()
@@ -104,7 +107,10 @@ export class Consumer {
       // Nothing opens before start(); after stop() the channel manager opens nothing either.
       wanted: () => this.started && !this.stopping,
       setup: (confirmed) => this.consume(confirmed),
-      onClose: () => (this.consumerTag = undefined)
+      onClose: () => {
+        this.consumerTag = undefined
+        this.leavePresence()
+      }
     })
   }
 
@@ -156,6 +162,12 @@ export class Consumer {
       if (this.inFlight.size > 0) this.connection.log.warn({ queue: this.options.queue, unfinished: this.inFlight.size }, 'consumer stop deadline passed; unfinished messages return to the queue')
     }
     await this.channels.close()
+    this.leavePresence()
+  }
+
+  private leavePresence(): void {
+    this.presence?.leave()
+    this.presence = undefined
   }
 
   // Each new channel: declare the queue family, set the prefetch, consume.
@@ -165,6 +177,9 @@ export class Consumer {
     // Every (re)open: a broker that lost its definitions gets this queue back
     // even when no other process declares it.
     await declareQueueFamily(channel, family)
+    // Before consuming: another launcher's consumers on this machine would take our messages.
+    this.leavePresence()
+    this.presence = await this.connection.otherStacks?.join(() => this.connection.createChannel(), family.name)
     await channel.prefetch(this.prefetch)
     const queue = family.name
     const { consumerTag } = await channel.consume(queue, (raw) => {

@@ -36,6 +36,7 @@ export {
   type WorkQueue
 } from './topology'
 export { BrokerConnection, type BrokerConnectionOptions, type BrokerLogger } from './connection'
+export { OtherStacks, launcherOfThisProcess, presenceQueues, otherStacksMessage, type Launcher, type Presence } from './other-stacks'
 export { Publisher, type PublishRequest, type PublisherOptions } from './publisher'
 export { Consumer, type ConsumerOptions, type ConsumerDecision } from './consumer'
 export { ManagedChannel, type ManagedChannelOptions } from './managed-channel'

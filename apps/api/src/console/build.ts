@@ -9,7 +9,7 @@ export const DEFAULT_CONSOLE_DIR = join(__dirname, '..', '..', '..', 'console', 
  * First path segments the console may never claim: the API, its docs and
  * probes, the book's job routes, and the console's own hashed files.
  */
-const RESERVED = new Set(['v1', 'docs', 'health', 'ready', 'metrics', 'job', 'assets'])
+export const RESERVED_SEGMENTS = new Set(['v1', 'docs', 'health', 'ready', 'metrics', 'job', 'assets'])
 const PAGE_PATH = /^\/([a-z][a-z0-9-]{0,31})$/
 
 /** The built console as the api serves it: its page (read once) and the paths that show it. */
@@ -42,7 +42,7 @@ export function readConsoleBuild(dir: string): ConsoleBuild | undefined {
   if (!Array.isArray(pages) || pages.length === 0) throw new Error(`${pagesPath}: expected a non-empty array of page paths`)
   for (const page of pages) {
     const segment = typeof page === 'string' ? PAGE_PATH.exec(page)?.[1] : undefined
-    if (!segment || RESERVED.has(segment)) throw new Error(`${pagesPath}: ${JSON.stringify(page)} is not a console page path (one lower-case segment, not an API path)`)
+    if (!segment || RESERVED_SEGMENTS.has(segment)) throw new Error(`${pagesPath}: ${JSON.stringify(page)} is not a console page path (one lower-case segment, not an API path)`)
   }
   const etag = `"${createHash('sha256').update(indexHtml).digest('base64url').slice(0, 27)}"`
   return { dir, indexHtml, etag, pages: pages as string[] }

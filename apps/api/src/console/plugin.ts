@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import fastifyStatic from '@fastify/static'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { helmetHeaders } from '../plugins/external/helmet'
-import { readConsoleBuild, type ConsoleBuild } from './build'
+import { RESERVED_SEGMENTS, readConsoleBuild, type ConsoleBuild } from './build'
 import { NotAPageError } from '../errors'
 
 declare module 'fastify' {
@@ -14,6 +14,13 @@ declare module 'fastify' {
      * other goes on to the route's own handler. Does nothing without a console build.
      */
     consolePage: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>
+    /**
+     * For the not-found handler: a browser opening a path that is no route
+     * and could be a page (not under an API prefix, no file extension) gets
+     * the console with status 404, and the console shows its own not-found
+     * page. Answers undefined for anything else, which keeps its JSON 404.
+     */
+    consoleNotFound: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined
   }
 }
 
@@ -72,6 +79,20 @@ function pageSender(build: ConsoleBuild, csp: string) {
   }
 }
 
+/** Could `path` be a console page: not under an API prefix and not a file (`/favicon.ico`, `/pages.json`)? */
+function mayBePage(path: string): boolean {
+  const segments = path.split('/').filter(Boolean)
+  return !RESERVED_SEGMENTS.has(segments[0] ?? '') && !(segments.at(-1) ?? '').includes('.')
+}
+
+function notFoundSender(build: ConsoleBuild, csp: string) {
+  return function consoleNotFound(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+    if (!asksForHtml(request) || !mayBePage(request.url.split('?')[0]!)) return undefined
+    return reply.code(404).header('vary', 'accept').header('content-security-policy', csp).header('cache-control', 'no-cache')
+      .type('text/html; charset=utf-8').send(build.indexHtml)
+  }
+}
+
 export interface ConsoleOptions {
   /** The console's build output (CONSOLE_DIR). */
   dir: string
@@ -84,6 +105,7 @@ export interface ConsoleOptions {
  * by the build in pages.json), hashed files under `/assets/` cached for good.
  * Anything else, the API included, is untouched: a client that does not ask
  * for HTML still gets `GET /`'s JSON links, and a console path answers it 404.
+ * A browser opening an unknown path gets the console's own not-found page.
  * Without a build it logs one line and serves nothing.
  */
 export default fp(async function consoleFiles(fastify, opts: ConsoleOptions) {
@@ -91,12 +113,17 @@ export default fp(async function consoleFiles(fastify, opts: ConsoleOptions) {
   if (!build) {
     fastify.log.info({ dir: opts.dir }, 'no web console build here (npm run build makes one): not serving the console')
     fastify.decorate('consolePage', async () => undefined)
+    fastify.decorate('consoleNotFound', () => undefined)
     return
   }
-  const consolePage = pageSender(build, consoleCsp(opts.publicUrl))
+  const csp = consoleCsp(opts.publicUrl)
+  const consolePage = pageSender(build, csp)
   fastify.decorate('consolePage', consolePage)
+  fastify.decorate('consoleNotFound', notFoundSender(build, csp))
 
   await fastify.register(async function consoleRoutes(scope) {
+    // Every page load fetches these again (a 304 mostly): logged at debug, failures still at error.
+    scope.addHook('onRoute', (route) => { route.config = { ...route.config, quietLog: true } })
     // Files are listed once at start (wildcard: false): no request reaches the disk for a file that was not built.
     await scope.register(fastifyStatic, {
       root: join(build.dir, 'assets'),

@@ -1,6 +1,6 @@
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib'
 import type { FastifyBaseLogger } from 'fastify'
-import { ManagedChannel, type BrokerConnection } from '@socialnet/broker'
+import { ManagedChannel, type BrokerConnection, type Presence } from '@socialnet/broker'
 import { parseEmittedEvent, type EventStore } from './event-store'
 
 /** What the collector reports, for metrics. */
@@ -27,6 +27,8 @@ export class EventCollector {
   private readonly channels: ManagedChannel
   private started = false
   private appended = 0
+  /** This replica's place in the events queue's presence (@socialnet/broker's OtherStacks), while its channel lives. */
+  private presence: Presence | undefined
 
   constructor(
     private readonly connection: BrokerConnection,
@@ -40,11 +42,21 @@ export class EventCollector {
       setup: async ({ channel }) => {
         await channel.prefetch(PREFETCH)
         // The queue is declared with the topology on every connect (the api owns it).
-        await channel.consume(this.connection.topology.events.queue, (raw) => {
+        const { queue } = this.connection.topology.events
+        // Another copy's api collecting these events would show them (and its replicas) as its own.
+        this.leavePresence()
+        this.presence = await this.connection.otherStacks?.join(() => this.connection.createChannel(), queue)
+        await channel.consume(queue, (raw) => {
           if (raw) void this.collect(channel, raw)
         })
-      }
+      },
+      onClose: () => this.leavePresence()
     })
+  }
+
+  private leavePresence(): void {
+    this.presence?.leave()
+    this.presence = undefined
   }
 
   /** Starts consuming now if connected, and again after every reconnect. */
@@ -56,6 +68,7 @@ export class EventCollector {
   /** Stops consuming; unacked events go back to the queue for another replica. */
   async stop(): Promise<void> {
     await this.channels.close()
+    this.leavePresence()
   }
 
   private async collect(channel: ConfirmChannel, raw: ConsumeMessage): Promise<void> {

@@ -10,17 +10,16 @@ import type { ObjectStorage } from '@socialnet/storage'
 import {
   CorruptImageError, ImageBadAspectError, ImageTooLargeError, ImageTooSlowError, ImageTooWideError, MalformedUploadError, NotAnImageError, TooManyPixelsError
 } from '../errors'
+import { UPLOAD_FORMATS, type StoredFormat } from './formats'
 
 /** Largest edge of the stored original; avatars are never shown bigger. */
 export const MAX_EDGE = 2048
 
 /** Input formats we decode (by their bytes), and what each is stored as. SVG and others are refused. */
-const OUTPUT_FOR: Record<string, 'jpeg' | 'png' | 'webp'> = {
-  jpeg: 'jpeg', png: 'png', webp: 'webp', gif: 'png', tiff: 'png', avif: 'webp'
-}
+const OUTPUT_FOR = new Map<string, StoredFormat>(UPLOAD_FORMATS.map((f) => [f.decodedAs, f.storedAs]))
 
 export interface Inspected {
-  output: 'jpeg' | 'png' | 'webp'
+  output: StoredFormat
   contentType: string
   /** width x height from the header: what decoding will cost. */
   pixels: number
@@ -89,7 +88,7 @@ export async function inspectImage(path: string, limits: ShapeLimits): Promise<I
     throw new NotAnImageError('unrecognised data')
   }
   const kind = kindOf(meta)
-  const output = kind ? OUTPUT_FOR[kind] : undefined
+  const output = kind ? OUTPUT_FOR.get(kind) : undefined
   if (!output) throw new NotAnImageError(meta.format ?? 'unknown format')
   const width = meta.width ?? 0
   const height = meta.height ?? 0

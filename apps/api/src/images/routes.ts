@@ -12,6 +12,7 @@ import { UserParams } from '../users/schemas'
 import { EncodeSlots } from './encode-slots'
 import { ImageNotFoundError, MalformedUploadError, MissingImageError, NotMultipartError, ThumbnailNotReadyError, UploadInFlightError } from '../errors'
 import { encodeImage, inspectImage, spoolUpload, type ShapeLimits } from './intake'
+import { UPLOAD_FORMATS, UPLOAD_FORMAT_NAMES } from './formats'
 import { deleteUploading, findCurrentAvatar, findImage, insertUploading, promoteToAvatar, type ImageRow } from './repository'
 
 export interface ImageRoutesOptions {
@@ -45,6 +46,13 @@ const ImageQuery = Type.Object({
   size: Type.Optional(Type.Union([Type.Literal('original'), Type.Literal('thumb'), ...THUMBNAIL_SIZES.map((s) => Type.Literal(String(s)))], {
     description: '`thumb` = the 128 px thumbnail; thumbnails are square WebP'
   }))
+})
+const UploadLimits = Type.Object({
+  maxBytes: Type.Integer({ description: 'largest file accepted (UPLOAD_MAX_BYTES); a bigger one is refused with 413' }),
+  formats: Type.Array(Type.Object({ name: Type.String(), mediaType: Type.String() }), { description: 'what the bytes may be; anything else is 415' }),
+  maxPixels: Type.Integer({ description: 'width x height at most (IMAGE_MAX_PIXELS); more is 422' }),
+  maxSide: Type.Integer({ description: 'longest side at most, in pixels (IMAGE_MAX_SIDE); longer is 422' }),
+  maxAspect: Type.Number({ description: 'long side / short side at most (IMAGE_MAX_ASPECT); thinner is 422' })
 })
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -104,10 +112,29 @@ const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastif
     }
   })
 
+  // Anyone may ask (the same few bytes for everyone, under the API-wide rate limit): the console
+  // checks a picked file against them before uploading it. The upload route enforces them anyway.
+  const limits = {
+    maxBytes: opts.uploadMaxBytes,
+    formats: UPLOAD_FORMATS.map(({ name, mediaType }) => ({ name, mediaType })),
+    ...opts.shape
+  }
+  fastify.get('/v1/images/limits', {
+    schema: {
+      tags: ['images'],
+      summary: 'What an avatar upload may be: its size, formats and shape',
+      response: { 200: UploadLimits }
+    }
+  }, async (_request, reply) => {
+    // They change only when the api restarts with other settings.
+    void reply.header('cache-control', 'public, max-age=300')
+    return limits
+  })
+
   fastify.put('/v1/users/:id/avatar', {
     onRequest: [fastify.authenticate, fastify.requireOwner],
     config: documentedBody(Type.Object({
-      image: Type.Unsafe({ type: 'string', format: 'binary', description: 'JPEG, PNG or WebP; the bytes decide, not the filename' })
+      image: Type.Unsafe({ type: 'string', format: 'binary', description: `${UPLOAD_FORMAT_NAMES}; the bytes decide, not the filename` })
     })),
     schema: {
       tags: ['images'],

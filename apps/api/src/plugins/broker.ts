@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { BrokerConnection, Publisher } from '@socialnet/broker'
+import { BrokerConnection, Publisher, launcherOfThisProcess } from '@socialnet/broker'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,6 +29,8 @@ export default fp(async function broker(fastify, opts: BrokerPluginOptions) {
     url: opts.url,
     prefix: opts.prefix,
     name: `api@${hostname()}:${process.pid}`,
+    // Its events collector shows itself on the broker, and warns of another copy's api on the same queue.
+    launcher: launcherOfThisProcess(),
     log: fastify.log.child({ component: 'broker' })
   })
   const publisher = new Publisher(connection)

@@ -140,6 +140,8 @@ export default fp(async function errors(fastify) {
         .send({ error: ErrorCode.METHOD_NOT_ALLOWED, message: `method ${request.method} not allowed on ${path}; allowed: ${allowed.join(', ')}` })
       return
     }
+    // A browser lost among the console's pages gets the console's not-found page (the console plugin decides).
+    if (fastify.hasDecorator('consoleNotFound') && fastify.consoleNotFound(request, reply)) return
     void reply.code(404).send({ error: ErrorCode.NOT_FOUND, message: `Route ${request.method} ${path} not found` })
   })
 }, { name: 'errors' })

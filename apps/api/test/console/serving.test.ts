@@ -76,10 +76,24 @@ describe('the web console served by the api', () => {
     const icon = await t.app.inject('/favicon.svg')
     expect(icon.statusCode).toBe(200)
     expect(icon.headers['cache-control']).toBe('no-cache')
-    for (const url of ['/assets/missing.js', '/pages.json', '/index.html', '/assets/../pages.json', '/unknown-page']) {
+    for (const url of ['/assets/missing.js', '/pages.json', '/index.html', '/assets/../pages.json']) {
       const res = await t.app.inject({ url, headers: { accept: BROWSER } })
       expect({ url, status: res.statusCode, error: res.json().error }).toEqual({ url, status: 404, error: 'NOT_FOUND' })
     }
+  })
+
+  test('a browser opening an unknown path gets the console with 404 (its own not-found page); API clients and API paths keep the JSON 404', async () => {
+    for (const url of ['/unknown-page', '/users/42/photos?x=1', '/login/extra']) {
+      const res = await t.app.inject({ url, headers: { accept: BROWSER } })
+      expect({ url, status: res.statusCode, type: res.headers['content-type'], body: res.body }).toEqual({ url, status: 404, type: 'text/html; charset=utf-8', body: INDEX_HTML })
+      expect(String(res.headers['content-security-policy'])).toContain("script-src 'self'")
+    }
+    for (const [url, accept] of [['/unknown-page', 'application/json'], ['/unknown-page', '*/*'], ['/v1/nope', BROWSER], ['/docs/nope', BROWSER], ['/favicon.ico', BROWSER]] as const) {
+      const res = await t.app.inject({ url, headers: { accept } })
+      expect({ url, accept, status: res.statusCode, error: res.json().error }).toEqual({ url, accept, status: 404, error: 'NOT_FOUND' })
+    }
+    const post = await t.app.inject({ method: 'POST', url: '/unknown-page', headers: { accept: BROWSER } })
+    expect([post.statusCode, post.json().error]).toEqual([404, 'NOT_FOUND'])
   })
 
   test('API, docs, probes and the book routes answer as before, whatever the Accept header', async () => {
@@ -107,6 +121,6 @@ describe('an api without a console build', () => {
     expect(root.statusCode).toBe(200)
     expect(root.json().docs).toBe('/docs')
     const login = await t.app.inject({ url: '/login', headers: { accept: BROWSER } })
-    expect(login.statusCode).toBe(404)
+    expect([login.statusCode, login.json().error]).toEqual([404, 'NOT_FOUND'])
   })
 })

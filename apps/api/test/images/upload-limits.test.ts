@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream'
+import sharp from 'sharp'
 import { request } from 'undici'
 import type { FastifyInstance } from 'fastify'
 import { useTestApp } from '../helper'
@@ -135,5 +136,46 @@ describe('avatar uploads: fair encode slots', () => {
     const before = finished.slice(queuedAtStart, finished.indexOf('victim'))
     expect(before.length).toBeLessThanOrEqual(1)
     expect(finished.length).toBeGreaterThanOrEqual(queuedAtStart + 4)
+  })
+})
+
+describe('GET /v1/images/limits: what the upload route enforces, for the console to check before uploading', () => {
+  const t = useTestApp({ UPLOAD_MAX_BYTES: '200000' })
+  const upload = uploader(() => t.app)
+  let ada: TestAccount
+
+  beforeAll(async () => {
+    ada = await signUp(t.app)
+  })
+
+  test('answers the size limit, the formats and the shape limits to anyone, cacheable', async () => {
+    const res = await t.app.inject('/v1/images/limits')
+    expect(res.statusCode).toBe(200)
+    expect(res.headers['cache-control']).toBe('public, max-age=300')
+    expect(res.json()).toEqual({
+      maxBytes: 200000,
+      formats: [
+        { name: 'JPEG', mediaType: 'image/jpeg' },
+        { name: 'PNG', mediaType: 'image/png' },
+        { name: 'WebP', mediaType: 'image/webp' },
+        { name: 'GIF', mediaType: 'image/gif' },
+        { name: 'TIFF', mediaType: 'image/tiff' },
+        { name: 'AVIF', mediaType: 'image/avif' }
+      ],
+      maxPixels: expect.any(Number),
+      maxSide: 10000,
+      maxAspect: 20
+    })
+  })
+
+  test('the upload route holds to them: a file over maxBytes is 413, a GIF is taken, anything else names the same formats', async () => {
+    const { maxBytes, formats } = (await t.app.inject('/v1/images/limits')).json() as { maxBytes: number; formats: { name: string }[] }
+    const tooBig = await upload(ada, await jpeg(1000, 800))
+    expect([tooBig.statusCode, tooBig.json()]).toEqual([413, { error: 'IMAGE_TOO_LARGE', message: `the image is larger than ${maxBytes} bytes` }])
+    const gif = await upload(ada, await sharp({ create: { width: 16, height: 16, channels: 3, background: '#f60' } }).gif().toBuffer())
+    expect(gif.statusCode).toBe(201)
+    const text = await upload(ada, Buffer.from('not an image at all'))
+    expect(text.statusCode).toBe(415)
+    expect(text.json().message).toBe(`not a supported image (unrecognised data); send ${formats.slice(0, -1).map((f) => f.name).join(', ')} or AVIF`)
   })
 })

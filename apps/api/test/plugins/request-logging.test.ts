@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
@@ -5,13 +6,16 @@ import pino from 'pino'
 import app, { apiLoggerOptions, serverOptions } from '../../src/app'
 import { testEnv, type TestEnv } from '../helper'
 import { signUp } from '../accounts'
+import { fakeConsoleBuild } from '../console/fake-build'
 
 /** Every line the api logged, in every call below. */
 const logged: string[] = []
 
 /** The api's request log lines for some requests, at a given LOG_LEVEL. */
-async function requestLines(env: TestEnv, level: 'info' | 'debug', urls: string[]): Promise<{ url?: string; msg: string; replica: string }[]> {
-  const config = { ...env.config, LOG_LEVEL: level }
+async function requestLines(
+  env: TestEnv, level: 'info' | 'debug', urls: string[], overrides: Partial<TestEnv['config']> = {}
+): Promise<{ url?: string; msg: string; replica: string }[]> {
+  const config = { ...env.config, ...overrides, LOG_LEVEL: level }
   const lines: string[] = []
   const stream = new Writable({ write(chunk, _enc, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done() } })
   const { logger: _logger, ...options } = serverOptions(config)
@@ -67,6 +71,19 @@ describe('request log lines', () => {
     for (const ms of times) expect(Math.round(ms * 100) / 100).toBe(ms)
     const debug = await requestLines(env, 'debug', urls)
     expect(debug.filter((l) => l.msg === 'incoming request').map((l) => l.url)).toEqual(urls)
+  })
+
+  test('the web console\'s own files (script, style, icon, its pages) are logged only at debug; a missing one still at info', async () => {
+    const dir = fakeConsoleBuild()
+    try {
+      const urls = ['/assets/index-Ab12Cd34.js', '/favicon.svg', '/login', '/assets/missing.js']
+      const info = await requestLines(env, 'info', urls, { CONSOLE_DIR: dir })
+      expect(info.map((l) => l.url ?? l.msg)).toEqual(['/assets/missing.js', 'request completed'])
+      const debug = await requestLines(env, 'debug', urls, { CONSOLE_DIR: dir })
+      expect(debug.filter((l) => l.msg === 'incoming request').map((l) => l.url)).toEqual(urls)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   test('secrets in a query string are logged as [redacted]: the verification token, API keys, callback URLs', async () => {

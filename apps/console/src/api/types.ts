@@ -51,6 +51,15 @@ export interface Verified {
 }
 
 /** `PUT /v1/users/{id}/avatar` -> 201, `GET /v1/users/{id}/avatar`. */
+/** `GET /v1/images/limits`: what an avatar upload may be (the upload route enforces the same). */
+export interface UploadLimits {
+  maxBytes: number
+  formats: Array<{ name: string; mediaType: string }>
+  maxPixels: number
+  maxSide: number
+  maxAspect: number
+}
+
 export interface Avatar {
   id: string
   url: string

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks'
 import { api, ApiError } from '../api/client'
-import type { Avatar, Me } from '../api/types'
+import type { Avatar, Me, UploadLimits } from '../api/types'
 import type { AnyEvent } from '../events/types'
 import { isEvent } from '../events/types'
 import { useEventStream } from '../streams/use-event-stream'
@@ -19,7 +19,7 @@ function AvatarImages({ avatar }: { avatar: Avatar }) {
         {avatar.thumbnails.status === 'ready'
           ? <ul class='thumbnails' aria-label='Thumbnails'>
             {sizes.map((size) => (
-              <li key={size}><img src={avatar.thumbnails.urls[size]} alt={`${size} px thumbnail`} width={Math.min(Number(size), 128)} /><span>{size} px</span></li>
+              <li key={size}><img src={avatar.thumbnails.urls[size]} alt={`${size} px thumbnail`} width={Number(size)} height={Number(size)} /><span>{size} px</span></li>
             ))}
             </ul>
           : <p role='status' aria-busy='true'>Thumbnails ({sizes.join(' and ')} px) are being made by the worker…</p>}
@@ -28,12 +28,35 @@ function AvatarImages({ avatar }: { avatar: Avatar }) {
   )
 }
 
+/** "10 MiB", "512 KiB", "900 bytes": a size limit as the server counts it (binary units). */
+function sizeInWords(bytes: number): string {
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+    if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`
+  }
+  return `${bytes} bytes`
+}
+
+/** "JPEG, PNG or WebP": the format names as a sentence says them. */
+function formatNames(limits: UploadLimits): string {
+  const names = limits.formats.map((f) => f.name)
+  return names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names.join('')
+}
+
+/** Why the picked file will not be taken, before a byte of it is sent; null when it may be uploaded. */
+function refusal(file: File, limits: UploadLimits | null): Error | null {
+  if (!limits || file.size <= limits.maxBytes) return null
+  return new Error(`This file is ${sizeInWords(file.size)}; the largest image the server takes is ${sizeInWords(limits.maxBytes)}. Choose a smaller one.`)
+}
+
 /** Upload an avatar (`PUT /v1/users/{id}/avatar`, field `image`) and watch its thumbnails appear. */
 export function AvatarPanel({ user }: { user: Me }) {
   const [avatar, setAvatar] = useState<Avatar | null>(null)
   const [error, setError] = useState<unknown>(null)
   const [busy, setBusy] = useState(false)
+  // The server's own limits: the picker offers its formats, and a file too big is refused here, not after uploading it.
+  const [limits, setLimits] = useState<UploadLimits | null>(null)
   const path = `/v1/users/${user.id}/avatar`
+  useEffect(() => { api.get<UploadLimits>('/v1/images/limits').then(setLimits, () => undefined) }, [])
 
   const refresh = () => api.get<Avatar>(path).then(setAvatar, (err: unknown) => {
     if (!(err instanceof ApiError && err.status === 404)) setError(err)
@@ -60,6 +83,11 @@ export function AvatarPanel({ user }: { user: Me }) {
       setError(new Error('Choose an image file first.'))
       return
     }
+    const refused = refusal(file, limits)
+    if (refused) {
+      setError(refused)
+      return
+    }
     setBusy(true)
     setError(null)
     try {
@@ -78,8 +106,15 @@ export function AvatarPanel({ user }: { user: Me }) {
       {avatar ? <AvatarImages avatar={avatar} /> : <p class='empty'>No avatar yet.</p>}
       <form onSubmit={upload} aria-label='Upload an avatar'>
         <p class='field'>
-          <label for='avatar-file'>Image (JPEG, PNG or WebP, up to 10 MiB)</label>
-          <input id='avatar-file' name='image' type='file' accept='image/jpeg,image/png,image/webp,image/gif' required />
+          <label for='avatar-file'>{limits ? `Image (${formatNames(limits)}, up to ${sizeInWords(limits.maxBytes)})` : 'Image'}</label>
+          <input
+            id='avatar-file' name='image' type='file' required
+            accept={limits ? limits.formats.map((f) => f.mediaType).join(',') : 'image/*'}
+            onChange={(event) => {
+              const file = event.currentTarget.files?.[0]
+              setError(file ? refusal(file, limits) : null)
+            }}
+          />
         </p>
         <ErrorMessage error={error} />
         <button type='submit' disabled={busy}>{busy ? 'Uploading…' : 'Upload avatar'}</button>

@@ -4,8 +4,9 @@ import type { DeadLetter, DeadLetterDeleted, DeadLetterList, PurgeResult, Replay
 import { plural } from '../events/describe'
 import { ErrorMessage, Notice } from './Form'
 import { DeadLetterDetails } from './DeadLetterDetails'
+import { formatTime } from '../format-time'
 
-const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString(undefined, { hour12: false }) : '—')
+const when = (iso: string | null) => (iso ? formatTime(iso) : '—')
 /** "user:<id> <email>" (the api) reads as the e-mail address; "cli:<os user>@<host>" as it is. */
 const who = (by: string) => /<([^>]+)>$/.exec(by)?.[1] ?? by
 

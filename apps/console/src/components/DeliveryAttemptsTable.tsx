@@ -1,8 +1,8 @@
 import type { MailAttempt } from '../api/types'
 import { ms } from '../events/describe'
 import { OutcomeBadge } from './OutcomeBadge'
+import { Time } from './Time'
 
-const when = (iso: string) => new Date(iso).toLocaleString(undefined, { hour12: false })
 /** A UUID's first group is enough to tell a recipient's mails apart; the whole id is in the tooltip. */
 const shortId = (id: string) => (id.length > 12 ? `${id.slice(0, 8)}…` : id)
 
@@ -28,7 +28,7 @@ export function DeliveryAttemptsTable({ attempts, label, onOpenMessage }: { atte
       <tbody>
         {attempts.map((a, i) => (
           <tr key={`${a.messageId}-${a.at}-${i}`} data-outcome={a.outcome}>
-            <td class='nowrap'><time dateTime={a.at}>{when(a.at)}</time></td>
+            <td class='nowrap'><Time at={a.at} /></td>
             {onOpenMessage && (
               <td>
                 <button type='button' class='link' onClick={() => onOpenMessage(a.messageId)} title={`${a.messageId}: every attempt of this mail`} aria-label={`Message ${a.messageId}`}>

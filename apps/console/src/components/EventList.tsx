@@ -1,5 +1,6 @@
 import type { AnyEvent } from '../events/types'
 import { describeEvent } from '../events/describe'
+import { Time } from './Time'
 
 /**
  * A live list of events, newest first: time, what happened, and where; the
@@ -15,7 +16,7 @@ export function EventList({ events, label, empty, badge = 'service' }: { events:
           const { what, details } = describeEvent(event)
           return (
             <li key={event.id} data-type={event.type}>
-              <time dateTime={event.at}>{new Date(event.at).toLocaleTimeString(undefined, { hour12: false })}</time>
+              <Time at={event.at} />
               <span class={`service service-${event.service}`} title={badge === 'replica' ? event.service : undefined}>{badge === 'replica' ? event.replica : event.service}</span>
               <span class='what'>{[what, ...details.filter(Boolean)].join(' — ')}</span>
             </li>

@@ -3,6 +3,7 @@ import { api } from '../api/client'
 import { FINAL_JOB_STATUSES, type JobDoc, type JobStatus } from '../api/types'
 import { ms } from '../events/describe'
 import { ErrorMessage } from './Form'
+import { Time } from './Time'
 
 /** One `job.status` event of the job, as a step of its story. */
 export interface StatusStep {
@@ -17,8 +18,6 @@ export interface StatusStep {
 
 /** How far back the server keeps events: a job changed longer ago has no steps to show. */
 const EVENT_WINDOW_MS = 10 * 60_000
-
-const time = (iso: string) => new Date(iso).toLocaleTimeString(undefined, { hour12: false })
 
 /** A result shown on the card: JSON, cut short (the whole of it is `GET /v1/jobs/{id}`). */
 function shortJson(value: unknown): string {
@@ -58,7 +57,7 @@ export function JobCard({ job, steps, onChange }: { job: JobDoc; steps: StatusSt
         <h3>{job.type} job <code>{job.id.slice(0, 8)}</code></h3>
         <p>
           Status: <strong class={`status status-${status}`} data-testid='job-status'>{status}</strong>
-          {' '}<span class='hint'>submitted <time dateTime={job.createdAt}>{time(job.createdAt)}</time>{attempts > 1 ? `, ${attempts} attempts` : ''}</span>
+          {' '}<span class='hint'>submitted <Time at={job.createdAt} />{attempts > 1 ? `, ${attempts} attempts` : ''}</span>
         </p>
       </header>
       {steps.length > 0
@@ -66,14 +65,14 @@ export function JobCard({ job, steps, onChange }: { job: JobDoc; steps: StatusSt
           <ol class='steps' aria-label='Steps'>
             {steps.map((step) => (
               <li key={step.id}>
-                <time dateTime={step.at}>{time(step.at)}</time>{' '}
+                <Time at={step.at} />{' '}
                 {step.status} — {step.replica}{step.durationMs !== undefined ? ` — ${ms(step.durationMs)}` : ''}{step.error ? ` — ${step.error}` : ''}
               </li>
             ))}
           </ol>
           )
         : Date.now() - Date.parse(job.updatedAt) > EVENT_WINDOW_MS &&
-          <p class='hint'>Its steps are older than the 10 minutes the server keeps; last change <time dateTime={job.updatedAt}>{time(job.updatedAt)}</time>.</p>}
+          <p class='hint'>Its steps are older than the 10 minutes the server keeps; last change <Time at={job.updatedAt} />.</p>}
       {job.status === 'DONE' && job.result !== undefined && <p>Result: <code>{shortJson(job.result)}</code></p>}
       {failure && <p class='hint'>{status === 'FAILED' ? 'Failed' : 'Last attempt failed'}: {failure}</p>}
       <ErrorMessage error={error} />

@@ -1,4 +1,5 @@
 import type { QueueStats, UnackedSource } from '../api/types'
+import { Time } from './Time'
 
 const count = (n: number | null) => (n === null ? '—' : String(n))
 
@@ -24,7 +25,7 @@ export function QueuesTable({ queues, updatedAt, unackedSource = null }: { queue
   return (
     <>
       <table class='numbers'>
-        <caption>Work queues {updatedAt && <small>updated {new Date(updatedAt).toLocaleTimeString(undefined, { hour12: false })}</small>}</caption>
+        <caption>Work queues {updatedAt && <small>updated <Time at={updatedAt} /></small>}</caption>
         <thead>
           <tr>
             <th scope='col'>Queue</th><th scope='col'>Ready</th>

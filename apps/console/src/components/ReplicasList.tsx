@@ -1,6 +1,6 @@
 import type { ReplicaSeen } from '../api/types'
+import { Time } from './Time'
 
-const time = (at: string) => new Date(at).toLocaleTimeString(undefined, { hour12: false })
 
 /**
  * The processes whose heartbeat arrived in the last minute: an idle one stays
@@ -20,7 +20,7 @@ export function ReplicasList({ replicas }: { replicas: ReplicaSeen[] }) {
             <tr key={`${r.service}/${r.replica}`} data-replica={r.replica} class={r.stale ? 'stale' : undefined}>
               <td>{r.service}</td>
               <td>{r.replica}</td>
-              <td><time dateTime={r.lastSeenAt}>{time(r.lastSeenAt)}</time></td>
+              <td><Time at={r.lastSeenAt} /></td>
               <td data-column='state'>{r.stale ? <span class='badge'>stale</span> : <span class='badge ok'>live</span>}</td>
             </tr>
           ))}

@@ -2,14 +2,15 @@ import { useEffect, useState } from 'preact/hooks'
 import { api } from '../api/client'
 import type { Suppression, SuppressionList } from '../api/types'
 import { ErrorMessage, Notice, formValues } from './Form'
-import { REASON_TEXT, dateTime, suppressionPath } from './SuppressionState'
+import { REASON_TEXT, suppressionPath } from './SuppressionState'
+import { Time } from './Time'
 
 function SuppressionRow({ suppression: s, busy, onOpen, onRemove }: { suppression: Suppression; busy: boolean; onOpen: (address: string) => void; onRemove: (address: string) => void }) {
   return (
     <tr data-address={s.address}>
       <td><button type='button' class='link' onClick={() => onOpen(s.address)} title='Show the mail to this address'>{s.address}</button></td>
       <td>{REASON_TEXT[s.reason]}<small> ({s.source})</small>{s.detail && <div class='detail'><small>{s.detail}</small></div>}</td>
-      <td class='nowrap'>{dateTime(s.lastSeenAt)}</td>
+      <td class='nowrap'><Time at={s.lastSeenAt} /></td>
       <td class='number'>{s.count}</td>
       <td><button type='button' class='secondary' disabled={busy} onClick={() => onRemove(s.address)} aria-label={`Remove ${s.address}`}>Remove</button></td>
     </tr>

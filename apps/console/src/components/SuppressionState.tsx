@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks'
 import { api } from '../api/client'
 import type { Suppression, SuppressionReason } from '../api/types'
 import { ErrorMessage, Notice } from './Form'
+import { Time } from './Time'
 
 /** Each reason in words. */
 export const REASON_TEXT: Record<SuppressionReason, string> = {
@@ -10,8 +11,6 @@ export const REASON_TEXT: Record<SuppressionReason, string> = {
   complaint: 'spam complaint',
   manual: 'added by hand'
 }
-
-export const dateTime = (iso: string) => new Date(iso).toLocaleString(undefined, { hour12: false })
 
 /** The address of a suppression route. */
 export const suppressionPath = (address: string) => `/v1/admin/suppressions/${encodeURIComponent(address)}`
@@ -50,8 +49,8 @@ export function SuppressionState({ address, suppression, onChange }: { address: 
               <strong>Suppressed</strong> — {REASON_TEXT[suppression.reason]} <small>(source {suppression.source}, {suppression.count}×)</small>
             </p>
             <p class='hint'>
-              Mail to {address} has been held back since {dateTime(suppression.firstSeenAt)}
-              {suppression.lastSeenAt !== suppression.firstSeenAt && <>; last report {dateTime(suppression.lastSeenAt)}</>}.
+              Mail to {address} has been held back since <Time at={suppression.firstSeenAt} />
+              {suppression.lastSeenAt !== suppression.firstSeenAt && <>; last report <Time at={suppression.lastSeenAt} /></>}.
             </p>
             {suppression.detail && <p class='detail'><code>{suppression.detail}</code></p>}
             <button type='button' class='danger' disabled={busy} onClick={lift}>Lift suppression</button>

@@ -1,5 +1,6 @@
 import type { AnyEvent } from './types'
 import { isEvent } from './types'
+import { formatTime } from '../format-time'
 
 /** What a person reads for one event: what happened, and the numbers behind it. */
 export interface EventDescription {
@@ -42,10 +43,6 @@ export function ms(value: number | undefined): string {
   return value === undefined ? '' : value < 1000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(1)} s`
 }
 
-function time(iso: string): string {
-  return new Date(iso).toLocaleTimeString()
-}
-
 /** One event as a line of the timeline. */
 export function describeEvent(event: AnyEvent): EventDescription {
   const by = event.replica
@@ -65,7 +62,7 @@ export function describeEvent(event: AnyEvent): EventDescription {
   if (isEvent(e, 'mail.sent')) return { what: `SMTP accepted by ${by}`, details: [ms(e.data.durationMs), e.data.smtpResponse] }
   if (isEvent(e, 'mail.duplicate_skipped')) return { what: `Duplicate delivery skipped by ${by}`, details: ['the mail was already sent once'] }
   if (isEvent(e, 'mail.retry_scheduled')) {
-    return { what: `Mail retry scheduled by ${by}`, details: [`attempt ${e.data.attempt}`, `at ${time(e.data.retryAt)}`, e.data.reason] }
+    return { what: `Mail retry scheduled by ${by}`, details: [`attempt ${e.data.attempt}`, `at ${formatTime(e.data.retryAt)}`, e.data.reason] }
   }
   if (isEvent(e, 'mail.dead_lettered')) {
     return { what: `Mail dead-lettered by ${by}`, details: [`after ${plural(e.data.attempts, 'attempt')}`, e.data.permanent ? 'permanent failure' : 'gave up retrying', e.data.reason] }
@@ -80,7 +77,7 @@ export function describeEvent(event: AnyEvent): EventDescription {
   }
   if (isEvent(e, 'mail.suppressed')) return { what: `Mail not sent by ${by}: the address is suppressed`, details: [e.data.reason, SUPPRESSION_REASONS[e.data.reason] ?? ''] }
   if (isEvent(e, 'mail.throttled')) {
-    return { what: `Mail held back by ${by}: ${e.data.domain} takes only so many mails a minute`, details: [`next try at ${time(e.data.retryAt)}`] }
+    return { what: `Mail held back by ${by}: ${e.data.domain} takes only so many mails a minute`, details: [`next try at ${formatTime(e.data.retryAt)}`] }
   }
   if (isEvent(e, 'job.status')) {
     return {

@@ -2,9 +2,10 @@ import { useEffect, useState } from 'preact/hooks'
 import { useLocation } from 'preact-iso/router'
 import { api } from '../api/client'
 import type { Verified } from '../api/types'
-import { loadMe } from '../session/session'
+import { loadMe, me } from '../session/session'
 import { sessionToken } from '../session/token'
 import { ErrorMessage } from '../components/Form'
+import { SendLinkAgainButton } from '../components/SendLinkAgainButton'
 
 type Outcome = { kind: 'checking' } | { kind: 'verified'; at: string } | { kind: 'failed'; error: unknown }
 
@@ -41,7 +42,10 @@ export function VerifyPage() {
       {outcome.kind === 'failed' && (
         <>
           <ErrorMessage error={outcome.error} />
-          <p>The link may have expired (after two days) or been mistyped. Register again or ask for help.</p>
+          <p>The link may have expired (after two days) or been cut short on its way. Your account is still there: ask for a new link.</p>
+          {sessionToken.value
+            ? <SendLinkAgainButton email={me.value?.email} />
+            : <p><a href={`/login?next=${encodeURIComponent('/profile')}`}>Log in</a> to have a new link sent; your profile page has the button.</p>}
         </>
       )}
     </>

@@ -9,8 +9,20 @@ export const me = signal<Me | null>(null)
 /** Why the signed-in person could not be loaded (the API unreachable, a 503); null once loaded. */
 export const accountError = signal<unknown>(null)
 
-/** Loads the signed-in person; a 401 drops the token (api client), and the pages show the log-in form. */
-export async function loadMe(): Promise<Me> {
+/** The `GET /v1/users/me` in flight, which every caller asking meanwhile shares. */
+let loading: Promise<Me> | undefined
+
+/**
+ * Loads the signed-in person; a 401 drops the token (api client), and the
+ * pages show the log-in form. A log-in asks, and so does the session loader
+ * as soon as the token appears: they share one request instead of two.
+ */
+export function loadMe(): Promise<Me> {
+  loading ??= fetchMe().finally(() => { loading = undefined })
+  return loading
+}
+
+async function fetchMe(): Promise<Me> {
   try {
     const user = await api.get<Me>('/v1/users/me')
     me.value = user
