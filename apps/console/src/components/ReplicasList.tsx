@@ -1,7 +1,6 @@
 import type { ReplicaSeen } from '../api/types'
 import { Time } from './Time'
 
-
 /**
  * The processes whose heartbeat arrived in the last minute: an idle one stays
  * listed, one that missed three heartbeats is greyed as stale, and one that
