@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { ChannelModel } from 'amqplib'
 import {
-  Consumer, EventPublisher, PermanentError, Publisher, USER_ID_HEADER,
+  Consumer, EventPublisher, PermanentError, Publisher, USER_ID_HEADER, startHeartbeat,
   type BrokerConnection, type ConsumerDecision, type EmittedEvent
 } from '../src'
 import { waitFor } from '@socialnet/testing'
@@ -55,6 +55,28 @@ describe('events', () => {
     closers.push(() => late.close(), () => events.close())
     const got = await collected(3)
     expect(got.map((e) => e.subject)).toEqual(['job:2', 'job:3', 'job:4'])
+  })
+
+  test('while the broker is away a heartbeat is not buffered (it would push out real events and arrive late); once it is back the beats go out', async () => {
+    const late = testConnection(prefix, { ownsTopology: false })
+    const events = new EventPublisher(late, { service: 'worker', replica: 'hb' })
+    const heartbeat = startHeartbeat(events, { intervalMs: 20 })
+    events.emit('job.status', { subject: 'job:real', data: {} })
+    // The first beat (before any event waited) and the real event; every later beat skipped.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(events.stalled).toBe(true)
+    expect(events.buffered).toBe(2)
+    await late.connect()
+    closers.push(() => late.close(), () => events.close())
+    const got: EmittedEvent[] = []
+    await waitFor(async () => {
+      for (const message of await drain(raw, api.topology.events.queue)) got.push(JSON.parse(message.content.toString('utf8')))
+      // Beating again once connected; the goodbye is the last of them.
+      if (got.length >= 4) heartbeat.stop()
+      return got.at(-1)?.type === 'replica.stopped'
+    }, 'heartbeats after the reconnect, then replica.stopped')
+    expect(got.slice(0, 2).map((e) => e.type)).toEqual(['replica.heartbeat', 'job.status'])
+    expect(got.slice(2, -1).every((e) => e.type === 'replica.heartbeat')).toBe(true)
   })
 
   test('started before the events exchange exists: one info line, no warning, and the events go out once the api declared it', async () => {

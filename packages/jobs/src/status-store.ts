@@ -176,12 +176,12 @@ export class JobStatusStore {
       .hset(this.key(id), owned)
       .expire(this.key(id), this.ttlSeconds)
     if (opts.owner !== undefined) {
-      // The index is trimmed as it grows (by age and to the newest maxListedPerOwner), so one user's list
-      // stays bounded whatever they submit, and it expires with their newest job's TTL.
+      // Trimmed to the newest maxListedPerOwner as it grows, so one user's index stays bounded whatever
+      // they submit; entries whose status expired go as a listing meets them; the whole index expires a
+      // TTL after the user's newest job (a job still changing later than that is readable by id only).
       const ownerKey = this.ownerKey(opts.owner)
       const createdMs = Date.parse(at)
       tx.zadd(ownerKey, createdMs, id)
-        .zremrangebyscore(ownerKey, '-inf', createdMs - this.ttlSeconds * 1000)
         .zremrangebyrank(ownerKey, 0, -this.maxListedPerOwner - 1)
         .expire(ownerKey, this.ttlSeconds)
     }
@@ -213,10 +213,11 @@ export class JobStatusStore {
    * `owner`'s jobs, newest first, `limit` at a time. The cursor is the last id
    * of the previous page: the next page starts right after it in the index
    * (ties in the same millisecond keep one order, so nothing is skipped or
-   * repeated). A cursor whose job has left the index (trimmed as one of the
-   * oldest) means every older one has too: the page is empty. An entry whose
-   * status is gone (its hash outlives its index entry, so only a rollback or an
-   * eviction does this) is skipped, and the page is then one shorter.
+   * repeated). An entry whose status has expired (a day after the job's last
+   * change) is dropped from the index as the list meets it, and the page reads
+   * on to stay full; the index holds at most maxListedPerOwner, so a read is
+   * bounded. A cursor whose job has left the index since means the page after
+   * it cannot be placed: it is empty.
    */
   async listByOwner(owner: string, opts: { cursor?: string; limit: number }): Promise<JobPage> {
     const ownerKey = this.ownerKey(owner)
@@ -226,20 +227,30 @@ export class JobStatusStore {
       if (rank === null) return { jobs: [], nextCursor: null }
       start = rank + 1
     }
-    // One more than asked tells whether another page follows.
-    const ids = await this.redis.zrevrange(ownerKey, start, start + opts.limit)
-    const more = ids.length > opts.limit
-    const pageIds = ids.slice(0, opts.limit)
-    const pipeline = this.redis.pipeline()
-    for (const id of pageIds) pipeline.hgetall(this.key(id))
-    const results = pageIds.length > 0 ? (await pipeline.exec()) ?? [] : []
     const jobs: JobStatusDoc[] = []
-    results.forEach(([err, fields], i) => {
-      if (err) throw err
-      const hash = fields as Record<string, string>
-      if (hash.status) jobs.push(toDoc(pageIds[i]!, hash))
-    })
-    return { jobs, nextCursor: more ? pageIds.at(-1)! : null }
+    const gone: string[] = []
+    let more = true
+    while (more && jobs.length < opts.limit) {
+      const want = opts.limit - jobs.length
+      // One more than wanted tells whether another page follows.
+      const ids = await this.redis.zrevrange(ownerKey, start, start + want)
+      more = ids.length > want
+      const batch = ids.slice(0, want)
+      if (batch.length === 0) break
+      const pipeline = this.redis.pipeline()
+      for (const id of batch) pipeline.hgetall(this.key(id))
+      const results = (await pipeline.exec()) ?? []
+      results.forEach(([err, fields], i) => {
+        if (err) throw err
+        const hash = fields as Record<string, string>
+        if (hash.status) jobs.push(toDoc(batch[i]!, hash))
+        else gone.push(batch[i]!)
+      })
+      start += batch.length
+    }
+    if (gone.length > 0) await this.redis.zrem(ownerKey, ...gone)
+    const last = jobs.at(-1)
+    return { jobs, nextCursor: more && last ? last.id : null }
   }
 
   /**

@@ -86,21 +86,22 @@ describe('JobStatusStore (real Redis)', () => {
     expect(await store.get(id)).toBeUndefined()
   })
 
-  test("an owner's list keeps only the newest maxListedPerOwner jobs and those younger than the TTL; the index expires with them", async () => {
-    const small = new JobStatusStore(redis, { prefix, ttlSeconds: 120, maxListedPerOwner: 3 })
+  test("an owner's list keeps the newest maxListedPerOwner jobs, drops those whose status expired as it meets them (the page stays full), and expires with them", async () => {
+    const small = new JobStatusStore(redis, { prefix, ttlSeconds: 120, maxListedPerOwner: 4 })
     const owner = `owner-${randomBytes(4).toString('hex')}`
-    const old = randomUUID()
-    // Created longer ago than the TTL: the next create drops it from the index (its hash may still be read by id).
-    await small.create(old, 'log', { owner, now: new Date(Date.now() - 121_000) })
     const ids: string[] = []
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 5; i++) {
       ids.push(randomUUID())
       await small.create(ids[i]!, 'log', { owner, now: new Date(Date.now() + i) })
     }
-    const page = await small.listByOwner(owner, { limit: 10 })
-    expect(page.jobs.map((job) => job.id)).toEqual(ids.slice(1).reverse())
+    // The oldest went when the fifth came.
+    expect(await redis.zcard(`${prefix}owner:${owner}`)).toBe(4)
+    // Two statuses expire (their hashes are gone); a page of two still holds two jobs, and the index loses the two.
+    await redis.del(`${prefix}status:${ids[4]}`, `${prefix}status:${ids[3]}`)
+    const page = await small.listByOwner(owner, { limit: 2 })
+    expect(page.jobs.map((job) => job.id)).toEqual([ids[2], ids[1]])
     expect(page.nextCursor).toBeNull()
-    expect(await redis.zcard(`${prefix}owner:${owner}`)).toBe(3)
+    expect(await redis.zcard(`${prefix}owner:${owner}`)).toBe(2)
     const ttl = await redis.ttl(`${prefix}owner:${owner}`)
     expect(ttl).toBeGreaterThan(100)
     expect(ttl).toBeLessThanOrEqual(120)

@@ -5,6 +5,8 @@ import { showDeadLetter, type ShownDeadLetter } from './dlq-message'
 /** Default and most dead letters one call reads (list) or moves (replay). */
 export const DLQ_DEFAULT_LIMIT = 50
 export const DLQ_MAX_LIMIT = 500
+/** The longest one dead-letter call may wait on RabbitMQ before it answers 503. */
+const DLQ_CALL_TIMEOUT_MS = 30_000
 
 /** A replay request: exactly one of `messageIds` / `all`. */
 export interface ReplayRequest {
@@ -111,10 +113,18 @@ export class DeadLetterService {
 
   // Broker trouble (down, channel closed, confirm timeout) is a 503; what was
   // read and not acked has gone back to the queue with the channel.
+  // amqplib bounds no basic.get or checkQueue: a broker that keeps the connection but stops answering would
+  // hold this call, and every call queued behind it on the queue, until a restart. Past the bound the caller
+  // gets its 503 and the queue its turn back; the stuck read's messages return when its channel closes.
   private async attempt<T>(work: () => Promise<T>): Promise<T> {
     if (!this.connection.isConnected) throw new DeadLettersUnavailableError('not connected to RabbitMQ')
+    let timer: NodeJS.Timeout | undefined
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DeadLettersUnavailableError(`no answer from RabbitMQ within ${DLQ_CALL_TIMEOUT_MS / 1000} s`)), DLQ_CALL_TIMEOUT_MS)
+      timer.unref()
+    })
     try {
-      return await work()
+      return await Promise.race([work(), bound])
     } catch (err) {
       // amqplib: IllegalOperationError on a closed channel, a numeric AMQP reply code when the broker closed it.
       const e = err as Error & { code?: unknown }
@@ -122,6 +132,8 @@ export class DeadLetterService {
         throw new DeadLettersUnavailableError(e.message)
       }
       throw err
+    } finally {
+      clearTimeout(timer)
     }
   }
 }

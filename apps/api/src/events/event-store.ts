@@ -157,7 +157,9 @@ export class EventStore {
   async recordPresence(event: EmittedEvent): Promise<void> {
     const key = `${event.service}/${event.replica}`
     if (event.type === 'replica.stopped') await this.redis.hdel(this.replicasKey, key)
-    else await this.redis.hset(this.replicasKey, key, JSON.stringify(presenceOf(event.data, new Date())))
+    // Each beat renews the hash's life: read or not, it goes a minute after the last replica did
+    // (stale entries are otherwise pruned only when the list is read, and every container brings a new name).
+    else await this.redis.multi().hset(this.replicasKey, key, JSON.stringify(presenceOf(event.data, new Date()))).pexpire(this.replicasKey, REPLICA_SEEN_WINDOW_MS).exec()
   }
 
   /** Caps the stream's length (approximately): a burst inside the window cannot grow it without bound. */

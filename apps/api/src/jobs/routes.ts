@@ -48,15 +48,16 @@ const jobsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['jobs'],
       summary: 'Your jobs, newest first, a page at a time (those whose status is still kept: JOB_STATUS_TTL_SECONDS after their last change)',
-      description: 'Pass `nextCursor` back as `cursor` for the next, older page. The list holds your newest 1,000 jobs. ' +
-        'Costs one sorted-set read and one pipelined read of at most `limit` statuses; the per-IP rate limit applies.',
+      description: 'Pass `nextCursor` back as `cursor` for the next, older page. The list holds your newest 1,000 jobs, for a day after the newest. ' +
+        'Costs one sorted-set read and one pipelined read of at most `limit` statuses (more only to skip expired ones); the per-IP rate limit applies.',
       security: [{ bearerAuth: [] }],
       querystring: JobListQuery,
       response: { 200: JobListBody, 400: ErrorBody, 401: ErrorBody }
     }
   }, async (request, reply) => {
     void reply.header('cache-control', 'no-store')
-    return fastify.jobs.list(request.auth!.userId, request.query)
+    const { cursor, limit } = request.query
+    return fastify.jobs.list(request.auth!.userId, { cursor: cursor || undefined, limit })
   })
 
   fastify.get('/v1/jobs/:id', {

@@ -62,7 +62,8 @@ export const JOBS_PAGE_MAX = 100
 
 /** Query of `GET /v1/jobs`. */
 export const JobListQuery = Type.Object({
-  cursor: Type.Optional(Type.String({ pattern: JOB_ID_PATTERN, description: 'nextCursor of the previous page' })),
+  // Empty is the first page, so `?cursor=&limit=20` works as a template.
+  cursor: Type.Optional(Type.String({ pattern: `^$|${JOB_ID_PATTERN}`, description: 'nextCursor of the previous page; empty or absent for the first' })),
   limit: Type.Integer({ minimum: 1, maximum: JOBS_PAGE_MAX, default: JOBS_PAGE_DEFAULT })
 }, { additionalProperties: false })
 

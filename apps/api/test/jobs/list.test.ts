@@ -88,6 +88,10 @@ describe('GET /v1/jobs (your jobs, newest first, cursor pages)', () => {
       expect(res.statusCode).toBe(400)
       expect(res.json()).toMatchObject({ error: expect.any(String), message: expect.any(String) })
     }
+    // The documented template with an empty cursor is the first page.
+    const template = await list(alice, '?cursor=&limit=1')
+    expect(template.statusCode).toBe(200)
+    expect((template.json() as Page).jobs).toHaveLength(1)
     const carol = await signUp(t.app)
     expect((await list(carol)).json()).toEqual({ jobs: [], nextCursor: null })
   })

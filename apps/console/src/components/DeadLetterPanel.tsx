@@ -72,6 +72,9 @@ function ReplayNotice({ queue, result, list }: { queue: string; result: ReplayRe
   )
 }
 
+/** The queue stats start a new read of the list at most this often. */
+const STATS_RELOAD_MIN_MS = 5000
+
 /**
  * The dead letters of one work queue (`GET /v1/admin/dlq/{queue}`): Show one
  * in full, Replay (one or all), Delete one and Purge (both asked once more).
@@ -98,8 +101,20 @@ export function DeadLetterPanel({ queue, depth, statsAt }: { queue: string; dept
   // queue's. Not on every change of the count: a replayed message that fails again at once, or a
   // delete followed by a new dead letter, leaves the count where it was while the list is behind.
   // Not on a timer either: every read returns the messages with x-delivery-count one higher.
+  // A read holds what it looks at (unacked, so out of the queue's count) until it ends: one read at a
+  // time, a difference seen on two ticks in a row, and a pause between reads, or a slow read would make
+  // the next tick's count differ and start another, for ever.
+  const differedAt = useRef<string | null>(null)
+  const reading = useRef(false)
+  const lastRead = useRef(0)
   useEffect(() => {
-    if (depth !== null && list !== null && depth !== list.total && !busy) void load()
+    const differs = depth !== null && list !== null && depth !== list.total
+    const twice = differs && differedAt.current !== null
+    differedAt.current = differs ? statsAt : null
+    if (!twice || busy || reading.current || Date.now() - lastRead.current < STATS_RELOAD_MIN_MS) return
+    reading.current = true
+    lastRead.current = Date.now()
+    void load().finally(() => { reading.current = false })
   }, [statsAt])
 
   async function act(run: () => Promise<Outcome>) {

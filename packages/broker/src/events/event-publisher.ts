@@ -81,6 +81,11 @@ export class EventPublisher implements EventSink {
     return this.buffer.length
   }
 
+  /** True while events wait because there is no channel to publish on (the broker is away, or the exchange is not declared yet). */
+  get stalled(): boolean {
+    return this.buffer.length > 0 && this.channels.channel === undefined
+  }
+
   /** Queues one event for publishing; returns at once. */
   emit(type: EventType, input: EventInput): void {
     if (this.closed) return

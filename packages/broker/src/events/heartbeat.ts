@@ -22,8 +22,11 @@ export interface Heartbeat {
  * and no client's stream ever sees one. A cumulative count (not a per-interval
  * one) survives a lost heartbeat: the next one still gives the right rate.
  */
-export function startHeartbeat(events: EventSink, opts: HeartbeatOptions): Heartbeat {
+export function startHeartbeat(events: EventSink & { readonly stalled?: boolean }, opts: HeartbeatOptions): Heartbeat {
   const beat = (): void => {
+    // Late, a heartbeat says nothing; buffered while the broker is away, it would push out real events
+    // (the buffer drops its oldest) and arrive in a burst on reconnect. The next one after it goes.
+    if (events.stalled === true) return
     const handled = opts.handled?.()
     events.emit('replica.heartbeat', { subject: 'replica', data: { intervalMs: opts.intervalMs, ...(handled === undefined ? {} : { handled }) } })
   }
