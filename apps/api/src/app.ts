@@ -249,6 +249,7 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
     timeoutSeconds: config.IMAGE_TIMEOUT_SECONDS,
     s3Redirect: config.IMAGE_S3_REDIRECT,
     spoolDir: config.UPLOAD_TMP_DIR ?? join(tmpdir(), `socialnet-uploads-${process.pid}`),
+    ownSpoolDir: config.UPLOAD_TMP_DIR === undefined,
     encodeSlots: config.IMAGE_ENCODE_SLOTS ?? Math.max(1, Math.floor(availableParallelism() / 2)),
     smallSlots: config.IMAGE_SMALL_SLOTS,
     smallPixels: config.IMAGE_SMALL_PIXELS

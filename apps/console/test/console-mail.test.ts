@@ -23,7 +23,7 @@ describe('the web console in a real browser: the mail page', () => {
     for (const row of [
       { messageId: welcome, outcome: 'throttled' as const, replica: 'mailer-1', smtpReply: 'example.com out of tokens, next try in 4 s' },
       { messageId: welcome, outcome: 'deferred' as const, replica: 'mailer-2', smtpCode: 421, smtpReply: '4.7.0 Try again later', durationMs: 184 },
-      { messageId: welcome, outcome: 'sent' as const, replica: 'mailer-1', smtpCode: 250, smtpReply: '2.0.0 OK: queued as 4F2A1', durationMs: 41 },
+      { messageId: welcome, outcome: 'sent' as const, replica: 'mailer-1', smtpCode: 250, smtpReply: '250 2.0.0 OK: queued as 4F2A1', durationMs: 41 },
       { messageId: reset, outcome: 'bounced' as const, replica: 'mailer-2', smtpCode: 550, smtpReply: '5.1.1 <dora> user unknown', durationMs: 37 },
       { messageId: reset, outcome: 'suppressed' as const, replica: 'mailer-1', smtpReply: 'suppressed (hard_bounce)' }
     ]) await attempts.record([{ ...row, recipient: dora }])
@@ -56,6 +56,9 @@ describe('the web console in a real browser: the mail page', () => {
     const message = page.getByRole('table', { name: `Delivery attempts of ${welcome}` })
     await message.waitFor()
     expect(await message.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-outcome')))).toEqual(['throttled', 'deferred', 'sent'])
+    // nodemailer's reply starts with the code the cell already shows: once, not "250 250 …".
+    expect(await message.locator('tbody tr[data-outcome="sent"]').innerText()).toContain('250 2.0.0 OK: queued as 4F2A1')
+    expect(await message.locator('tbody tr[data-outcome="sent"]').innerText()).not.toContain('250 250')
     expect(new URL(page.url()).searchParams.get('q')).toBe(welcome)
     await screenshot(page, '13-mail-message')
 

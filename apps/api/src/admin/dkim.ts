@@ -1,5 +1,6 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { AdminError, type AdminOutput } from './commands'
 
@@ -18,7 +19,7 @@ export function dkimTxtRecord(selector: string, domain: string, privateKeyPem: s
  * DKIM_PRIVATE_KEY_FILE and prints the TXT record to publish on stdout.
  * Defaults come from the mailer's own DKIM_* variables, then `s<yyyymm>` for
  * the selector (a dated selector lets a new key go live beside the old one)
- * and `dkim-<selector>.pem` for the file. Needs no database.
+ * and `data/dkim/dkim-<selector>.pem` for the file. Needs no database.
  */
 export function dkimCommand(argv: string[], io: AdminOutput, env: NodeJS.ProcessEnv = process.env): void {
   const { positionals, values } = parseArgs({
@@ -32,7 +33,9 @@ export function dkimCommand(argv: string[], io: AdminOutput, env: NodeJS.Process
   const now = new Date()
   const selector = values.selector ?? env.DKIM_SELECTOR ?? `s${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, '0')}`
   if (!SELECTOR.test(selector)) throw new AdminError(`--selector ${JSON.stringify(selector)}: letters, digits, '.', '_', '-' (63 at most)`)
-  const out = values.out ?? env.DKIM_PRIVATE_KEY_FILE ?? `dkim-${selector}.pem`
+  // By default under ./data (ignored by git, like every other local state): a private key must never be one `git add -A` away.
+  const out = values.out ?? env.DKIM_PRIVATE_KEY_FILE ?? join('data', 'dkim', `dkim-${selector}.pem`)
+  mkdirSync(dirname(out), { recursive: true, mode: 0o700 })
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
   try {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { unlink } from 'node:fs/promises'
+import { rm, unlink } from 'node:fs/promises'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
@@ -26,6 +26,8 @@ export interface ImageRoutesOptions {
   s3Redirect: boolean
   /** Folder of this instance's upload temp files (nothing else writes there). */
   spoolDir: string
+  /** The folder is this process's own (the default, named after its pid): removed when the server closes, so runs leave none behind. */
+  ownSpoolDir?: boolean
   /** Decodes at once; see IMAGE_ENCODE_SLOTS. */
   encodeSlots: number
   /** Extra decodes reserved for images of at most `smallPixels` (IMAGE_SMALL_SLOTS, IMAGE_SMALL_PIXELS). */
@@ -74,6 +76,7 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
 const imageRoutes: FastifyPluginAsyncTypebox<ImageRoutesOptions> = async (fastify, opts) => {
   const base = opts.publicUrl.replace(/\/+$/, '')
   const { spoolDir } = opts
+  if (opts.ownSpoolDir) fastify.addHook('onClose', async () => { await rm(spoolDir, { recursive: true, force: true }) })
   const slots = new EncodeSlots(opts.encodeSlots, opts.smallSlots)
   // Users with an upload being taken in or processed on this replica: one each, so no
   // account holds more than one place in the encode queues (see docs/images.md).

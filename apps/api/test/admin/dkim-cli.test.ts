@@ -9,9 +9,9 @@ const CLI_JS = join(__dirname, '..', '..', 'dist', 'admin', 'cli.js')
 interface CliResult { code: number; stdout: string; stderr: string }
 
 /** Runs the built CLI as an operator does; no DATABASE_URL: dkim needs none. */
-function admin(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+function admin(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI_JS, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI_JS, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30000, cwd }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr })
     })
   })
@@ -23,6 +23,14 @@ describe('admin CLI: dkim generate', () => {
     if (!existsSync(CLI_JS)) throw new Error(`${CLI_JS} is missing: run npm run build first`)
   })
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  test('without --out the key goes to data/dkim/ (ignored by git, like all local state), never the folder it was run in', async () => {
+    const res = await admin(['dkim', 'generate', '--domain', 'socialnet.example', '--selector', 'home1'], {}, dir)
+    expect(res.code).toBe(0)
+    expect(res.stderr).toContain('DKIM_PRIVATE_KEY_FILE=data/dkim/dkim-home1.pem')
+    expect(statSync(join(dir, 'data', 'dkim', 'dkim-home1.pem')).mode & 0o777).toBe(0o600)
+    expect(existsSync(join(dir, 'dkim-home1.pem'))).toBe(false)
+  })
 
   test('writes a private RSA 2048 key readable by its owner only, and prints the TXT record of its public half', async () => {
     const out = join(dir, 'dkim.pem')

@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import { request as httpsRequest } from 'node:https'
 import { Agent, request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
-import { readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import pino from 'pino'
 import { testEnv, type TestEnv } from '../helper'
 import { spawnApi } from './spawn-api'
@@ -36,6 +37,23 @@ describe('api process: shutdown, crash and TLS', () => {
     }
     expect(statuses.filter((s) => s === 201).length).toBeGreaterThan(0)
     await store.close()
+  })
+
+  test('SIGTERM: the default upload folder (named after the pid) goes with the process; one given in UPLOAD_TMP_DIR stays', async () => {
+    const { UPLOAD_TMP_DIR: given, ...rest } = env.env
+    const api = await spawnApi({ ...rest, SHUTDOWN_DRAIN_MS: '0' })
+    const own = join(tmpdir(), `socialnet-uploads-${api.child.pid}`)
+    mkdirSync(own, { recursive: true })
+    writeFileSync(join(own, 'upload-left'), 'x')
+    api.child.kill('SIGTERM')
+    expect(await api.exited).toBe(0)
+    expect(existsSync(own)).toBe(false)
+    expect(given).toBeDefined()
+    const again = await spawnApi({ ...env.env, SHUTDOWN_DRAIN_MS: '0' })
+    mkdirSync(given!, { recursive: true })
+    again.child.kill('SIGTERM')
+    expect(await again.exited).toBe(0)
+    expect(existsSync(given!)).toBe(true)
   })
 
   test('SIGTERM behind a proxy: new connections refused, an idle keep-alive one still served (Connection: close)', async () => {

@@ -6,6 +6,12 @@ import { Time } from './Time'
 /** A UUID's first group is enough to tell a recipient's mails apart; the whole id is in the tooltip. */
 const shortId = (id: string) => (id.length > 12 ? `${id.slice(0, 8)}…` : id)
 
+/** The reply without the code it starts with, which the cell already shows in bold ("250 250 Message queued"). */
+function replyText(code: number | null, reply: string | null): string | null {
+  if (reply === null || code === null) return reply
+  return reply.startsWith(`${code} `) ? reply.slice(String(code).length + 1) : reply
+}
+
 /**
  * Delivery attempts: when, outcome, the SMTP reply, which mailer, how long.
  * With `onOpenMessage` each row names its message, and opening it shows that
@@ -37,7 +43,7 @@ export function DeliveryAttemptsTable({ attempts, label, onOpenMessage }: { atte
               </td>
             )}
             <td><OutcomeBadge outcome={a.outcome} /></td>
-            <td>{a.smtpCode !== null && <strong>{a.smtpCode} </strong>}{a.smtpReply ?? (a.smtpCode === null ? '—' : '')}</td>
+            <td>{a.smtpCode !== null && <strong>{a.smtpCode} </strong>}{replyText(a.smtpCode, a.smtpReply) ?? (a.smtpCode === null ? '—' : '')}</td>
             <td>{a.replica}</td>
             <td class='number'>{a.durationMs === null ? '—' : ms(a.durationMs)}</td>
           </tr>

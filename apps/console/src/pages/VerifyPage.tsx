@@ -42,10 +42,12 @@ export function VerifyPage() {
       {outcome.kind === 'failed' && (
         <>
           <ErrorMessage error={outcome.error} />
-          <p>The link may have expired (after two days) or been cut short on its way. Your account is still there: ask for a new link.</p>
-          {sessionToken.value
-            ? <SendLinkAgainButton email={me.value?.email} />
-            : <p><a href={`/login?next=${encodeURIComponent('/profile')}`}>Log in</a> to have a new link sent; your profile page has the button.</p>}
+          {!me.value?.emailVerified && <p>The link may have expired (after two days) or been cut short on its way. Your account is still there: ask for a new link.</p>}
+          {me.value?.emailVerified
+            ? <p>Your own address is verified already: there is nothing left to do. <a href='/profile'>Go to your profile</a></p>
+            : sessionToken.value
+              ? <SendLinkAgainButton email={me.value?.email} />
+              : <p><a href={`/login?next=${encodeURIComponent('/profile')}`}>Log in</a> to have a new link sent; your profile page has the button.</p>}
         </>
       )}
     </>
