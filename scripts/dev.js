@@ -6,7 +6,6 @@
 // The environment of the README's Configuration table applies (PORT, DATABASE_URL, ...); SMTP_URL defaults to this maildev, whose
 // ports are INBOX_SMTP_PORT (1025) and INBOX_WEB_PORT (1080). A port already taken (another copy
 // running) stops it before anything starts; any child that exits stops the whole group.
-const { execFileSync } = require('node:child_process')
 const { mkdtempSync, rmSync } = require('node:fs')
 const { tmpdir } = require('node:os')
 const { join, resolve } = require('node:path')
@@ -14,9 +13,9 @@ const { ProcessGroup } = require('./lib/process-group')
 const { waitForHttp200 } = require('./lib/readiness')
 const { takenPorts } = require('./lib/ports')
 const { logLineFormat } = require('./lib/log-format')
+const { APPS, buildForRunning } = require('./lib/build')
 
 const ROOT = resolve(__dirname, '..')
-const APPS = /** @type {const} */ (['api', 'mailer', 'worker'])
 const SMTP_PORT = Number(process.env.INBOX_SMTP_PORT ?? 1025)
 const INBOX_PORT = Number(process.env.INBOX_WEB_PORT ?? 1080)
 const apiPort = process.env.PORT ?? '3000'
@@ -39,25 +38,8 @@ async function main() {
   if (t) {
     throw new Error(`port ${t.port} for ${t.name} is already in use (${t.reason}); is another npm start running? Stop it or choose another port`)
   }
-  build()
+  buildForRunning()
   startAll()
-}
-
-/**
- * Builds what running needs: the three apps, the console the api serves, and the packages they
- * use (not the benchmarks or the test helpers). Turbo prints a task's output only when it fails
- * and replays nothing from its cache, so a start with nothing to rebuild is a few lines.
- */
-function build() {
-  try {
-    execFileSync(process.execPath, [
-      join(ROOT, 'node_modules/turbo/bin/turbo'), 'run', 'build',
-      ...[...APPS, 'console'].map((app) => `--filter=@socialnet/${app}`),
-      '--output-logs=errors-only'
-    ], { cwd: ROOT, stdio: 'inherit' })
-  } catch {
-    throw new Error('the build failed (its errors are above); nothing was started')
-  }
 }
 
 function startAll() {
