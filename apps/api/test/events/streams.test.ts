@@ -24,6 +24,21 @@ describe('event streams (SSE)', () => {
     return res.json().id as string
   }
 
+  /** The worker's side of a job stream: its own connection, event publisher and Redis client, closed after `use`. */
+  const workerSide = async (use: (side: { events: EventPublisher; redis: Redis }) => Promise<void>): Promise<void> => {
+    const connection = new BrokerConnection({ url: t.env.config.AMQP_URL, prefix: t.env.config.AMQP_PREFIX, name: 'test-worker', ownsTopology: false })
+    const events = new EventPublisher(connection, { service: 'worker', replica: 'worker-test' })
+    const redis = new Redis(t.env.config.REDIS_URL, redisBounds())
+    try {
+      await connection.connect()
+      await use({ events, redis })
+    } finally {
+      await events.close()
+      await connection.close()
+      await redis.quit()
+    }
+  }
+
   test('admin stream: 401 without a token, 403 for a user; an admin sees a registration, its outbox publish, and queue.stats', async () => {
     expect((await open('/v1/admin/events')).status).toBe(401)
     const user = await signUp(t.app)
@@ -86,11 +101,7 @@ describe('event streams (SSE)', () => {
     expect(first.data).toMatchObject({ type: 'job.status', subject: `job:${id}`, data: { jobId: id, status: 'QUEUED' } })
 
     // The worker's side, exactly as the worker does it: the status store reports through its event publisher.
-    const connection = new BrokerConnection({ url: t.env.config.AMQP_URL, prefix: t.env.config.AMQP_PREFIX, name: 'test-worker', ownsTopology: false })
-    const events = new EventPublisher(connection, { service: 'worker', replica: 'worker-test' })
-    const redis = new Redis(t.env.config.REDIS_URL, redisBounds())
-    try {
-      await connection.connect()
+    await workerSide(async ({ events, redis }) => {
       const store = new JobStatusStore(redis, { prefix: t.env.config.JOBS_REDIS_PREFIX, events })
       await store.started(id, 'log')
       await store.inProgress(id, 'log')
@@ -110,21 +121,13 @@ describe('event streams (SSE)', () => {
       const resumed = (await open(`/v1/jobs/${id}/events`, { ...owner.auth, 'last-event-id': started.id! })).client
       await resumed.end()
       expect(resumed.events.map((e) => e.data.data.status)).toEqual(['IN_PROGRESS', 'DONE'])
-    } finally {
-      await events.close()
-      await connection.close()
-      await redis.quit()
-    }
+    })
   })
 
   test('job stream: a report still on its way when the stream opened (older than the status sent first) is not shown after it', async () => {
     const owner = await signUp(t.app)
     const id = await submitLog(owner.auth)
-    const connection = new BrokerConnection({ url: t.env.config.AMQP_URL, prefix: t.env.config.AMQP_PREFIX, name: 'test-worker', ownsTopology: false })
-    const events = new EventPublisher(connection, { service: 'worker', replica: 'worker-test' })
-    const redis = new Redis(t.env.config.REDIS_URL, redisBounds())
-    try {
-      await connection.connect()
+    await workerSide(async ({ events, redis }) => {
       // A fast worker: the status is IN_PROGRESS while its STARTED and IN_PROGRESS reports are still in the broker.
       const silent = new JobStatusStore(redis, { prefix: t.env.config.JOBS_REDIS_PREFIX })
       const started = (await silent.started(id, 'log')).doc
@@ -138,11 +141,7 @@ describe('event streams (SSE)', () => {
       await store.done(id, 'log', { ok: true })
       await client.end()
       expect(client.events.map((e) => e.data.data.status)).toEqual(['IN_PROGRESS', 'DONE'])
-    } finally {
-      await events.close()
-      await connection.close()
-      await redis.quit()
-    }
+    })
   })
 
   test('Last-Event-ID: a client that reconnects gets what it missed, once, then the live stream', async () => {

@@ -104,13 +104,13 @@ export function DeadLetterPanel({ queue, depth, statsAt }: { queue: string; dept
   // A read holds what it looks at (unacked, so out of the queue's count) until it ends: one read at a
   // time, a difference seen on two ticks in a row, and a pause between reads, or a slow read would make
   // the next tick's count differ and start another, for ever.
-  const differedAt = useRef<string | null>(null)
+  const differedBefore = useRef(false)
   const reading = useRef(false)
   const lastRead = useRef(0)
   useEffect(() => {
     const differs = depth !== null && list !== null && depth !== list.total
-    const twice = differs && differedAt.current !== null
-    differedAt.current = differs ? statsAt : null
+    const twice = differs && differedBefore.current
+    differedBefore.current = differs
     if (!twice || busy || reading.current || Date.now() - lastRead.current < STATS_RELOAD_MIN_MS) return
     reading.current = true
     lastRead.current = Date.now()
