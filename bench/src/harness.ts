@@ -102,19 +102,22 @@ export async function startProcess(script: string, env: Record<string, string>, 
 
 /** The api from apps/api/dist with the given env (rate limit and registration limits off unless set); opts as startProcess. */
 export function startApi(env: Record<string, string>, opts?: { readyPath?: string, timeoutMs?: number }): Promise<Started> {
-  return startProcess(join(ROOT, 'apps', 'api', 'dist', 'server.js'), { RATE_LIMIT_RPS: '0', ...testing.REGISTRATION_LIMITS_OFF, ...imageMallocEnv(), ...env }, opts)
+  return startProcess(join(ROOT, 'apps', 'api', 'dist', 'server.js'), { RATE_LIMIT_RPS: '0', ...testing.REGISTRATION_LIMITS_OFF, ...imageMemoryEnv(), ...env }, opts)
 }
 
 /**
- * The glibc malloc variables the container image sets (MALLOC_* on the
- * Dockerfile's ENV line), so the api is measured the way it runs in production.
+ * The memory settings the container image sets on its ENV lines (glibc's
+ * MALLOC_*, V8's flags in NODE_OPTIONS), so the api is measured the
+ * way it runs in production.
  */
-export function imageMallocEnv(): Record<string, string> {
-  mallocEnv ??= Object.fromEntries([...readFileSync(join(ROOT, 'infra', 'docker', 'Dockerfile'), 'utf8')
-    .matchAll(/\b(MALLOC_[A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]))
-  return mallocEnv
+export function imageMemoryEnv(): Record<string, string> {
+  memoryEnv ??= Object.fromEntries(readFileSync(join(ROOT, 'infra', 'docker', 'Dockerfile'), 'utf8')
+    .split('\n').filter((line) => line.startsWith('ENV '))
+    .flatMap((line) => [...line.matchAll(/\b(MALLOC_[A-Z_]+|NODE_OPTIONS)=(\S+)/g)])
+    .map((m) => [m[1]!, m[2]!]))
+  return memoryEnv
 }
-let mallocEnv: Record<string, string> | undefined
+let memoryEnv: Record<string, string> | undefined
 
 /**
  * Registers a user on a running api and logs them in (job routes need a

@@ -102,6 +102,15 @@ describe('supervisor (infra/supervisor/socialnet.conf)', () => {
     expect(health.status).toBe(200)
   }, 90000)
 
+  test('the api runs with the container image\'s memory settings (MALLOC_*, NODE_OPTIONS on the Dockerfile\'s ENV line)', async () => {
+    const dockerfile = readFileSync(join(ROOT, 'infra/docker/Dockerfile'), 'utf8').split('\n').filter((line) => line.startsWith('ENV '))
+    const image = Object.fromEntries(dockerfile.flatMap((line) => [...line.matchAll(/\b(MALLOC_[A-Z_]+|NODE_OPTIONS)=(\S+)/g)]).map((m) => [m[1]!, m[2]!]))
+    expect(Object.keys(image).sort()).toEqual(['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'NODE_OPTIONS'])
+    // What the running process got, not what the file says: supervisor's quoting is part of the check.
+    const environ = readFileSync(`/proc/${await runningPid('socialnet:api-1')}/environ`, 'utf8').split('\0')
+    for (const [name, value] of Object.entries(image)) expect(environ).toContain(`${name}=${value}`)
+  }, 90000)
+
   test('a killed program comes back', async () => {
     for (const program of ['socialnet:api-1', 'socialnet:mailer-2']) {
       const pid = await runningPid(program)
