@@ -6,12 +6,12 @@ import {
 import { KvLogCorruptError } from './store'
 import { KeyTable } from './key-table'
 
-const READ_CHUNK = 16 * 1024 * 1024
+const READ_CHUNK = 4 * 1024 * 1024
 /**
  * Free bytes kept in front of each chunk for the previous chunk's unparsed
- * tail (less than one record or batch). A tail longer than this costs a copy
- * of the whole chunk, so it holds a compaction batch (COMPACT_BATCH_BYTES)
- * and most group-commit batches.
+ * tail (less than one record or batch). A longer tail costs a buffer of its
+ * own, so this holds a compaction batch (COMPACT_BATCH_BYTES) and most
+ * group-commit batches.
  */
 const HEADROOM = 1024 * 1024
 
@@ -36,38 +36,48 @@ interface Replay {
 }
 
 /**
- * Applies the whole records or batches of `buf` (file offset `fileOffset`,
- * table block `block`) from `pos` on; the file ends at offset `eof`. Returns
- * where it stopped: the end of `buf`, an incomplete tail the next chunk
- * completes, or a torn tail (then `replay.torn` is set). Throws
- * KvLogCorruptError on corruption.
+ * Applies the whole records or batches of `buf` (file offset `fileOffset`)
+ * from `pos` on; the file ends at offset `eof`. Returns where it stopped: the
+ * end of `buf`, an incomplete tail the next chunk completes, or a torn tail
+ * (then `replay.torn` is set). Throws KvLogCorruptError on corruption.
  */
-type Parser = (replay: Replay, buf: Buffer, block: number, pos: number, fileOffset: number, eof: number) => number
+type Parser = (replay: Replay, buf: Buffer, pos: number, fileOffset: number, eof: number) => number
 
 /**
- * Reads the whole log in 16 MiB chunks and rebuilds the key -> value table.
+ * Rebuilds the key -> value table from the log, in two passes over the file.
  *
- * Built for a million-record log to replay in well under a second: records are
- * applied to the table straight away, as offsets into the chunks; no Buffer or
- * other object is made per record or per key. The table keeps pointing into
- * the chunks (the first compaction moves the live data out of them).
+ * Built for a million-record log to replay in well under a second. The first
+ * pass checks and applies every record, reading the file in 4 MiB chunks into
+ * two buffers it reuses; a record costs a hash and a probe, and no object. It
+ * copies each key once, and notes where the latest value of each key is. The
+ * second pass reads just those values, in file order, into one buffer.
+ *
+ * Why not keep the table pointing into the read chunks (as before): that holds
+ * the whole file in fresh memory, and the first touch of each fresh page (a
+ * page fault, on a VM a trap to the hypervisor) was the largest single cost
+ * of a replay, more than the checksums. Now fresh memory is only the live keys
+ * and values, which is also all the table keeps from the start (deleted and
+ * overwritten records were held in memory until the first compaction).
  */
 export async function replayLog(fh: FileHandle, size: number, path: string, chunkBytes = READ_CHUNK): Promise<ReplayResult> {
   const replay: Replay = { path, data: KeyTable.forReplay(size), records: 0 }
   let format = FORMAT_V2
   let parse: Parser = parseV2
-  // Each chunk keeps HEADROOM free bytes in front, where the previous chunk's unparsed
-  // tail is copied, so a record crossing the boundary needs no copy of the whole chunk.
+  // Two buffers, read into in turn: the next chunk is read while this one is parsed, so the
+  // disk and the CPU overlap. Each keeps HEADROOM free bytes in front, where the previous
+  // chunk's unparsed tail is copied, so a record crossing the boundary needs no copy of the chunk.
+  const chunkLength = Math.min(chunkBytes, size)
+  const buffers = [Buffer.allocUnsafeSlow(HEADROOM + chunkLength), Buffer.allocUnsafeSlow(HEADROOM + chunkLength)]
+  let turn = 0
   const readChunk = async (at: number): Promise<{ chunk: Buffer; length: number }> => {
-    const chunk = Buffer.allocUnsafe(HEADROOM + Math.min(chunkBytes, size - at))
-    const want = chunk.length - HEADROOM
+    const chunk = buffers[turn++ % 2]!
+    const want = Math.min(chunkLength, size - at)
     const { bytesRead } = want > 0 ? await fh.read(chunk, HEADROOM, want, at) : { bytesRead: 0 }
     return { chunk, length: bytesRead }
   }
   let buf: Buffer = Buffer.alloc(0)
   let fileOffset = 0 // file offset of buf[0]
   let readPos = 0
-  // The next chunk is read while this one is parsed, so the disk and the CPU overlap.
   let nextRead: Promise<{ chunk: Buffer; length: number }> | undefined = readChunk(0)
 
   try {
@@ -75,15 +85,15 @@ export async function replayLog(fh: FileHandle, size: number, path: string, chun
       const { chunk, length }: { chunk: Buffer; length: number } = await nextRead
       readPos += length
       const atEof: boolean = readPos >= size || length === 0
-      nextRead = atEof ? undefined : readChunk(readPos)
-      // The unparsed tail of the previous chunk (less than one record or batch) goes first.
+      // The unparsed tail of the previous chunk (less than one record or batch) goes first,
+      // copied out before the next read reuses the buffer it is in.
       if (buf.length <= HEADROOM) {
         buf.copy(chunk, HEADROOM - buf.length)
         buf = chunk.subarray(HEADROOM - buf.length, HEADROOM + length)
       } else {
         buf = Buffer.concat([buf, chunk.subarray(HEADROOM, HEADROOM + length)])
       }
-      const block = replay.data.addBlock(buf)
+      nextRead = atEof ? undefined : readChunk(readPos)
       let pos = 0
       if (fileOffset === 0) {
         format = formatOf(buf, path)
@@ -91,7 +101,7 @@ export async function replayLog(fh: FileHandle, size: number, path: string, chun
         pos = MAGIC_BYTES
       }
       // A file that came up short of its size ends where the read did.
-      pos = parse(replay, buf, block, pos, fileOffset, atEof ? fileOffset + buf.length : size)
+      pos = parse(replay, buf, pos, fileOffset, atEof ? fileOffset + buf.length : size)
       if (replay.torn) break
       fileOffset += pos
       buf = buf.subarray(pos)
@@ -102,7 +112,16 @@ export async function replayLog(fh: FileHandle, size: number, path: string, chun
   }
 
   const { data, records, torn } = replay
-  data.dropUnusedBlocks()
+  const values = buffers[0]!
+  await data.loadValues(chunkLength, async (position, length) => {
+    const into = length <= values.length ? values : Buffer.allocUnsafe(length)
+    for (let done = 0; done < length;) {
+      const { bytesRead } = await fh.read(into, done, length - done, position + done)
+      if (bytesRead === 0) throw new KvLogCorruptError(path, position + done, 'the log shrank while it was replayed')
+      done += bytesRead
+    }
+    return into
+  })
   return { data, format, validBytes: torn ? torn.offset : size, records, torn }
 }
 
@@ -118,7 +137,7 @@ function formatOf(buf: Buffer, path: string): LogFormat {
 }
 
 /** v1: record by record, each with its two checksums. */
-const parseV1: Parser = (replay, buf, block, pos, fileOffset, eof) => {
+const parseV1: Parser = (replay, buf, pos, fileOffset, eof) => {
   const view = newRecordView()
   const atEof = fileOffset + buf.length >= eof
   while (pos < buf.length) {
@@ -129,7 +148,7 @@ const parseV1: Parser = (replay, buf, block, pos, fileOffset, eof) => {
       replay.torn = { offset: fileOffset + pos, reason: view.reason }
       break
     }
-    replay.data.replay(block, view.keyStart, view.keyEnd, view.end, view.op === OP_PUT)
+    replay.data.replayRecord(buf, view.keyStart, view.keyEnd, view.op === OP_PUT, fileOffset + view.keyEnd, view.end - view.keyEnd)
     replay.records++
     pos = view.end
   }
@@ -142,7 +161,7 @@ const parseV1: Parser = (replay, buf, block, pos, fileOffset, eof) => {
  * only; a record that still does not fit its batch means the batch was
  * written wrong, and is reported as corruption at the batch.
  */
-const parseV2: Parser = (replay, buf, block, pos, fileOffset, eof) => {
+const parseV2: Parser = (replay, buf, pos, fileOffset, eof) => {
   const batch = newBatchView()
   const { data } = replay
   let records = 0
@@ -165,7 +184,7 @@ const parseV2: Parser = (replay, buf, block, pos, fileOffset, eof) => {
       if (recordEnd > end || (op !== OP_PUT && (op !== OP_DELETE || valueLength !== 0))) {
         throw misfit(replay, fileOffset + pos, fileOffset + at)
       }
-      data.replay(block, keyStart, keyEnd, recordEnd, op === OP_PUT)
+      data.replayRecord(buf, keyStart, keyEnd, op === OP_PUT, fileOffset + keyEnd, valueLength)
       records++
       at = recordEnd
     }
