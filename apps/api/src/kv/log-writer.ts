@@ -39,7 +39,7 @@ const BATCH_SYNC_MS = 10
  * in one lane (`exclusive`), one after the other. While one batch is being
  * written and fsynced, new writes collect and go out together in the next one
  * (group commit), so concurrent writers share one writev and, under `always`,
- * one fsync.
+ * one fsync; in a v2 log they also share one batch with one checksum.
  */
 export class LogWriter<W extends LogWrite> {
   private pending: Array<Queued<W>> = []
