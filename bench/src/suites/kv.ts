@@ -2,7 +2,9 @@
  * Key-value store: GET and PUT throughput of /v1/key/{key} under each KV_FSYNC
  * policy next to a bare Fastify route, interleaved round by round, and the
  * start-up replay time of a 1 M-record log next to reading the same file raw
- * (also interleaved: replay, raw read, replay, ...). The apis run in their
+ * (also interleaved: raw read, replay, raw read, replay, ...). The log is
+ * format v2, written through the store's own writer; each round also replays
+ * the same PUTs as a v1 log (notes: v1Seconds, v1CpuMs). The apis run in their
  * own database, AMQP and Redis prefixes (removed afterwards); only the log
  * file differs between them. Requests carry an API key minted by the admin
  * CLI (KV_AUTH=token, the default), so the rows include what checking it
@@ -12,9 +14,11 @@ import { spawnSync } from 'node:child_process'
 import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type autocannon from 'autocannon'
-import { encodeRecord, MAGIC, OP_PUT } from '@socialnet/api/dist/kv/record-format.js'
+import pino from 'pino'
+import { encodeRecordV1, MAGIC_V1, OP_PUT } from '@socialnet/api/dist/kv/record-format.js'
+import { FileKvStore } from '@socialnet/api/dist/kv/file-store.js'
 import { ROOT, compare, interleave, isolatedEnv, medians, roundsFor, row, runIfMain, startApi, startProcess, type BenchEnv, type Row, type Started, type SuiteContext } from '../harness'
-import type { Goal } from '../stats'
+import { median, type Goal } from '../stats'
 
 const ADMIN_CLI = join(ROOT, 'apps', 'api', 'dist', 'admin', 'cli.js')
 const FILE_STORE = join(ROOT, 'apps', 'api', 'dist', 'kv', 'file-store.js')
@@ -22,6 +26,8 @@ const BASELINE_SERVER = join(__dirname, '..', 'baseline-server.js')
 const VALUE = Buffer.from('bench-value-0123456789')
 const KEYS = 1000
 const RECORDS = 1_000_000
+/** PUTs in flight together while the replay log is written: the records of one group commit, one v2 batch. */
+const GROUP_COMMIT = 100
 
 /** The api's GET must keep 90 % of the bare route's throughput and cost at most 15 % more CPU per request. */
 const GET_GOALS: Goal[] = [{ on: 'ratio', op: '>=', target: 0.9 }, { on: 'cpuRatio', op: '<=', target: 1.15 }]
@@ -43,37 +49,77 @@ function mintKey(databaseUrl: string): Headers {
   return { authorization: `Bearer ${out.stdout.trim()}` }
 }
 
-/** Writes a log of `records` PUTs over `records / 4` keys, the format the api replays. */
-function writeLog(path: string, records: number): void {
+const replayKey = (i: number, records: number): string => `user:${i % (records / 4)}:profile`
+const replayValue = (i: number): Buffer => Buffer.from(`{"n":${i},"v":"${'x'.repeat(40)}"}`)
+
+/**
+ * Writes a log of `records` PUTs over `records / 4` keys through the store's
+ * own writer (a v2 log): GROUP_COMMIT PUTs at a time, so each group commit,
+ * and so each batch, holds that many records, as under that many concurrent
+ * clients.
+ */
+async function writeLog(path: string, records: number): Promise<void> {
+  const store = await FileKvStore.open({ path, fsync: 'off', compactMinBytes: Number.MAX_SAFE_INTEGER, compactRatio: 2, log: pino({ level: 'silent' }) })
+  try {
+    for (let i = 0; i < records; i += GROUP_COMMIT) {
+      const writes: Array<Promise<void>> = []
+      for (let j = i; j < Math.min(records, i + GROUP_COMMIT); j++) writes.push(store.put(replayKey(j, records), replayValue(j)))
+      await Promise.all(writes)
+    }
+  } finally {
+    await store.close()
+  }
+}
+
+/** The same PUTs as a v1 log (a record per PUT, each with its own checksums), as releases before v2 wrote it. */
+function writeV1Log(path: string, records: number): void {
   const fd = openSync(path, 'w')
-  writeSync(fd, MAGIC)
+  writeSync(fd, MAGIC_V1)
   const batch: Buffer[] = []
   for (let i = 0; i < records; i++) {
-    batch.push(encodeRecord(OP_PUT, Buffer.from(`user:${i % (records / 4)}:profile`), Buffer.from(`{"n":${i},"v":"${'x'.repeat(40)}"}`)))
+    batch.push(encodeRecordV1(OP_PUT, Buffer.from(replayKey(i, records)), replayValue(i)))
     if (batch.length === 10000) { writeSync(fd, Buffer.concat(batch)); batch.length = 0 }
   }
   if (batch.length) writeSync(fd, Buffer.concat(batch))
   closeSync(fd)
 }
 
-/** Replays the log in a fresh node process (cold module cache): the seconds the store reports and its key count. */
-function replay(path: string): { sec: number, keys: number } {
+/** `BENCH_CPU_PROF=<dir>`: a V8 CPU profile of the replay child too. */
+function profileFlags(): string[] {
+  const dir = process.env.BENCH_CPU_PROF
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
+}
+
+/**
+ * Replays the log in a fresh node process (cold module cache): the seconds the
+ * store's open took, the CPU (user + system, all threads) it took in µs, and the key count.
+ */
+function replay(path: string): { sec: number, cpuUs: number, keys: number } {
   const script = `
     const { FileKvStore } = require(${JSON.stringify(FILE_STORE)})
     const pino = require('pino')
     const t = process.hrtime.bigint()
+    const cpu = process.cpuUsage()
     FileKvStore.open({ path: ${JSON.stringify(path)}, fsync: 'off', compactMinBytes: 1e15, compactRatio: 2, log: pino({ level: 'silent' }) })
-      .then(async (s) => { const sec = Number(process.hrtime.bigint() - t) / 1e9; console.log(JSON.stringify({ sec, keys: s.size })); await s.close() })`
-  const out = spawnSync(process.execPath, ['-e', script], { cwd: join(ROOT, 'apps', 'api'), encoding: 'utf8', timeout: 120000 })
+      .then(async (s) => {
+        const sec = Number(process.hrtime.bigint() - t) / 1e9
+        const used = process.cpuUsage(cpu)
+        console.log(JSON.stringify({ sec, cpuUs: used.user + used.system, keys: s.size }))
+        await s.close()
+      })`
+  const out = spawnSync(process.execPath, [...profileFlags(), '-e', script], { cwd: join(ROOT, 'apps', 'api'), encoding: 'utf8', timeout: 120000 })
   if (out.status !== 0) throw new Error(out.error?.message || out.stderr)
-  return JSON.parse(out.stdout) as { sec: number, keys: number }
+  return JSON.parse(out.stdout) as { sec: number, cpuUs: number, keys: number }
 }
 
-/** Reads the whole log in a fresh node process; the seconds the read took. */
-function rawReadSeconds(path: string): number {
-  const out = spawnSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require('fs').readFileSync(${JSON.stringify(path)});console.log(Number(process.hrtime.bigint()-t)/1e9)`], { encoding: 'utf8', timeout: 60000 })
+/** Reads the whole log in a fresh node process; the seconds the read took and its CPU in µs. */
+function rawRead(path: string): { sec: number, cpuUs: number } {
+  const script = `const t = process.hrtime.bigint(); const cpu = process.cpuUsage(); require('fs').readFileSync(${JSON.stringify(path)});
+    const used = process.cpuUsage(cpu)
+    console.log(JSON.stringify({ sec: Number(process.hrtime.bigint() - t) / 1e9, cpuUs: used.user + used.system }))`
+  const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 })
   if (out.status !== 0) throw new Error(out.error?.message || out.stderr)
-  return Number(out.stdout)
+  return JSON.parse(out.stdout) as { sec: number, cpuUs: number }
 }
 
 export async function run(ctx: SuiteContext = {}): Promise<Row[]> {
@@ -134,20 +180,41 @@ async function measure(ns: BenchEnv, { duration, rounds }: { duration: number, r
     await baseline.stop()
   }
 
-  log(`kv: replay of a 1 M-record log, ${rounds} rounds interleaved with a raw read`)
+  log(`kv: replay of a 1 M-record log (v2, ${GROUP_COMMIT} records per batch), ${rounds} rounds interleaved with a raw read, each also replaying the same PUTs as a v1 log`)
   const logPath = join(dir, 'replay.log')
-  writeLog(logPath, RECORDS)
-  readFileSync(logPath) // warm the page cache for both measurements alike
+  const v1Path = join(dir, 'replay-v1.log')
+  await writeLog(logPath, RECORDS)
+  writeV1Log(v1Path, RECORDS)
+  // Warm the page cache for every measurement alike.
+  readFileSync(logPath)
+  readFileSync(v1Path)
   let keys = 0
-  // The replay runs in a child process the suite waits for: nothing to read CPU from but its wall time.
+  // Each round also replays the same PUTs as a v1 log right after the v2 one, under the same load:
+  // a log stays v1 until its first compaction, so that is the start-up an upgraded deployment sees.
+  const v1: Array<{ sec: number, cpuUs: number, keys: number }> = []
+  // The replay runs in a child process the suite waits for; the child reports its own CPU (op = one replay).
   const got = await interleave(
-    async () => ({ value: rawReadSeconds(logPath) }),
-    async () => { const r = replay(logPath); keys = r.keys; return { value: r.sec } },
+    async () => { const r = rawRead(logPath); return { value: r.sec, cpuUsPerOp: r.cpuUs } },
+    async () => {
+      const r = replay(logPath)
+      keys = r.keys
+      v1.push(replay(v1Path))
+      return { value: r.sec, cpuUsPerOp: r.cpuUs }
+    },
     { rounds, lowerIsBetter: true, log: say('kv.replay') })
+  if (v1.some((r) => r.keys !== keys)) throw new Error(`the v1 log replayed to ${v1[0]!.keys} keys, the v2 log to ${keys}`)
   rows.push(row('kv.replay', 's', 'reading the same file raw', got.summary, {
     goals: REPLAY_GOALS,
-    notes: 'ratio = baseline/value',
-    extra: { records: RECORDS, keys, megabytes: Math.round(statSync(logPath).size / 1e6) }
+    notes: 'ratio = baseline/value; CPU per op = CPU of one replay (one raw read), reported by each child',
+    extra: {
+      records: RECORDS,
+      keys,
+      recordsPerBatch: GROUP_COMMIT,
+      megabytes: Math.round(statSync(logPath).size / 1e6),
+      v1Seconds: Math.round(median(v1.map((r) => r.sec)) * 1000) / 1000,
+      v1CpuMs: Math.round(median(v1.map((r) => r.cpuUs)) / 1000),
+      v1Megabytes: Math.round(statSync(v1Path).size / 1e6)
+    }
   }))
   return rows
 }

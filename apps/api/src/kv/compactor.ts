@@ -1,19 +1,14 @@
 import { open, rename, unlink } from 'node:fs/promises'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import { MAGIC, OP_PUT, encodeRecord, type Op } from './record-format'
+import { FORMAT_V2, MAGIC_BYTES, OP_PUT, encodeBatchV2, recordSize, type LogRecord } from './record-format'
 import { KeyTable } from './key-table'
 import type { LogWrite, LogWriter } from './log-writer'
 import { syncDirectory } from './sync-directory'
 import type { KvObserver } from './store'
 
 /** A write as the compactor needs it: its record for the new log, and what it does to the table. */
-export interface TailWrite extends LogWrite {
-  op: Op
-  /** UTF-8 bytes of the key. */
-  key: Buffer
-  value: Buffer
-}
+export type TailWrite = LogWrite
 
 export interface CompactorOptions {
   path: string
@@ -30,11 +25,17 @@ export interface CompactorOptions {
   replaceTable(table: KeyTable): void
 }
 
-const COMPACT_WRITE_CHUNK = 1024 * 1024
+/**
+ * The compacted log is written in v2 batches of about this many bytes: large
+ * enough that checksums and writes are few, small enough to fit the replay's
+ * chunk headroom (so a batch crossing a read chunk costs no copy of the chunk).
+ */
+const COMPACT_BATCH_BYTES = 512 * 1024
 const COMPACT_YIELD_EVERY = 5000
 
 /**
- * Rewrites the log as one PUT per live key, without stopping writers: the
+ * Rewrites the log as one PUT per live key, in format v2 whatever the
+ * version of the log it replaces, without stopping writers: the
  * table is copied in slices (yielding to the event loop), every write flushed
  * meanwhile is also kept as a tail, and only the final tail-append + rename
  * runs in the writer lane. Replaying the tail after the snapshot gives exactly
@@ -63,7 +64,7 @@ export class Compactor {
   maybeStart(liveBytes: number): void {
     const { compactMinBytes, compactRatio, writer } = this.opts
     if (this.tail || writer.refusal) return
-    if (writer.bytes < compactMinBytes || writer.bytes < compactRatio * (liveBytes + MAGIC.length)) return
+    if (writer.bytes < compactMinBytes || writer.bytes < compactRatio * (liveBytes + MAGIC_BYTES)) return
     void this.compact()
   }
 
@@ -89,38 +90,42 @@ export class Compactor {
     try {
       const source = this.opts.table()
       const table = KeyTable.sized(source.size, source.liveDataBytes)
-      let chunk: Buffer[] = [MAGIC]
-      let chunkBytes = MAGIC.length
-      let written = 0
+      let batch: LogRecord[] = []
+      let batchBytes = 0
+      await tmp.writeFile(FORMAT_V2.magic)
+      let written = FORMAT_V2.magic.length
       let n = 0
       for (const [key, value] of source.entries()) {
         table.copyIn(key, value)
-        const rec = encodeRecord(OP_PUT, key, value)
-        chunk.push(rec)
-        chunkBytes += rec.length
-        if (chunkBytes >= COMPACT_WRITE_CHUNK) {
-          await tmp.writev(chunk)
-          written += chunkBytes
-          chunk = []
-          chunkBytes = 0
+        batch.push({ op: OP_PUT, key, value })
+        batchBytes += recordSize(key.length, value.length)
+        if (batchBytes >= COMPACT_BATCH_BYTES) {
+          const encoded = encodeBatchV2(batch)
+          await tmp.writeFile(encoded)
+          written += encoded.length
+          batch = []
+          batchBytes = 0
         }
         if (++n % COMPACT_YIELD_EVERY === 0) await yieldToEventLoop()
       }
       await writer.exclusive(async () => {
+        // The tail is re-encoded in v2 whatever the old log's version: the compacted log is v2 throughout.
         for (const w of this.tail!) {
-          chunk.push(w.record)
-          chunkBytes += w.record.length
+          batch.push(w)
           if (w.op === OP_PUT) table.set(w.key, w.value)
           else table.delete(w.key)
         }
-        await tmp.writev(chunk)
-        written += chunkBytes
+        if (batch.length > 0) {
+          const encoded = encodeBatchV2(batch)
+          await tmp.writeFile(encoded)
+          written += encoded.length
+        }
         await tmp.datasync()
         await tmp.close()
         await rename(tmpPath, path)
         try {
           await syncDirectory(path)
-          await writer.reopen(written)
+          await writer.reopen(written, FORMAT_V2)
         } catch (err) {
           // Past the rename there is no going back: the old handle writes to a replaced file,
           // or the rename may not survive a crash, and either loses acknowledged writes.

@@ -1,7 +1,7 @@
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
-import { MAGIC, OP_DELETE, OP_PUT, encodeRecord, recordSize, type Op } from './record-format'
+import { FORMAT_V2, OP_DELETE, OP_PUT, recordSize, type LogFormat, type Op } from './record-format'
 import { replayLog } from './replay'
 import { KeyTable } from './key-table'
 import { LogWriter, type FsyncPolicy } from './log-writer'
@@ -30,7 +30,7 @@ interface StoreWrite extends TailWrite {
   reserved: number
 }
 
-/** Bytes a live entry's record takes beyond its key and value (the header). */
+/** Bytes a live entry's record takes beyond its key and value in a compacted (v2) log. */
 const RECORD_OVERHEAD = recordSize(0, 0)
 
 /**
@@ -52,11 +52,13 @@ export class FileKvStore implements KvStore {
     private readonly opts: FileKvStoreOptions,
     fh: FileHandle,
     logBytes: number,
+    format: LogFormat,
     private data: KeyTable
   ) {
     const { path, fsync, log, observer, compactMinBytes, compactRatio } = opts
     this.writer = new LogWriter<StoreWrite>(fh, logBytes, {
       path,
+      format,
       fsync,
       log,
       observer,
@@ -83,8 +85,8 @@ export class FileKvStore implements KvStore {
     await unlink(`${path}.compact`).catch(() => {})
     const fh = await open(path, 'a+')
     try {
-      const { logBytes, data } = await load(fh, opts)
-      return new FileKvStore(opts, fh, logBytes, data)
+      const { logBytes, format, data } = await load(fh, opts)
+      return new FileKvStore(opts, fh, logBytes, format, data)
     } catch (err) {
       await fh.close().catch(() => {})
       throw err
@@ -134,7 +136,7 @@ export class FileKvStore implements KvStore {
     const keyBytes = Buffer.from(key, 'utf8')
     const reserved = op === OP_PUT ? this.reserve(keyBytes, value) : 0
     if (reserved < 0) return Promise.reject(new KvFullError(this.opts.maxLiveBytes!))
-    return this.writer.append({ op, key: keyBytes, value, record: encodeRecord(op, keyBytes, value), reserved })
+    return this.writer.append({ op, key: keyBytes, value, reserved })
   }
 
   /**
@@ -166,24 +168,29 @@ export class FileKvStore implements KvStore {
   }
 }
 
-/** Replays the log behind `fh` (starting a new one if it is empty), dropping a torn final record. */
-async function load(fh: FileHandle, { path, log }: FileKvStoreOptions): Promise<{ logBytes: number; data: KeyTable }> {
+/**
+ * Replays the log behind `fh` (starting a new v2 one if it is empty), dropping
+ * a torn final record or batch. A v1 log stays v1, appended to in v1, until
+ * the next compaction rewrites it as v2 (see docs/kv.md).
+ */
+async function load(fh: FileHandle, { path, log }: FileKvStoreOptions): Promise<{ logBytes: number; format: LogFormat; data: KeyTable }> {
   const started = process.hrtime.bigint()
   const { size } = await fh.stat()
   if (size === 0) {
-    await fh.write(MAGIC)
+    await fh.write(FORMAT_V2.magic)
     await fh.datasync()
     await syncDirectory(path)
-    return { logBytes: MAGIC.length, data: new KeyTable() }
+    return { logBytes: FORMAT_V2.magic.length, format: FORMAT_V2, data: new KeyTable() }
   }
   const result = await replayLog(fh, size, path)
   if (result.torn) {
     log.warn({ path, offset: result.torn.offset, droppedBytes: size - result.torn.offset, reason: result.torn.reason },
-      'key-value log ends in a torn record (crash mid-write); dropping it')
+      `key-value log ends in a torn ${result.format.version === 1 ? 'record' : 'batch'} (crash mid-write); dropping it`)
     await fh.truncate(result.torn.offset)
     await fh.datasync()
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
-  log.info({ path, records: result.records, keys: result.data.size, bytes: result.validBytes, seconds }, 'key-value log replayed')
-  return { logBytes: result.validBytes, data: result.data }
+  log.info({ path, version: result.format.version, records: result.records, keys: result.data.size, bytes: result.validBytes, seconds },
+    'key-value log replayed')
+  return { logBytes: result.validBytes, format: result.format, data: result.data }
 }

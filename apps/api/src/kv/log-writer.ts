@@ -2,17 +2,17 @@ import { open, type FileHandle } from 'node:fs/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type { KvObserver } from './store'
 import { KvUnavailableError } from '../errors'
+import type { LogFormat, LogRecord } from './record-format'
 
 export type FsyncPolicy = 'always' | 'batch' | 'off'
 
-/** What the writer needs of a write; callers extend it with what they apply once it is written. */
-export interface LogWrite {
-  /** The encoded record appended to the log. */
-  record: Buffer
-}
+/** What the writer needs of a write (the record); callers extend it with what they apply once it is written. */
+export type LogWrite = LogRecord
 
 export interface LogWriterOptions<W extends LogWrite> {
   path: string
+  /** The version of the log file: each batch is encoded in it when it is written. */
+  format: LogFormat
   fsync: FsyncPolicy
   log: FastifyBaseLogger
   observer?: KvObserver
@@ -39,7 +39,7 @@ const BATCH_SYNC_MS = 10
  * in one lane (`exclusive`), one after the other. While one batch is being
  * written and fsynced, new writes collect and go out together in the next one
  * (group commit), so concurrent writers share one writev and, under `always`,
- * one fsync.
+ * one fsync; in a v2 log they also share one batch with one checksum.
  */
 export class LogWriter<W extends LogWrite> {
   private pending: Array<Queued<W>> = []
@@ -47,9 +47,12 @@ export class LogWriter<W extends LogWrite> {
   private chain: Promise<void> = Promise.resolve()
   private batchSyncTimer: NodeJS.Timeout | undefined
   private failure: Error | undefined
+  private format: LogFormat
 
   /** `fh` is open for appending and `bytes` long; from now on only this writer touches it. */
-  constructor(private fh: FileHandle, private logBytes: number, private readonly opts: LogWriterOptions<W>) {}
+  constructor(private fh: FileHandle, private logBytes: number, private readonly opts: LogWriterOptions<W>) {
+    this.format = opts.format
+  }
 
   /** Bytes in the log file, fsynced or not. */
   get bytes(): number { return this.logBytes }
@@ -102,13 +105,14 @@ export class LogWriter<W extends LogWrite> {
   }
 
   /**
-   * Switches to the file now at the log's path, `bytes` long (a compacted log
-   * renamed over the old one). Only from within `exclusive`.
+   * Switches to the file now at the log's path, `bytes` long and in `format`
+   * (a compacted log renamed over the old one). Only from within `exclusive`.
    */
-  async reopen(bytes: number): Promise<void> {
+  async reopen(bytes: number, format: LogFormat): Promise<void> {
     await this.fh.close()
     this.fh = await open(this.opts.path, 'a+')
     this.logBytes = bytes
+    this.format = format
   }
 
   /**
@@ -133,7 +137,9 @@ export class LogWriter<W extends LogWrite> {
     }
     const writes = batch.map((q) => q.write)
     try {
-      await this.writeAll(writes.map((w) => w.record))
+      // Encoded here, not when accepted: a compaction that switches the log to another
+      // format in between must not see records in the old one appended to the new file.
+      await this.writeAll(this.format.encodeBatch(writes))
       if (this.opts.fsync === 'always') await this.sync(batch.length)
     } catch (err) {
       this.fail(err as Error)

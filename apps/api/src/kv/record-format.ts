@@ -1,39 +1,110 @@
 import { crc32 } from 'node:zlib'
 
 /**
- * The on-disk record format of the key-value log.
+ * The on-disk formats of the key-value log. A log file starts with an 8-byte
+ * magic that says its version; everything is little-endian, and lengths make
+ * any byte legal in keys and values.
  *
- * A log file starts with the 8-byte magic `SNKVLOG1`, followed by records:
+ * v2 (`SNKVLOG2`, what new logs and compactions write): batches, one per
+ * group-commit write, each with ONE checksum, verified natively in one call:
+ *
+ *   batch  = u32 bodyLength | u32 crc32(body) | u32 crc32(first 8 batch header bytes) | body
+ *   body   = record*
+ *   record = u8 op (1 put, 2 delete) | u32 keyLength | u32 valueLength | key bytes | value bytes
+ *
+ * v1 (`SNKVLOG1`, still read, and appended to until a compaction rewrites the
+ * log as v2): records, each with its own two checksums:
  *
  *   u32 payloadLength | u32 crc32(payload) | u32 crc32(first 8 header bytes) | payload
- *   payload = u8 op (1 put, 2 delete) | u32 keyLength | key bytes | value bytes
+ *   payload = u8 op | u32 keyLength | key bytes | value bytes
  *
- * Everything is little-endian. Lengths make any byte legal in keys and values;
- * the two checksums tell a torn final record (crash mid-write) from corruption.
+ * In both, the header checksum vouches for the length before anything trusts
+ * it, and the two checksums tell a torn final batch/record (crash mid-write)
+ * from corruption.
  */
-export const MAGIC = Buffer.from('SNKVLOG1', 'latin1')
-export const HEADER_BYTES = 12
+export const MAGIC_BYTES = 8
+export const MAGIC_V1 = Buffer.from('SNKVLOG1', 'latin1')
+export const MAGIC_V2 = Buffer.from('SNKVLOG2', 'latin1')
+/** What every version's magic starts with. */
+export const MAGIC_PREFIX = Buffer.from('SNKVLOG', 'latin1')
+export const V1_HEADER_BYTES = 12
+export const BATCH_HEADER_BYTES = 12
 const PAYLOAD_PREFIX = 5
+/** op, keyLength, valueLength of a v2 record. */
+export const RECORD_HEADER_BYTES = 9
 
 export const OP_PUT = 1
 export const OP_DELETE = 2
 export type Op = typeof OP_PUT | typeof OP_DELETE
 
-/** Bytes a record for this key/value occupies in the log. */
-export function recordSize(keyBytes: number, valueBytes: number): number {
-  return HEADER_BYTES + PAYLOAD_PREFIX + keyBytes + valueBytes
+/** One write as the log records it. */
+export interface LogRecord {
+  op: Op
+  /** UTF-8 bytes of the key. */
+  key: Buffer
+  /** Ignored for deletes. */
+  value: Buffer
 }
 
-/** Encodes one record; `value` is ignored for deletes. */
-export function encodeRecord(op: Op, key: Buffer, value: Buffer = EMPTY): Buffer {
+/** A log version as the writer needs it: the magic a new file starts with, and how one batch of writes is encoded. */
+export interface LogFormat {
+  version: 1 | 2
+  magic: Buffer
+  /** The buffers one group-commit write appends for `records`. */
+  encodeBatch(records: readonly LogRecord[]): Buffer[]
+}
+
+export const FORMAT_V1: LogFormat = {
+  version: 1,
+  magic: MAGIC_V1,
+  encodeBatch: (records) => records.map((r) => encodeRecordV1(r.op, r.key, r.value))
+}
+
+export const FORMAT_V2: LogFormat = {
+  version: 2,
+  magic: MAGIC_V2,
+  encodeBatch: (records) => [encodeBatchV2(records)]
+}
+
+/** Bytes a v2 record for this key/value occupies in its batch. */
+export function recordSize(keyBytes: number, valueBytes: number): number {
+  return RECORD_HEADER_BYTES + keyBytes + valueBytes
+}
+
+/**
+ * Encodes `records` as one v2 batch: the records packed into one buffer behind
+ * the batch header, checksummed with one native CRC-32 over the body.
+ */
+export function encodeBatchV2(records: readonly LogRecord[]): Buffer {
+  let bodyLength = 0
+  for (const r of records) bodyLength += RECORD_HEADER_BYTES + r.key.length + (r.op === OP_PUT ? r.value.length : 0)
+  const buf = Buffer.allocUnsafe(BATCH_HEADER_BYTES + bodyLength)
+  let at = BATCH_HEADER_BYTES
+  for (const r of records) {
+    const valueLength = r.op === OP_PUT ? r.value.length : 0
+    buf[at] = r.op
+    buf.writeUInt32LE(r.key.length, at + 1)
+    buf.writeUInt32LE(valueLength, at + 5)
+    at += RECORD_HEADER_BYTES
+    at += r.key.copy(buf, at)
+    if (valueLength > 0) at += r.value.copy(buf, at)
+  }
+  buf.writeUInt32LE(bodyLength, 0)
+  buf.writeUInt32LE(crc(buf, BATCH_HEADER_BYTES, buf.length), 4)
+  buf.writeUInt32LE(headerCrc(buf, 0), 8)
+  return buf
+}
+
+/** Encodes one v1 record; `value` is ignored for deletes. */
+export function encodeRecordV1(op: Op, key: Buffer, value: Buffer = EMPTY): Buffer {
   const payloadLength = PAYLOAD_PREFIX + key.length + (op === OP_PUT ? value.length : 0)
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + payloadLength)
+  const buf = Buffer.allocUnsafe(V1_HEADER_BYTES + payloadLength)
   buf.writeUInt32LE(payloadLength, 0)
-  buf.writeUInt8(op, HEADER_BYTES)
-  buf.writeUInt32LE(key.length, HEADER_BYTES + 1)
-  key.copy(buf, HEADER_BYTES + PAYLOAD_PREFIX)
-  if (op === OP_PUT) value.copy(buf, HEADER_BYTES + PAYLOAD_PREFIX + key.length)
-  buf.writeUInt32LE(crc(buf, HEADER_BYTES, buf.length), 4)
+  buf.writeUInt8(op, V1_HEADER_BYTES)
+  buf.writeUInt32LE(key.length, V1_HEADER_BYTES + 1)
+  key.copy(buf, V1_HEADER_BYTES + PAYLOAD_PREFIX)
+  if (op === OP_PUT) value.copy(buf, V1_HEADER_BYTES + PAYLOAD_PREFIX + key.length)
+  buf.writeUInt32LE(crc(buf, V1_HEADER_BYTES, buf.length), 4)
   buf.writeUInt32LE(headerCrc(buf, 0), 8)
   return buf
 }
@@ -83,9 +154,10 @@ const [T0, T1, T2, T3, T4, T5, T6, T7] = CRC_TABLES as [Int32Array, Int32Array, 
 const JS_CRC_MAX_BYTES = 1024
 
 /**
- * zlib's CRC-32 of buf[start, end). Replay checks two per record and most
- * records are small, so for them the per-call overhead of the native version
- * dominated; slicing-by-8 takes eight bytes per step.
+ * zlib's CRC-32 of buf[start, end). A v1 replay checks two per record and
+ * most records are small, so for them the per-call overhead of the native
+ * version dominated; slicing-by-8 takes eight bytes per step. (v2 checks one
+ * per batch, mostly natively.)
  */
 export function crc(buf: Buffer, start: number, end: number): number {
   if (end - start > JS_CRC_MAX_BYTES) return crc32(buf.subarray(start, end))
@@ -101,7 +173,7 @@ export function crc(buf: Buffer, start: number, end: number): number {
 }
 
 /** Little-endian u32 at `at`; the caller has checked the bounds (Buffer's reader re-checks them per call). */
-function u32(buf: Buffer, at: number): number {
+export function u32(buf: Buffer, at: number): number {
   return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0
 }
 
@@ -110,13 +182,13 @@ function headerCrc(buf: Buffer, offset: number): number {
 }
 
 /**
- * Decodes the record at `offset` of `buf` into `out` and returns DECODED,
+ * Decodes the v1 record at `offset` of `buf` into `out` and returns DECODED,
  * INCOMPLETE, TORN or CORRUPT. `atEof` says that `buf` ends where the file ends,
  * so a record that runs past it is torn rather than merely cut by the read chunk.
  */
-export function decodeRecord(buf: Buffer, offset: number, atEof: boolean, out: RecordView): number {
+export function decodeRecordV1(buf: Buffer, offset: number, atEof: boolean, out: RecordView): number {
   const available = buf.length - offset
-  if (available < HEADER_BYTES) {
+  if (available < V1_HEADER_BYTES) {
     if (!atEof) return INCOMPLETE
     out.reason = `partial record header (${available} bytes)`
     return TORN
@@ -127,7 +199,7 @@ export function decodeRecord(buf: Buffer, offset: number, atEof: boolean, out: R
     return atEof && buf.subarray(offset).every((b) => b === 0) ? TORN : CORRUPT
   }
   const payloadLength = u32(buf, offset)
-  const start = offset + HEADER_BYTES
+  const start = offset + V1_HEADER_BYTES
   const end = start + payloadLength
   if (end > buf.length) {
     if (!atEof) return INCOMPLETE
@@ -147,6 +219,55 @@ export function decodeRecord(buf: Buffer, offset: number, atEof: boolean, out: R
   out.op = op
   out.keyStart = start + PAYLOAD_PREFIX
   out.keyEnd = out.keyStart + keyLength
+  out.end = end
+  return DECODED
+}
+
+/** Where decodeBatch puts what it read: the batch body is buf[start, end). */
+export interface BatchView {
+  start: number
+  end: number
+  /** Why the batch is torn or corrupt. */
+  reason: string
+}
+
+export function newBatchView(): BatchView {
+  return { start: 0, end: 0, reason: '' }
+}
+
+/**
+ * Checks the v2 batch at `offset` of `buf` into `out` and returns DECODED,
+ * INCOMPLETE, TORN or CORRUPT. `bytesToEof` is how many bytes the file holds
+ * from `offset` on; `buf` may end earlier (a read chunk). A length that runs
+ * past the end of the file is torn straight away, so a lying length never
+ * makes the caller read or allocate more than the file holds.
+ */
+export function decodeBatch(buf: Buffer, offset: number, bytesToEof: number, out: BatchView): number {
+  const available = buf.length - offset
+  const atEof = available >= bytesToEof
+  if (available < BATCH_HEADER_BYTES) {
+    if (!atEof) return INCOMPLETE
+    out.reason = `partial batch header (${available} bytes)`
+    return TORN
+  }
+  if (u32(buf, offset + 8) !== headerCrc(buf, offset)) {
+    out.reason = 'batch header checksum mismatch'
+    // A crash can leave zero-filled blocks at the end of a file; anything else is damage.
+    return atEof && buf.subarray(offset).every((b) => b === 0) ? TORN : CORRUPT
+  }
+  const total = BATCH_HEADER_BYTES + u32(buf, offset)
+  if (total > bytesToEof) {
+    out.reason = 'batch runs past the end of the log'
+    return TORN
+  }
+  if (total > available) return INCOMPLETE
+  const start = offset + BATCH_HEADER_BYTES
+  const end = offset + total
+  if (u32(buf, offset + 4) !== crc(buf, start, end)) {
+    out.reason = 'batch checksum mismatch'
+    return total === bytesToEof ? TORN : CORRUPT
+  }
+  out.start = start
   out.end = end
   return DECODED
 }
