@@ -34,15 +34,23 @@ export default fp(async function metrics(fastify) {
   fastify.decorate('metrics', m)
   // Callback-style hook and Fastify's own reply.elapsedTime: this runs on every request,
   // and an async hook pair plus our own timer cost measurable throughput on the KV GET path.
-  // One histogram child per (method, route, status), found by a string key: observe() with a
-  // label object would hash the sorted labels on every request.
-  const children = new Map<string, ReturnType<typeof httpDuration.labels>>()
+  // One histogram child per (route, method, status), found through maps keyed by the route
+  // pattern (the same string on every request), the method and the status code: observe() with a
+  // label object would hash the sorted labels on every request, and a joined string key would be
+  // built and hashed anew each time.
+  type Child = ReturnType<typeof httpDuration.labels>
+  const children = new Map<string, Map<string, Map<number, Child>>>()
   fastify.addHook('onResponse', (request, reply, done) => {
     // The route pattern, not the URL, keeps label cardinality bounded.
     const route = request.routeOptions.url ?? 'unmatched'
-    const id = `${request.method} ${reply.statusCode} ${route}`
-    let child = children.get(id)
-    if (!child) children.set(id, (child = httpDuration.labels({ method: request.method, route, status: reply.statusCode })))
+    const { method } = request
+    const status = reply.statusCode
+    let byMethod = children.get(route)
+    if (!byMethod) children.set(route, (byMethod = new Map()))
+    let byStatus = byMethod.get(method)
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()))
+    let child = byStatus.get(status)
+    if (!child) byStatus.set(status, (child = httpDuration.labels({ method, route, status })))
     child.observe(reply.elapsedTime / 1e3)
     done()
   })
