@@ -50,7 +50,8 @@ export const ApiConfigSchema = Type.Object({
   JOB_LOG_QUOTA_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1048576 }),
   /**
    * `log` job data all users together may keep in job_log (a log job past it -> 507 JOB_LOG_FULL; the
-   * worker has the same cap), and how often the api reads that total (a cached sum; 0 = every submission).
+   * worker has the same cap), and how often the api reads that total (a cached sum; 0 = every submission)
+   * and each verified user's kept bytes (JobLogUsage).
    */
   JOB_LOG_MAX_TOTAL_BYTES: Type.Integer({ minimum: 1024, default: 256 * 1048576 }),
   JOB_LOG_TOTAL_REFRESH_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 5000 }),

@@ -49,6 +49,11 @@ export function serializeRequest(req: FastifyRequest): Record<string, unknown> {
   }
 }
 
+/** Whether the request's logger writes info lines (and so possibly debug ones: debug is below info). */
+function infoEnabled(request: FastifyRequest): boolean {
+  return (request.log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') ?? true
+}
+
 /** True for health, readiness and metrics requests, and for routes marked `quietLog`. */
 function isQuiet(request: FastifyRequest): boolean {
   if (request.routeOptions?.config?.quietLog === true) return true
@@ -67,12 +72,14 @@ function isQuiet(request: FastifyRequest): boolean {
  */
 export class RequestLog extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
+    // Below info (LOG_LEVEL=warn, or a route's logLevel) neither line is written: skip the route lookup.
+    if (!infoEnabled(request)) return
     if (isQuiet(request)) request.log.debug({ req: request }, 'incoming request')
     else super.incomingRequest(request, reply)
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (this.isLogDisabled(request)) return
+    if (this.isLogDisabled(request) || (!error && !infoEnabled(request))) return
     // Milliseconds to two decimals: 135.28, not 135.27908700000262.
     const responseTime = Math.round(reply.elapsedTime * 100) / 100
     if (error) reply.log.error({ res: reply, err: error, responseTime }, 'request errored')

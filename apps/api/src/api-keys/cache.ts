@@ -12,6 +12,8 @@ export interface ApiKeyCacheOptions {
 interface Entry {
   expiresAt: number
   result: Promise<ActiveApiKey | undefined>
+  /** Set once `result` resolved: what peek() answers without a promise. */
+  settled?: { key: ActiveApiKey | undefined }
 }
 
 /**
@@ -31,6 +33,16 @@ export class ApiKeyCache {
     this.now = opts.now ?? Date.now
   }
 
+  /**
+   * The cached answer for `key` when there is a fresh, settled one (`{ key: undefined }`: unknown or
+   * revoked), else undefined: then verify() it. Lets a caller answer a busy key without a promise.
+   */
+  peek(key: string): { key: ActiveApiKey | undefined } | undefined {
+    if (this.opts.ttlMs <= 0) return undefined
+    const cached = this.entries.get(key)
+    return cached && cached.expiresAt > this.now() ? cached.settled : undefined
+  }
+
   /** The key's id and scopes, or undefined when it is unknown or revoked. */
   verify(key: string): Promise<ActiveApiKey | undefined> {
     if (this.opts.ttlMs <= 0) return this.lookup(hashApiKey(key))
@@ -40,8 +52,9 @@ export class ApiKeyCache {
     if (cached) this.entries.delete(key)
     if (this.entries.size >= this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value!)
     const result = this.lookup(hashApiKey(key))
-    this.entries.set(key, { expiresAt: now + this.opts.ttlMs, result })
-    result.catch(() => { if (this.entries.get(key)?.result === result) this.entries.delete(key) })
+    const entry: Entry = { expiresAt: now + this.opts.ttlMs, result }
+    this.entries.set(key, entry)
+    result.then((found) => { entry.settled = { key: found } }, () => { if (this.entries.get(key) === entry) this.entries.delete(key) })
     return result
   }
 }

@@ -7,7 +7,7 @@ import {
   CallbackUrlError, FINAL_JOB_STATUSES, JOB_MESSAGE_TYPES, JobLogTotal, JobStatusStore, checkCallbackUrl, parseAllowHosts,
   type JobEventSink, type JobPage, type JobStatusDoc, type JobType
 } from '@socialnet/jobs'
-import { authorizeEmailJob, checkLogQuota } from './access'
+import { JobLogUsage, authorizeEmailJob, checkLogQuota } from './access'
 import { JobRateLimiter, type JobRateLimits } from './rate-limiter'
 import {
   BrokerUnavailableError, CallbackUrlRefusedError, IdempotencyKeyInFlightError, IdempotencyKeyReusedError, InvalidJobError,
@@ -103,6 +103,7 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
   const limiter = new JobRateLimiter(fastify.redis, { prefix: opts.redisPrefix, ...opts.rate })
   const allowHosts = parseAllowHosts(opts.callbackAllowHosts)
   const logTotal = new JobLogTotal(fastify.db, opts.logMaxTotalBytes, opts.logTotalRefreshMs)
+  const logUsage = new JobLogUsage(fastify.db, opts.logTotalRefreshMs)
   const { connection, publisher } = fastify.broker
   const submitted = new Counter({
     name: 'jobs_submitted_total',
@@ -146,10 +147,10 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
     }
   }
 
-  /** 403/429/507 before the job is stored: may `owner` send this mail, keep this much log data? */
-  async function authorize(job: NewJob, owner: string): Promise<void> {
+  /** 403/429/507 before the job is stored: may `owner` send this mail, keep this much log data? Resolves with the log bytes it would keep. */
+  async function authorize(job: NewJob, owner: string): Promise<number> {
     if (job.type === 'email') await authorizeEmailJob(fastify.db, owner, job.to)
-    if (job.type === 'log') await checkLogQuota(fastify.db, owner, job.data, opts.logQuotaBytes, logTotal)
+    return job.type === 'log' ? checkLogQuota(logUsage, owner, job.data, opts.logQuotaBytes, logTotal) : 0
   }
 
   const service: JobService = {
@@ -175,8 +176,9 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
         }
       }
       let doc: JobStatusDoc | undefined
+      let logBytes: number
       try {
-        await authorize(job, owner)
+        logBytes = await authorize(job, owner)
         await limiter.take(owner, job.type)
         // QUEUED goes in before the publish: a fast worker must find the job.
         doc = await store.create(id, job.type, { owner })
@@ -190,8 +192,11 @@ export default fp(async function jobs(fastify, opts: JobsPluginOptions) {
         submitted.inc({ type: job.type, result: outcomeOf(err) })
         throw err
       }
-      // Counted until the next read of the total sees the row: a burst within one refresh cannot pass the cap.
-      if (job.type === 'log') logTotal.added(Buffer.byteLength(JSON.stringify(job.data)))
+      // Counted until the next reads see the row: a burst within one refresh cannot pass the cap or the quota.
+      if (logBytes > 0) {
+        logTotal.added(logBytes)
+        logUsage.added(owner, logBytes)
+      }
       submitted.inc({ type: job.type, result: 'accepted' })
       return { doc, replayed: false }
     },

@@ -103,6 +103,10 @@ export class FileKvStore implements KvStore {
   get liveDataBytes(): number { return this.data.liveDataBytes }
 
   async get(key: string): Promise<Buffer | undefined> {
+    return this.getNow(key)
+  }
+
+  getNow(key: string): Buffer | undefined {
     return this.data.get(Buffer.from(key, 'utf8'))
   }
 

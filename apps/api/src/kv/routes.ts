@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
 import { ErrorBody } from '../plugins/errors'
 import { documentedBody } from '../plugins/external/swagger'
 import { BadKeyError, KeyMethodNotAllowedError, NoSuchKeyError } from '../errors'
@@ -31,6 +32,12 @@ function keyFromUrl(url: string): string {
   // A UTF-16 unit is at most 3 UTF-8 bytes: short keys need no count.
   if (key.length * 3 > KEY_MAX_BYTES && Buffer.byteLength(key, 'utf8') > KEY_MAX_BYTES) throw new BadKeyError(`longer than ${KEY_MAX_BYTES} bytes`)
   return key
+}
+
+/** A GET's answer: the raw value, or 404 for a key that is not there. */
+function sendValue(reply: FastifyReply, value: Buffer | undefined): void {
+  if (value === undefined) throw new NoSuchKeyError()
+  void reply.type('application/octet-stream').send(value)
 }
 
 export interface KvRoutesOptions {
@@ -94,12 +101,17 @@ const kvRoutes: FastifyPluginAsyncTypebox<KvRoutesOptions> = async (fastify, opt
         503: ErrorBody
       }
     }
-  }, async (request, reply) => {
-    const value = await fastify.kv.get(keyFromUrl(request.url))
-    if (value === undefined) {
-      throw new NoSuchKeyError()
+  }, (request, reply) => {
+    const key = keyFromUrl(request.url)
+    // Not an async handler: a store that holds its values in memory answers without a promise
+    // (fastify catches the throw of a missing key either way).
+    // Returning the reply would wait on its own promise; undefined tells fastify the reply is sent.
+    const store = fastify.kv
+    if (store.getNow) {
+      sendValue(reply, store.getNow(key))
+      return
     }
-    return reply.type('application/octet-stream').send(value)
+    return store.get(key).then((value) => { sendValue(reply, value) })
   })
 
   fastify.delete('/v1/key/:key', {

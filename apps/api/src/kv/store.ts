@@ -2,6 +2,8 @@
 export interface KvStore {
   /** The live value, or undefined. */
   get(key: string): Promise<Buffer | undefined>
+  /** The same answer without a promise, for a store that holds its live values in memory (the file log). */
+  getNow?(key: string): Buffer | undefined
   /** Resolves once the write is in the log under the configured durability policy. */
   put(key: string, value: Buffer): Promise<void>
   /** Resolves once the deletion is logged; deleting an absent key is not an error. */

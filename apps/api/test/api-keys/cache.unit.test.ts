@@ -40,6 +40,27 @@ describe('ApiKeyCache', () => {
     expect(store.calls).toBe(2)
   })
 
+  test('peek answers only from a fresh, settled lookup (valid or unknown), never from a pending or failed one', async () => {
+    const store = fakeStore()
+    const { key, hash } = mintApiKey()
+    const stranger = mintApiKey().key
+    store.valid.set(hash.toString('hex'), { id: '3', scopes: ['kv:read'] })
+    const cache = new ApiKeyCache(store.lookup, { ttlMs: 2000, maxEntries: 100, now: clock })
+    expect(cache.peek(key)).toBeUndefined()
+    const pending = cache.verify(key)
+    expect(cache.peek(key)).toBeUndefined()
+    await pending
+    expect(cache.peek(key)).toEqual({ key: { id: '3', scopes: ['kv:read'] } })
+    await cache.verify(stranger)
+    expect(cache.peek(stranger)).toEqual({ key: undefined })
+    now += 2000
+    expect(cache.peek(key)).toBeUndefined()
+    store.failing = true
+    await expect(cache.verify(key)).rejects.toThrow('database down')
+    expect(cache.peek(key)).toBeUndefined()
+    expect(new ApiKeyCache(store.lookup, { ttlMs: 0, maxEntries: 100, now: clock }).peek(key)).toBeUndefined()
+  })
+
   test('lookups of one key arriving together share one query', async () => {
     const store = fakeStore()
     const cache = new ApiKeyCache(store.lookup, { ttlMs: 2000, maxEntries: 100, now: clock })

@@ -362,6 +362,30 @@ describe('job routes: who may keep data in job_log, and how much in all', () => 
   })
 })
 
+describe('job routes: the log quota between two reads of what a user keeps (JOB_LOG_TOTAL_REFRESH_MS)', () => {
+  const t = useTestApp({ JOB_RATE_PER_MINUTE: '0', JOB_LOG_QUOTA_BYTES: '2048', JOB_LOG_TOTAL_REFRESH_MS: '60000' }, { waitForBroker: true })
+  const post = (as: TestAccount, payload: object) => t.app.inject({ method: 'POST', url: '/v1/jobs', payload, headers: as.auth })
+
+  test('jobs accepted since the last read count against the quota before the worker writes them', async () => {
+    const hank = await signUpVerified(t.app)
+    // Nothing in job_log yet (no worker runs here): each job is ~1,000 bytes of the 2,048.
+    expect((await post(hank, { type: 'log', data: { n: 'x'.repeat(990) } })).statusCode).toBe(202)
+    expect((await post(hank, { type: 'log', data: { n: 'x'.repeat(990) } })).statusCode).toBe(202)
+    const refused = await post(hank, { type: 'log', data: { n: 'x'.repeat(990) } })
+    expect(refused.statusCode).toBe(429)
+    expect(refused.json()).toEqual({ error: 'JOB_LOG_QUOTA_EXCEEDED', message: expect.stringMatching(/keep 0 bytes .* 2048 bytes/) })
+    // Counted per user: another account's room is untouched.
+    expect((await post(await signUpVerified(t.app), { type: 'log', data: { n: 'x'.repeat(990) } })).statusCode).toBe(202)
+  })
+
+  test('a verification counts at the next submission: an unverified account is not remembered', async () => {
+    const fresh = await signUp(t.app)
+    expect((await post(fresh, { type: 'log', data: { n: 1 } })).statusCode).toBe(403)
+    await verifyEmail(t.app, fresh)
+    expect((await post(fresh, { type: 'log', data: { n: 1 } })).statusCode).toBe(202)
+  })
+})
+
 describe('job routes while RabbitMQ is unreachable', () => {
   // A port nothing listens on: the broker connection keeps retrying in the background.
   const t = useTestApp({ AMQP_URL: 'amqp://guest:guest@127.0.0.1:1' })

@@ -25,6 +25,28 @@ describe('security headers (helmet)', () => {
     }
   })
 
+  test('the same security header block on every kind of response: a value, a missing key (404 thrown by a handler that answers without a promise), HEAD, 405, 400, an unknown route', async () => {
+    const securityHeaders = (headers: Record<string, unknown>) => Object.fromEntries(Object.entries(headers)
+      .filter(([name]) => !['date', 'content-type', 'content-length', 'connection', 'keep-alive', 'x-request-id', 'allow', 'location', 'cache-control'].includes(name)))
+    await t.app.inject({ method: 'PUT', url: '/v1/key/same-headers', payload: 'v' })
+    const reference = securityHeaders((await t.app.inject('/health')).headers)
+    expect(Object.keys(reference).length).toBeGreaterThanOrEqual(8)
+    const responses = [
+      [200, await t.app.inject('/v1/key/same-headers')],
+      [404, await t.app.inject('/v1/key/no-such-key')],
+      [200, await t.app.inject({ method: 'HEAD', url: '/v1/key/same-headers' })],
+      [405, await t.app.inject({ method: 'POST', url: '/v1/key/same-headers', payload: 'v' })],
+      [400, await t.app.inject({ method: 'POST', url: '/v1/users', payload: {} })],
+      [404, await t.app.inject('/nope')]
+    ] as const
+    for (const [status, res] of responses) {
+      expect(res.statusCode).toBe(status)
+      expect(securityHeaders(res.headers)).toEqual(reference)
+      expect(res.headers['x-request-id']).toMatch(/^[\w.-]+$/)
+    }
+    expect(responses[1][1].json()).toEqual({ error: 'NO_SUCH_KEY', message: expect.any(String) })
+  })
+
   test('/docs: swagger-ui\'s own CSP allowances, never framed, no upgrade-insecure-requests over HTTP', async () => {
     for (const url of ['/docs', '/docs/static/swagger-initializer.js']) {
       const res = await t.app.inject(url)
