@@ -1,7 +1,8 @@
 import type { BrokerConnection } from '../connection'
 import { ManagedChannel } from '../managed-channel'
 import { settledWithin, CHANNEL_CLOSE_TIMEOUT_MS } from '../settled-within'
-import type { EmittedEvent, EventInput, EventService, EventSink, EventType } from './event'
+import type { EmittedEvent, EventInput, EventService, EventType } from './event'
+import type { EventOutlet } from './no-events'
 
 /** Options of an EventPublisher. */
 export interface EventPublisherOptions {
@@ -33,7 +34,7 @@ const REOPEN_DELAY_MS = 2000
  * channel, events wait in the buffer, a warning is logged once, and the
  * check is retried every few seconds; the work goes on regardless.
  */
-export class EventPublisher implements EventSink {
+export class EventPublisher implements EventOutlet {
   private readonly maxBuffered: number
   private readonly buffer: Buffered[] = []
   private readonly channels: ManagedChannel
