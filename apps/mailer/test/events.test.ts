@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Channel } from 'amqplib'
-import { NoEvents, USER_ID_HEADER, type EmittedEvent } from '@socialnet/broker'
+import { NoEvents, USER_ID_HEADER, type EmittedEvent, eventsOfMessage } from '@socialnet/broker'
 import { mailerTestbed, waitFor, type MailerTestbed } from './harness'
 import type { MailerService } from '../src/service'
 import { startSmtpSink, type SmtpSink } from './smtp-sink'
@@ -18,7 +18,7 @@ describe('mailer events', () => {
     // The api's side: the testbed's publisher connection declared the events exchange and its queue.
     channel = await bed.raw.createChannel()
     await channel.consume(bed.names.events.queue, (msg) => {
-      if (msg) events.push(JSON.parse(msg.content.toString('utf8')) as EmittedEvent)
+      if (msg) events.push(...eventsOfMessage(msg) as EmittedEvent[])
     }, { noAck: true })
     first = await bed.startMailer({ REPLICA_ID: 'mailer-7' })
   })

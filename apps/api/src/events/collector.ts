@@ -1,7 +1,7 @@
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib'
 import type { FastifyBaseLogger } from 'fastify'
-import { ManagedChannel, type BrokerConnection, type Presence } from '@socialnet/broker'
-import { parseEmittedEvent, type EventStore } from './event-store'
+import { EVENT_BATCH_TYPE, ManagedChannel, batchService, eventsOfMessage, mayEmit, type BrokerConnection, type EmittedEvent, type Presence } from '@socialnet/broker'
+import { checkEmittedEvent, type EventStore } from './event-store'
 
 /** What the collector reports, for metrics. */
 export interface CollectorObserver {
@@ -10,8 +10,8 @@ export interface CollectorObserver {
   discarded(): void
 }
 
-/** Events taken from the queue at once by one replica; each is one XADD in flight. */
-const PREFETCH = 200
+/** Messages taken from the queue at once (a batch each, up to EVENT_BATCH_MAX events; one pipeline in flight each). */
+const PREFETCH = 50
 /** Length cap applied every this many appends (XTRIM MAXLEN ~). */
 const TRIM_EVERY = 1000
 
@@ -72,31 +72,72 @@ export class EventCollector {
   }
 
   private async collect(channel: ConfirmChannel, raw: ConsumeMessage): Promise<void> {
-    const body = raw.content.toString('utf8')
-    const event = parseEmittedEvent(body)
-    if (!event) {
-      this.observer.discarded()
-    } else if (event.type === 'replica.heartbeat' || event.type === 'replica.stopped') {
+    const toStore: { event: EmittedEvent; body: string }[] = []
+    const presences: EmittedEvent[] = []
+    let discarded = 0
+    for (const { event, body } of this.eventsOf(raw)) {
+      if (!event) discarded++
       // Kept out of the stream: a heartbeat only refreshes the replicas hash, so it costs no
       // client anything, and a replica that says goodbye leaves the list at once.
+      else if (event.type === 'replica.heartbeat' || event.type === 'replica.stopped') presences.push(event)
+      else toStore.push({ event, body })
+    }
+    // Issued before anything is awaited: ioredis sends commands in call order, so the batches of
+    // messages taken one after the other reach the stream in that order too.
+    const appending = this.store.appendMany(toStore)
+    // Awaited below, after the heartbeats: a failure meanwhile must not count as unhandled.
+    appending.catch(() => {})
+    for (const event of presences) {
       await this.store.recordPresence(event).catch((err: unknown) => {
-        this.observer.discarded()
+        discarded++
         this.log.debug({ err }, 'events: could not record a heartbeat')
       })
-    } else {
+    }
+    if (toStore.length > 0) {
       try {
-        await this.store.append(event, body)
-        this.observer.collected()
-        if (++this.appended % TRIM_EVERY === 0) await this.store.trim()
+        // One round trip for the whole batch, in its order (the order each subject's events were emitted in).
+        const results = await appending
+        for (const result of results) {
+          if (result instanceof Error) discarded++
+          else this.observer.collected()
+        }
+        const before = this.appended
+        this.appended += toStore.length
+        if (Math.floor(before / TRIM_EVERY) !== Math.floor(this.appended / TRIM_EVERY)) await this.store.trim()
       } catch (err) {
-        this.observer.discarded()
-        this.log.debug({ err }, 'events: could not store an event')
+        discarded += toStore.length
+        this.log.debug({ err }, 'events: could not store events')
       }
     }
+    for (let i = 0; i < discarded; i++) this.observer.discarded()
     try {
       channel.ack(raw)
     } catch {
-      // Channel gone: the broker hands the event to another replica.
+      // Channel gone: the broker hands the message to another replica.
     }
+  }
+
+  /**
+   * The events of one message, each checked (undefined: not stored, counted): a batch's (routing key
+   * `batch.<service>`) must be of that service and of a type it emits, as the broker's per-type
+   * permissions ensured for single events, which an older publisher still sends (routing key = type).
+   */
+  private eventsOf(raw: ConsumeMessage): { event: EmittedEvent | undefined; body: string }[] {
+    let items: unknown[]
+    try {
+      items = eventsOfMessage(raw)
+    } catch {
+      return [{ event: undefined, body: '' }]
+    }
+    if (raw.properties.type !== EVENT_BATCH_TYPE) {
+      return [{ event: checkEmittedEvent(items[0]), body: raw.content.toString('utf8') }]
+    }
+    const service = batchService(raw.fields.routingKey)
+    if (items.length === 0) return [{ event: undefined, body: '' }]
+    return items.map((item) => {
+      const event = checkEmittedEvent(item)
+      const own = event !== undefined && event.service === service && mayEmit(service, event.type)
+      return own ? { event, body: JSON.stringify(event) } : { event: undefined, body: '' }
+    })
   }
 }
