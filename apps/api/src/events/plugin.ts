@@ -162,10 +162,8 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
     intervalMs: opts.heartbeatMs
   })
 
-  fastify.addHook('onReady', async () => {
-    await hub.start()
-    collector.start()
-  })
+  // The hub starts reading when a stream opens, not here: a replica nobody watches reads nothing.
+  fastify.addHook('onReady', async () => { collector.start() })
   fastify.addHook('preClose', async () => {
     recheck.stop()
     ticker.stop()
