@@ -25,9 +25,9 @@
 import { randomUUID } from 'node:crypto'
 import amqplib from 'amqplib'
 import { Client } from 'pg'
-import { AMQP_URL, interleave, isolatedEnv, medians, roundsFor, row, runIfMain, signUp, startApi, type BenchEnv, type Row, type Started, type SuiteContext } from '../harness'
+import { AMQP_URL, interleave, processCpuMs, isolatedEnv, medians, roundsFor, row, runIfMain, signUp, startApi, type BenchEnv, type Row, type Started, type SuiteContext } from '../harness'
 import type { Goal } from '../stats'
-import { PREFETCH, POOL, PUBLIC_URL, pipelineVersusPipeline, startSink, type Sink } from './mail'
+import { PREFETCH, POOL, PUBLIC_URL, WARM_UP as WARM_UP_MAILS, pipelineVersusPipeline, startSink, type Sink } from './mail'
 import { apiLoad } from './jobs'
 
 /** Events may cost the work they watch at most 5 %. */
@@ -43,20 +43,29 @@ const MAIL_SETTINGS = {
 const COLLECTING_API = { OUTBOX_POLL_MS: '600000' }
 
 async function mailOverhead(sink: Sink, n: number, rounds: number, log: (m: string) => void): Promise<Row> {
+  /** Each side's api CPU over the whole run (warm-up included), read just before it stops: the collector's share of a mail. */
+  const apiCpuMs: Record<string, number> = {}
   const side = (events: 'on' | 'off') => ({
     env: { ...MAIL_SETTINGS, EVENTS: events },
     headers: { 'x-user-id': randomUUID() },
     prepare: async (env: Record<string, string>) => {
       const api = await startApi({ ...env, ...COLLECTING_API, LOG_LEVEL: 'warn' }, { readyPath: '/ready' })
-      return () => api.stop()
+      const started = processCpuMs(api.pid)
+      return async () => {
+        apiCpuMs[events] = processCpuMs(api.pid) - started
+        await api.stop()
+      }
     }
   })
   log(`events.overhead.mail: EVENTS=on vs off, 2 mailers each side, ${rounds} interleaved bursts of ${n} mails`)
   const summary = await pipelineVersusPipeline(sink, 'events.overhead.mail', n, rounds, log, side('off'), side('on'))
+  // Every burst of the run: the warm-up's and the rounds'.
+  const mails = WARM_UP_MAILS + rounds * n
+  const perMail = (events: string) => apiCpuMs[events] === undefined ? undefined : Math.round((apiCpuMs[events]! * 1000) / mails)
   return row('events.overhead.mail', 'msg/s', 'same pipeline with EVENTS=off', summary, {
     goals: GOALS,
-    notes: '2 mailers each side, each with an api collecting its events (EVENTS=on: mail.consumed + mail.sent per mail, with an owner); CPU: this process (mailers + publisher + SMTP server) per mail',
-    extra: { messagesPerRound: n, prefetch: PREFETCH, smtpPool: POOL }
+    notes: '2 mailers each side, each with an api collecting its events (EVENTS=on: mail.consumed + mail.sent per mail, with an owner); CPU: this process (mailers + publisher + SMTP server) per mail; apiCpuUsPerMail: the side\'s api (collector) over the run',
+    extra: { messagesPerRound: n, prefetch: PREFETCH, smtpPool: POOL, apiCpuUsPerMail: perMail('on'), baselineApiCpuUsPerMail: perMail('off') }
   })
 }
 

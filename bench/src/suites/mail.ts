@@ -45,7 +45,7 @@ export const PREFETCH = 10
 export const POOL = 5
 /** A mail that has not arrived by then is lost: the run fails instead of waiting forever. */
 const DELIVERY_TIMEOUT_MS = 120000
-const WARM_UP = 100
+export const WARM_UP = 100
 const PACED = 200
 /** Two mailers must deliver at least 60 % of what raw nodemailer with two senders does. */
 const E2E_GOALS: Goal[] = [{ on: 'ratio', op: '>=', target: 0.6 }]
