@@ -10,18 +10,20 @@ export interface CollectorObserver {
   discarded(): void
 }
 
-/** Messages taken from the queue at once (a batch each, up to EVENT_BATCH_MAX events; one pipeline in flight each). */
+/** Messages taken from the queue at once (a batch of events each); at most this many make one group, one Redis pipeline. */
 const PREFETCH = 50
 /** Length cap applied every this many appends (XTRIM MAXLEN ~). */
 const TRIM_EVERY = 1000
 
 /**
  * Moves events from the shared events queue into the Redis stream. Every
- * api replica runs one, as competing consumers on the one queue: each event
- * is stored once, by whichever replica took it, and every replica serves it
- * from the stream. An event is acked once stored; one Redis refuses is
- * acked too and counted (events are disposable: requeueing would spin while
- * Redis is away, and the queue's own length cap bounds the backlog).
+ * api replica runs one on the one queue, which is single-active-consumer:
+ * one replica collects at a time, in the queue's order, and the broker hands
+ * the queue to another replica's consumer when its channel goes. Each event
+ * is stored once and every replica serves it from the stream. Messages are
+ * acked once stored; an event Redis refuses is acked too and counted (events
+ * are disposable: requeueing would spin while Redis is away, and the queue's
+ * own length cap bounds the backlog).
  */
 export class EventCollector {
   private readonly channels: ManagedChannel
@@ -46,8 +48,21 @@ export class EventCollector {
         // Another copy's api collecting these events would show them (and its replicas) as its own.
         this.leavePresence()
         this.presence = await this.connection.otherStacks?.join(() => this.connection.createChannel(), queue)
+        // One group in flight at a time: what arrives meanwhile (up to PREFETCH messages) is the next
+        // group, one Redis round trip and one ack for all of it. Under load the groups grow by themselves.
+        const inbox: ConsumeMessage[] = []
+        let busy = false
+        const pump = async (): Promise<void> => {
+          while (inbox.length > 0) await this.collect(channel, inbox.splice(0))
+          busy = false
+        }
         await channel.consume(queue, (raw) => {
-          if (raw) void this.collect(channel, raw)
+          if (!raw) return
+          inbox.push(raw)
+          if (busy) return
+          busy = true
+          // The messages of one read off the socket are delivered in one go: wait for them all.
+          setImmediate(() => void pump())
         })
       },
       onClose: () => this.leavePresence()
@@ -71,19 +86,21 @@ export class EventCollector {
     this.leavePresence()
   }
 
-  private async collect(channel: ConfirmChannel, raw: ConsumeMessage): Promise<void> {
+  /** Stores the events of a group of messages (in the order taken) and acks them all. Never throws. */
+  private async collect(channel: ConfirmChannel, group: ConsumeMessage[]): Promise<void> {
     const toStore: { event: EmittedEvent; body: string }[] = []
     const presences: EmittedEvent[] = []
     let discarded = 0
-    for (const { event, body } of this.eventsOf(raw)) {
-      if (!event) discarded++
-      // Kept out of the stream: a heartbeat only refreshes the replicas hash, so it costs no
-      // client anything, and a replica that says goodbye leaves the list at once.
-      else if (event.type === 'replica.heartbeat' || event.type === 'replica.stopped') presences.push(event)
-      else toStore.push({ event, body })
+    for (const raw of group) {
+      for (const { event, body } of this.eventsOf(raw)) {
+        if (!event) discarded++
+        // Kept out of the stream: a heartbeat only refreshes the replicas hash, so it costs no
+        // client anything, and a replica that says goodbye leaves the list at once.
+        else if (event.type === 'replica.heartbeat' || event.type === 'replica.stopped') presences.push(event)
+        else toStore.push({ event, body })
+      }
     }
-    // Issued before anything is awaited: ioredis sends commands in call order, so the batches of
-    // messages taken one after the other reach the stream in that order too.
+    // Issued before the heartbeats are recorded: the stream's order is the queue's.
     const appending = this.store.appendMany(toStore)
     // Awaited below, after the heartbeats: a failure meanwhile must not count as unhandled.
     appending.catch(() => {})
@@ -95,7 +112,7 @@ export class EventCollector {
     }
     if (toStore.length > 0) {
       try {
-        // One round trip for the whole batch, in its order (the order each subject's events were emitted in).
+        // One round trip for the whole group, in its order (the order each subject's events were emitted in).
         const results = await appending
         for (const result of results) {
           if (result instanceof Error) discarded++
@@ -111,9 +128,10 @@ export class EventCollector {
     }
     for (let i = 0; i < discarded; i++) this.observer.discarded()
     try {
-      channel.ack(raw)
+      // Every message up to the group's last: the groups go one at a time, so all before it are done.
+      channel.ack(group[group.length - 1]!, true)
     } catch {
-      // Channel gone: the broker hands the message to another replica.
+      // Channel gone: the broker hands the messages to another replica.
     }
   }
 

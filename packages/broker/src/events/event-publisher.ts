@@ -19,7 +19,7 @@ export interface EventPublisherOptions {
 /** Pause before reopening a channel the broker closed (exchange not declared yet, permission refused). */
 const REOPEN_DELAY_MS = 2000
 /** Longest an event waits for others to share its message (while the channel takes it). */
-export const EVENT_BATCH_MS = 10
+export const EVENT_BATCH_MS = 20
 /** Most events in one message; a full batch goes at once. */
 export const EVENT_BATCH_MAX = 200
 
