@@ -19,7 +19,8 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   jobs: () => import('./suites/jobs.js'),
   register: () => import('./suites/register.js'),
   upload: () => import('./suites/upload.js'),
-  events: () => import('./suites/events.js')
+  events: () => import('./suites/events.js'),
+  'events.overhead': () => import('./suites/events-overhead.js')
 }
 
 const RESULTS = join(__dirname, '..', 'results')

@@ -274,7 +274,12 @@ describe('rabbitmq permissions: each service does its own work and no more', () 
       for (const user of ['api', 'mailer', 'worker', 'bounces'] as const) expect(await publishAs(user, events.exchange, 'replica.heartbeat')).toBe('routed')
       expect(await publishAs('bounces', events.exchange, 'replica.stopped')).toBe('routed')
       expect(await publishAs('bounces', events.exchange, 'replica.other')).toMatch(/ACCESS_REFUSED/)
-      expect(await depth(events.queue)).toBe(12)
+      // Batches: each service its own key only (the collector checks the types inside).
+      for (const user of ['api', 'mailer', 'worker', 'bounces'] as const) expect(await publishAs(user, events.exchange, `batch.${user}`)).toBe('routed')
+      expect(await publishAs('mailer', events.exchange, 'batch.api')).toMatch(/ACCESS_REFUSED/)
+      expect(await publishAs('worker', events.exchange, 'batch.mailer')).toMatch(/ACCESS_REFUSED/)
+      expect(await publishAs('bounces', events.exchange, 'batch.bounces.x')).toMatch(/ACCESS_REFUSED/)
+      expect(await depth(events.queue)).toBe(16)
     })
 
     test('mailer and worker cannot read, rebind or remove the events exchange and queue; the api can read the queue', async () => {

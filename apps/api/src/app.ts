@@ -172,7 +172,7 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(db, { databaseUrl: config.DATABASE_URL })
   await api.register(broker, { url: config.AMQP_URL, prefix: config.AMQP_PREFIX })
   const replica = config.REPLICA_ID ?? hostname()
-  await api.register(events, { replica, maxBuffered: config.EVENTS_PUBLISH_BUFFER, heartbeatMs: config.REPLICA_HEARTBEAT_MS })
+  await api.register(events, { enabled: config.EVENTS === 'on', replica, maxBuffered: config.EVENTS_PUBLISH_BUFFER, heartbeatMs: config.REPLICA_HEARTBEAT_MS })
   await api.register(outboxRelay, {
     databaseUrl: config.DATABASE_URL,
     pollMs: config.OUTBOX_POLL_MS,
@@ -216,6 +216,7 @@ export default async function app(fastify: FastifyInstance, opts: { config: ApiC
   await api.register(imageStorage, { config })
   await api.register(admin, { amqpUrl: config.AMQP_URL, managementUrl: config.RABBITMQ_MANAGEMENT_URL })
   await api.register(eventStreams, {
+    enabled: config.EVENTS === 'on',
     redisPrefix: config.EVENTS_REDIS_PREFIX,
     streamMaxLen: config.EVENTS_STREAM_MAX_LEN,
     perUser: config.EVENTS_STREAMS_PER_USER,

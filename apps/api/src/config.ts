@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError, RedisEnv, ServiceEnv, loadConfig } from '@socialnet/config'
-import { AmqpEnv } from '@socialnet/broker'
+import { AmqpEnv, EventsEnv } from '@socialnet/broker'
 import { DatabaseEnv } from '@socialnet/db'
 import { StorageEnv, validateStorageConfig } from '@socialnet/storage'
 
@@ -11,6 +11,8 @@ export const ApiConfigSchema = Type.Object({
   ...DatabaseEnv,
   ...RedisEnv,
   ...AmqpEnv,
+  /** EVENTS: `on` (default) or `off`, no events at all (docs/events.md). */
+  ...EventsEnv,
   PUBLIC_URL: Type.String({ format: 'uri', pattern: '^https?://', default: 'http://localhost:3000' }),
   /** RabbitMQ's management API (`http://user:pass@host:15672`); when set, admin queue stats include unacked counts. */
   RABBITMQ_MANAGEMENT_URL: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://' })),

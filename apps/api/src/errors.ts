@@ -138,6 +138,8 @@ export const StreamsNeedVerifiedEmailError = createError<[number]>('TOO_MANY_STR
 export const StreamsFullError = createError<[]>('EVENT_STREAMS_FULL', 'this server has no room for another event stream; retry later', 503)
 /** A stream asked for while the replica is shutting down: nginx, or the client's reconnect, finds another. */
 export const StreamsClosingError = createError<[]>('SERVER_CLOSING', 'this server is shutting down; reconnect, and another replica will take the stream', 503)
+/** An event stream asked of an api started with EVENTS=off: nothing collects or serves events. */
+export const EventsOffError = createError<[]>('EVENTS_OFF', 'events are turned off on this server (EVENTS=off)', 503)
 /** A Last-Event-ID of the right shape whose numbers no stream id can have (Redis would refuse it mid-stream). */
 export const BadLastEventIdError = createError<[]>(ErrorCode.VALIDATION_FAILED,
   'headers/last-event-id: not an event id: two whole numbers of at most 18446744073709551615 joined by "-"', 400)

@@ -8,6 +8,13 @@ describe('loadApiConfig', () => {
     expect(loadApiConfig({})).toMatchObject({ PORT: 3000, KV_LOG: expect.any(String), SHUTDOWN_DRAIN_MS: 3000 })
   })
 
+  test('EVENTS is on unless set to off; nothing else is taken', () => {
+    expect(loadApiConfig({}).EVENTS).toBe('on')
+    expect(loadApiConfig({ EVENTS: 'off' }).EVENTS).toBe('off')
+    expect(() => loadApiConfig({ EVENTS: '0' })).toThrow(ConfigError)
+    expect(() => loadApiConfig({ EVENTS: '0' })).toThrow(/EVENTS/)
+  })
+
   test('registration limits default to a public deployment\'s, and 0 turns them off', () => {
     expect(loadApiConfig({})).toMatchObject({
       REGISTER_RATE_PER_IP: 10,

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ServiceEnv, loadConfig } from '@socialnet/config'
-import { AmqpEnv } from '@socialnet/broker'
+import { AmqpEnv, EventsEnv } from '@socialnet/broker'
 import { DatabaseEnv } from '@socialnet/db'
 
 /** Every environment variable the bounce receiver reads, with its default (the README's Configuration table). */
@@ -20,7 +20,7 @@ export const BouncesConfigSchema = Type.Object({
   /** AMQP_URL / AMQP_PREFIX: only for events (mail.bounced, mail.suppressed). */
   ...AmqpEnv,
   /** `off`: no broker connection at all; bounces are still applied. */
-  EVENTS: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+  ...EventsEnv,
   /** Port for GET /health, /ready and /metrics; 0 = none. */
   OPS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
   ...ServiceEnv

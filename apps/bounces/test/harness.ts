@@ -4,7 +4,7 @@ import type { ChannelModel } from 'amqplib'
 import nodemailer from 'nodemailer'
 import { Pool } from 'pg'
 import pino from 'pino'
-import { BrokerConnection, deleteTopology, topology, type EmittedEvent } from '@socialnet/broker'
+import { BrokerConnection, deleteTopology, topology, type EmittedEvent, eventsOfMessage } from '@socialnet/broker'
 import { loggerOptions } from '@socialnet/config'
 import { verpReturnPath, type VerpConfig } from '@socialnet/sender'
 import { AMQP_URL, connectAmqp, databaseUrl, dropDatabase, namespaceTag, pgBounds } from '@socialnet/testing'
@@ -65,7 +65,7 @@ export async function bouncesTestbed(overrides: Record<string, string> = {}, lim
   const channel = await raw.createChannel()
   const events: EmittedEvent[] = []
   await channel.consume(names.events.queue, (msg) => {
-    if (msg) events.push(JSON.parse(msg.content.toString('utf8')) as EmittedEvent)
+    if (msg) events.push(...eventsOfMessage(msg) as EmittedEvent[])
   }, { noAck: true })
   const service = await startBouncesService(config, log, limits)
   const db = new Pool({ connectionString: config.DATABASE_URL, max: 2, ...pgBounds() })

@@ -2,7 +2,7 @@ import { createPrivateKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError, RedisEnv, ServiceEnv, loadConfig } from '@socialnet/config'
-import { AmqpEnv, AmqpRetryEnv, BrokerConfigError, parseRetryDelays } from '@socialnet/broker'
+import { AmqpEnv, EventsEnv, AmqpRetryEnv, BrokerConfigError, parseRetryDelays } from '@socialnet/broker'
 import { DatabaseEnv } from '@socialnet/db'
 import { parseDomainRates } from './pace-config'
 import type { VerpConfig } from '@socialnet/sender'
@@ -13,6 +13,8 @@ const HOST_NAME = '^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.
 export const MailerConfigSchema = Type.Object({
   ...AmqpEnv,
   ...AmqpRetryEnv,
+  /** EVENTS: `on` (default) or `off`, no events at all (docs/events.md). */
+  ...EventsEnv,
   SMTP_URL: Type.String({ format: 'uri', pattern: '^smtps?://', default: 'smtp://127.0.0.1:1025' }),
   MAIL_FROM: Type.String({ minLength: 3, default: 'Social Network <noreply@socialnet.local>' }),
   PUBLIC_URL: Type.String({ format: 'uri', pattern: '^https?://', default: 'http://localhost:3000' }),

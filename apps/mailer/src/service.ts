@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Server } from 'node:http'
-import { BrokerConnection, EventPublisher, launcherOfThisProcess, startHeartbeat, type Heartbeat } from '@socialnet/broker'
+import { BrokerConnection, EventPublisher, NoEvents, launcherOfThisProcess, startHeartbeat, type EventOutlet, type Heartbeat } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
 import { Redis } from 'ioredis'
 import { DeliveryAttempts, SuppressionList } from '@socialnet/sender'
@@ -20,8 +20,8 @@ export interface MailerService {
   mailer: Mailer
   connection: BrokerConnection
   metrics: MailerMetrics
-  /** Publishes the mailer's events (docs/events.md); never holds up a mail. */
-  events: EventPublisher
+  /** Publishes the mailer's events (docs/events.md); never holds up a mail. NoEvents with EVENTS=off. */
+  events: EventOutlet
   /** Stops consuming, lets in-flight mails finish (up to graceMs), then closes SMTP, broker, Redis and Postgres. Idempotent. */
   close(graceMs: number): Promise<void>
 }
@@ -59,11 +59,9 @@ export async function startMailerService(config: MailerConfig, log: Logger, opti
   })
   const metrics = new MailerMetrics(config.MAILER_METRICS_PORT > 0)
   const replica = config.REPLICA_ID ?? hostname()
-  const events = new EventPublisher(connection, {
-    service: 'mailer',
-    replica,
-    onDropped: (n) => metrics.dropEvents(n)
-  })
+  const events: EventOutlet = config.EVENTS === 'off'
+    ? new NoEvents()
+    : new EventPublisher(connection, { service: 'mailer', replica, onDropped: (n) => metrics.dropEvents(n) })
   const deliveries = new DeliveryLog(db, 2 * config.MAIL_SEND_TIMEOUT_MS)
   const paced = config.MAIL_DOMAIN_RATE_PER_MINUTE > 0 || [...config.domainRates.values()].some((rate) => rate > 0)
   // No offline queue and a command timeout: with Redis away a pace check fails at once (and
@@ -132,11 +130,12 @@ export async function startMailerService(config: MailerConfig, log: Logger, opti
     prune()
     void connection.connect().catch(() => {})
     await mailer.start()
-    heartbeat = startHeartbeat(events, { intervalMs: config.REPLICA_HEARTBEAT_MS, handled: () => mailer.handled })
+    // With EVENTS=off there is nobody to tell: no timer either.
+    if (config.EVENTS === 'on') heartbeat = startHeartbeat(events, { intervalMs: config.REPLICA_HEARTBEAT_MS, handled: () => mailer.handled })
   } catch (err) {
     await close(0)
     throw err
   }
-  log.info({ queue: connection.topology.queues.mail.name, prefetch: config.MAIL_PREFETCH }, 'mailer started')
+  log.info({ queue: connection.topology.queues.mail.name, prefetch: config.MAIL_PREFETCH, events: config.EVENTS }, 'mailer started')
   return { mailer, connection, metrics, events, close }
 }

@@ -14,6 +14,8 @@ describe('mailer environment', () => {
     // Unset: mail goes out with the plain sender, unsigned.
     expect(config.verp).toBeUndefined()
     expect(config.dkim).toBeUndefined()
+    expect(config.EVENTS).toBe('on')
+    expect(loadMailerConfig({ EVENTS: 'off' }).EVENTS).toBe('off')
   })
 
   it.each([
@@ -25,7 +27,8 @@ describe('mailer environment', () => {
     ['BOUNCE_LOCAL', 'bounces@x'],
     ['BOUNCE_SECRET', 'too-short'],
     ['DKIM_SELECTOR', 'bad selector'],
-    ['MAIL_LOG_RETENTION_DAYS', '0']
+    ['MAIL_LOG_RETENTION_DAYS', '0'],
+    ['EVENTS', 'no']
   ])('refuses %s=%j with one line naming it', (name, value) => {
     const load = (): unknown => loadMailerConfig({ [name]: value })
     expect(load).toThrow(ConfigError)

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Channel } from 'amqplib'
-import { USER_ID_HEADER, type EmittedEvent } from '@socialnet/broker'
+import { NoEvents, USER_ID_HEADER, type EmittedEvent, eventsOfMessage } from '@socialnet/broker'
 import { mailerTestbed, waitFor, type MailerTestbed } from './harness'
 import type { MailerService } from '../src/service'
 import { startSmtpSink, type SmtpSink } from './smtp-sink'
@@ -18,7 +18,7 @@ describe('mailer events', () => {
     // The api's side: the testbed's publisher connection declared the events exchange and its queue.
     channel = await bed.raw.createChannel()
     await channel.consume(bed.names.events.queue, (msg) => {
-      if (msg) events.push(JSON.parse(msg.content.toString('utf8')) as EmittedEvent)
+      if (msg) events.push(...eventsOfMessage(msg) as EmittedEvent[])
     }, { noAck: true })
     first = await bed.startMailer({ REPLICA_ID: 'mailer-7' })
   })
@@ -97,6 +97,21 @@ describe('mailer events', () => {
     await waitFor(() => mine('replica.stopped').length === 1, 'replica.stopped')
     const stoppedAt = events.indexOf(mine('replica.stopped')[0]!)
     expect(events.slice(stoppedAt).some((e) => e.replica === 'mailer-beat' && e.type === 'replica.heartbeat')).toBe(false)
+  })
+
+  test('EVENTS=off: the mailer sends its share of the mail and publishes nothing, not even a heartbeat', async () => {
+    const off = await bed.startMailer({ REPLICA_ID: 'mailer-off', EVENTS: 'off', REPLICA_HEARTBEAT_MS: '100' })
+    try {
+      expect(off.events).toBeInstanceOf(NoEvents)
+      // The broker hands the two mailers' consumers messages in turn: each gets some of ten.
+      const messageIds = await Promise.all(Array.from({ length: 10 }, () => publish(randomUUID())))
+      // Settles once every mail is acked: the other mailer's mail.sent for each of its own, none for the EVENTS=off one's.
+      const sentEvents = () => messageIds.filter((id) => of(id).some((e) => e.type === 'mail.sent')).length
+      await waitFor(() => off.mailer.handled > 0 && sentEvents() === 10 - off.mailer.handled, 'both mailers\' share, and the other one\'s mail.sent events')
+      expect(events.filter((e) => e.replica === 'mailer-off')).toEqual([])
+    } finally {
+      await off.close(1000)
+    }
   })
 
   test('a mailer whose broker has no events exchange still sends mail; its events wait in a bounded buffer', async () => {

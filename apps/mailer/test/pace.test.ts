@@ -1,4 +1,4 @@
-import { DeferredError, type EmittedEvent } from '@socialnet/broker'
+import { DeferredError, type EmittedEvent, eventsOfMessage } from '@socialnet/broker'
 import { namespaceTag, REDIS_URL, unlinkRedisKeys, redisBounds } from '@socialnet/testing'
 import { Redis } from 'ioredis'
 import pino from 'pino'
@@ -76,7 +76,7 @@ describe('per-domain pace', () => {
     const events: EmittedEvent[] = []
     const channel = await bed.raw.createChannel()
     await channel.consume(bed.names.events.queue, (msg) => {
-      if (msg) events.push(JSON.parse(msg.content.toString('utf8')) as EmittedEvent)
+      if (msg) events.push(...eventsOfMessage(msg) as EmittedEvent[])
     }, { noAck: true })
     const service = await bed.startMailer({ MAIL_DOMAIN_RATES: 'slow.example=120', MAIL_DOMAIN_RATE_PER_MINUTE: '0', MAIL_PREFETCH: '2' })
     const slow = Array.from({ length: 12 }, (_, i) => `t${i}@slow.example`)

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { Channel } from 'amqplib'
 import { dkimVerify } from 'mailauth/lib/dkim/verify'
 import type { Pool } from 'pg'
-import { USER_ID_HEADER, type EmittedEvent } from '@socialnet/broker'
+import { USER_ID_HEADER, type EmittedEvent, eventsOfMessage } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
 import { DeliveryAttempts, SuppressionList, parseVerpAddress } from '@socialnet/sender'
 import { depth, mailerTestbed, waitFor, type MailerTestbed } from './harness'
@@ -33,7 +33,7 @@ describe('mailer as a sender (suppression list, delivery log, VERP, DKIM)', () =
     bed = await mailerTestbed(smtp.url)
     channel = await bed.raw.createChannel()
     await channel.consume(bed.names.events.queue, (msg) => {
-      if (msg) events.push(JSON.parse(msg.content.toString('utf8')) as EmittedEvent)
+      if (msg) events.push(...eventsOfMessage(msg) as EmittedEvent[])
     }, { noAck: true })
     await bed.startMailer({
       REPLICA_ID: 'mailer-s1',

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError, RedisEnv, ServiceEnv, loadConfig } from '@socialnet/config'
-import { AmqpEnv, AmqpRetryEnv, BrokerConfigError, parseRetryDelays } from '@socialnet/broker'
+import { AmqpEnv, EventsEnv, AmqpRetryEnv, BrokerConfigError, parseRetryDelays } from '@socialnet/broker'
 import { DatabaseEnv } from '@socialnet/db'
 import { DEFAULT_JOBS_PREFIX, DEFAULT_JOB_TTL_SECONDS } from '@socialnet/jobs'
 import { StorageEnv, validateStorageConfig } from '@socialnet/storage'
@@ -11,6 +11,8 @@ export const WorkerConfigSchema = Type.Object({
   NODE_ENV: Type.String({ default: 'development' }),
   ...AmqpEnv,
   ...AmqpRetryEnv,
+  /** EVENTS: `on` (default) or `off`, no events at all (docs/events.md). */
+  ...EventsEnv,
   ...DatabaseEnv,
   ...RedisEnv,
   /** Key prefix and lifetime of job status in Redis; must match the api's. */

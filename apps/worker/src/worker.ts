@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import Redis from 'ioredis'
 import type { Logger } from 'pino'
-import { BrokerConnection, Consumer, EventPublisher, Publisher, launcherOfThisProcess, startHeartbeat, type Heartbeat } from '@socialnet/broker'
+import { BrokerConnection, Consumer, EventPublisher, NoEvents, Publisher, launcherOfThisProcess, startHeartbeat, type EventOutlet, type Heartbeat } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
 import { JobStatusStore, parseAllowHosts, type HostResolver } from '@socialnet/jobs'
 import type { WorkerConfig } from './config'
@@ -20,8 +20,8 @@ export interface Worker {
   sweeper: ImageSweeper
   /** Deletes `log` job data older than JOB_LOG_RETENTION_DAYS. */
   jobLogRetention: JobLogRetention
-  /** The worker's events (docs/events.md). */
-  events: EventPublisher
+  /** The worker's events (docs/events.md); NoEvents with EVENTS=off. */
+  events: EventOutlet
   /** Stops taking messages, waits up to `graceMs` for those in hand, then closes every resource. Idempotent. */
   stop(graceMs: number): Promise<void>
 }
@@ -49,11 +49,9 @@ export async function startWorker(config: WorkerConfig, log: Logger, options: { 
     log: log.child({ component: 'broker' })
   })
   const publisher = new Publisher(connection)
-  const events = new EventPublisher(connection, {
-    service: 'worker',
-    replica: config.REPLICA_ID ?? hostname(),
-    onDropped: droppedEventsLog(log)
-  })
+  const events: EventOutlet = config.EVENTS === 'off'
+    ? new NoEvents()
+    : new EventPublisher(connection, { service: 'worker', replica: config.REPLICA_ID ?? hostname(), onDropped: droppedEventsLog(log) })
   const storage = createStorage(config)
 
   let secrets = config.callbackSecrets
@@ -121,8 +119,9 @@ export async function startWorker(config: WorkerConfig, log: Logger, options: { 
     throw err
   }
   // Jobs and thumbnails together: the messages this replica finished.
-  heartbeat = startHeartbeat(events, { intervalMs: config.REPLICA_HEARTBEAT_MS, handled: () => consumers.reduce((sum, c) => sum + c.handled, 0) })
-  log.info({ queues: consumers.length }, 'worker consuming')
+  // With EVENTS=off there is nobody to tell: no timer either.
+  if (config.EVENTS === 'on') heartbeat = startHeartbeat(events, { intervalMs: config.REPLICA_HEARTBEAT_MS, handled: () => consumers.reduce((sum, c) => sum + c.handled, 0) })
+  log.info({ queues: consumers.length, events: config.EVENTS }, 'worker consuming')
   return { connection, consumers, sweeper, jobLogRetention, events, stop }
 }
 

@@ -9,6 +9,8 @@ describe('worker environment', () => {
     expect(config.JOB_LOG_RETENTION_DAYS).toBe(30)
     expect(config.JOB_LOG_MAX_TOTAL_BYTES).toBe(256 * 1048576)
     expect(config.JOB_LOG_TOTAL_REFRESH_MS).toBe(5000)
+    expect(config.EVENTS).toBe('on')
+    expect(loadWorkerConfig({ EVENTS: 'off' }).EVENTS).toBe('off')
   })
 
   it('takes comma-separated whsec_ secrets (rotation) and refuses a bad one among them, naming its position', () => {
@@ -23,6 +25,7 @@ describe('worker environment', () => {
     ['DATABASE_URL', 'postgres://[::1'],
     ['AMQP_RETRY_DELAYS_MS', '5000,1000'],
     ['LOG_LEVEL', 'loud'],
+    ['EVENTS', 'false'],
     ['JOB_LOG_RETENTION_DAYS', '0'],
     ['JOB_LOG_RETENTION_DAYS', 'a month'],
     ['JOB_LOG_MAX_TOTAL_BYTES', '100'],

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import sharp from 'sharp'
-import { USER_ID_HEADER, type EmittedEvent } from '@socialnet/broker'
+import { USER_ID_HEADER, type EmittedEvent, eventsOfMessage } from '@socialnet/broker'
 import { JOB_MESSAGE_TYPES } from '@socialnet/jobs'
 import { LocalStorage, originalKey } from '@socialnet/storage'
 import { waitForValue } from '@socialnet/testing'
@@ -20,7 +20,7 @@ describe('worker events', () => {
     h = await new Harness({ STORAGE_DIR: dir, IMAGE_SWEEP_INTERVAL_MS: '3600000' }).open()
     // The api's side: the harness's connection declared the events exchange and its queue.
     await h.channel.consume(h.names.events.queue, (msg) => {
-      if (msg) events.push(JSON.parse(msg.content.toString('utf8')) as EmittedEvent)
+      if (msg) events.push(...eventsOfMessage(msg) as EmittedEvent[])
     }, { noAck: true })
     await h.startWorker({ REPLICA_ID: 'worker-3' })
   })

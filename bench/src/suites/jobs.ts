@@ -58,7 +58,7 @@ async function rawPublishLoop(channel: amqplib.ConfirmChannel, names: Topology, 
 }
 
 /** The api under autocannon; CPU per 202 is the api process's. */
-async function apiLoad(api: Started, authorization: string, connections: number, duration: number): Promise<Round & { non2xx: number, errors: number, p50Ms: number }> {
+export async function apiLoad(api: Started, authorization: string, connections: number, duration: number): Promise<Round & { non2xx: number, errors: number, p50Ms: number }> {
   const { result, cpuUs } = await childCpu(api.pid, () => autocannon({
     url: `${api.url}/v1/jobs`,
     method: 'POST',

@@ -40,12 +40,12 @@ import { renderWelcome } from '@socialnet/mailer/dist/templates/welcome.js'
 import { AMQP_URL, interleave, isolatedEnv, ownCpu, percentile, roundsFor, row, runIfMain, type Row, type SuiteContext } from '../harness'
 import type { Goal } from '../stats'
 
-const PUBLIC_URL = 'http://localhost:3000'
-const PREFETCH = 10
-const POOL = 5
+export const PUBLIC_URL = 'http://localhost:3000'
+export const PREFETCH = 10
+export const POOL = 5
 /** A mail that has not arrived by then is lost: the run fails instead of waiting forever. */
 const DELIVERY_TIMEOUT_MS = 120000
-const WARM_UP = 100
+export const WARM_UP = 100
 const PACED = 200
 /** Two mailers must deliver at least 60 % of what raw nodemailer with two senders does. */
 const E2E_GOALS: Goal[] = [{ on: 'ratio', op: '>=', target: 0.6 }]
@@ -56,23 +56,36 @@ const SUPPRESSED_ROWS = 10_000
 /** A pace no bench burst reaches (all bench mail goes to example.com): the row measures the limiter's cost, not its throttling. */
 const UNREACHED_PACE_PER_MINUTE = '1000000'
 
-/** One side of a pipeline-vs-pipeline row: its own namespace (queues, database), env and service options. */
-interface Variant { env: Record<string, string>, options?: MailerServiceOptions, prepare?: (databaseUrl: string) => Promise<void> }
+/**
+ * One side of a pipeline-vs-pipeline row: its own namespace (queues, database), env and service
+ * options; `prepare` runs once its mailers are up, given the side's whole env, and may return what
+ * stops whatever it started beside them (events.overhead: an api process that collects the events).
+ */
+export interface Variant {
+  env: Record<string, string>
+  options?: MailerServiceOptions
+  prepare?: (env: Record<string, string>) => Promise<void | (() => Promise<void>)>
+  /** AMQP headers of every mail published (events.overhead: the `x-user-id` the api puts on a welcome mail). */
+  headers?: Record<string, string>
+}
 
 /**
  * Two pipelines of 2 mailers each, in namespaces of their own, interleaved
  * burst for burst: the row is what the subject's feature costs the pipeline.
  */
-async function pipelineVersusPipeline(sink: Sink, name: string, n: number, rounds: number, log: (m: string) => void, baseline: Variant, subject: Variant) {
+export async function pipelineVersusPipeline(sink: Sink, name: string, n: number, rounds: number, log: (m: string) => void, baseline: Variant, subject: Variant) {
   const spaces = [isolatedEnv('mailbase'), isolatedEnv('mailsubj')]
   const sides: Awaited<ReturnType<typeof pipeline>>[] = []
+  const companions: (() => Promise<void>)[] = []
   try {
     for (const [i, variant] of [baseline, subject].entries()) {
       const ns = spaces[i]!
       // The variant's settings, then its own namespace: the two pipelines never share a queue or a database.
-      const side = await pipeline(sink, { ...variant.env, ...ns.env }, 2, n + WARM_UP, variant.options)
+      const env = { ...variant.env, ...ns.env }
+      const side = await pipeline(sink, env, 2, n + WARM_UP, variant.options, variant.headers)
       sides.push(side)
-      await variant.prepare?.(ns.env.DATABASE_URL!)
+      const stop = await variant.prepare?.(env)
+      if (stop) companions.push(stop)
     }
     const [base, subj] = sides as [typeof sides[0], typeof sides[0]]
     const got = await interleave((): Promise<Burst> => base.burst(n), () => subj.burst(n), {
@@ -83,13 +96,14 @@ async function pipelineVersusPipeline(sink: Sink, name: string, n: number, round
     return got.summary
   } finally {
     for (const side of sides) await side.close()
+    for (const stop of companions) await stop()
     for (const ns of spaces) await ns.cleanup()
   }
 }
 
 /** Fills the suppression list with addresses no bench mail goes to. */
-async function suppressMany(databaseUrl: string): Promise<void> {
-  const pool = new Pool({ connectionString: databaseUrl, max: 1 })
+async function suppressMany(env: Record<string, string>): Promise<void> {
+  const pool = new Pool({ connectionString: env.DATABASE_URL, max: 1 })
   try {
     await pool.query(
       `INSERT INTO mail_suppressions (address, reason, source)
@@ -100,7 +114,7 @@ async function suppressMany(databaseUrl: string): Promise<void> {
   }
 }
 
-interface Sink {
+export interface Sink {
   url: string
   accepted: Map<string, number>
   waitFor(ids: readonly string[]): Promise<void>
@@ -108,7 +122,7 @@ interface Sink {
 }
 
 /** A real SMTP server that records when each mail (by the id in its Message-ID) was accepted. */
-async function startSink(): Promise<Sink> {
+export async function startSink(): Promise<Sink> {
   const accepted = new Map<string, number>()
   let waiters: (() => boolean)[] = []
   const server = new SMTPServer({
@@ -184,7 +198,7 @@ function rawNodemailer(sink: Sink, senders: number) {
 }
 
 /** The pipeline with `mailers` in-process Mailer services; burst() measures one burst, paced() the latency. */
-async function pipeline(sink: Sink, env: Record<string, string>, mailers: number, maxBuffered: number, options: MailerServiceOptions = {}) {
+async function pipeline(sink: Sink, env: Record<string, string>, mailers: number, maxBuffered: number, options: MailerServiceOptions = {}, headers?: Record<string, string>) {
   const config = loadMailerConfig({ ...env, SMTP_URL: sink.url })
   const quiet = pino({ level: 'silent' })
   const services: MailerService[] = []
@@ -212,7 +226,7 @@ async function pipeline(sink: Sink, env: Record<string, string>, mailers: number
       bursts++
       const { result: elapsed, cpuUs } = await ownCpu(async () => {
         const started = performance.now()
-        await Promise.all(ids.map((messageId, i) => publisher.publish({ type: 'mail.welcome.v1', messageId, payload: welcome(i) })))
+        await Promise.all(ids.map((messageId, i) => publisher.publish({ type: 'mail.welcome.v1', messageId, payload: welcome(i), headers })))
         await sink.waitFor(ids)
         return (Math.max(...ids.map((id) => sink.accepted.get(id)!)) - started) / 1000
       })

@@ -16,6 +16,14 @@ export const AmqpEnv = {
   AMQP_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]*$', default: '' })
 }
 
+/**
+ * EVENTS: `off` turns the process's whole event path off (docs/events.md): it publishes nothing
+ * (not even its heartbeat), and the api neither collects nor serves events.
+ */
+export const EventsEnv = {
+  EVENTS: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' })
+}
+
 /** For consumers: the backoff of failed attempts (parse it with parseRetryDelays). */
 export const AmqpRetryEnv = {
   /** Comma-separated ms, ascending; empty = 1 s, 5 s, 30 s, 2 min, 10 min. */

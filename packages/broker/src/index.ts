@@ -18,7 +18,7 @@
  * The routing key of a message defaults to its type; the topology binds
  * `mail.#` to the mail queue, `job.#` to jobs, `image.#` to thumbnails.
  */
-export { AmqpEnv, AmqpRetryEnv, parseRetryDelays, BrokerConfigError, DEFAULT_AMQP_URL, DEFAULT_RETRY_DELAYS_MS } from './config'
+export { AmqpEnv, AmqpRetryEnv, EventsEnv, parseRetryDelays, BrokerConfigError, DEFAULT_AMQP_URL, DEFAULT_RETRY_DELAYS_MS } from './config'
 export {
   topology,
   declareTopology,
@@ -48,6 +48,9 @@ export {
 } from './events/event'
 export { EventPublisher, type EventPublisherOptions } from './events/event-publisher'
 export { startHeartbeat, type Heartbeat, type HeartbeatOptions } from './events/heartbeat'
+export { EVENT_BATCH_TYPE, EVENT_EMITTERS, eventBatchRoutingKey, mayEmit, batchService, eventsOfMessage } from './events/batch'
+export { EVENT_BATCH_MAX, EVENT_BATCH_MS } from './events/event-publisher'
+export { NoEvents, type EventOutlet, type EventsSetting } from './events/no-events'
 export { ATTEMPT_HEADER, DEFERRAL_HEADERS, FAILURE_HEADERS, LAST_ERROR_HEADER, type ConsumedMessage, type AnyConsumedMessage } from './message'
 export { PUBLISH_ID_HEADER, ConfirmedChannel } from './confirmed-channel'
 export {

@@ -53,10 +53,16 @@ export const EVENTS_QUEUE_TTL_MS = 10 * 60_000
 
 /** Names of the event stream's broker side (see docs/events.md). */
 export interface EventNames {
-  /** Topic exchange every service publishes its events to; the routing key is the event type. */
+  /** Topic exchange every service publishes its events to; the routing key is `batch.<service>` (or, from older publishers, the event type). */
   exchange: string
-  /** The one queue the api replicas share (competing consumers) to collect events. */
+  /** The one queue the api replicas share to collect events: single active consumer, so one replica collects at a time. */
   queue: string
+  /**
+   * The collector queue of versions before the single active consumer (competing consumers). Its
+   * arguments cannot change in place (PRECONDITION_FAILED), so `queue` has a new name and this
+   * one is deleted when the api declares its topology.
+   */
+  legacyQueue: string
 }
 
 /** All names of one deployment (or one test, through the prefix). */
@@ -93,7 +99,7 @@ export function topology(options: TopologyOptions | string = {}): Topology {
     prefix,
     exchange: base,
     queues: { mail: queue('mail'), jobs: queue('jobs'), thumbnails: queue('thumbnails') },
-    events: { exchange: `${base}.events`, queue: `${base}.events.collector` }
+    events: { exchange: `${base}.events`, queue: `${base}.events.collector.sac`, legacyQueue: `${base}.events.collector` }
   }
 }
 
@@ -119,10 +125,17 @@ export async function declareTopology(channel: Channel, options: Topology | Topo
       'x-queue-type': 'classic',
       'x-max-length': EVENTS_QUEUE_MAX_LENGTH,
       'x-overflow': 'drop-head',
-      'x-message-ttl': EVENTS_QUEUE_TTL_MS
+      'x-message-ttl': EVENTS_QUEUE_TTL_MS,
+      // One replica collects at a time, in the queue's order (each subject's events in the order
+      // emitted); when its channel goes, the broker hands the queue to the next replica's consumer.
+      'x-single-active-consumer': true
     }
   })
   await channel.bindQueue(names.events.queue, names.events.exchange, '#')
+  // An upgrade: the competing-consumers queue of the previous version goes (deleting a queue that
+  // is not there is no error). Replicas of that version still running stop collecting; this
+  // version's replicas collect everything from the new queue meanwhile, so nothing is stored twice.
+  await channel.deleteQueue(names.events.legacyQueue)
   return names
 }
 
@@ -193,6 +206,7 @@ export async function deleteTopology(channel: Channel, names: Topology): Promise
   }
   await channel.deleteExchange(names.exchange)
   await channel.deleteQueue(names.events.queue)
+  await channel.deleteQueue(names.events.legacyQueue)
   await channel.deleteExchange(names.events.exchange)
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { ChannelModel } from 'amqplib'
 import {
-  Consumer, EventPublisher, PermanentError, Publisher, USER_ID_HEADER, startHeartbeat,
+  Consumer, EVENT_BATCH_MAX, EVENT_BATCH_TYPE, EventPublisher, PermanentError, Publisher, USER_ID_HEADER, eventsOfMessage, startHeartbeat,
   type BrokerConnection, type ConsumerDecision, type EmittedEvent
 } from '../src'
 import { waitFor } from '@socialnet/testing'
@@ -29,18 +29,43 @@ describe('events', () => {
   const collected = async (count: number): Promise<EmittedEvent[]> => {
     const got: EmittedEvent[] = []
     await waitFor(async () => {
-      for (const message of await drain(raw, api.topology.events.queue)) got.push(JSON.parse(message.content.toString('utf8')))
+      for (const message of await drain(raw, api.topology.events.queue)) got.push(...eventsOfMessage(message) as EmittedEvent[])
       return got.length >= count
     }, `${count} events`)
     return got
   }
 
-  test('an emitted event reaches the events queue, routed by its type, with service, replica and time', async () => {
+  test('an emitted event reaches the events queue in a batch routed by its service, with service, replica and time', async () => {
     const events = new EventPublisher(api, { service: 'api', replica: 'api-1' })
     closers.push(() => events.close())
     events.emit('user.registered', { subject: 'user:1', userId: 'u1', data: { nickname: 'ada' } })
-    const [event] = await collected(1)
-    expect(event).toEqual({ type: 'user.registered', at: expect.any(String), service: 'api', replica: 'api-1', subject: 'user:1', userId: 'u1', data: { nickname: 'ada' } })
+    let messages: Awaited<ReturnType<typeof drain>> = []
+    await waitFor(async () => (messages = await drain(raw, api.topology.events.queue)).length > 0, 'the batch')
+    expect(messages).toHaveLength(1)
+    expect(messages[0]!.fields.routingKey).toBe('batch.api')
+    expect(messages[0]!.properties).toMatchObject({ type: EVENT_BATCH_TYPE, contentType: 'application/json' })
+    expect(eventsOfMessage(messages[0]!)).toEqual([
+      { type: 'user.registered', at: expect.any(String), service: 'api', replica: 'api-1', subject: 'user:1', userId: 'u1', data: { nickname: 'ada' } }
+    ])
+  })
+
+  test('events emitted together share messages: at most EVENT_BATCH_MAX each, in the order emitted', async () => {
+    const events = new EventPublisher(api, { service: 'mailer', replica: 'm-1', maxBuffered: 10_000 })
+    closers.push(() => events.close())
+    const count = EVENT_BATCH_MAX * 2 + 7
+    for (let i = 0; i < count; i++) events.emit(i % 2 ? 'mail.sent' : 'mail.consumed', { subject: `mail:${Math.floor(i / 2)}`, data: { i } })
+    const messages: Awaited<ReturnType<typeof drain>> = []
+    const got: EmittedEvent[] = []
+    await waitFor(async () => {
+      for (const message of await drain(raw, api.topology.events.queue)) {
+        messages.push(message)
+        got.push(...eventsOfMessage(message) as EmittedEvent[])
+      }
+      return got.length >= count
+    }, `${count} events`)
+    // Emitted in one go: full batches first, the rest together (the timer fires once the loop is done).
+    expect(messages.map((m) => (eventsOfMessage(m)).length)).toEqual([EVENT_BATCH_MAX, EVENT_BATCH_MAX, 7])
+    expect(got.map((e) => e.data.i)).toEqual(Array.from({ length: count }, (_, i) => i))
   })
 
   test('while the broker is away emit never blocks: a bounded buffer, the oldest dropped and counted, the rest sent later', async () => {
@@ -70,7 +95,7 @@ describe('events', () => {
     closers.push(() => late.close(), () => events.close())
     const got: EmittedEvent[] = []
     await waitFor(async () => {
-      for (const message of await drain(raw, api.topology.events.queue)) got.push(JSON.parse(message.content.toString('utf8')))
+      for (const message of await drain(raw, api.topology.events.queue)) got.push(...eventsOfMessage(message) as EmittedEvent[])
       // Beating again once connected; the goodbye is the last of them.
       if (got.length >= 4) heartbeat.stop()
       return got.at(-1)?.type === 'replica.stopped'

@@ -85,6 +85,11 @@ export function parseEmittedEvent(body: string): EmittedEvent | undefined {
   } catch {
     return undefined
   }
+  return checkEmittedEvent(value)
+}
+
+/** The same check on an event already parsed (one element of a batch). */
+export function checkEmittedEvent(value: unknown): EmittedEvent | undefined {
   if (typeof value !== 'object' || value === null) return undefined
   const e = value as Record<string, unknown>
   const ok = EVENT_TYPES.includes(e.type as EventType) && typeof e.at === 'string' && typeof e.service === 'string' &&
@@ -139,14 +144,27 @@ export class EventStore {
    * user's events reads that user's entries only, never the whole stream.
    */
   async append(event: EmittedEvent, body: string): Promise<string> {
+    const [result] = await this.appendMany([{ event, body }])
+    if (result instanceof Error) throw result
+    return result!
+  }
+
+  /**
+   * Appends events in the order given, in one round trip (one pipeline: an
+   * XADD, or the owner's script, per event); each gets its entry id, or the
+   * error Redis answered for it. Rejects when the round trip itself fails.
+   */
+  async appendMany(events: readonly { event: EmittedEvent; body: string }[]): Promise<(string | Error)[]> {
+    if (events.length === 0) return []
     const minId = String(Date.now() - REPLAY_WINDOW_MS)
+    const ttl = String(REPLAY_WINDOW_MS)
     const pipeline = this.redis.pipeline()
-    if (event.userId) pipeline.socialnetAppendOwnedEvent(this.streamKey, this.userStreamKey(event.userId), minId, body, String(REPLAY_WINDOW_MS))
-    else pipeline.xadd(this.streamKey, 'MINID', '~', minId, '*', 'e', body)
+    for (const { event, body } of events) {
+      if (event.userId) pipeline.socialnetAppendOwnedEvent(this.streamKey, this.userStreamKey(event.userId), minId, body, ttl)
+      else pipeline.xadd(this.streamKey, 'MINID', '~', minId, '*', 'e', body)
+    }
     const results = await pipeline.exec()
-    const [err, id] = results![0]!
-    if (err) throw err
-    return id as string
+    return results!.map(([err, id]) => err ?? (id as string))
   }
 
   /**

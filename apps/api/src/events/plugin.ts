@@ -19,6 +19,8 @@ declare module 'fastify' {
 
 /** What the event routes use. */
 export interface EventStreams {
+  /** False with EVENTS=off: no collector, no reader, and every stream route answers 503 EVENTS_OFF. */
+  enabled: boolean
   store: EventStore
   hub: EventHub
   /**
@@ -31,6 +33,8 @@ export interface EventStreams {
 }
 
 export interface EventStreamOptions {
+  /** EVENTS=on; off: nothing here starts (the routes refuse with 503 EVENTS_OFF). */
+  enabled: boolean
   redisPrefix: string
   streamMaxLen: number
   perUser: number
@@ -89,6 +93,7 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
   let closing = false
 
   const service: EventStreams = {
+    enabled: opts.enabled,
     store,
     hub,
     async open(request, reply, { admin = false } = {}) {
@@ -136,6 +141,8 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
     }
   }
   fastify.decorate('eventStreams', service)
+  // EVENTS=off: no collector, no reader, no tickers; the routes refuse before they get here.
+  if (!opts.enabled) return
 
   const ticker = startQueueStatsTicker({
     streams: admins,
@@ -155,10 +162,8 @@ export default fp(async function eventStreams(fastify, opts: EventStreamOptions)
     intervalMs: opts.heartbeatMs
   })
 
-  fastify.addHook('onReady', async () => {
-    await hub.start()
-    collector.start()
-  })
+  // The hub starts reading when a stream opens, not here: a replica nobody watches reads nothing.
+  fastify.addHook('onReady', async () => { collector.start() })
   fastify.addHook('preClose', async () => {
     recheck.stop()
     ticker.stop()

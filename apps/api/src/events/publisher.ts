@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { Counter } from 'prom-client'
-import { EventPublisher, startHeartbeat, type EventSink, type Heartbeat } from '@socialnet/broker'
+import { EventPublisher, NoEvents, startHeartbeat, type EventSink, type Heartbeat } from '@socialnet/broker'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,9 +14,14 @@ declare module 'fastify' {
  * heartbeat through it (from ready until the close starts). Events dropped
  * (broker away long enough to fill the buffer) are counted in
  * socialnet_events_dropped_total; onClose closes it before the connection
- * (plugins close in reverse order).
+ * (plugins close in reverse order). With EVENTS=off (`enabled` false) it is a
+ * sink that keeps nothing: no channel, no heartbeat.
  */
-export default fp(async function events(fastify, opts: { replica: string; maxBuffered: number; heartbeatMs: number }) {
+export default fp(async function events(fastify, opts: { enabled: boolean; replica: string; maxBuffered: number; heartbeatMs: number }) {
+  if (!opts.enabled) {
+    fastify.decorate('events', new NoEvents())
+    return
+  }
   const dropped = new Counter({
     name: 'socialnet_events_dropped_total',
     help: 'Events this process could not publish (buffer full while the broker was away, or nacked)',

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { isTerminalStatus, jobStatusEvent, jobStepRank } from '@socialnet/jobs'
 import { ErrorBody } from '../plugins/errors'
 import { JobIdParams } from '../jobs/schemas'
-import { BadLastEventIdError, NoSuchJobError } from '../errors'
+import { BadLastEventIdError, EventsOffError, NoSuchJobError } from '../errors'
 import { pipeEvents } from './pipe'
 
 const ResumeHeaders = Type.Object({
@@ -30,7 +30,7 @@ const SseBody = {
   description: 'an event stream: `id:`, `event:` (the type) and `data:` (the event as JSON) per event; `: ping` every 15 s',
   content: { 'text/event-stream': { schema: Type.String() } }
 }
-const STREAM_DESCRIPTION = 'Server-Sent Events; see docs/events.md for the event types. ' +
+const STREAM_DESCRIPTION = 'Server-Sent Events; see docs/events.md for the event types. 503 EVENTS_OFF when the api runs with EVENTS=off. ' +
   'At most EVENTS_STREAMS_PER_USER streams per user and EVENTS_STREAMS_PER_IP per client address (429), ' +
   'EVENTS_STREAMS_UNVERIFIED for an account whose address is not verified (429), EVENTS_MAX_STREAMS per replica (503). ' +
   'A stream ends after EVENTS_STREAM_MAX_LIFETIME_MS with `stream.end`, whose id is the Last-Event-ID to reconnect with. ' +
@@ -44,7 +44,9 @@ const STREAM_DESCRIPTION = 'Server-Sent Events; see docs/events.md for the event
  * per stream beyond a replay (the replica reads the stream once for all).
  */
 const eventRoutes: FastifyPluginAsyncTypebox<{ replica: string }> = async (fastify, opts) => {
-  const { store, hub } = fastify.eventStreams
+  const { store, hub, enabled } = fastify.eventStreams
+  // Before the token is looked up: with EVENTS=off there is nothing to show anyone.
+  if (!enabled) fastify.addHook('onRequest', async () => { throw new EventsOffError() })
   fastify.addHook('onRequest', fastify.authenticate)
   fastify.addHook('preHandler', async (request) => {
     const after = request.headers['last-event-id']

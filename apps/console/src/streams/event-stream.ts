@@ -37,6 +37,9 @@ const MAX_RETRY_MS = 15_000
 /** Statuses that a retry cannot change: the stream ends with the server's message. */
 const FINAL_STATUSES = new Set([400, 401, 403, 404, 410])
 
+/** The api runs with EVENTS=off: a 503 no retry changes, and whose body says only "Service Unavailable". */
+const EVENTS_OFF_MESSAGE = 'live events are turned off on this server (EVENTS=off); everything else works, without live updates'
+
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms)
@@ -50,7 +53,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * eventsource-parser. On a dropped connection it reconnects after a growing
  * pause (or the server's `retry:`), sending `Last-Event-ID` so that no event
  * is missed. Resolves when the stream is aborted, ends on purpose, or fails
- * for good (401/403/404).
+ * for good (401/403/404, or 503 EVENTS_OFF: the api runs without events).
  */
 export async function readEventStream(options: EventStreamOptions): Promise<void> {
   const { signal } = options
@@ -72,7 +75,11 @@ export async function readEventStream(options: EventStreamOptions): Promise<void
         signal
       })
       if (!response.ok || !response.body) {
-        const body = (await response.json().catch(() => undefined)) as { message?: string } | undefined
+        const body = (await response.json().catch(() => undefined)) as { error?: string; message?: string } | undefined
+        if (body?.error === 'EVENTS_OFF') {
+          report({ kind: 'failed', status: response.status, message: EVENTS_OFF_MESSAGE })
+          return
+        }
         const message = body?.message ?? `the server answered ${response.status}`
         if (FINAL_STATUSES.has(response.status)) {
           report({ kind: 'failed', status: response.status, message })

@@ -1,7 +1,9 @@
 import type { BrokerConnection } from '../connection'
 import { ManagedChannel } from '../managed-channel'
 import { settledWithin, CHANNEL_CLOSE_TIMEOUT_MS } from '../settled-within'
-import type { EmittedEvent, EventInput, EventService, EventSink, EventType } from './event'
+import type { EmittedEvent, EventInput, EventService, EventType } from './event'
+import type { EventOutlet } from './no-events'
+import { EVENT_BATCH_TYPE, eventBatchRoutingKey } from './batch'
 
 /** Options of an EventPublisher. */
 export interface EventPublisherOptions {
@@ -14,17 +16,20 @@ export interface EventPublisherOptions {
   onDropped?: (count: number) => void
 }
 
-interface Buffered {
-  routingKey: string
-  body: Buffer
-}
-
 /** Pause before reopening a channel the broker closed (exchange not declared yet, permission refused). */
 const REOPEN_DELAY_MS = 2000
+/** Longest an event waits for others to share its message (while the channel takes it). */
+export const EVENT_BATCH_MS = 20
+/** Most events in one message; a full batch goes at once. */
+export const EVENT_BATCH_MAX = 200
 
 /**
  * Publishes events to the events exchange, fire and forget: `emit` never
- * waits and never throws. While the broker is away (or the channel pushes
+ * waits and never throws. Events go in batches: one message (an array, AMQP
+ * type EVENT_BATCH_TYPE, routing key `batch.<service>`) carries what was
+ * emitted within EVENT_BATCH_MS, at most EVENT_BATCH_MAX events, in the
+ * order they were emitted; a mail's events cost one publish (and confirm)
+ * per batch instead of one each. While the broker is away (or the channel pushes
  * back) events wait in a bounded buffer; overflow drops the oldest and is
  * counted. The events exchange is the api's (declared with its topology):
  * the channel only checks that it exists (a passive declare, which needs no
@@ -33,9 +38,12 @@ const REOPEN_DELAY_MS = 2000
  * channel, events wait in the buffer, a warning is logged once, and the
  * check is retried every few seconds; the work goes on regardless.
  */
-export class EventPublisher implements EventSink {
+export class EventPublisher implements EventOutlet {
   private readonly maxBuffered: number
-  private readonly buffer: Buffered[] = []
+  /** Serialised events, oldest first. */
+  private readonly buffer: string[] = []
+  private readonly routingKey: string
+  private timer: NodeJS.Timeout | undefined
   private readonly channels: ManagedChannel
   private blocked = false
   private closed = false
@@ -47,6 +55,7 @@ export class EventPublisher implements EventSink {
     private readonly options: EventPublisherOptions
   ) {
     this.maxBuffered = options.maxBuffered ?? 1000
+    this.routingKey = eventBatchRoutingKey(options.service)
     this.channels = new ManagedChannel(connection, {
       role: 'event publisher',
       wanted: () => !this.closed,
@@ -98,19 +107,20 @@ export class EventPublisher implements EventSink {
       ...(input.userId ? { userId: input.userId } : {}),
       data: input.data
     }
-    let body: Buffer
+    let body: string
     try {
-      body = Buffer.from(JSON.stringify(event))
+      body = JSON.stringify(event)
     } catch {
       // Data that does not serialise (a cycle) is the emitting code's bug; never the work's problem.
       return this.drop(1)
     }
-    this.buffer.push({ routingKey: type, body })
+    this.buffer.push(body)
     if (this.buffer.length > this.maxBuffered) {
       this.buffer.shift()
       this.drop(1)
     }
-    this.flush()
+    if (this.buffer.length >= EVENT_BATCH_MAX) this.flush()
+    else this.timer ??= setTimeout(() => this.flush(), EVENT_BATCH_MS).unref()
   }
 
   /** Sends what is buffered if the channel can take it now, then closes the channel. Idempotent; never throws. */
@@ -118,6 +128,7 @@ export class EventPublisher implements EventSink {
     if (this.closed) return
     this.flush()
     this.closed = true
+    clearTimeout(this.timer)
     await this.channels.hold(0)
     if (this.buffer.length > 0) this.drop(this.buffer.splice(0).length)
     // Confirms of the last events arrive before close-ok; bounded like every close.
@@ -131,19 +142,22 @@ export class EventPublisher implements EventSink {
     this.options.onDropped?.(count)
   }
 
+  /** Publishes what waits, a batch per message, while the channel takes it; what is left goes on 'drain' or the next open. */
   private flush(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
     const channel = this.channels.channel?.channel
     while (channel && !this.blocked && !this.closed && this.buffer.length > 0) {
-      const { routingKey, body } = this.buffer.shift()!
+      const batch = this.buffer.splice(0, EVENT_BATCH_MAX)
       try {
-        const written = channel.publish(this.connection.topology.events.exchange, routingKey, body, {
+        const written = channel.publish(this.connection.topology.events.exchange, this.routingKey, Buffer.from(`[${batch.join(',')}]`), {
           contentType: 'application/json',
-          type: routingKey
-        }, (err: unknown) => { if (err) this.drop(1) })
+          type: EVENT_BATCH_TYPE
+        }, (err: unknown) => { if (err) this.drop(batch.length) })
         if (!written) this.blocked = true
       } catch {
         // The channel closed under us; its 'close' handler reopens it.
-        this.drop(1)
+        this.drop(batch.length)
         return
       }
     }
