@@ -23,7 +23,10 @@ import autocannon from 'autocannon'
 import { Client } from 'pg'
 import { declareTopology, type Topology } from '@socialnet/broker'
 import { AMQP_URL, childCpu, interleave, isolatedEnv, medians, ownCpu, percentile, roundsFor, row, runIfMain, signUp, startApi, type Row, type Started, type SuiteContext } from '../harness'
+import type { Goal } from '../stats'
 
+/** A job submission costs at most about three raw confirmed publishes. */
+const ENQUEUE_GOALS: Goal[] = [{ on: 'ratio', op: '>=', target: 0.3 }]
 const DATA = { user: 42, action: 'bench', at: '2026-01-01T00:00:00Z' }
 const BODY = JSON.stringify({ type: 'log', data: DATA })
 
@@ -146,6 +149,7 @@ export async function run(ctx: SuiteContext & { durationSec?: number, connection
       notes: 'a page of 20 statuses (one sorted-set read + one pipelined read) vs one; CPU: api process per 200',
       extra: { ...medians(listed.subject, ['p99Ms']), baselineP99Ms: medians(listed.baseline, ['p99Ms'], 2).p99Ms, connections, durationSec }
     }), row('jobs.enqueue', 'req/s', 'raw amqplib publish+confirm loop', got.summary, {
+      goals: ENQUEUE_GOALS,
       notes: 'CPU: api process per 202 vs the raw publisher (this process) per confirm',
       extra: {
         ...medians(got.subject, ['p50Ms', 'p99Ms', 'non2xx', 'errors']),
