@@ -30,10 +30,14 @@ interface Run {
  * does (and HUB_LINGER_MS after the last one left).
  *
  * A run starts at the stream's newest entry, read when the first subscriber
- * arrives, with the command sent at once on the shared connection: a replay
- * that subscriber then sends on the same connection (XRANGE after its
- * Last-Event-ID) is answered after it, so it reaches at least that entry
- * and the live events start after it. The seam stays exact (pipe.ts).
+ * arrives, with the command queued at once on the shared connection: a
+ * replay that subscriber then asks for on the same connection (XRANGE after
+ * its Last-Event-ID) is answered after it, so it reaches at least that entry
+ * and the live events start after it. The seam stays exact (pipe.ts). (Both
+ * are plain commands, which the connection's automatic pipeline sends in the
+ * order they were queued; an explicit pipeline such as the collector's
+ * appends is written at once and may overtake them, which only moves where
+ * the run starts.)
  */
 export class EventHub {
   private readonly subscribers = new Set<Subscriber>()
@@ -91,7 +95,7 @@ export class EventHub {
 
   private startRun(): Run {
     const run: Run = { stopped: false, reader: undefined, done: Promise.resolve() }
-    // Sent now, before the subscriber's replay (see the class comment).
+    // Queued now, before the subscriber's replay (see the class comment).
     const newest = this.store.lastId()
     run.done = (async () => {
       try {
