@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Server } from 'node:http'
-import { BrokerConnection, EventPublisher, startHeartbeat, type EventSink, type Heartbeat } from '@socialnet/broker'
+import { BrokerConnection, EventPublisher, NoEvents, startHeartbeat, type EventOutlet, type Heartbeat } from '@socialnet/broker'
 import { openDatabase } from '@socialnet/db'
 import { DeliveryAttempts, SuppressionList } from '@socialnet/sender'
 import type { Logger } from 'pino'
@@ -22,8 +22,6 @@ export interface BouncesService {
   close(): Promise<void>
 }
 
-const NO_EVENTS: EventSink = { emit() {} }
-
 /**
  * Opens every resource of the receiver in one place (Postgres for the
  * suppression list and delivery log, the broker connection for events, the
@@ -34,7 +32,7 @@ export async function startBouncesService(config: BouncesConfig, log: Logger, li
   const db = await openDatabase(config.DATABASE_URL, log, 5)
   const metrics = new BouncesMetrics(config.OPS_PORT > 0)
   let connection: BrokerConnection | undefined
-  let publisher: EventPublisher | undefined
+  let events: EventOutlet = new NoEvents()
   if (config.EVENTS === 'on') {
     connection = new BrokerConnection({
       url: config.AMQP_URL,
@@ -44,12 +42,12 @@ export async function startBouncesService(config: BouncesConfig, log: Logger, li
       ownsTopology: false,
       log
     })
-    publisher = new EventPublisher(connection, { service: 'bounces', replica, onDropped: (n) => metrics.dropEvents(n) })
+    events = new EventPublisher(connection, { service: 'bounces', replica, onDropped: (n) => metrics.dropEvents(n) })
   }
   const applier = new ReportApplier({
     suppressions: new SuppressionList(db),
     attempts: new DeliveryAttempts(db),
-    events: publisher ?? NO_EVENTS,
+    events,
     metrics,
     log,
     replica
@@ -68,7 +66,7 @@ export async function startBouncesService(config: BouncesConfig, log: Logger, li
     (closing ??= (async () => {
       heartbeat?.stop()
       await receiver.close()
-      await publisher?.close()
+      await events.close()
       await connection?.close()
       await db.end()
       if (opsServer) await new Promise((resolve) => opsServer!.close(resolve))
@@ -84,7 +82,7 @@ export async function startBouncesService(config: BouncesConfig, log: Logger, li
     if (connection) void connection.connect().catch(() => {})
     const smtpPort = await receiver.listen(config.BOUNCE_SMTP_PORT, config.BOUNCE_SMTP_HOST)
     log.info({ smtpPort, domain: config.BOUNCE_DOMAIN, events: config.EVENTS }, 'bounce receiver started')
-    if (publisher) heartbeat = startHeartbeat(publisher, { intervalMs: config.REPLICA_HEARTBEAT_MS })
+    heartbeat = startHeartbeat(events, { intervalMs: config.REPLICA_HEARTBEAT_MS })
     const address = opsServer?.address()
     return { smtpPort, opsPort: typeof address === 'object' && address ? address.port : undefined, metrics, close }
   } catch (err) {

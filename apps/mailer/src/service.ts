@@ -130,8 +130,7 @@ export async function startMailerService(config: MailerConfig, log: Logger, opti
     prune()
     void connection.connect().catch(() => {})
     await mailer.start()
-    // With EVENTS=off there is nobody to tell: no timer either.
-    if (config.EVENTS === 'on') heartbeat = startHeartbeat(events, { intervalMs: config.REPLICA_HEARTBEAT_MS, handled: () => mailer.handled })
+    heartbeat = startHeartbeat(events, { intervalMs: config.REPLICA_HEARTBEAT_MS, handled: () => mailer.handled })
   } catch (err) {
     await close(0)
     throw err

@@ -119,8 +119,7 @@ export async function startWorker(config: WorkerConfig, log: Logger, options: { 
     throw err
   }
   // Jobs and thumbnails together: the messages this replica finished.
-  // With EVENTS=off there is nobody to tell: no timer either.
-  if (config.EVENTS === 'on') heartbeat = startHeartbeat(events, { intervalMs: config.REPLICA_HEARTBEAT_MS, handled: () => consumers.reduce((sum, c) => sum + c.handled, 0) })
+  heartbeat = startHeartbeat(events, { intervalMs: config.REPLICA_HEARTBEAT_MS, handled: () => consumers.reduce((sum, c) => sum + c.handled, 0) })
   log.info({ queues: consumers.length, events: config.EVENTS }, 'worker consuming')
   return { connection, consumers, sweeper, jobLogRetention, events, stop }
 }

@@ -50,7 +50,7 @@ export { EventPublisher, type EventPublisherOptions } from './events/event-publi
 export { startHeartbeat, type Heartbeat, type HeartbeatOptions } from './events/heartbeat'
 export { EVENT_BATCH_TYPE, EVENT_EMITTERS, eventBatchRoutingKey, mayEmit, batchService, eventsOfMessage } from './events/batch'
 export { EVENT_BATCH_MAX, EVENT_BATCH_MS } from './events/event-publisher'
-export { NoEvents, type EventOutlet, type EventsSetting } from './events/no-events'
+export { NoEvents, type EventOutlet } from './events/no-events'
 export { ATTEMPT_HEADER, DEFERRAL_HEADERS, FAILURE_HEADERS, LAST_ERROR_HEADER, type ConsumedMessage, type AnyConsumedMessage } from './message'
 export { PUBLISH_ID_HEADER, ConfirmedChannel } from './confirmed-channel'
 export {

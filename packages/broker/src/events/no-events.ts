@@ -25,6 +25,3 @@ export class NoEvents implements EventOutlet {
   emit(): void {}
   async close(): Promise<void> {}
 }
-
-/** The `EVENTS` setting of the api, mailer, worker and bounce receiver: `on` (default) or `off`. */
-export type EventsSetting = 'on' | 'off'
