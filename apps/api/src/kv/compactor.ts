@@ -7,9 +7,6 @@ import type { LogWrite, LogWriter } from './log-writer'
 import { syncDirectory } from './sync-directory'
 import type { KvObserver } from './store'
 
-/** A write as the compactor needs it: its record for the new log, and what it does to the table. */
-export type TailWrite = LogWrite
-
 export interface CompactorOptions {
   path: string
   /** Compaction starts by itself once the log is at least this many bytes ... */
@@ -18,7 +15,7 @@ export interface CompactorOptions {
   compactRatio: number
   log: FastifyBaseLogger
   observer?: KvObserver
-  writer: LogWriter<TailWrite>
+  writer: LogWriter<LogWrite>
   /** The table the store serves from now. */
   table(): KeyTable
   /** Serve from `table` from now on: the same live data, in memory of its own. Called in the writer lane. */
@@ -47,7 +44,7 @@ const COMPACT_YIELD_EVERY = 5000
  */
 export class Compactor {
   /** Writes flushed since the running compaction started; undefined when none runs. */
-  private tail: TailWrite[] | undefined
+  private tail: LogWrite[] | undefined
   private done: Promise<void> = Promise.resolve()
 
   constructor(private readonly opts: CompactorOptions) {}
@@ -56,7 +53,7 @@ export class Compactor {
   get finished(): Promise<void> { return this.done }
 
   /** To be told of every batch the writer flushed, in order. */
-  written(batch: TailWrite[]): void {
+  written(batch: LogWrite[]): void {
     if (this.tail) for (const w of batch) this.tail.push(w)
   }
 
@@ -94,18 +91,19 @@ export class Compactor {
       let batchBytes = 0
       await tmp.writeFile(FORMAT_V2.magic)
       let written = FORMAT_V2.magic.length
+      const writeBatch = async (): Promise<void> => {
+        const encoded = encodeBatchV2(batch)
+        await tmp.writeFile(encoded)
+        written += encoded.length
+        batch = []
+        batchBytes = 0
+      }
       let n = 0
       for (const [key, value] of source.entries()) {
         table.copyIn(key, value)
         batch.push({ op: OP_PUT, key, value })
         batchBytes += recordSize(key.length, value.length)
-        if (batchBytes >= COMPACT_BATCH_BYTES) {
-          const encoded = encodeBatchV2(batch)
-          await tmp.writeFile(encoded)
-          written += encoded.length
-          batch = []
-          batchBytes = 0
-        }
+        if (batchBytes >= COMPACT_BATCH_BYTES) await writeBatch()
         if (++n % COMPACT_YIELD_EVERY === 0) await yieldToEventLoop()
       }
       await writer.exclusive(async () => {
@@ -115,11 +113,7 @@ export class Compactor {
           if (w.op === OP_PUT) table.set(w.key, w.value)
           else table.delete(w.key)
         }
-        if (batch.length > 0) {
-          const encoded = encodeBatchV2(batch)
-          await tmp.writeFile(encoded)
-          written += encoded.length
-        }
+        if (batch.length > 0) await writeBatch()
         await tmp.datasync()
         await tmp.close()
         await rename(tmpPath, path)

@@ -4,8 +4,8 @@ import type { FastifyBaseLogger } from 'fastify'
 import { FORMAT_V2, OP_DELETE, OP_PUT, recordSize, type LogFormat, type Op } from './record-format'
 import { replayLog } from './replay'
 import { KeyTable } from './key-table'
-import { LogWriter, type FsyncPolicy } from './log-writer'
-import { Compactor, type TailWrite } from './compactor'
+import { LogWriter, type FsyncPolicy, type LogWrite } from './log-writer'
+import { Compactor } from './compactor'
 import { syncDirectory } from './sync-directory'
 import type { KvObserver, KvStore } from './store'
 import { KvFullError } from '../errors'
@@ -25,7 +25,7 @@ export interface FileKvStoreOptions {
   maxLiveBytes?: number
 }
 
-interface StoreWrite extends TailWrite {
+interface StoreWrite extends LogWrite {
   /** Bytes this PUT holds in reservedBytes until it is applied or refused. */
   reserved: number
 }
