@@ -24,21 +24,13 @@
  */
 import { randomUUID } from 'node:crypto'
 import amqplib from 'amqplib'
-import { Client } from 'pg'
-import { AMQP_URL, interleave, processCpuMs, isolatedEnv, medians, roundsFor, row, runIfMain, signUp, startApi, type BenchEnv, type Row, type Started, type SuiteContext } from '../harness'
+import { AMQP_URL, interleave, processCpuMs, isolatedEnv, medians, roundsFor, row, runIfMain, startApi, type BenchEnv, type Row, type Started, type SuiteContext } from '../harness'
 import type { Goal } from '../stats'
-import { PREFETCH, POOL, PUBLIC_URL, WARM_UP as WARM_UP_MAILS, pipelineVersusPipeline, startSink, type Sink } from './mail'
-import { apiLoad } from './jobs'
+import { MAIL_SETTINGS, PREFETCH, POOL, WARM_UP as WARM_UP_MAILS, pipelineVersusPipeline, startSink, type Sink } from './mail'
+import { apiLoad, verifiedUser } from './jobs'
 
 /** Events may cost the work they watch at most 5 %. */
 const GOALS: Goal[] = [{ on: 'ratio', op: '>=', target: 0.95 }]
-const MAIL_SETTINGS = {
-  PUBLIC_URL,
-  MAIL_PREFETCH: String(PREFETCH),
-  MAIL_SMTP_POOL: String(POOL),
-  MAIL_DOMAIN_RATE_PER_MINUTE: '0',
-  LOG_LEVEL: 'silent'
-}
 /** The api beside the mailers only collects: its outbox relay would poll a table nothing writes. */
 const COLLECTING_API = { OUTBOX_POLL_MS: '600000' }
 
@@ -76,11 +68,7 @@ async function jobsSide(events: 'on' | 'off'): Promise<{ ns: BenchEnv, api: Star
   let admin: amqplib.ChannelModel | undefined
   try {
     api = await startApi({ ...ns.env, EVENTS: events, OUTBOX_POLL_MS: '600000', JOB_RATE_PER_MINUTE: '0' }, { readyPath: '/ready' })
-    const { id: userId, authorization } = await signUp(api.url)
-    const pg = new Client({ connectionString: ns.databaseUrl })
-    await pg.connect()
-    await pg.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [userId])
-    await pg.end()
+    const { authorization } = await verifiedUser(api, ns.databaseUrl)
     admin = await amqplib.connect(AMQP_URL)
     const channel = await admin.createChannel()
     const started = api

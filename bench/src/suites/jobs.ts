@@ -61,6 +61,19 @@ async function rawPublishLoop(channel: amqplib.ConfirmChannel, names: Topology, 
 }
 
 /** The api under autocannon; CPU per 202 is the api process's. */
+/** A signed-up user whose address counts as verified: log jobs keep data, which only a verified account may (what the welcome mail's link does). */
+export async function verifiedUser(api: Started, databaseUrl: string): Promise<{ id: string, authorization: string }> {
+  const user = await signUp(api.url)
+  const pg = new Client({ connectionString: databaseUrl })
+  await pg.connect()
+  try {
+    await pg.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [user.id])
+  } finally {
+    await pg.end()
+  }
+  return user
+}
+
 export async function apiLoad(api: Started, authorization: string, connections: number, duration: number): Promise<Round & { non2xx: number, errors: number, p50Ms: number }> {
   const { result, cpuUs } = await childCpu(api.pid, () => autocannon({
     url: `${api.url}/v1/jobs`,
@@ -103,12 +116,7 @@ export async function run(ctx: SuiteContext & { durationSec?: number, connection
 
     // Waits for /ready (broker connected), not /health: no 503 may count against the api.
     const started = api = await startApi({ ...ns.env, OUTBOX_POLL_MS: '600000', JOB_RATE_PER_MINUTE: '0' }, { readyPath: '/ready' })
-    const { id: userId, authorization } = await signUp(started.url)
-    // Log jobs keep data: only a verified account may submit them (what the welcome mail's link does).
-    const pg = new Client({ connectionString: ns.databaseUrl })
-    await pg.connect()
-    await pg.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [userId])
-    await pg.end()
+    const { authorization } = await verifiedUser(started, ns.databaseUrl)
     let queued = 0
     const afterEach = async <T>(r: T): Promise<T> => { await adminChannel.purgeQueue(queue); return r }
     log(`jobs: ${rounds} interleaved rounds of ${durationSec} s: raw amqplib publish+confirm, then POST /v1/jobs, ${connections} concurrent`)

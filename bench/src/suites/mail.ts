@@ -46,6 +46,15 @@ export const POOL = 5
 /** A mail that has not arrived by then is lost: the run fails instead of waiting forever. */
 const DELIVERY_TIMEOUT_MS = 120000
 export const WARM_UP = 100
+/** The mailers' settings in every mail row. */
+export const MAIL_SETTINGS = {
+  PUBLIC_URL,
+  MAIL_PREFETCH: String(PREFETCH),
+  MAIL_SMTP_POOL: String(POOL),
+  // Every bench mail goes to example.com: the pace would measure itself, not the pipeline.
+  MAIL_DOMAIN_RATE_PER_MINUTE: '0',
+  LOG_LEVEL: 'silent'
+}
 const PACED = 200
 /** Two mailers must deliver at least 60 % of what raw nodemailer with two senders does. */
 const E2E_GOALS: Goal[] = [{ on: 'ratio', op: '>=', target: 0.6 }]
@@ -252,15 +261,7 @@ export async function run(ctx: SuiteContext & { messages?: number } = {}): Promi
   const rounds = roundsFor(ctx.quick)
   const log = ctx.log || ((msg: string) => process.stderr.write(`[mail] ${msg}\n`))
   const ns = isolatedEnv('mail')
-  const settings = {
-    PUBLIC_URL,
-    MAIL_PREFETCH: String(PREFETCH),
-    MAIL_SMTP_POOL: String(POOL),
-    // Every bench mail goes to example.com: the pace would measure itself, not the pipeline.
-    MAIL_DOMAIN_RATE_PER_MINUTE: '0',
-    LOG_LEVEL: 'silent'
-  }
-  const env = { ...ns.env, ...settings }
+  const env = { ...ns.env, ...MAIL_SETTINGS }
   let sink: Sink | undefined
   try {
     sink = await startSink()
@@ -297,8 +298,8 @@ export async function run(ctx: SuiteContext & { messages?: number } = {}): Promi
 
     log(`mail.e2e.sender: suppression check + domain pace on vs off, ${rounds} interleaved bursts of ${n} mails each side`)
     rows.push(row('mail.e2e.sender', 'msg/s', 'same pipeline without the suppression check and pace', await pipelineVersusPipeline(sink, 'mail.e2e.sender', n, rounds, log,
-      { env: { ...settings, MAIL_DOMAIN_RATE_PER_MINUTE: '0' }, options: { checkSuppressions: false } },
-      { env: { ...settings, MAIL_DOMAIN_RATE_PER_MINUTE: UNREACHED_PACE_PER_MINUTE }, prepare: suppressMany }
+      { env: { ...MAIL_SETTINGS, MAIL_DOMAIN_RATE_PER_MINUTE: '0' }, options: { checkSuppressions: false } },
+      { env: { ...MAIL_SETTINGS, MAIL_DOMAIN_RATE_PER_MINUTE: UNREACHED_PACE_PER_MINUTE }, prepare: suppressMany }
     ), {
       goals: SENDER_GOALS,
       notes: `2 mailers each side; subject: every mail looked up in a suppression list of ${SUPPRESSED_ROWS} addresses and paced through Redis (${UNREACHED_PACE_PER_MINUTE}/min, never reached)`
@@ -310,8 +311,8 @@ export async function run(ctx: SuiteContext & { messages?: number } = {}): Promi
       writeFileSync(keyFile, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 })
       log(`mail.e2e.dkim: DKIM signing on vs off, ${rounds} interleaved bursts of ${n} mails each side`)
       rows.push(row('mail.e2e.dkim', 'msg/s', 'same pipeline unsigned', await pipelineVersusPipeline(sink, 'mail.e2e.dkim', n, rounds, log,
-        { env: settings },
-        { env: { ...settings, DKIM_DOMAIN: 'socialnet.local', DKIM_SELECTOR: 'bench', DKIM_PRIVATE_KEY_FILE: keyFile } }
+        { env: MAIL_SETTINGS },
+        { env: { ...MAIL_SETTINGS, DKIM_DOMAIN: 'socialnet.local', DKIM_SELECTOR: 'bench', DKIM_PRIVATE_KEY_FILE: keyFile } }
       ), { notes: '2 mailers each side; rsa-sha256 with a 2048-bit key (nodemailer signs each mail)' }))
     } finally {
       rmSync(keyDir, { recursive: true, force: true })
